@@ -1,0 +1,321 @@
+package io.redisrouter.config;
+
+import static java.util.Objects.requireNonNull;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigUtil;
+import io.redisrouter.protocol.ChannelMode;
+import io.redisrouter.protocol.Limits;
+import io.redisrouter.protocol.Validation;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * All settings of a router node, read from the {@code redis-router} block and checked once.
+ *
+ * <p>Immutable and thread-safe. Every bad value fails {@link #load(Config)} with a {@link ConfigError}
+ * naming the full key and the allowed values; see {@code reference.conf} for every key and its default.
+ *
+ * <pre>{@code
+ * RouterSettings settings = RouterSettings.load();
+ * ChannelPolicy policy = settings.policyFor("orders.created");
+ * RedisInstanceSettings redis = settings.redisInstance(policy.redisInstance());
+ * }</pre>
+ */
+public final class RouterSettings {
+
+  /** The root path of all settings. */
+  public static final String ROOT = "redis-router";
+
+  private static final String DEFAULT_INSTANCE = "default";
+  private static final List<String> INSTANCE_KEYS = List.of(
+      "uri", "password", "tls", "connect-timeout", "command-timeout", "request-queue-size");
+  private static final List<String> POLICY_KEYS = List.of(
+      "mode", "redis-instance", "time-to-live", "ack-timeout", "max-attempts", "backoff",
+      "max-in-flight", "retention", "broadcast-delivery");
+  private static final List<String> BACKOFF_KEYS = List.of("min", "max", "jitter");
+  private static final List<String> RETENTION_KEYS = List.of("max-age", "max-length", "trim-interval");
+  private static final String QUOTE_HINT =
+      "; quote channel names that contain dots, e.g. \"orders.created\" { max-attempts = 10 }";
+  private static final String URI_ALLOWED = "a URI such as redis://host:6379 or rediss://host:6380";
+
+  private final Config underlying;
+  private final String nodeId;
+  private final Map<String, RedisInstanceSettings> redisInstances;
+  private final ChannelPolicy channelDefaults;
+  private final Map<String, ChannelPolicy> channelOverrides;
+  private final IngressSettings ingress;
+  private final Duration dedupWindow;
+  private final Limits limits;
+  private final ConsumerSettings consumer;
+
+  private RouterSettings(Config underlying, Config reference) {
+    this.underlying = underlying;
+    BlockReader root;
+    try {
+      root = new BlockReader(underlying.getConfig(ROOT), ROOT);
+    } catch (ConfigException e) {
+      throw new ConfigError(ROOT, ROOT + " is invalid (" + e.getMessage() + "): use an object { ... }", e);
+    }
+    this.nodeId = readNodeId(root);
+    this.redisInstances = readInstances(root.block("redis"), reference);
+    BlockReader channels = root.block("channels");
+    BlockReader defaults = channels.block("defaults");
+    this.channelDefaults = readPolicy(defaults, redisInstances);
+    this.channelOverrides = readOverrides(channels, defaults.config(), redisInstances);
+    this.ingress = readIngress(root.block("ingress"));
+    this.dedupWindow = root.positiveDuration("dedup-window");
+    this.limits = readLimits(root.block("limits"));
+    this.consumer = readConsumer(root.block("consumer"));
+  }
+
+  /**
+   * Loads the settings from {@link ConfigFactory#load()}: {@code application.conf}, system properties and
+   * {@code reference.conf}.
+   *
+   * @throws ConfigError when a value is missing, of the wrong type or out of range
+   */
+  public static RouterSettings load() {
+    return load(ConfigFactory.load());
+  }
+
+  /**
+   * Loads the settings from the {@code redis-router} block of {@code config}; keys it does not set take
+   * their defaults from {@code reference.conf}.
+   *
+   * @throws ConfigError when a value is missing, of the wrong type or out of range
+   */
+  public static RouterSettings load(Config config) {
+    requireNonNull(config, "config");
+    Config reference = ConfigFactory.defaultReference();
+    Config merged;
+    try {
+      merged = config.withFallback(reference).resolve();
+    } catch (ConfigException e) {
+      throw new ConfigError(ROOT, "configuration cannot be resolved: " + e.getMessage(), e);
+    }
+    return new RouterSettings(merged, reference);
+  }
+
+  /** The name of this node: {@code redis-router.node-id}, or {@code node-} and 8 random hex digits. */
+  public String nodeId() {
+    return nodeId;
+  }
+
+  /** The Redis instances by name, sorted; never empty, always holds {@code default}. */
+  public Map<String, RedisInstanceSettings> redisInstances() {
+    return redisInstances;
+  }
+
+  /**
+   * The Redis instance called {@code name}.
+   *
+   * @throws ConfigError naming the configured instances when there is none called {@code name}
+   */
+  public RedisInstanceSettings redisInstance(String name) {
+    requireNonNull(name, "name");
+    RedisInstanceSettings instance = redisInstances.get(name);
+    if (instance == null) {
+      String key = ROOT + ".redis.instances." + ConfigUtil.joinPath(name);
+      throw new ConfigError(key, "Redis instance '" + name + "' is not configured: use one of "
+          + String.join(", ", redisInstances.keySet()) + " or add " + key + " { uri = ... }");
+    }
+    return instance;
+  }
+
+  /** The policy of every channel without an override ({@code redis-router.channels.defaults}). */
+  public ChannelPolicy channelDefaults() {
+    return channelDefaults;
+  }
+
+  /** The policy of {@code channel}: its override merged over the defaults, or the defaults. */
+  public ChannelPolicy policyFor(String channel) {
+    requireNonNull(channel, "channel");
+    return channelOverrides.getOrDefault(channel, channelDefaults);
+  }
+
+  /** The channels with an override, each with its complete (merged) policy, sorted by name. */
+  public Map<String, ChannelPolicy> channelOverrides() {
+    return channelOverrides;
+  }
+
+  /** How publishes enter the router. */
+  public IngressSettings ingress() {
+    return ingress;
+  }
+
+  /** How long a message id is remembered to drop duplicate publishes. */
+  public Duration dedupWindow() {
+    return dedupWindow;
+  }
+
+  /** Size limits of published messages. */
+  public Limits limits() {
+    return limits;
+  }
+
+  /** Timing of the stream consumers. */
+  public ConsumerSettings consumer() {
+    return consumer;
+  }
+
+  /** The whole configuration the settings were read from, {@code reference.conf} included. */
+  public Config underlying() {
+    return underlying;
+  }
+
+  /** A summary safe to log: no passwords. */
+  @Override
+  public String toString() {
+    return "RouterSettings[nodeId=" + nodeId
+        + ", redisInstances=" + redisInstances.values()
+        + ", channelDefaults=" + channelDefaults
+        + ", channelOverrides=" + channelOverrides
+        + ", ingress=" + ingress
+        + ", dedupWindow=" + dedupWindow
+        + ", limits=" + limits
+        + ", consumer=" + consumer + "]";
+  }
+
+  private static String readNodeId(BlockReader root) {
+    String allowed = "\"\" (generated) or 1-128 of [A-Za-z0-9._:-]";
+    String id = root.string("node-id", allowed).strip();
+    if (id.isEmpty()) {
+      return "node-" + String.format("%08x", ThreadLocalRandom.current().nextInt());
+    }
+    if (!Validation.CHANNEL_PATTERN.matcher(id).matches()) throw root.invalid("node-id", allowed);
+    return id;
+  }
+
+  private static Map<String, RedisInstanceSettings> readInstances(BlockReader redis, Config reference) {
+    ConfigObject instances = redis.object("instances");
+    BlockReader instancesBlock = redis.block("instances");
+    if (instances.isEmpty()) {
+      throw new ConfigError(instancesBlock.path(),
+          instancesBlock.path() + " is empty: configure at least one instance, e.g. default { uri = ... }");
+    }
+    // Keys an added instance leaves out come from reference.conf's default instance, except uri and password.
+    Config template = reference.getConfig(ROOT + ".redis.instances." + DEFAULT_INSTANCE)
+        .withoutPath("uri").withoutPath("password");
+    Map<String, RedisInstanceSettings> result = new TreeMap<>();
+    for (String name : instances.keySet()) {
+      BlockReader entry = instancesBlock.entry(instances, name, "an object { uri = \"redis://host:6379\" }");
+      entry.requireKnownKeys(INSTANCE_KEYS, "");
+      BlockReader r = new BlockReader(entry.config().withFallback(template), entry.path());
+      String uri = r.string("uri", URI_ALLOWED).strip();
+      checkUri(r, uri);
+      String password = r.config().hasPath("password")
+          ? r.secret("password", "a string; \"\" for none")
+          : "";
+      result.put(name, new RedisInstanceSettings(
+          name,
+          uri,
+          password.isEmpty() ? null : password,
+          r.bool("tls"),
+          r.positiveDuration("connect-timeout"),
+          r.positiveDuration("command-timeout"),
+          r.intAtLeast("request-queue-size", 1)));
+    }
+    return Collections.unmodifiableMap(result);
+  }
+
+  private static void checkUri(BlockReader r, String uri) {
+    String key = r.key("uri");
+    String shown = RedisInstanceSettings.redact(uri);
+    if (!uri.startsWith(RedisInstanceSettings.SCHEME) && !uri.startsWith(RedisInstanceSettings.TLS_SCHEME)) {
+      throw new ConfigError(key, key + " = " + shown + " is invalid: use " + URI_ALLOWED);
+    }
+    try {
+      URI parsed = new URI(uri);
+      if (parsed.getRawAuthority() == null) {
+        throw new ConfigError(key, key + " = " + shown + " is invalid (no host): use " + URI_ALLOWED);
+      }
+    } catch (URISyntaxException e) {
+      // the reason quotes the input, which may hold a password: leave it out
+      throw new ConfigError(key, key + " = " + shown + " is invalid (not a URI): use " + URI_ALLOWED);
+    }
+  }
+
+  private static Map<String, ChannelPolicy> readOverrides(
+      BlockReader channels, Config defaults, Map<String, RedisInstanceSettings> instances) {
+    ConfigObject overrides = channels.object("overrides");
+    BlockReader overridesBlock = channels.block("overrides");
+    Map<String, ChannelPolicy> result = new TreeMap<>();
+    for (String channel : overrides.keySet()) {
+      String key = overridesBlock.entryKey(channel);
+      if (!Validation.CHANNEL_PATTERN.matcher(channel).matches()) {
+        throw new ConfigError(key, key + " is invalid: use a channel name of 1-128 of [A-Za-z0-9._:-]");
+      }
+      BlockReader entry = overridesBlock.entry(overrides, channel, "an object such as { max-attempts = 10 }");
+      requirePolicyKeys(entry, QUOTE_HINT);
+      BlockReader merged = new BlockReader(entry.config().withFallback(defaults), entry.path());
+      result.put(channel, readPolicy(merged, instances));
+    }
+    return Collections.unmodifiableMap(result);
+  }
+
+  private static void requirePolicyKeys(BlockReader policy, String hint) {
+    policy.requireKnownKeys(POLICY_KEYS, hint);
+    for (String nested : List.of("backoff", "retention")) {
+      if (policy.config().root().get(nested) instanceof ConfigObject) {
+        policy.block(nested).requireKnownKeys(nested.equals("backoff") ? BACKOFF_KEYS : RETENTION_KEYS, "");
+      }
+    }
+  }
+
+  private static ChannelPolicy readPolicy(BlockReader r, Map<String, RedisInstanceSettings> instances) {
+    requirePolicyKeys(r, "");
+    ChannelMode mode = r.oneOf("mode", ChannelMode.values(), ChannelMode::configName);
+    String instance = r.string("redis-instance", "the name of an instance under " + ROOT + ".redis.instances");
+    if (!instances.containsKey(instance)) {
+      throw r.invalid("redis-instance", "one of the configured instances: " + String.join(", ", instances.keySet()));
+    }
+    Duration ttl = r.positiveDuration("time-to-live");
+    Duration ackTimeout = r.positiveDuration("ack-timeout");
+    int maxAttempts = r.intAtLeast("max-attempts", 1);
+    Duration backoffMin = r.positiveDuration("backoff.min");
+    Duration backoffMax = r.positiveDuration("backoff.max");
+    if (backoffMax.compareTo(backoffMin) < 0) {
+      throw r.invalid("backoff.max",
+          "a duration >= backoff.min (" + BlockReader.show(r.config().getValue("backoff.min")) + ")");
+    }
+    double jitter = r.doubleBetween("backoff.jitter", 0.0, 1.0);
+    int maxInFlight = r.intBetween("max-in-flight", 1, 10_000);
+    Duration maxAge = r.nonNegativeDuration("retention.max-age");
+    long maxLength = r.longAtLeast("retention.max-length", 0);
+    Duration trimInterval = r.positiveDuration("retention.trim-interval");
+    BroadcastDelivery delivery = r.oneOf("broadcast-delivery", BroadcastDelivery.values(), BroadcastDelivery::configName);
+    return new ChannelPolicy(mode, instance, ttl, ackTimeout, maxAttempts, backoffMin, backoffMax, jitter,
+        maxInFlight, maxAge, maxLength, trimInterval, delivery);
+  }
+
+  private static IngressSettings readIngress(BlockReader r) {
+    return new IngressSettings(
+        r.intAtLeast("queue-size", 1),
+        r.intAtLeast("batch-size", 1),
+        r.intAtLeast("max-batches-in-flight", 1));
+  }
+
+  private static Limits readLimits(BlockReader r) {
+    return new Limits(
+        r.bytesAtLeast("max-payload-bytes", 1),
+        r.intAtLeast("max-headers", 0),
+        r.bytesAtLeast("max-header-bytes", 0));
+  }
+
+  private static ConsumerSettings readConsumer(BlockReader r) {
+    return new ConsumerSettings(
+        r.positiveDuration("poll-interval"),
+        r.positiveDuration("claim-interval"),
+        r.positiveDuration("lease-renew-interval"));
+  }
+}

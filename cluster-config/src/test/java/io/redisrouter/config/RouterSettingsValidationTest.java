@@ -1,0 +1,135 @@
+package io.redisrouter.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Every bad value fails with a ConfigError naming the full key and what to use instead. */
+class RouterSettingsValidationTest {
+
+  private static final String D = "redis-router.channels.defaults.";
+  private static final String O = "redis-router.channels.overrides.\"orders.created\".";
+
+  private static ConfigError fail(String hocon) {
+    return assertThrows(ConfigError.class, () -> RouterSettings.load(ConfigFactory.parseString(hocon)));
+  }
+
+  static Stream<Arguments> invalid() {
+    return Stream.of(
+        // hocon, full key, text the message must contain (the allowed values)
+        Arguments.of(D + "max-attempts = 0", D + "max-attempts", "= 0 is invalid: use an integer >= 1"),
+        Arguments.of(D + "max-attempts = \"many\"", D + "max-attempts", "= many is invalid: use an integer >= 1"),
+        Arguments.of(D + "mode = fanout", D + "mode", "use one of reliable, broadcast"),
+        Arguments.of(D + "broadcast-delivery = always", D + "broadcast-delivery",
+            "use one of at-most-once, until-received"),
+        Arguments.of(D + "ack-timeout = 0s", D + "ack-timeout", "use a duration > 0"),
+        Arguments.of(D + "ack-timeout = soon", D + "ack-timeout", "use a duration > 0"),
+        Arguments.of(D + "time-to-live = -1s", D + "time-to-live", "use a duration > 0"),
+        Arguments.of(D + "backoff.min = 0ms", D + "backoff.min", "use a duration > 0"),
+        Arguments.of(D + "backoff { min = 5s, max = 1s }", D + "backoff.max", "use a duration >= backoff.min"),
+        Arguments.of(D + "backoff.jitter = 1.5", D + "backoff.jitter", "use a number from 0.0 to 1.0"),
+        Arguments.of(D + "backoff.jitter = -0.1", D + "backoff.jitter", "use a number from 0.0 to 1.0"),
+        Arguments.of(D + "max-in-flight = 0", D + "max-in-flight", "use an integer from 1 to 10000"),
+        Arguments.of(D + "max-in-flight = 10001", D + "max-in-flight", "use an integer from 1 to 10000"),
+        Arguments.of(D + "retention.max-age = -1h", D + "retention.max-age", "use a duration >= 0"),
+        Arguments.of(D + "retention.max-length = -1", D + "retention.max-length", "use an integer >= 0"),
+        Arguments.of(D + "redis-instance = missing", D + "redis-instance",
+            "use one of the configured instances: default"),
+        Arguments.of(D + "max-attemps = 3", D + "max-attemps", "allowed keys are mode, redis-instance"),
+        Arguments.of(D + "backoff.maximum = 3s", D + "backoff.maximum", "allowed keys are min, max, jitter"),
+        Arguments.of(D + "backoff = 3s", D + "backoff.min", "use a duration > 0"),
+        Arguments.of("redis-router.channels.overrides { \"orders.created\" { max-attempts = 0 } }",
+            O + "max-attempts", "use an integer >= 1"),
+        Arguments.of("redis-router.channels.overrides { \"orders.created\" { redis-instance = other } }",
+            O + "redis-instance", "use one of the configured instances: default"),
+        Arguments.of("redis-router.channels.overrides { \"orders.created\" { retries = 3 } }",
+            O + "retries", "allowed keys are mode, redis-instance, time-to-live"),
+        Arguments.of("redis-router.channels.overrides { \"orders.created\" { backoff { min = 1m } } }",
+            O + "backoff.max", "= 30s is invalid: use a duration >= backoff.min (1m)"),
+        Arguments.of("redis-router.channels.overrides { \"orders.created\" = 5 }",
+            "redis-router.channels.overrides.\"orders.created\"", "use an object"),
+        Arguments.of("redis-router.channels.overrides { orders.created { max-attempts = 2 } }",
+            "redis-router.channels.overrides.orders.created", "quote channel names that contain dots"),
+        Arguments.of("redis-router.channels.overrides { \"bad name\" { max-attempts = 2 } }",
+            "redis-router.channels.overrides.\"bad name\"", "use a channel name of 1-128 of [A-Za-z0-9._:-]"),
+        Arguments.of("redis-router.ingress.queue-size = 0", "redis-router.ingress.queue-size",
+            "use an integer >= 1"),
+        Arguments.of("redis-router.ingress.batch-size = 0", "redis-router.ingress.batch-size",
+            "use an integer >= 1"),
+        Arguments.of("redis-router.ingress.max-batches-in-flight = x", "redis-router.ingress.max-batches-in-flight",
+            "use an integer >= 1"),
+        Arguments.of("redis-router.dedup-window = 0s", "redis-router.dedup-window", "use a duration > 0"),
+        Arguments.of("redis-router.limits.max-payload-bytes = 0", "redis-router.limits.max-payload-bytes",
+            "use a number of bytes >= 1"),
+        Arguments.of("redis-router.consumer.poll-interval = 0s", "redis-router.consumer.poll-interval",
+            "use a duration > 0"),
+        Arguments.of("redis-router.node-id = \"has space\"", "redis-router.node-id",
+            "1-128 of [A-Za-z0-9._:-]"),
+        Arguments.of("redis-router.redis.instances.default.uri = \"http://db:6379\"",
+            "redis-router.redis.instances.default.uri", "use a URI such as redis://host:6379 or rediss://"),
+        Arguments.of("redis-router.redis.instances.default.uri = \"redis://db :6379\"",
+            "redis-router.redis.instances.default.uri", "(not a URI): use a URI such as redis://"),
+        Arguments.of("redis-router.redis.instances.default.tls = maybe",
+            "redis-router.redis.instances.default.tls", "use true or false"),
+        Arguments.of("redis-router.redis.instances.default.connect-timeout = 0s",
+            "redis-router.redis.instances.default.connect-timeout", "use a duration > 0"),
+        Arguments.of("redis-router.redis.instances.default.request-queue-size = 0",
+            "redis-router.redis.instances.default.request-queue-size", "use an integer >= 1"),
+        Arguments.of("redis-router.redis.instances.default.passwd = x",
+            "redis-router.redis.instances.default.passwd", "allowed keys are uri, password, tls"),
+        Arguments.of("redis-router.redis.instances.cache { tls = true }",
+            "redis-router.redis.instances.cache.uri", "is missing: use a URI such as redis://"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("invalid")
+  void invalidValueNamesKeyAndAllowedValues(String hocon, String key, String allowed) {
+    ConfigError e = fail(hocon);
+    assertEquals(key, e.key(), e.getMessage());
+    assertTrue(e.getMessage().contains(key), e.getMessage());
+    assertTrue(e.getMessage().contains(allowed), e.getMessage());
+  }
+
+  @Test
+  void messageHasTheDocumentedShape() {
+    assertEquals("redis-router.channels.defaults.max-attempts = 0 is invalid: use an integer >= 1",
+        fail(D + "max-attempts = 0").getMessage());
+  }
+
+  @Test
+  void wrongTypeKeepsTheTypesafeCause() {
+    ConfigError e = fail(D + "max-attempts = many");
+    assertTrue(e.getCause() instanceof ConfigException.WrongType, String.valueOf(e.getCause()));
+  }
+
+  @Test
+  void errorsNeverShowPasswords() {
+    ConfigError badUri = fail("redis-router.redis.instances.default.uri = \"http://u:hunter2@db\"");
+    assertFalse(badUri.getMessage().contains("hunter2"), badUri.getMessage());
+    ConfigError notUri = fail("redis-router.redis.instances.default.uri = \"redis://u:hunter2@db x\"");
+    assertFalse(notUri.getMessage().contains("hunter2"), notUri.getMessage());
+    ConfigError badPassword = fail("redis-router.redis.instances.default.password = [hunter2]");
+    assertEquals("redis-router.redis.instances.default.password", badPassword.key());
+    assertFalse(badPassword.getMessage().contains("hunter2"), badPassword.getMessage());
+  }
+
+  @Test
+  void validConfigurationPassesAllChecks() {
+    RouterSettings s = RouterSettings.load(ConfigFactory.parseString(D
+        + "backoff { min = 1s, max = 1s, jitter = 1.0 }\n" + D + "retention.max-age = 0s\n" + D
+        + "max-in-flight = 10000"));
+    assertEquals(s.channelDefaults().backoffMin(), s.channelDefaults().backoffMax());
+    assertEquals(1.0, s.channelDefaults().backoffJitter());
+    assertTrue(s.channelDefaults().retentionMaxAge().isZero());
+    assertEquals(10_000, s.channelDefaults().maxInFlight());
+  }
+}

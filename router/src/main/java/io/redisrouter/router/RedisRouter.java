@@ -1,0 +1,328 @@
+package io.redisrouter.router;
+
+import io.lettuce.core.Limit;
+import io.lettuce.core.Range;
+import io.lettuce.core.StreamMessage;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.DefaultClientResources;
+import io.redisrouter.config.ChannelPolicy;
+import io.redisrouter.config.RedisInstanceSettings;
+import io.redisrouter.config.RouterSettings;
+import io.redisrouter.protocol.ChannelMode;
+import io.redisrouter.protocol.DeadLetter;
+import io.redisrouter.protocol.DeadLetterPage;
+import io.redisrouter.protocol.Envelope;
+import io.redisrouter.protocol.EnvelopeCodec;
+import io.redisrouter.protocol.FieldError;
+import io.redisrouter.protocol.PublishReply;
+import io.redisrouter.protocol.PublishRequest;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.protocol.Validation;
+import io.redisrouter.router.delivery.BroadcastSubscription;
+import io.redisrouter.router.delivery.ChannelJanitor;
+import io.redisrouter.router.delivery.SubscriptionActor;
+import io.redisrouter.router.delivery.Wakeups;
+import io.redisrouter.router.publish.PublishIngress;
+import io.redisrouter.router.redis.RedisConnectionActor;
+import io.redisrouter.router.redis.RedisHandle;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.router.redis.RedisUnavailableException;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.stream.Materializer;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The router: the one entry point of the embedded API. Spawn {@link #create(RouterSettings)} and talk to it with
+ * {@link RouterCommand}s.
+ *
+ * <pre>{@code
+ * ActorRef<RouterCommand> router = system.systemActorOf(RedisRouter.create(RouterSettings.load()), "router", Props.empty());
+ * router.tell(new RouterCommand.Publish(PublishRequest.of("orders", bytes), replyTo));
+ * router.tell(new RouterCommand.Subscribe("orders", "billing", subscriberRef, subscribedReplyTo));
+ * }</pre>
+ *
+ * <p>Children: one supervised {@link RedisConnectionActor} per configured Redis instance (the only owners of Redis
+ * connections), one {@link SubscriptionActor} per reliable subscription with local subscribers, one
+ * {@link ChannelJanitor} per reliable channel in use (retention), and the bounded {@link PublishIngress} stream.
+ */
+public final class RedisRouter extends AbstractBehavior<RouterCommand> {
+
+  /** Behavior of a router with the given settings. */
+  public static Behavior<RouterCommand> create(RouterSettings settings) {
+    return create(settings, new RouterMetrics());
+  }
+
+  /** Behavior of a router that counts into {@code metrics} (so that the caller can read them). */
+  public static Behavior<RouterCommand> create(RouterSettings settings, RouterMetrics metrics) {
+    Objects.requireNonNull(settings, "settings");
+    Objects.requireNonNull(metrics, "metrics");
+    return Behaviors.setup(ctx -> new RedisRouter(ctx, settings, metrics));
+  }
+
+  private record SubscriptionKey(String channel, String subscription) {}
+
+  private record SubscriptionStopped(SubscriptionKey key) implements RouterCommand {}
+
+  private final RouterSettings settings;
+  private final RouterMetrics metrics;
+  private final ClientResources resources;
+  private final Map<String, RedisHandle> handles = new HashMap<>();
+  private final Wakeups wakeups = new Wakeups();
+  private final PublishIngress ingress;
+  private final Map<SubscriptionKey, ActorRef<SubscriptionActor.Command>> subscriptions = new HashMap<>();
+  private final Map<SubscriptionKey, BroadcastSubscription> broadcasts = new HashMap<>();
+  private final Set<String> janitored = new HashSet<>();
+  private final String idPrefix = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
+  private final AtomicLong idSequence = new AtomicLong();
+
+  private RedisRouter(ActorContext<RouterCommand> ctx, RouterSettings settings, RouterMetrics metrics) {
+    super(ctx);
+    this.settings = settings;
+    this.metrics = metrics;
+    this.resources = DefaultClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2).build();
+    for (RedisInstanceSettings instance : settings.redisInstances().values()) {
+      RedisHandle handle = new RedisHandle(instance.name());
+      handles.put(instance.name(), handle);
+      ctx.spawn(RedisConnectionActor.create(instance, settings.nodeId(), resources, handle), "redis-" + instance.name());
+    }
+    this.ingress = new PublishIngress(settings.ingress(), settings.dedupWindow(), connectWait(settings), this::handle, wakeups, metrics,
+        ctx.getSystem().scheduler(), ctx.getExecutionContext(), Materializer.createMaterializer(ctx));
+    ctx.getLog().info("router node '{}' started: {} redis instance(s) {}, ingress queue {} messages",
+        settings.nodeId(), handles.size(), settings.redisInstances().values().stream()
+            .map(i -> i.name() + "=" + i.redactedUri()).toList(), settings.ingress().queueSize());
+  }
+
+  private static java.time.Duration connectWait(RouterSettings settings) {
+    return settings.redisInstances().values().stream().map(RedisInstanceSettings::connectTimeout)
+        .max(java.time.Duration::compareTo).orElse(java.time.Duration.ofSeconds(5));
+  }
+
+  private RedisHandle handle(String instance) {
+    RedisHandle h = handles.get(instance);
+    if (h == null) throw new RedisUnavailableException("no redis instance named '" + instance + "' is configured");
+    return h;
+  }
+
+  @Override
+  public Receive<RouterCommand> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(RouterCommand.Publish.class, this::onPublish)
+        .onMessage(RouterCommand.Subscribe.class, this::onSubscribe)
+        .onMessage(RouterCommand.Unsubscribe.class, this::onUnsubscribe)
+        .onMessage(RouterCommand.ReadDeadLetters.class, this::onReadDeadLetters)
+        .onMessage(SubscriptionStopped.class, s -> {
+          subscriptions.remove(s.key());
+          return this;
+        })
+        .onSignal(PostStop.class, s -> onStop())
+        .build();
+  }
+
+  // ---- publish ----------------------------------------------------------------------------------------------------
+
+  private Behavior<RouterCommand> onPublish(RouterCommand.Publish p) {
+    PublishReply rejection = submit(p.request(), p.replyTo()::tell);
+    if (rejection != null) {
+      p.replyTo().tell(rejection);
+    }
+    return this;
+  }
+
+  /**
+   * Validates and enqueues one publish request; returns the rejection to send at once, or {@code null} when the
+   * request was enqueued (its reply comes later through {@code reply}).
+   */
+  private PublishReply submit(PublishRequest r, java.util.function.Consumer<PublishReply> reply) {
+    Instant now = Instant.now();
+    List<FieldError> errors = Validation.checkPublish(r, settings.limits(), now);
+    String id = r.messageId() != null ? r.messageId() : idPrefix + "-" + Long.toString(idSequence.incrementAndGet(), 36);
+    if (!errors.isEmpty()) {
+      metrics.publishRejected.increment();
+      return new PublishReply.Rejected(id, PublishReply.RejectReason.INVALID,
+          errors.stream().map(FieldError::message).reduce((a, b) -> a + "; " + b).orElse("invalid"), errors, null);
+    }
+    ChannelPolicy policy = settings.policyFor(r.channel());
+    Instant deadline = r.deadline() != null ? r.deadline()
+        : now.plus(r.timeToLive() != null ? r.timeToLive() : policy.timeToLive());
+    Envelope envelope = new Envelope(id, r.channel(), r.partitionKey(), r.payload(), r.contentType(), r.headers(),
+        now, deadline, 0);
+    if (policy.mode() == ChannelMode.RELIABLE) ensureJanitor(r.channel(), policy);
+    PublishIngress.Offer offer = ingress.offer(new PublishIngress.Pending(envelope, policy, r.messageId() != null, reply));
+    return switch (offer) {
+      case ENQUEUED -> null;
+      case OVERLOADED -> {
+        metrics.publishRejected.increment();
+        yield new PublishReply.Rejected(id, PublishReply.RejectReason.OVERLOADED,
+            "the ingress queue is full (" + ingress.capacity() + " messages): retry after the given delay",
+            null, PublishIngress.retryAfterOverload());
+      }
+      case CLOSED -> {
+        metrics.publishRejected.increment();
+        yield new PublishReply.Rejected(id, PublishReply.RejectReason.SHUTTING_DOWN,
+            "the router is shutting down: publish to another node", null, null);
+      }
+    };
+  }
+
+  // ---- subscribe --------------------------------------------------------------------------------------------------
+
+  private List<FieldError> checkNames(String channel, String subscription) {
+    List<FieldError> errors = new ArrayList<>(2);
+    FieldError c = Validation.checkName("channel", channel);
+    if (c != null) errors.add(c);
+    FieldError s = Validation.checkName("subscription", subscription);
+    if (s != null) errors.add(s);
+    return errors;
+  }
+
+  private Behavior<RouterCommand> onSubscribe(RouterCommand.Subscribe s) {
+    List<FieldError> errors = checkNames(s.channel(), s.subscription());
+    if (!errors.isEmpty()) {
+      s.replyTo().tell(new SubscribeReply.SubscribeFailed(s.channel(), s.subscription(),
+          errors.stream().map(FieldError::message).reduce((a, b) -> a + "; " + b).orElse("invalid"), errors));
+      return this;
+    }
+    ChannelPolicy policy = settings.policyFor(s.channel());
+    SubscriptionKey key = new SubscriptionKey(s.channel(), s.subscription());
+    if (policy.mode() == ChannelMode.BROADCAST) {
+      BroadcastSubscription b = broadcasts.computeIfAbsent(key, k -> new BroadcastSubscription(k.channel(),
+          k.subscription(), handle(policy.redisInstance()), getContext().getSystem().ignoreRef(), metrics));
+      b.add(s.subscriber());
+      s.replyTo().tell(new SubscribeReply.Subscribed(s.channel(), s.subscription(), ChannelMode.BROADCAST));
+      return this;
+    }
+    ensureJanitor(s.channel(), policy);
+    ActorRef<SubscriptionActor.Command> sub = subscriptions.computeIfAbsent(key, k -> {
+      ActorRef<SubscriptionActor.Command> ref = getContext().spawnAnonymous(SubscriptionActor.create(k.channel(),
+          k.subscription(), policy, settings.consumer(), settings.nodeId(), handle(policy.redisInstance()), wakeups,
+          metrics));
+      getContext().watchWith(ref, new SubscriptionStopped(k));
+      return ref;
+    });
+    sub.tell(new SubscriptionActor.AddSubscriber(s.subscriber(), s.replyTo()));
+    return this;
+  }
+
+  private Behavior<RouterCommand> onUnsubscribe(RouterCommand.Unsubscribe u) {
+    SubscriptionKey key = new SubscriptionKey(u.channel(), u.subscription());
+    ActorRef<SubscriptionActor.Command> sub = subscriptions.get(key);
+    if (sub != null) {
+      sub.tell(new SubscriptionActor.RemoveSubscriber(u.subscriber(), u.replyTo()));
+      return this;
+    }
+    BroadcastSubscription b = broadcasts.get(key);
+    if (b != null && b.remove(u.subscriber())) {
+      broadcasts.remove(key);
+    }
+    u.replyTo().tell(new SubscribeReply.Unsubscribed(u.channel(), u.subscription()));
+    return this;
+  }
+
+  private void ensureJanitor(String channel, ChannelPolicy policy) {
+    if (janitored.add(channel)) {
+      getContext().spawnAnonymous(ChannelJanitor.create(channel, policy, handle(policy.redisInstance())));
+    }
+  }
+
+  // ---- dead letters -----------------------------------------------------------------------------------------------
+
+  private Behavior<RouterCommand> onReadDeadLetters(RouterCommand.ReadDeadLetters r) {
+    FieldError bad = Validation.checkName("channel", r.channel());
+    if (bad != null) {
+      r.replyTo().tell(new DeadLetterPage(r.channel(), List.of(), null, bad.message()));
+      return this;
+    }
+    int count = Math.max(1, Math.min(1000, r.count()));
+    Range<String> range = r.afterId() == null || r.afterId().isEmpty() || r.afterId().equals("-")
+        ? Range.create("-", "+")
+        : Range.from(Range.Boundary.excluding(r.afterId()), Range.Boundary.unbounded());
+    try {
+      RedisHandle h = handle(settings.policyFor(r.channel()).redisInstance());
+      h.commands().xrange(RedisKeys.deadLetters(r.channel()), range, Limit.from(count)).whenComplete((msgs, err) -> {
+        if (err != null) {
+          r.replyTo().tell(new DeadLetterPage(r.channel(), List.of(), null, "reading dead letters failed: " + err));
+          return;
+        }
+        List<DeadLetter> items = new ArrayList<>(msgs.size());
+        for (StreamMessage<String, byte[]> m : msgs) {
+          items.add(toDeadLetter(m));
+        }
+        String next = msgs.size() < count || msgs.isEmpty() ? null : msgs.get(msgs.size() - 1).getId();
+        r.replyTo().tell(new DeadLetterPage(r.channel(), items, next, null));
+      });
+    } catch (RedisUnavailableException e) {
+      r.replyTo().tell(new DeadLetterPage(r.channel(), List.of(), null, e.getMessage()));
+    }
+    return this;
+  }
+
+  /** Decodes one entry of a dead-letter stream. */
+  public static DeadLetter toDeadLetter(StreamMessage<String, byte[]> m) {
+    Map<String, byte[]> b = m.getBody();
+    Envelope e = null;
+    byte[] raw = b.get(RedisKeys.FIELD_ENVELOPE);
+    if (raw != null && raw.length > 0) {
+      try {
+        e = EnvelopeCodec.decode(raw);
+      } catch (IllegalArgumentException ignored) {
+        e = null;
+      }
+    }
+    return new DeadLetter(m.getId(), e, str(b.get("sub")), str(b.get("reason")),
+        parseInt(str(b.get("attempts"))), str(b.get("error")),
+        Instant.ofEpochMilli(parseLong(str(b.get("at")))));
+  }
+
+  private static String str(byte[] v) {
+    return v == null ? "" : new String(v, StandardCharsets.UTF_8);
+  }
+
+  private static int parseInt(String s) {
+    try {
+      return Integer.parseInt(s);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  private static long parseLong(String s) {
+    try {
+      return Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------------------------------
+
+  private Behavior<RouterCommand> onStop() {
+    ingress.complete();
+    broadcasts.values().forEach(BroadcastSubscription::close);
+    resources.shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+    getContext().getLog().info("router node '{}' stopped", settings.nodeId());
+    return this;
+  }
+
+  /** For the embedded API's owners (HTTP, metrics): the ingress depth and capacity. */
+  int ingressDepth() {
+    return ingress.depth();
+  }
+}

@@ -1,0 +1,187 @@
+package io.redisrouter.router.delivery;
+
+import io.lettuce.core.Consumer;
+import io.lettuce.core.XClaimArgs;
+import io.redisrouter.config.ChannelPolicy;
+import io.redisrouter.protocol.DeadLetter;
+import io.redisrouter.protocol.DeliveryAck;
+import io.redisrouter.protocol.Envelope;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.redis.RedisHandle;
+import io.redisrouter.router.redis.RedisUnavailableException;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Owns one message of a subscription while it is in flight: asks its parent to hand it to a subscriber, waits for
+ * the ack, and fails on a nack or an ack timeout. The failure is the retry: the actor's supervisor restarts it with
+ * exponential backoff and jitter (the channel's backoff policy), and each incarnation is one delivery attempt.
+ * Before every attempt the deadline is checked, so a message is never delivered after it; retries re-claim the
+ * entry in Redis (XCLAIM), which bumps its delivery count and proves this consumer still owns it.
+ *
+ * <p>The behavior takes {@code Object} because it receives the public {@link DeliveryAck} from subscribers as well
+ * as private messages; its ref is handed out narrowed to {@code ActorRef<DeliveryAck>}.
+ */
+final class DeliveryActor {
+
+  private enum AckTimeout { INSTANCE }
+
+  private record Claimed(boolean stillOurs) {}
+
+  /** Thrown to have the supervisor retry the delivery after a backoff. */
+  static final class AttemptFailed extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    AttemptFailed(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /** What survives the restarts: the attempt counter and the last error. Touched only by the actor. */
+  private static final class AttemptState {
+    int attempt;
+    boolean started;
+    String lastError;
+
+    AttemptState(int firstAttempt) {
+      this.attempt = firstAttempt;
+    }
+  }
+
+  /** Where the entry lives in Redis. */
+  record Source(RedisHandle handle, String stream, String group, String consumer) {}
+
+  static Behavior<Object> create(ActorRef<SubscriptionActor.Command> parent, String streamId, Envelope envelope,
+                                 int firstAttempt, ChannelPolicy policy, Source source, RouterMetrics metrics) {
+    AttemptState state = new AttemptState(firstAttempt);
+    int retriesLeft = Math.max(0, policy.maxAttempts() - firstAttempt);
+    return Behaviors.supervise(
+            Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                new DeliveryActor(ctx, timers, parent, streamId, envelope, policy, source, metrics, state).begin())))
+        .onFailure(AttemptFailed.class,
+            SupervisorStrategy.restartWithBackoff(policy.backoffMin(), policy.backoffMax(), policy.backoffJitter())
+                // one more than the retries left, so the attempt limit is enforced here, with its reason;
+                // the supervisor's limit only backs it up
+                .withMaxRestarts(retriesLeft + 1)
+                // an attempt that waited a whole ack timeout is still a failed attempt: never reset the backoff
+                .withResetBackoffAfter(Duration.ofDays(3650))
+                .withLoggingEnabled(false));
+  }
+
+  private final ActorContext<Object> ctx;
+  private final TimerScheduler<Object> timers;
+  private final ActorRef<SubscriptionActor.Command> parent;
+  private final String streamId;
+  private final Envelope envelope;
+  private final ChannelPolicy policy;
+  private final Source source;
+  private final RouterMetrics metrics;
+  private final AttemptState state;
+
+  private DeliveryActor(ActorContext<Object> ctx, TimerScheduler<Object> timers,
+                        ActorRef<SubscriptionActor.Command> parent, String streamId, Envelope envelope,
+                        ChannelPolicy policy, Source source, RouterMetrics metrics, AttemptState state) {
+    this.ctx = ctx;
+    this.timers = timers;
+    this.parent = parent;
+    this.streamId = streamId;
+    this.envelope = envelope;
+    this.policy = policy;
+    this.source = source;
+    this.metrics = metrics;
+    this.state = state;
+  }
+
+  private Behavior<Object> begin() {
+    boolean retry = state.started;
+    if (retry) {
+      state.attempt++;
+      metrics.retried.increment();
+    }
+    state.started = true;
+    Instant now = Instant.now();
+    if (envelope.isExpired(now)) {
+      String why = state.lastError == null
+          ? "deadline " + envelope.deadline() + " passed before delivery"
+          : state.lastError + "; then the deadline " + envelope.deadline() + " passed";
+      return finish(SubscriptionActor.Result.DEAD, DeadLetter.EXPIRED, state.attempt - 1, why);
+    }
+    if (!retry) {
+      return deliver();
+    }
+    CompletionStage<List<io.lettuce.core.StreamMessage<String, byte[]>>> claim;
+    try {
+      claim = source.handle().commands().xclaim(source.stream(), Consumer.from(source.group(), source.consumer()),
+          XClaimArgs.Builder.minIdleTime(0), streamId);
+    } catch (RedisUnavailableException e) {
+      claim = CompletableFuture.failedFuture(e);
+    }
+    // when Redis cannot be asked, deliver anyway: at-least-once, the ack decides
+    ctx.pipeToSelf(claim, (msgs, err) -> new Claimed(err != null || !msgs.isEmpty()));
+    return Behaviors.receive(Object.class)
+        .onMessage(Claimed.class, c -> c.stillOurs()
+            ? deliver()
+            : finish(SubscriptionActor.Result.LOST, null, state.attempt - 1,
+                "entry is no longer pending for this consumer (acknowledged or claimed elsewhere)"))
+        .onMessage(DeliveryAck.Ack.class, a -> onAck())
+        .build();
+  }
+
+  private Behavior<Object> deliver() {
+    String deliveryId = streamId + "#" + state.attempt;
+    ActorRef<DeliveryAck> self = ctx.getSelf().narrow();
+    parent.tell(new SubscriptionActor.DeliverRequest(streamId, envelope.withAttempt(state.attempt), deliveryId, self));
+    timers.startSingleTimer(AckTimeout.INSTANCE, policy.ackTimeout());
+    return Behaviors.receive(Object.class)
+        .onMessage(DeliveryAck.Ack.class, a -> onAck())
+        .onMessage(DeliveryAck.Nack.class, n -> onNack(n, deliveryId))
+        .onMessageEquals(AckTimeout.INSTANCE, () -> {
+          metrics.ackTimeouts.increment();
+          return fail("no ack within the ack timeout of " + policy.ackTimeout().toMillis() + " ms");
+        })
+        .build();
+  }
+
+  private Behavior<Object> onAck() {
+    // an ack for any attempt of this message (even a late one) means it was processed
+    metrics.acked.increment();
+    return finish(SubscriptionActor.Result.ACKED, null, state.attempt, null);
+  }
+
+  private Behavior<Object> onNack(DeliveryAck.Nack n, String currentDeliveryId) {
+    if (!currentDeliveryId.equals(n.deliveryId())) {
+      return Behaviors.same(); // answer to an earlier attempt: already handled
+    }
+    metrics.nacked.increment();
+    String error = n.error() == null || n.error().isBlank() ? "nack without error" : n.error();
+    if (n.doNotRetry()) {
+      return finish(SubscriptionActor.Result.DEAD, DeadLetter.REJECTED, state.attempt,
+          "subscriber rejected it (do not retry): " + error);
+    }
+    return fail("nack: " + error);
+  }
+
+  private Behavior<Object> fail(String error) {
+    state.lastError = error;
+    if (state.attempt >= policy.maxAttempts()) {
+      return finish(SubscriptionActor.Result.DEAD, DeadLetter.MAX_ATTEMPTS, state.attempt, error);
+    }
+    throw new AttemptFailed(error);
+  }
+
+  private Behavior<Object> finish(SubscriptionActor.Result result, String reason, int attempts, String error) {
+    timers.cancelAll();
+    parent.tell(new SubscriptionActor.Outcome(streamId, envelope, result, reason, attempts, error));
+    return Behaviors.stopped();
+  }
+}

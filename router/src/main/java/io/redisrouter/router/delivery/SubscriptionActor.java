@@ -1,0 +1,522 @@
+package io.redisrouter.router.delivery;
+
+import io.lettuce.core.Consumer;
+import io.lettuce.core.Limit;
+import io.lettuce.core.Range;
+import io.lettuce.core.RedisBusyException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.StreamMessage;
+import io.lettuce.core.XAutoClaimArgs;
+import io.lettuce.core.XClaimArgs;
+import io.lettuce.core.XGroupCreateArgs;
+import io.lettuce.core.XReadArgs;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.models.stream.ClaimedMessages;
+import io.lettuce.core.models.stream.PendingMessage;
+import io.redisrouter.config.ChannelPolicy;
+import io.redisrouter.config.ConsumerSettings;
+import io.redisrouter.protocol.ChannelMode;
+import io.redisrouter.protocol.DeadLetter;
+import io.redisrouter.protocol.Delivery;
+import io.redisrouter.protocol.DeliveryAck;
+import io.redisrouter.protocol.Envelope;
+import io.redisrouter.protocol.EnvelopeCodec;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.redis.RedisHandle;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.router.redis.RedisUnavailableException;
+import io.redisrouter.router.redis.Scripts;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * One subscription (one Redis consumer group) on this node: reads new entries with non-blocking XREADGROUP (woken
+ * by local publishes, otherwise polled), keeps at most {@code max-in-flight} of them in flight, each owned by a
+ * supervised {@link DeliveryActor} child, acknowledges (XACK, batched) or dead-letters them, renews the lease on
+ * what it holds (XCLAIM JUSTID), and takes over entries that another consumer left pending for longer than the ack
+ * timeout (XAUTOCLAIM).
+ */
+public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.Command> {
+
+  /** Messages of a subscription actor. */
+  public interface Command {}
+
+  /** Adds a local subscriber; replies {@link SubscribeReply.Subscribed}. */
+  public record AddSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo) implements Command {}
+
+  /** Removes a local subscriber; the actor stops when the last one is gone. */
+  public record RemoveSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo) implements Command {}
+
+  /** A delivery child asks to hand its message to a subscriber. */
+  record DeliverRequest(String streamId, Envelope envelope, String deliveryId, ActorRef<DeliveryAck> replyTo)
+      implements Command {}
+
+  /** How a delivery ended. */
+  enum Result { ACKED, DEAD, LOST }
+
+  /** A delivery child is done with its message. */
+  record Outcome(String streamId, Envelope envelope, Result result, String reason, int attempts, String error)
+      implements Command {}
+
+  private enum Tick implements Command { POLL, CLAIM, RENEW, ENSURE_GROUP, WAKE }
+
+  private record SubscriberGone(ActorRef<Delivery> subscriber) implements Command {}
+
+  private record ChildStopped(String streamId) implements Command {}
+
+  private record GroupReady(Throwable error) implements Command {}
+
+  private record ReadDone(List<StreamMessage<String, byte[]>> messages, int requested, Throwable error)
+      implements Command {}
+
+  private record ClaimDone(List<StreamMessage<String, byte[]>> messages, Map<String, Long> counts, String next,
+                           Throwable error) implements Command {}
+
+  private record AckDone(int count, Throwable error) implements Command {}
+
+  private record DeadLetterDone(String streamId, String reason, Throwable error) implements Command {}
+
+  public static Behavior<Command> create(String channel, String subscription, ChannelPolicy policy,
+                                         ConsumerSettings consumerSettings, String nodeId, RedisHandle handle,
+                                         Wakeups wakeups, RouterMetrics metrics) {
+    if (policy.mode() != ChannelMode.RELIABLE) {
+      throw new IllegalArgumentException("channel '" + channel + "' is broadcast, not reliable");
+    }
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SubscriptionActor(ctx, timers, channel,
+        subscription, policy, consumerSettings, nodeId, handle, wakeups, metrics)));
+  }
+
+  private final TimerScheduler<Command> timers;
+  private final String channel;
+  private final String subscription;
+  private final ChannelPolicy policy;
+  private final ConsumerSettings consumerSettings;
+  private final RedisHandle handle;
+  private final Wakeups wakeups;
+  private final RouterMetrics metrics;
+  private final String stream;
+  private final String deadStream;
+  private final String consumer;
+  private final Consumer<String> groupConsumer;
+  private final Runnable wake;
+  private final DeliveryActor.Source source;
+
+  private final List<ActorRef<Delivery>> subscribers = new ArrayList<>();
+  private int nextSubscriber;
+  private final Map<String, ActorRef<Object>> inFlight = new HashMap<>();
+  private final List<String> acksToSend = new ArrayList<>();
+  private final List<ActorRef<SubscribeReply>> waitingForGroup = new ArrayList<>();
+  private boolean groupReady;
+  private boolean reading;
+  private boolean claiming;
+  private boolean acking;
+  private String claimCursor = "0-0";
+  private boolean claimFirst = true;
+
+  private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String channel,
+                            String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
+                            String nodeId, RedisHandle handle, Wakeups wakeups, RouterMetrics metrics) {
+    super(ctx);
+    this.timers = timers;
+    this.channel = channel;
+    this.subscription = subscription;
+    this.policy = policy;
+    this.consumerSettings = consumerSettings;
+    this.handle = handle;
+    this.wakeups = wakeups;
+    this.metrics = metrics;
+    this.stream = RedisKeys.stream(channel);
+    this.deadStream = RedisKeys.deadLetters(channel);
+    // a fresh consumer name per incarnation: whatever an earlier incarnation left pending is claimed back by
+    // XAUTOCLAIM once idle, like any crashed consumer's entries
+    this.consumer = nodeId + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0xfffff));
+    this.groupConsumer = Consumer.from(subscription, consumer);
+    this.source = new DeliveryActor.Source(handle, stream, subscription, consumer);
+    ActorRef<Command> self = ctx.getSelf();
+    this.wake = () -> self.tell(Tick.WAKE);
+    wakeups.register(channel, wake);
+    ensureGroup();
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(AddSubscriber.class, this::onAdd)
+        .onMessage(RemoveSubscriber.class, this::onRemove)
+        .onMessage(SubscriberGone.class, g -> removeSubscriber(g.subscriber()))
+        .onMessage(DeliverRequest.class, this::onDeliverRequest)
+        .onMessage(Outcome.class, this::onOutcome)
+        .onMessage(ChildStopped.class, this::onChildStopped)
+        .onMessage(GroupReady.class, this::onGroupReady)
+        .onMessage(ReadDone.class, this::onReadDone)
+        .onMessage(ClaimDone.class, this::onClaimDone)
+        .onMessage(AckDone.class, this::onAckDone)
+        .onMessage(DeadLetterDone.class, this::onDeadLetterDone)
+        .onMessageEquals(Tick.POLL, this::read)
+        .onMessageEquals(Tick.WAKE, this::read)
+        .onMessageEquals(Tick.CLAIM, this::claim)
+        .onMessageEquals(Tick.RENEW, this::renew)
+        .onMessageEquals(Tick.ENSURE_GROUP, () -> {
+          ensureGroup();
+          return this;
+        })
+        .onSignal(PostStop.class, s -> {
+          wakeups.unregister(channel, wake);
+          return this;
+        })
+        .build();
+  }
+
+  // ---- subscribers ------------------------------------------------------------------------------------------------
+
+  private Behavior<Command> onAdd(AddSubscriber a) {
+    if (!subscribers.contains(a.subscriber())) {
+      subscribers.add(a.subscriber());
+      getContext().watchWith(a.subscriber(), new SubscriberGone(a.subscriber()));
+    }
+    if (groupReady) {
+      a.replyTo().tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE));
+    } else {
+      waitingForGroup.add(a.replyTo()); // answered once the consumer group exists: from then on nothing is missed
+    }
+    return read();
+  }
+
+  private Behavior<Command> onRemove(RemoveSubscriber r) {
+    Behavior<Command> next = removeSubscriber(r.subscriber());
+    r.replyTo().tell(new SubscribeReply.Unsubscribed(channel, subscription));
+    return next;
+  }
+
+  private Behavior<Command> removeSubscriber(ActorRef<Delivery> s) {
+    if (subscribers.remove(s)) {
+      getContext().unwatch(s);
+    }
+    if (subscribers.isEmpty()) {
+      getContext().getLog().info("subscription '{}' of channel '{}': last subscriber left; {} in-flight entries"
+          + " stay pending and are claimed again after the ack timeout", subscription, channel, inFlight.size());
+      return Behaviors.stopped();
+    }
+    return this;
+  }
+
+  // ---- consumer group ---------------------------------------------------------------------------------------------
+
+  private void ensureGroup() {
+    // new subscriptions start with the entries published from now on
+    CompletionStage<String> f = handle.awaitUp(Duration.ofSeconds(5)).thenCompose(v ->
+        handle.commands().xgroupCreate(XReadArgs.StreamOffset.latest(stream), subscription,
+            XGroupCreateArgs.Builder.mkstream(true)));
+    getContext().pipeToSelf(f, (ok, err) -> new GroupReady(unwrap(err) instanceof RedisBusyException ? null : err));
+  }
+
+  private Behavior<Command> onGroupReady(GroupReady g) {
+    if (g.error() != null) {
+      getContext().getLog().warn("subscription '{}' of channel '{}': cannot create consumer group ({}); retrying",
+          subscription, channel, describe(g.error()));
+      timers.startSingleTimer(Tick.ENSURE_GROUP, Duration.ofSeconds(1));
+      return this;
+    }
+    groupReady = true;
+    waitingForGroup.forEach(r -> r.tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE)));
+    waitingForGroup.clear();
+    timers.startTimerWithFixedDelay(Tick.POLL, consumerSettings.pollInterval());
+    timers.startTimerWithFixedDelay(Tick.CLAIM, consumerSettings.claimInterval());
+    timers.startTimerWithFixedDelay(Tick.RENEW, renewInterval());
+    claim(); // first take over what crashed consumers left behind
+    return read();
+  }
+
+  private Duration renewInterval() {
+    Duration third = policy.ackTimeout().dividedBy(3);
+    Duration configured = consumerSettings.leaseRenewInterval();
+    Duration d = configured.compareTo(third) < 0 ? configured : third;
+    return d.isZero() ? Duration.ofMillis(1) : d;
+  }
+
+  // ---- reading ----------------------------------------------------------------------------------------------------
+
+  private int room() {
+    return policy.maxInFlight() - inFlight.size();
+  }
+
+  private Behavior<Command> read() {
+    if (!groupReady || reading || subscribers.isEmpty() || room() <= 0) {
+      return this;
+    }
+    int count = room();
+    CompletionStage<List<StreamMessage<String, byte[]>>> f;
+    try {
+      f = handle.commands().xreadgroup(groupConsumer, XReadArgs.Builder.count(count),
+          XReadArgs.StreamOffset.lastConsumed(stream));
+    } catch (RedisUnavailableException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    reading = true;
+    getContext().pipeToSelf(f, (msgs, err) -> new ReadDone(msgs, count, err));
+    return this;
+  }
+
+  private Behavior<Command> onReadDone(ReadDone r) {
+    reading = false;
+    if (r.error() != null) {
+      Throwable c = unwrap(r.error());
+      if (c.getMessage() != null && c.getMessage().startsWith("NOGROUP")) {
+        groupReady = false;
+        ensureGroup(); // the stream or group was deleted under us
+      } else {
+        getContext().getLog().debug("subscription '{}': read failed: {}", subscription, describe(c));
+      }
+      return this;
+    }
+    for (StreamMessage<String, byte[]> m : r.messages()) {
+      start(m.getId(), m.getBody(), 1);
+    }
+    if (r.messages().size() >= r.requested()) {
+      return read(); // there may be more
+    }
+    return this;
+  }
+
+  private void start(String streamId, Map<String, byte[]> body, int attempt) {
+    if (inFlight.containsKey(streamId)) {
+      return;
+    }
+    byte[] raw = body == null ? null : body.get(RedisKeys.FIELD_ENVELOPE);
+    Envelope envelope;
+    try {
+      if (raw == null) throw new IllegalArgumentException("entry has no '" + RedisKeys.FIELD_ENVELOPE + "' field");
+      envelope = EnvelopeCodec.decode(raw);
+    } catch (IllegalArgumentException e) {
+      deadLetter(streamId, null, raw, DeadLetter.REJECTED, attempt - 1, "undecodable entry: " + e.getMessage());
+      return;
+    }
+    if (envelope.isExpired(Instant.now())) {
+      deadLetter(streamId, envelope, raw, DeadLetter.EXPIRED, attempt - 1,
+          "deadline " + envelope.deadline() + " passed before delivery");
+      return;
+    }
+    if (attempt > policy.maxAttempts()) {
+      deadLetter(streamId, envelope, raw, DeadLetter.MAX_ATTEMPTS, attempt - 1,
+          "delivered " + (attempt - 1) + " times without an ack (taken over from a consumer that stopped)");
+      return;
+    }
+    ActorRef<Object> child = getContext().spawnAnonymous(
+        DeliveryActor.create(getContext().getSelf(), streamId, envelope, attempt, policy, source, metrics));
+    getContext().watchWith(child, new ChildStopped(streamId));
+    inFlight.put(streamId, child);
+  }
+
+  private Behavior<Command> onDeliverRequest(DeliverRequest d) {
+    if (subscribers.isEmpty()) {
+      return this; // we are stopping; the entry stays pending
+    }
+    ActorRef<Delivery> target = subscribers.get(Math.floorMod(nextSubscriber++, subscribers.size()));
+    metrics.delivered.increment();
+    target.tell(new Delivery(d.envelope(), subscription, d.deliveryId(), true, d.replyTo()));
+    return this;
+  }
+
+  private Behavior<Command> onOutcome(Outcome o) {
+    if (inFlight.remove(o.streamId()) == null) {
+      return this;
+    }
+    switch (o.result()) {
+      case ACKED -> {
+        acksToSend.add(o.streamId());
+        sendAcks();
+      }
+      case DEAD -> deadLetter(o.streamId(), o.envelope(), null, o.reason(), o.attempts(), o.error());
+      case LOST -> getContext().getLog().debug("subscription '{}': {} {}", subscription, o.streamId(), o.error());
+    }
+    return read();
+  }
+
+  private Behavior<Command> onChildStopped(ChildStopped c) {
+    ActorRef<Object> child = inFlight.remove(c.streamId());
+    if (child != null) {
+      // stopped without an outcome: its supervisor gave up
+      getContext().getLog().warn("subscription '{}': delivery of {} stopped without an outcome; it stays pending"
+          + " and is claimed again after the ack timeout", subscription, c.streamId());
+      return read();
+    }
+    return this;
+  }
+
+  // ---- acks and dead letters --------------------------------------------------------------------------------------
+
+  private void sendAcks() {
+    if (acking || acksToSend.isEmpty()) {
+      return;
+    }
+    String[] ids = acksToSend.toArray(String[]::new);
+    acksToSend.clear();
+    CompletionStage<Long> f;
+    try {
+      f = handle.commands().xack(stream, subscription, ids);
+    } catch (RedisUnavailableException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    acking = true;
+    getContext().pipeToSelf(f, (n, err) -> new AckDone(ids.length, err));
+  }
+
+  private Behavior<Command> onAckDone(AckDone a) {
+    acking = false;
+    if (a.error() != null) {
+      getContext().getLog().warn("subscription '{}': XACK of {} entries failed ({}); they stay pending and will be"
+          + " delivered again (duplicates)", subscription, a.count(), describe(a.error()));
+    }
+    sendAcks();
+    return this;
+  }
+
+  private void deadLetter(String streamId, Envelope envelope, byte[] raw, String reason, int attempts, String error) {
+    byte[] body = envelope != null ? EnvelopeCodec.encode(envelope) : raw == null ? new byte[0] : raw;
+    CompletionStage<Object> f;
+    try {
+      RedisAsyncCommands<String, byte[]> cmd = handle.commands();
+      f = handle.evalScript(cmd, Scripts.DEAD_LETTER, ScriptOutputType.VALUE,
+          new String[] {stream, deadStream},
+          bytes(subscription), bytes(streamId), body, bytes(reason), bytes(Integer.toString(attempts)),
+          bytes(error == null ? "" : error), bytes(subscription), bytes(Long.toString(System.currentTimeMillis())));
+    } catch (RedisUnavailableException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    getContext().pipeToSelf(f, (id, err) -> new DeadLetterDone(streamId, reason, err));
+  }
+
+  private Behavior<Command> onDeadLetterDone(DeadLetterDone d) {
+    if (d.error() != null) {
+      getContext().getLog().warn("subscription '{}': dead-lettering {} ({}) failed: {}; it stays pending and is"
+          + " handled again after the ack timeout", subscription, d.streamId(), d.reason(), describe(d.error()));
+    } else {
+      metrics.deadLettered.increment();
+      if (DeadLetter.EXPIRED.equals(d.reason())) metrics.expired.increment();
+      getContext().getLog().debug("subscription '{}': {} dead-lettered ({})", subscription, d.streamId(), d.reason());
+    }
+    return this;
+  }
+
+  // ---- leases and take-over ---------------------------------------------------------------------------------------
+
+  private Behavior<Command> renew() {
+    if (inFlight.isEmpty()) {
+      return this;
+    }
+    try {
+      handle.commands().xclaim(stream, groupConsumer, XClaimArgs.Builder.justid().minIdleTime(0),
+          inFlight.keySet().toArray(String[]::new));
+    } catch (RedisUnavailableException e) {
+      // nothing to renew on a dead connection; the next tick tries again
+    }
+    return this;
+  }
+
+  private Behavior<Command> claim() {
+    if (!groupReady || claiming || subscribers.isEmpty() || room() <= 0) {
+      return this;
+    }
+    int count = room();
+    CompletionStage<ClaimDone> f;
+    try {
+      RedisAsyncCommands<String, byte[]> cmd = handle.commands();
+      f = cmd.xautoclaim(stream, new XAutoClaimArgs<String>().consumer(groupConsumer)
+              .minIdleTime(policy.ackTimeout()).startId(claimCursor).count(count))
+          .thenCompose(cm -> deliveryCounts(cmd, cm));
+    } catch (RedisUnavailableException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    claiming = true;
+    getContext().pipeToSelf(f, (done, err) -> err != null ? new ClaimDone(List.of(), Map.of(), null, err) : done);
+    return this;
+  }
+
+  private CompletionStage<ClaimDone> deliveryCounts(RedisAsyncCommands<String, byte[]> cmd,
+                                                    ClaimedMessages<String, byte[]> cm) {
+    List<StreamMessage<String, byte[]>> msgs = cm.getMessages();
+    if (msgs.isEmpty()) {
+      return CompletableFuture.completedFuture(new ClaimDone(msgs, Map.of(), cm.getId(), null));
+    }
+    String lo = msgs.get(0).getId();
+    String hi = msgs.get(msgs.size() - 1).getId();
+    return cmd.xpending(stream, groupConsumer, Range.create(lo, hi), Limit.from(msgs.size() * 2L + 16))
+        .thenApply(pending -> {
+          Map<String, Long> counts = new HashMap<>();
+          for (PendingMessage p : pending) counts.put(p.getId(), p.getRedeliveryCount());
+          return new ClaimDone(msgs, counts, cm.getId(), null);
+        });
+  }
+
+  private Behavior<Command> onClaimDone(ClaimDone c) {
+    claiming = false;
+    if (c.error() != null) {
+      getContext().getLog().debug("subscription '{}': claim failed: {}", subscription, describe(c.error()));
+      return this;
+    }
+    claimCursor = c.next() == null ? "0-0" : c.next();
+    int taken = 0;
+    for (StreamMessage<String, byte[]> m : c.messages()) {
+      if (m.getBody() == null || m.getBody().isEmpty()) {
+        // trimmed away by something else than the router while pending: nothing left to deliver
+        getContext().getLog().warn("subscription '{}' of channel '{}': pending entry {} was deleted from the stream"
+            + " outside the router; acknowledging it", subscription, channel, m.getId());
+        acksToSend.add(m.getId());
+        continue;
+      }
+      if (inFlight.containsKey(m.getId())) continue;
+      long count = c.counts().getOrDefault(m.getId(), 2L);
+      taken++;
+      start(m.getId(), m.getBody(), (int) Math.min(Integer.MAX_VALUE, count));
+    }
+    sendAcks();
+    if (taken > 0) {
+      metrics.claimed.add(taken);
+      getContext().getLog().info("subscription '{}' of channel '{}': took over {} entries left pending by a stopped"
+          + " or stuck consumer", subscription, channel, taken);
+    }
+    if (claimFirst || !"0-0".equals(claimCursor) && room() > 0) {
+      claimFirst = false;
+      if (!"0-0".equals(claimCursor)) {
+        return claim(); // keep scanning the pending list
+      }
+    }
+    return this;
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------------------------
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static Throwable unwrap(Throwable t) {
+    Throwable c = t;
+    while (c instanceof CompletionException && c.getCause() != null) c = c.getCause();
+    return c;
+  }
+
+  static String describe(Throwable t) {
+    Throwable c = unwrap(t);
+    return c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
+  }
+}

@@ -1,0 +1,286 @@
+package io.redisrouter.router.publish;
+
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.redisrouter.config.BroadcastDelivery;
+import io.redisrouter.config.ChannelPolicy;
+import io.redisrouter.config.IngressSettings;
+import io.redisrouter.protocol.ChannelMode;
+import io.redisrouter.protocol.Envelope;
+import io.redisrouter.protocol.EnvelopeCodec;
+import io.redisrouter.protocol.PublishReply;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.delivery.Wakeups;
+import io.redisrouter.router.redis.RedisHandle;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.router.redis.RedisUnavailableException;
+import io.redisrouter.router.redis.Scripts;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.QueueOfferResult;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.concurrent.ExecutionContext;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * The bounded publish ingress: a Pekko Streams queue of fixed size whose elements are batched while Redis is busy
+ * and written with pipelined XADDs (one flush per batch). A full queue rejects at once; a reply is sent only once
+ * Redis confirmed the write, or when the message's deadline passed before it could be written.
+ */
+public final class PublishIngress {
+  private static final Logger log = LoggerFactory.getLogger(PublishIngress.class);
+  private static final Duration RETRY_AFTER_OVERLOAD = Duration.ofMillis(200);
+  private static final Duration RETRY_AFTER_UNAVAILABLE = Duration.ofSeconds(1);
+
+  /**
+   * One message waiting to be written.
+   *
+   * @param dedup whether the message id came from the publisher and must be deduplicated
+   * @param reply called once with the outcome, on any thread (keep it non-blocking)
+   */
+  public record Pending(Envelope envelope, ChannelPolicy policy, boolean dedup, Consumer<PublishReply> reply) {}
+
+  /** Outcome of {@link #offer(Pending)}. */
+  public enum Offer { ENQUEUED, OVERLOADED, CLOSED }
+
+  private final BoundedSourceQueue<Pending> queue;
+  private final CompletionStage<Done> done;
+  private final Function<String, RedisHandle> handles;
+  private final Wakeups wakeups;
+  private final RouterMetrics metrics;
+  private final Scheduler scheduler;
+  private final ExecutionContext ec;
+  private final long dedupWindowMs;
+  private final int queueSize;
+  private final Duration connectWait;
+
+  public PublishIngress(IngressSettings settings, Duration dedupWindow, Duration connectWait,
+                        Function<String, RedisHandle> handles, Wakeups wakeups, RouterMetrics metrics, Scheduler scheduler, ExecutionContext ec,
+                        Materializer materializer) {
+    this.handles = handles;
+    this.connectWait = connectWait;
+    this.wakeups = wakeups;
+    this.metrics = metrics;
+    this.scheduler = scheduler;
+    this.ec = ec;
+    this.dedupWindowMs = Math.max(1, dedupWindow.toMillis());
+    this.queueSize = settings.queueSize();
+    var pair = Source.<Pending>queue(settings.queueSize())
+        .batch(settings.batchSize(), p -> {
+          List<Pending> l = new ArrayList<>(16);
+          l.add(p);
+          return l;
+        }, (l, p) -> {
+          l.add(p);
+          return l;
+        })
+        .mapAsyncUnordered(settings.maxBatchesInFlight(), this::writeBatch)
+        .toMat(Sink.ignore(), org.apache.pekko.stream.javadsl.Keep.both())
+        .run(materializer);
+    this.queue = pair.first();
+    this.done = pair.second();
+  }
+
+  /** Offers a message; never blocks. */
+  public Offer offer(Pending p) {
+    QueueOfferResult r = queue.offer(p);
+    if (r == QueueOfferResult.enqueued()) return Offer.ENQUEUED;
+    if (r == QueueOfferResult.dropped()) return Offer.OVERLOADED;
+    return Offer.CLOSED;
+  }
+
+  /** Messages waiting in the queue now. */
+  public int depth() {
+    return queue.size();
+  }
+
+  public int capacity() {
+    return queueSize;
+  }
+
+  /** The time a publisher rejected for overload should wait. */
+  public static Duration retryAfterOverload() {
+    return RETRY_AFTER_OVERLOAD;
+  }
+
+  /** Stops taking messages; what is queued is still written. Completes when the last batch is done. */
+  public CompletionStage<Done> complete() {
+    try {
+      queue.complete();
+    } catch (IllegalStateException alreadyDone) {
+      // the stream already ended (its materializer stopped with the router)
+    }
+    return done;
+  }
+
+  private CompletionStage<Done> writeBatch(List<Pending> batch) {
+    // while an instance is (re)connecting, hold the batch (and so, by backpressure, the queue) for up to the
+    // connect timeout instead of rejecting at once; the messages' deadlines are checked after the wait
+    List<CompletableFuture<Void>> waits = null;
+    Set<String> seen = null;
+    for (Pending p : batch) {
+      String instance = p.policy().redisInstance();
+      RedisHandle h = handles.apply(instance);
+      if (!h.isUp()) {
+        if (seen == null) {
+          seen = new HashSet<>(2);
+          waits = new ArrayList<>(2);
+        }
+        if (seen.add(instance)) waits.add(h.awaitUp(connectWait).toCompletableFuture());
+      }
+    }
+    if (waits == null) {
+      return write(batch);
+    }
+    return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new))
+        .handle((v, e) -> null)
+        .thenCompose(v -> write(batch));
+  }
+
+  private CompletionStage<Done> write(List<Pending> batch) {
+    Instant now = Instant.now();
+    List<CompletableFuture<?>> writes = new ArrayList<>(batch.size());
+    Map<StatefulRedisConnection<String, byte[]>, Boolean> toFlush = new IdentityHashMap<>(2);
+    Set<String> written = new HashSet<>(4);
+    for (Pending p : batch) {
+      Envelope e = p.envelope();
+      if (e.isExpired(now)) {
+        metrics.publishExpired.increment();
+        p.reply().accept(new PublishReply.Expired(e.id(),
+            "the deadline " + e.deadline() + " passed while the message waited in the ingress queue", 0));
+        continue;
+      }
+      RedisHandle handle = handles.apply(p.policy().redisInstance());
+      StatefulRedisConnection<String, byte[]> conn;
+      try {
+        conn = handle.publishConnection();
+      } catch (RedisUnavailableException ex) {
+        rejectUnavailable(p, ex);
+        continue;
+      }
+      toFlush.put(conn, Boolean.TRUE);
+      RedisAsyncCommands<String, byte[]> async = conn.async();
+      byte[] body = EnvelopeCodec.encode(e);
+      if (p.policy().mode() == ChannelMode.BROADCAST) {
+        writes.add(async.publish(RedisKeys.broadcast(e.channel()), body).toCompletableFuture()
+            .handle((receivers, err) -> {
+              onBroadcastResult(p, handle, body, 1, receivers, err);
+              return null;
+            }));
+      } else if (p.dedup()) {
+        CompletionStage<List<Object>> f = handle.evalScript(async, Scripts.DEDUP_XADD, ScriptOutputType.MULTI,
+            new String[] {RedisKeys.stream(e.channel()), RedisKeys.dedup(e.channel(), e.id())},
+            Long.toString(dedupWindowMs).getBytes(StandardCharsets.US_ASCII), body);
+        written.add(e.channel());
+        writes.add(f.toCompletableFuture().handle((r, err) -> {
+          if (err != null) {
+            rejectUnavailable(p, err);
+          } else {
+            boolean fresh = ((Number) r.get(0)).longValue() == 1L;
+            String id = new String((byte[]) r.get(1), StandardCharsets.US_ASCII);
+            if (fresh) {
+              metrics.publishAccepted.increment();
+            } else {
+              metrics.publishDuplicates.increment();
+            }
+            p.reply().accept(new PublishReply.Accepted(e.id(), id, !fresh, 1, -1));
+          }
+          return null;
+        }));
+      } else {
+        written.add(e.channel());
+        writes.add(async.xadd(RedisKeys.stream(e.channel()), RedisKeys.FIELD_ENVELOPE, body).toCompletableFuture()
+            .handle((id, err) -> {
+              if (err != null) {
+                rejectUnavailable(p, err);
+              } else {
+                metrics.publishAccepted.increment();
+                p.reply().accept(new PublishReply.Accepted(e.id(), id, false, 1, -1));
+              }
+              return null;
+            }));
+      }
+    }
+    for (StatefulRedisConnection<String, byte[]> c : toFlush.keySet()) {
+      c.flushCommands();
+    }
+    if (writes.isEmpty()) {
+      return CompletableFuture.completedFuture(Done.getInstance());
+    }
+    return CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).handle((v, err) -> {
+      written.forEach(wakeups::wake);
+      return Done.getInstance();
+    });
+  }
+
+  private void rejectUnavailable(Pending p, Throwable err) {
+    metrics.publishRejected.increment();
+    Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+    String msg = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+    p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.UNAVAILABLE,
+        "redis did not accept the message: " + msg + "; nothing was written, retry later", List.of(),
+        RETRY_AFTER_UNAVAILABLE));
+  }
+
+  private void onBroadcastResult(Pending p, RedisHandle handle, byte[] body, int attempt, Long receivers,
+                                 Throwable err) {
+    Envelope e = p.envelope();
+    if (err != null) {
+      rejectUnavailable(p, err);
+      return;
+    }
+    boolean untilReceived = p.policy().broadcastDelivery() == BroadcastDelivery.UNTIL_RECEIVED;
+    if (receivers > 0 || !untilReceived) {
+      metrics.publishAccepted.increment();
+      p.reply().accept(new PublishReply.Accepted(e.id(), null, false, attempt, receivers));
+      return;
+    }
+    Duration delay = backoff(p.policy(), attempt);
+    if (!Instant.now().plus(delay).isBefore(e.deadline())) {
+      metrics.publishExpired.increment();
+      p.reply().accept(new PublishReply.Expired(e.id(),
+          "no subscriber received the message before its deadline " + e.deadline() + " (" + attempt + " attempts)",
+          attempt));
+      return;
+    }
+    scheduler.scheduleOnce(delay, () -> {
+      CompletionStage<Long> f;
+      try {
+        f = handle.commands().publish(RedisKeys.broadcast(e.channel()), body);
+      } catch (RedisUnavailableException ex) {
+        f = CompletableFuture.failedFuture(ex);
+      }
+      f.whenComplete((r, ex) -> onBroadcastResult(p, handle, body, attempt + 1, r, ex));
+    }, ec);
+  }
+
+  /** Exponential backoff with jitter for the given attempt (1-based). */
+  public static Duration backoff(ChannelPolicy policy, int attempt) {
+    long min = policy.backoffMin().toMillis();
+    long max = policy.backoffMax().toMillis();
+    double exp = Math.min((double) max, min * Math.pow(2, Math.max(0, attempt - 1)));
+    double jitter = 1.0 + policy.backoffJitter() * ThreadLocalRandom.current().nextDouble();
+    return Duration.ofMillis((long) Math.min(max, exp * jitter));
+  }
+}

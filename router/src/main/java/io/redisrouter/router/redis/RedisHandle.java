@@ -1,0 +1,200 @@
+package io.redisrouter.router.redis;
+
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.function.Consumer;
+
+/**
+ * The live connections of one Redis instance, as currently owned by its {@link RedisConnectionActor}. The actor
+ * swaps them on every (re)connect; users ask for them per operation and get a {@link RedisUnavailableException}
+ * while the instance is down, so that nothing queues up behind a dead connection.
+ *
+ * <p>Thread safe: the actor writes, stream stages and other actors read.
+ */
+public final class RedisHandle {
+  private static final Logger log = LoggerFactory.getLogger(RedisHandle.class);
+
+  /** The connections of one incarnation of the connection actor. */
+  record Live(StatefulRedisConnection<String, byte[]> commands,
+              StatefulRedisConnection<String, byte[]> publish,
+              StatefulRedisPubSubConnection<String, byte[]> pubsub,
+              Map<String, String> scriptShas) {}
+
+  private final String instance;
+  private volatile Live live;
+  private volatile String lastError = "not connected yet";
+  private final Map<String, Set<Consumer<byte[]>>> broadcastListeners = new ConcurrentHashMap<>();
+  private final java.util.concurrent.ConcurrentLinkedQueue<CompletableFuture<Void>> waiters =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+  public RedisHandle(String instance) {
+    this.instance = Objects.requireNonNull(instance, "instance");
+  }
+
+  /** The instance's configured name. */
+  public String instance() {
+    return instance;
+  }
+
+  public boolean isUp() {
+    return live != null;
+  }
+
+  /** Why the instance is down, when it is. */
+  public String lastError() {
+    return lastError;
+  }
+
+  /** Async commands on the shared, multiplexed command connection (auto-flushed). */
+  public RedisAsyncCommands<String, byte[]> commands() {
+    return current().commands().async();
+  }
+
+  /**
+   * The publish connection: auto-flush is off, so whoever writes to it must call
+   * {@code flushCommands()} after a batch. Only the publish ingress uses it.
+   */
+  public StatefulRedisConnection<String, byte[]> publishConnection() {
+    return current().publish();
+  }
+
+  private Live current() {
+    Live l = live;
+    if (l == null) {
+      throw new RedisUnavailableException("redis instance '" + instance + "' is not connected: " + lastError);
+    }
+    return l;
+  }
+
+  /**
+   * Runs one of the {@link Scripts} by its SHA on {@code commands}, falling back to EVAL on the auto-flushed command
+   * connection when the server lost its script cache (a restart or SCRIPT FLUSH).
+   */
+  public <T> CompletionStage<T> evalScript(RedisAsyncCommands<String, byte[]> commands, String script,
+                                           ScriptOutputType type, String[] keys, byte[]... args) {
+    String sha = current().scriptShas().get(script);
+    if (sha == null) {
+      return commands.<T>eval(script, type, keys, args);
+    }
+    RedisFuture<T> f = commands.evalsha(sha, type, keys, args);
+    return f.handle((v, e) -> {
+      if (e == null) return CompletableFuture.completedFuture(v);
+      Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+      if (cause instanceof RedisNoScriptException) {
+        return commands().<T>eval(script, type, keys, args).toCompletableFuture();
+      }
+      return CompletableFuture.<T>failedFuture(cause);
+    }).thenCompose(x -> x);
+  }
+
+  // ---- broadcast (pub/sub) -------------------------------------------------------------------------------------
+
+  /** Registers a listener for a broadcast channel; subscribes on Redis when it is the first one. */
+  public void addBroadcastListener(String channel, Consumer<byte[]> listener) {
+    boolean[] first = {false};
+    broadcastListeners.compute(channel, (k, set) -> {
+      if (set == null) {
+        set = new CopyOnWriteArraySet<>();
+        first[0] = true;
+      }
+      set.add(listener);
+      return set;
+    });
+    Live l = live;
+    if (first[0] && l != null) {
+      l.pubsub().async().subscribe(RedisKeys.broadcast(channel)).exceptionally(e -> {
+        log.warn("SUBSCRIBE to broadcast channel '{}' on '{}' failed: {} (retried on reconnect)", channel, instance, e.toString());
+        return null;
+      });
+    }
+  }
+
+  /** Removes a listener; unsubscribes on Redis when it was the last one. */
+  public void removeBroadcastListener(String channel, Consumer<byte[]> listener) {
+    boolean[] last = {false};
+    broadcastListeners.computeIfPresent(channel, (k, set) -> {
+      set.remove(listener);
+      if (set.isEmpty()) {
+        last[0] = true;
+        return null;
+      }
+      return set;
+    });
+    Live l = live;
+    if (last[0] && l != null) {
+      l.pubsub().async().unsubscribe(RedisKeys.broadcast(channel));
+    }
+  }
+
+  /** Called from the pub/sub connection's listener (a Netty thread): hands the message to every local listener. */
+  void onBroadcast(String redisChannel, byte[] message) {
+    String channel = RedisKeys.channelOfBroadcast(redisChannel);
+    if (channel == null) return;
+    Set<Consumer<byte[]>> set = broadcastListeners.get(channel);
+    if (set == null) return;
+    for (Consumer<byte[]> l : set) {
+      try {
+        l.accept(message);
+      } catch (RuntimeException e) {
+        log.warn("broadcast listener of '{}' failed: {}", channel, e.toString());
+      }
+    }
+  }
+
+  // ---- lifecycle, called by the connection actor ------------------------------------------------------------------
+
+  /**
+   * Completes when the instance is up, or exceptionally with {@link RedisUnavailableException} after
+   * {@code timeout}. Never blocks.
+   */
+  public CompletionStage<Void> awaitUp(Duration timeout) {
+    if (live != null) return CompletableFuture.completedFuture(null);
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    waiters.add(f);
+    if (live != null) f.complete(null);
+    return f.orTimeout(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+        .exceptionallyCompose(e -> {
+          waiters.remove(f);
+          return CompletableFuture.failedFuture(
+              new RedisUnavailableException("redis instance '" + instance + "' is not connected: " + lastError));
+        });
+  }
+
+  void up(Live l) {
+    this.live = l;
+    CompletableFuture<Void> w;
+    while ((w = waiters.poll()) != null) w.complete(null);
+    List<String> channels = broadcastListeners.keySet().stream().map(RedisKeys::broadcast).toList();
+    if (!channels.isEmpty()) {
+      l.pubsub().async().subscribe(channels.toArray(String[]::new)).exceptionally(e -> {
+        log.warn("re-SUBSCRIBE of {} broadcast channels on '{}' failed: {}", channels.size(), instance, e.toString());
+        return null;
+      });
+    }
+  }
+
+  void down(String reason) {
+    this.lastError = reason;
+    this.live = null;
+  }
+
+  Live live() {
+    return live;
+  }
+}

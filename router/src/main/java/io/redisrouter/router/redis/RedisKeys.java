@@ -1,0 +1,37 @@
+package io.redisrouter.router.redis;
+
+/**
+ * Redis key names of a channel. Every key of a channel shares the hash tag {@code {channel}}, so the keys a
+ * Lua script touches together live in one slot when Redis runs as a cluster.
+ */
+public final class RedisKeys {
+  private RedisKeys() {}
+
+  /** The stream that carries a reliable channel. */
+  public static String stream(String channel) {
+    return "rr:{" + channel + "}:stream";
+  }
+
+  /** The channel's dead-letter stream. */
+  public static String deadLetters(String channel) {
+    return "rr:{" + channel + "}:dead";
+  }
+
+  /** The dedup marker of a publisher-supplied message id. */
+  public static String dedup(String channel, String messageId) {
+    return "rr:{" + channel + "}:dedup:" + messageId;
+  }
+
+  /** The Redis pub/sub channel that carries a broadcast channel. */
+  public static String broadcast(String channel) {
+    return "rr:bc:" + channel;
+  }
+
+  /** The inverse of {@link #broadcast(String)}, or {@code null} when the name is not one of ours. */
+  public static String channelOfBroadcast(String redisChannel) {
+    return redisChannel.startsWith("rr:bc:") ? redisChannel.substring(6) : null;
+  }
+
+  /** Field of a stream entry that holds the encoded envelope. */
+  public static final String FIELD_ENVELOPE = "e";
+}

@@ -1,0 +1,82 @@
+package io.redisrouter.router;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.redisrouter.config.RouterSettings;
+import io.redisrouter.protocol.Delivery;
+import io.redisrouter.protocol.PublishReply;
+import io.redisrouter.protocol.PublishRequest;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.testkit.RedisServer;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+
+/** Shared set-up of the router tests: settings that point at a test Redis, with short timings. */
+public final class RouterTestSupport {
+  private RouterTestSupport() {}
+
+  /**
+   * Settings for a router on {@code redis}. {@code extra} is HOCON relative to {@code redis-router}, applied over
+   * fast test defaults (50 ms poll, 1 s claim interval, short backoff).
+   */
+  public static RouterSettings settings(RedisServer redis, String extra) {
+    Config c = ConfigFactory.parseString(
+            "redis-router {\n" + extra + "\n}\n"
+                + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
+                + "redis-router.consumer.poll-interval = 50ms\n"
+                + "redis-router.consumer.claim-interval = 500ms\n"
+                + "redis-router.consumer.lease-renew-interval = 500ms\n"
+                + "redis-router.channels.defaults.backoff { min = 50ms, max = 400ms, jitter = 0.1 }\n"
+                + "redis-router.channels.defaults.ack-timeout = 2s\n")
+        .withFallback(ConfigFactory.defaultReference())
+        .resolve();
+    // the string above puts `extra` first, so it must win: re-parse with extra on top
+    Config withExtra = ConfigFactory.parseString("redis-router {\n" + extra + "\n}").withFallback(c).resolve();
+    return RouterSettings.load(withExtra);
+  }
+
+  public static byte[] payload(String id, int size) {
+    byte[] b = new byte[size];
+    byte[] idb = id.getBytes(StandardCharsets.UTF_8);
+    System.arraycopy(idb, 0, b, 0, Math.min(idb.length, size));
+    for (int i = idb.length; i < size; i++) b[i] = (byte) ('a' + i % 26);
+    return b;
+  }
+
+  public static PublishReply publish(ActorTestKit kit, ActorRef<RouterCommand> router, PublishRequest r) {
+    TestProbe<PublishReply> probe = kit.createTestProbe();
+    router.tell(new RouterCommand.Publish(r, probe.getRef()));
+    return probe.receiveMessage(Duration.ofSeconds(10));
+  }
+
+  public static CompletionStage<PublishReply> publishAsync(ActorTestKit kit, ActorRef<RouterCommand> router,
+                                                           PublishRequest r) {
+    return AskPattern.ask(router, (ActorRef<PublishReply> replyTo) -> new RouterCommand.Publish(r, replyTo),
+        Duration.ofSeconds(30), kit.system().scheduler());
+  }
+
+  public static SubscribeReply subscribe(ActorTestKit kit, ActorRef<RouterCommand> router, String channel,
+                                         String subscription, ActorRef<Delivery> subscriber) {
+    TestProbe<SubscribeReply> probe = kit.createTestProbe();
+    router.tell(new RouterCommand.Subscribe(channel, subscription, subscriber, probe.getRef()));
+    return probe.receiveMessage(Duration.ofSeconds(10));
+  }
+
+  /** A subscriber that acks every delivery and calls {@code onDelivery} with it first. */
+  public static Behavior<Delivery> acking(java.util.function.Consumer<Delivery> onDelivery) {
+    return Behaviors.receiveMessage(d -> {
+      onDelivery.accept(d);
+      d.replyTo().tell(d.ack());
+      return Behaviors.same();
+    });
+  }
+}
