@@ -39,7 +39,10 @@ public sealed interface PublishReply {
     OVERLOADED("overloaded"),
     /** The request failed validation: see the field errors. */
     INVALID("invalid"),
-    /** Redis did not answer or refused the write (disconnected, timeout, OOM). */
+    /**
+     * Redis did not answer or refused the write (disconnected, timeout, OOM). After a command timeout the write may
+     * still happen when Redis catches up (the message says so): retry with the same message id to deduplicate it.
+     */
     UNAVAILABLE("unavailable"),
     /** The router is shutting down. */
     SHUTTING_DOWN("shutting-down");

@@ -11,6 +11,7 @@ import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.ChannelMode;
 import io.redisrouter.protocol.DeadLetter;
 import io.redisrouter.protocol.DeadLetterPage;
+import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.Envelope;
 import io.redisrouter.protocol.EnvelopeCodec;
 import io.redisrouter.protocol.FieldError;
@@ -79,7 +80,10 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
 
   private record SubscriptionKey(String channel, String subscription) {}
 
-  private record SubscriptionStopped(SubscriptionKey key) implements RouterCommand {}
+  private record SubscriptionStopped(SubscriptionKey key, ActorRef<SubscriptionActor.Command> ref)
+      implements RouterCommand {}
+
+  private record SubscriberTerminated(ActorRef<Delivery> subscriber) implements RouterCommand {}
 
   private final RouterSettings settings;
   private final RouterMetrics metrics;
@@ -90,6 +94,8 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private final Map<SubscriptionKey, ActorRef<SubscriptionActor.Command>> subscriptions = new HashMap<>();
   private final Map<SubscriptionKey, BroadcastSubscription> broadcasts = new HashMap<>();
   private final Set<String> janitored = new HashSet<>();
+  private final Map<SubscriptionKey, Set<ActorRef<Delivery>>> members = new HashMap<>();
+  private final Set<ActorRef<Delivery>> watchedSubscribers = new HashSet<>();
   private final String idPrefix = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
   private final AtomicLong idSequence = new AtomicLong();
 
@@ -129,9 +135,10 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
         .onMessage(RouterCommand.Unsubscribe.class, this::onUnsubscribe)
         .onMessage(RouterCommand.ReadDeadLetters.class, this::onReadDeadLetters)
         .onMessage(SubscriptionStopped.class, s -> {
-          subscriptions.remove(s.key());
+          subscriptions.remove(s.key(), s.ref());
           return this;
         })
+        .onMessage(SubscriberTerminated.class, this::onSubscriberTerminated)
         .onSignal(PostStop.class, s -> onStop())
         .build();
   }
@@ -206,7 +213,10 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
       BroadcastSubscription b = broadcasts.computeIfAbsent(key, k -> new BroadcastSubscription(k.channel(),
           k.subscription(), handle(policy.redisInstance()), getContext().getSystem().ignoreRef(), metrics));
       b.add(s.subscriber());
-      s.replyTo().tell(new SubscribeReply.Subscribed(s.channel(), s.subscription(), ChannelMode.BROADCAST));
+      addMember(key, s.subscriber());
+      // answered once Redis confirmed the SUBSCRIBE: a message published after the reply is not missed
+      SubscribeReply ok = new SubscribeReply.Subscribed(s.channel(), s.subscription(), ChannelMode.BROADCAST);
+      b.subscribed().thenRun(() -> s.replyTo().tell(ok));
       return this;
     }
     ensureJanitor(s.channel(), policy);
@@ -214,10 +224,45 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
       ActorRef<SubscriptionActor.Command> ref = getContext().spawnAnonymous(SubscriptionActor.create(k.channel(),
           k.subscription(), policy, settings.consumer(), settings.nodeId(), handle(policy.redisInstance()), wakeups,
           metrics));
-      getContext().watchWith(ref, new SubscriptionStopped(k));
+      getContext().watchWith(ref, new SubscriptionStopped(k, ref));
       return ref;
     });
+    addMember(key, s.subscriber());
     sub.tell(new SubscriptionActor.AddSubscriber(s.subscriber(), s.replyTo()));
+    return this;
+  }
+
+  /** The router keeps who is subscribed where, so that it alone decides when a subscription ends (no races). */
+  private void addMember(SubscriptionKey key, ActorRef<Delivery> subscriber) {
+    members.computeIfAbsent(key, k -> new HashSet<>()).add(subscriber);
+    if (watchedSubscribers.add(subscriber)) {
+      getContext().watchWith(subscriber, new SubscriberTerminated(subscriber));
+    }
+  }
+
+  /** Removes a member; when it was the last of the key, ends the subscription on this node. */
+  private void removeMember(SubscriptionKey key, ActorRef<Delivery> subscriber) {
+    Set<ActorRef<Delivery>> set = members.get(key);
+    if (set == null || !set.remove(subscriber)) return;
+    if (!set.isEmpty()) return;
+    members.remove(key);
+    ActorRef<SubscriptionActor.Command> sub = subscriptions.remove(key);
+    if (sub != null) {
+      sub.tell(SubscriptionActor.Stop.INSTANCE);
+    }
+    BroadcastSubscription b = broadcasts.remove(key);
+    if (b != null) {
+      b.close();
+    }
+  }
+
+  private Behavior<RouterCommand> onSubscriberTerminated(SubscriberTerminated t) {
+    watchedSubscribers.remove(t.subscriber());
+    for (SubscriptionKey key : new ArrayList<>(members.keySet())) {
+      BroadcastSubscription b = broadcasts.get(key);
+      if (b != null) b.remove(t.subscriber());
+      removeMember(key, t.subscriber());
+    }
     return this;
   }
 
@@ -226,12 +271,14 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     ActorRef<SubscriptionActor.Command> sub = subscriptions.get(key);
     if (sub != null) {
       sub.tell(new SubscriptionActor.RemoveSubscriber(u.subscriber(), u.replyTo()));
+      removeMember(key, u.subscriber()); // stops the subscription after the removal when it was the last one
       return this;
     }
     BroadcastSubscription b = broadcasts.get(key);
-    if (b != null && b.remove(u.subscriber())) {
-      broadcasts.remove(key);
+    if (b != null) {
+      b.remove(u.subscriber());
     }
+    removeMember(key, u.subscriber());
     u.replyTo().tell(new SubscribeReply.Unsubscribed(u.channel(), u.subscription()));
     return this;
   }

@@ -12,6 +12,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -33,6 +34,7 @@ public final class BroadcastSubscription {
   private final List<ActorRef<Delivery>> members = new CopyOnWriteArrayList<>();
   private final AtomicInteger next = new AtomicInteger();
   private final Consumer<byte[]> listener = this::onMessage;
+  private final CompletionStage<Void> subscribed;
 
   public BroadcastSubscription(String channel, String subscription, RedisHandle handle, ActorRef<Void> ignoreRef,
                                RouterMetrics metrics) {
@@ -41,21 +43,22 @@ public final class BroadcastSubscription {
     this.handle = handle;
     this.ignore = ignoreRef.unsafeUpcast();
     this.metrics = metrics;
-    handle.addBroadcastListener(channel, listener);
+    this.subscribed = handle.addBroadcastListener(channel, listener);
+  }
+
+  /** Completes once Redis confirmed the channel's SUBSCRIBE: from then on no message published is missed. */
+  public CompletionStage<Void> subscribed() {
+    return subscribed;
   }
 
   public void add(ActorRef<Delivery> member) {
     if (!members.contains(member)) members.add(member);
   }
 
-  /** Removes a member; returns true (and stops listening) when it was the last one. */
+  /** Removes a member; returns true when it was the last one (the owner then calls {@link #close()}). */
   public boolean remove(ActorRef<Delivery> member) {
     members.remove(member);
-    if (members.isEmpty()) {
-      close();
-      return true;
-    }
-    return false;
+    return members.isEmpty();
   }
 
   public void close() {

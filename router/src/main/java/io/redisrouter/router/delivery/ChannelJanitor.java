@@ -59,18 +59,17 @@ public final class ChannelJanitor {
   static CompletionStage<Trimmed> trim(RedisHandle handle, String stream, ChannelPolicy policy) {
     long maxAgeMs = policy.retentionMaxAge().toMillis();
     long maxLength = policy.retentionMaxLength();
-    if (maxAgeMs <= 0 && maxLength <= 0) {
-      return CompletableFuture.completedFuture(new Trimmed(0, null, null));
-    }
+    // max-age 0 means "keep until acknowledged": trim whatever every group is done with, and nothing while there
+    // is no group at all (no one has read those entries)
+    boolean untilAcked = maxAgeMs <= 0;
     RedisAsyncCommands<String, byte[]> cmd;
     try {
       cmd = handle.commands();
     } catch (RedisUnavailableException e) {
       return CompletableFuture.failedFuture(e);
     }
-    CompletionStage<String> byPolicy = maxAgeMs > 0
-        ? CompletableFuture.completedFuture((System.currentTimeMillis() - maxAgeMs) + "-0")
-        : CompletableFuture.completedFuture(null);
+    CompletionStage<String> byPolicy =
+        CompletableFuture.completedFuture((System.currentTimeMillis() - Math.max(0, maxAgeMs)) + "-0");
     if (maxLength > 0) {
       byPolicy = byPolicy.thenCompose(ageId -> cmd.xlen(stream).thenCompose(len -> {
         long excess = len - maxLength;
@@ -87,6 +86,7 @@ public final class ChannelJanitor {
     return byPolicy.thenCompose(policyId -> {
       if (policyId == null) return CompletableFuture.completedFuture(new Trimmed(0, null, null));
       return safeLimit(cmd, stream).thenCompose(safe -> {
+        if (safe == null && untilAcked) return CompletableFuture.completedFuture(new Trimmed(0, null, null));
         String threshold = safe == null ? policyId : minId(policyId, safe);
         return cmd.xtrim(stream, new XTrimArgs().minId(threshold).approximateTrimming())
             .thenApply(n -> new Trimmed(n, threshold, null));

@@ -36,6 +36,14 @@ final class DeliveryActor {
 
   private enum AckTimeout { INSTANCE }
 
+  /**
+   * Backoff reset period: far longer than one attempt can last (a claim plus the ack timeout), yet a delay the
+   * Pekko scheduler accepts (at most Integer.MAX_VALUE ticks: about 248 days at the default 10 ms tick, 24.8 days
+   * at 1 ms). A longer one (it was 3650 days) makes scheduling the reset throw on the first restart, which stops
+   * the delivery actor instead of retrying: nacked messages were only retried after the ack timeout.
+   */
+  static final Duration NO_BACKOFF_RESET = Duration.ofDays(21);
+
   private record Claimed(boolean stillOurs) {}
 
   /** Thrown to have the supervisor retry the delivery after a backoff. */
@@ -74,7 +82,8 @@ final class DeliveryActor {
                 // the supervisor's limit only backs it up
                 .withMaxRestarts(retriesLeft + 1)
                 // an attempt that waited a whole ack timeout is still a failed attempt: never reset the backoff
-                .withResetBackoffAfter(Duration.ofDays(3650))
+                // (NO_BACKOFF_RESET must stay within what the scheduler accepts, or every restart fails)
+                .withResetBackoffAfter(NO_BACKOFF_RESET)
                 .withLoggingEnabled(false));
   }
 
@@ -109,12 +118,8 @@ final class DeliveryActor {
       metrics.retried.increment();
     }
     state.started = true;
-    Instant now = Instant.now();
-    if (envelope.isExpired(now)) {
-      String why = state.lastError == null
-          ? "deadline " + envelope.deadline() + " passed before delivery"
-          : state.lastError + "; then the deadline " + envelope.deadline() + " passed";
-      return finish(SubscriptionActor.Result.DEAD, DeadLetter.EXPIRED, state.attempt - 1, why);
+    if (envelope.isExpired(Instant.now())) {
+      return expire();
     }
     if (!retry) {
       return deliver();
@@ -130,11 +135,19 @@ final class DeliveryActor {
     ctx.pipeToSelf(claim, (msgs, err) -> new Claimed(err != null || !msgs.isEmpty()));
     return Behaviors.receive(Object.class)
         .onMessage(Claimed.class, c -> c.stillOurs()
-            ? deliver()
+            // the deadline may pass while the claim waits for Redis: check it again, never deliver late
+            ? (envelope.isExpired(Instant.now()) ? expire() : deliver())
             : finish(SubscriptionActor.Result.LOST, null, state.attempt - 1,
                 "entry is no longer pending for this consumer (acknowledged or claimed elsewhere)"))
         .onMessage(DeliveryAck.Ack.class, a -> onAck())
         .build();
+  }
+
+  private Behavior<Object> expire() {
+    String why = state.lastError == null
+        ? "deadline " + envelope.deadline() + " passed before delivery"
+        : state.lastError + "; then the deadline " + envelope.deadline() + " passed";
+    return finish(SubscriptionActor.Result.DEAD, DeadLetter.EXPIRED, state.attempt - 1, why);
   }
 
   private Behavior<Object> deliver() {

@@ -41,8 +41,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -66,6 +68,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** Removes a local subscriber; the actor stops when the last one is gone. */
   public record RemoveSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo) implements Command {}
 
+  /** Sent by the router after the last local subscriber left: the subscription stops. */
+  public enum Stop implements Command { INSTANCE }
+
   /** A delivery child asks to hand its message to a subscriber. */
   record DeliverRequest(String streamId, Envelope envelope, String deliveryId, ActorRef<DeliveryAck> replyTo)
       implements Command {}
@@ -81,17 +86,19 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private record SubscriberGone(ActorRef<Delivery> subscriber) implements Command {}
 
-  private record ChildStopped(String streamId) implements Command {}
+  private record ChildStopped(String streamId, ActorRef<Object> child) implements Command {}
 
   private record GroupReady(Throwable error) implements Command {}
 
   private record ReadDone(List<StreamMessage<String, byte[]>> messages, int requested, Throwable error)
       implements Command {}
 
-  private record ClaimDone(List<StreamMessage<String, byte[]>> messages, Map<String, Long> counts, String next,
+  /** {@code countsComplete}: {@code counts} lists every entry still pending for this consumer in the claimed range. */
+  private record ClaimDone(List<StreamMessage<String, byte[]>> messages, Map<String, Long> counts,
+                           boolean countsComplete, String next,
                            Throwable error) implements Command {}
 
-  private record AckDone(int count, Throwable error) implements Command {}
+  private record AckDone(String[] ids, Throwable error) implements Command {}
 
   private record DeadLetterDone(String streamId, String reason, Throwable error) implements Command {}
 
@@ -124,6 +131,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private int nextSubscriber;
   private final Map<String, ActorRef<Object>> inFlight = new HashMap<>();
   private final List<String> acksToSend = new ArrayList<>();
+  /**
+   * Entries this consumer is done with whose XACK (or dead-letter script) is queued or in flight: a claim that
+   * returns one of them (it was idle past the ack timeout before the XACK ran) must not deliver it again.
+   */
+  private final Set<String> settling = new HashSet<>();
   private final List<ActorRef<SubscribeReply>> waitingForGroup = new ArrayList<>();
   private boolean groupReady;
   private boolean reading;
@@ -163,6 +175,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessage(AddSubscriber.class, this::onAdd)
         .onMessage(RemoveSubscriber.class, this::onRemove)
         .onMessage(SubscriberGone.class, g -> removeSubscriber(g.subscriber()))
+        .onMessageEquals(Stop.INSTANCE, this::onStop)
         .onMessage(DeliverRequest.class, this::onDeliverRequest)
         .onMessage(Outcome.class, this::onOutcome)
         .onMessage(ChildStopped.class, this::onChildStopped)
@@ -211,12 +224,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (subscribers.remove(s)) {
       getContext().unwatch(s);
     }
-    if (subscribers.isEmpty()) {
-      getContext().getLog().info("subscription '{}' of channel '{}': last subscriber left; {} in-flight entries"
-          + " stay pending and are claimed again after the ack timeout", subscription, channel, inFlight.size());
-      return Behaviors.stopped();
-    }
-    return this;
+    return this; // the router stops us (Stop) once it has taken the subscription out of its table
+  }
+
+  private Behavior<Command> onStop() {
+    getContext().getLog().info("subscription '{}' of channel '{}': no subscriber left on this node; {} in-flight"
+        + " entries stay pending and are claimed again after the ack timeout", subscription, channel, inFlight.size());
+    return Behaviors.stopped();
   }
 
   // ---- consumer group ---------------------------------------------------------------------------------------------
@@ -322,7 +336,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     ActorRef<Object> child = getContext().spawnAnonymous(
         DeliveryActor.create(getContext().getSelf(), streamId, envelope, attempt, policy, source, metrics));
-    getContext().watchWith(child, new ChildStopped(streamId));
+    getContext().watchWith(child, new ChildStopped(streamId, child));
     inFlight.put(streamId, child);
   }
 
@@ -343,6 +357,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     switch (o.result()) {
       case ACKED -> {
         acksToSend.add(o.streamId());
+        settling.add(o.streamId());
         sendAcks();
       }
       case DEAD -> deadLetter(o.streamId(), o.envelope(), null, o.reason(), o.attempts(), o.error());
@@ -352,8 +367,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private Behavior<Command> onChildStopped(ChildStopped c) {
-    ActorRef<Object> child = inFlight.remove(c.streamId());
-    if (child != null) {
+    // only when the entry is still owned by that child: a later delivery of the same entry (claimed again
+    // after its outcome) has a child of its own
+    if (inFlight.get(c.streamId()) == c.child()) {
+      inFlight.remove(c.streamId());
       // stopped without an outcome: its supervisor gave up
       getContext().getLog().warn("subscription '{}': delivery of {} stopped without an outcome; it stays pending"
           + " and is claimed again after the ack timeout", subscription, c.streamId());
@@ -377,20 +394,22 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       f = CompletableFuture.failedFuture(e);
     }
     acking = true;
-    getContext().pipeToSelf(f, (n, err) -> new AckDone(ids.length, err));
+    getContext().pipeToSelf(f, (n, err) -> new AckDone(ids, err));
   }
 
   private Behavior<Command> onAckDone(AckDone a) {
     acking = false;
+    for (String id : a.ids()) settling.remove(id);
     if (a.error() != null) {
       getContext().getLog().warn("subscription '{}': XACK of {} entries failed ({}); they stay pending and will be"
-          + " delivered again (duplicates)", subscription, a.count(), describe(a.error()));
+          + " delivered again (duplicates)", subscription, a.ids().length, describe(a.error()));
     }
     sendAcks();
     return this;
   }
 
   private void deadLetter(String streamId, Envelope envelope, byte[] raw, String reason, int attempts, String error) {
+    settling.add(streamId);
     byte[] body = envelope != null ? EnvelopeCodec.encode(envelope) : raw == null ? new byte[0] : raw;
     CompletionStage<Object> f;
     try {
@@ -406,6 +425,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private Behavior<Command> onDeadLetterDone(DeadLetterDone d) {
+    settling.remove(d.streamId());
     if (d.error() != null) {
       getContext().getLog().warn("subscription '{}': dead-lettering {} ({}) failed: {}; it stays pending and is"
           + " handled again after the ack timeout", subscription, d.streamId(), d.reason(), describe(d.error()));
@@ -447,7 +467,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       f = CompletableFuture.failedFuture(e);
     }
     claiming = true;
-    getContext().pipeToSelf(f, (done, err) -> err != null ? new ClaimDone(List.of(), Map.of(), null, err) : done);
+    getContext().pipeToSelf(f, (done, err) ->
+        err != null ? new ClaimDone(List.of(), Map.of(), false, null, err) : done);
     return this;
   }
 
@@ -455,15 +476,16 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
                                                     ClaimedMessages<String, byte[]> cm) {
     List<StreamMessage<String, byte[]>> msgs = cm.getMessages();
     if (msgs.isEmpty()) {
-      return CompletableFuture.completedFuture(new ClaimDone(msgs, Map.of(), cm.getId(), null));
+      return CompletableFuture.completedFuture(new ClaimDone(msgs, Map.of(), false, cm.getId(), null));
     }
     String lo = msgs.get(0).getId();
     String hi = msgs.get(msgs.size() - 1).getId();
-    return cmd.xpending(stream, groupConsumer, Range.create(lo, hi), Limit.from(msgs.size() * 2L + 16))
+    long limit = msgs.size() * 2L + 16;
+    return cmd.xpending(stream, groupConsumer, Range.create(lo, hi), Limit.from(limit))
         .thenApply(pending -> {
           Map<String, Long> counts = new HashMap<>();
           for (PendingMessage p : pending) counts.put(p.getId(), p.getRedeliveryCount());
-          return new ClaimDone(msgs, counts, cm.getId(), null);
+          return new ClaimDone(msgs, counts, pending.size() < limit, cm.getId(), null);
         });
   }
 
@@ -481,9 +503,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         getContext().getLog().warn("subscription '{}' of channel '{}': pending entry {} was deleted from the stream"
             + " outside the router; acknowledging it", subscription, channel, m.getId());
         acksToSend.add(m.getId());
+        settling.add(m.getId());
         continue;
       }
-      if (inFlight.containsKey(m.getId())) continue;
+      // in flight here, or done here with its XACK / dead-lettering still on the way: not a stopped consumer's
+      if (inFlight.containsKey(m.getId()) || settling.contains(m.getId())) continue;
+      // no longer pending for this consumer right after the claim: acknowledged meanwhile (an XACK that was
+      // queued behind the claim) or taken by another consumer; either way not ours to deliver
+      if (c.countsComplete() && !c.counts().containsKey(m.getId())) continue;
       long count = c.counts().getOrDefault(m.getId(), 2L);
       taken++;
       start(m.getId(), m.getBody(), (int) Math.min(Integer.MAX_VALUE, count));

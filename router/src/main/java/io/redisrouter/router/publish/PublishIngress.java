@@ -238,9 +238,12 @@ public final class PublishIngress {
     metrics.publishRejected.increment();
     Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     String msg = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+    // a timed-out command is still executed when a slow or stopped Redis catches up: its outcome is unknown
+    String outcome = !(c instanceof io.lettuce.core.RedisCommandTimeoutException) ? "; nothing was written, retry later"
+        : p.policy().mode() == ChannelMode.BROADCAST ? "; the message may still be published, a retry may deliver it twice"
+        : "; the write may still happen: retry with messageId '" + p.envelope().id() + "' so that it is deduplicated";
     p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.UNAVAILABLE,
-        "redis did not accept the message: " + msg + "; nothing was written, retry later", List.of(),
-        RETRY_AFTER_UNAVAILABLE));
+        "redis did not accept the message: " + msg + outcome, List.of(), RETRY_AFTER_UNAVAILABLE));
   }
 
   private void onBroadcastResult(Pending p, RedisHandle handle, byte[] body, int attempt, Long receivers,

@@ -40,6 +40,8 @@ public final class RedisHandle {
   private volatile Live live;
   private volatile String lastError = "not connected yet";
   private final Map<String, Set<Consumer<byte[]>>> broadcastListeners = new ConcurrentHashMap<>();
+  /** Per broadcast channel with listeners: completes once Redis confirmed a SUBSCRIBE to it. */
+  private final Map<String, CompletableFuture<Void>> broadcastSubscribed = new ConcurrentHashMap<>();
   private final java.util.concurrent.ConcurrentLinkedQueue<CompletableFuture<Void>> waiters =
       new java.util.concurrent.ConcurrentLinkedQueue<>();
 
@@ -105,8 +107,13 @@ public final class RedisHandle {
 
   // ---- broadcast (pub/sub) -------------------------------------------------------------------------------------
 
-  /** Registers a listener for a broadcast channel; subscribes on Redis when it is the first one. */
-  public void addBroadcastListener(String channel, Consumer<byte[]> listener) {
+  /**
+   * Registers a listener for a broadcast channel; subscribes on Redis when it is the first one. The returned stage
+   * completes once Redis confirmed the SUBSCRIBE (at once when it already had): only from then on is every message
+   * published on the channel seen.
+   */
+  public CompletionStage<Void> addBroadcastListener(String channel, Consumer<byte[]> listener) {
+    CompletableFuture<Void> subscribed = broadcastSubscribed.computeIfAbsent(channel, k -> new CompletableFuture<>());
     boolean[] first = {false};
     broadcastListeners.compute(channel, (k, set) -> {
       if (set == null) {
@@ -118,11 +125,15 @@ public final class RedisHandle {
     });
     Live l = live;
     if (first[0] && l != null) {
-      l.pubsub().async().subscribe(RedisKeys.broadcast(channel)).exceptionally(e -> {
-        log.warn("SUBSCRIBE to broadcast channel '{}' on '{}' failed: {} (retried on reconnect)", channel, instance, e.toString());
-        return null;
+      l.pubsub().async().subscribe(RedisKeys.broadcast(channel)).whenComplete((v, e) -> {
+        if (e != null) {
+          log.warn("SUBSCRIBE to broadcast channel '{}' on '{}' failed: {} (retried on reconnect)", channel, instance, e.toString());
+        } else {
+          subscribed.complete(null);
+        }
       });
     }
+    return subscribed;
   }
 
   /** Removes a listener; unsubscribes on Redis when it was the last one. */
@@ -132,6 +143,7 @@ public final class RedisHandle {
       set.remove(listener);
       if (set.isEmpty()) {
         last[0] = true;
+        broadcastSubscribed.remove(channel);
         return null;
       }
       return set;
@@ -180,11 +192,15 @@ public final class RedisHandle {
     this.live = l;
     CompletableFuture<Void> w;
     while ((w = waiters.poll()) != null) w.complete(null);
+    List<CompletableFuture<Void>> confirms = List.copyOf(broadcastSubscribed.values());
     List<String> channels = broadcastListeners.keySet().stream().map(RedisKeys::broadcast).toList();
     if (!channels.isEmpty()) {
-      l.pubsub().async().subscribe(channels.toArray(String[]::new)).exceptionally(e -> {
-        log.warn("re-SUBSCRIBE of {} broadcast channels on '{}' failed: {}", channels.size(), instance, e.toString());
-        return null;
+      l.pubsub().async().subscribe(channels.toArray(String[]::new)).whenComplete((v, e) -> {
+        if (e != null) {
+          log.warn("re-SUBSCRIBE of {} broadcast channels on '{}' failed: {}", channels.size(), instance, e.toString());
+        } else {
+          confirms.forEach(f -> f.complete(null));
+        }
       });
     }
   }

@@ -1,0 +1,213 @@
+package io.redisrouter.router.broadcast;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.redisrouter.config.RouterSettings;
+import io.redisrouter.protocol.ChannelMode;
+import io.redisrouter.protocol.Delivery;
+import io.redisrouter.protocol.PublishReply;
+import io.redisrouter.protocol.PublishRequest;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterTestSupport;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.testkit.RedisServer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Broadcast channels: PUBLISH fan-out to every subscription that is subscribed when the message is published,
+ * at-most-once (no ack, nothing for late subscribers); with {@code until-received}, the router publishes again with
+ * backoff until some subscriber receives the message or its deadline passes.
+ */
+class BroadcastIT {
+  private static final Logger log = LoggerFactory.getLogger(BroadcastIT.class);
+  private static final Duration WAIT = Duration.ofSeconds(10);
+
+  static RedisServer redis;
+  static ActorTestKit kit;
+  static ActorRef<RouterCommand> router;
+  static final RouterMetrics metrics = new RouterMetrics();
+
+  @BeforeAll
+  static void start() {
+    redis = RedisServer.start();
+    kit = ActorTestKit.create();
+    RouterSettings settings = RouterTestSupport.settings(redis, String.join("\n",
+        "channels.overrides {",
+        "  news { mode = broadcast }",
+        "  \"news.late\" { mode = broadcast }",
+        "  \"news.quick\" { mode = broadcast }",
+        "  \"news.nobody\" { mode = broadcast }",
+        "  alerts { mode = broadcast, broadcast-delivery = until-received, backoff { min = 50ms } }",
+        "  \"alerts.nobody\" { mode = broadcast, broadcast-delivery = until-received, backoff { min = 50ms } }",
+        "}"));
+    assertEquals(ChannelMode.BROADCAST, settings.policyFor("news").mode());
+    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
+    // connected before the tests start (a reliable publish is answered only once Redis took it)
+    assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(kit, router, msg("warm-up", "x")));
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+    redis.close();
+  }
+
+  private static SubscribeReply.Subscribed subscribe(String channel, String subscription, TestProbe<Delivery> probe) {
+    SubscribeReply r = RouterTestSupport.subscribe(kit, router, channel, subscription, probe.getRef());
+    SubscribeReply.Subscribed s = assertInstanceOf(SubscribeReply.Subscribed.class, r, () -> "reply " + r);
+    assertEquals(ChannelMode.BROADCAST, s.mode());
+    return s;
+  }
+
+  private static PublishReply.Accepted accepted(PublishReply r) {
+    PublishReply.Accepted a = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
+    assertNull(a.streamId(), "a broadcast message has no stream entry");
+    assertFalse(a.duplicate());
+    return a;
+  }
+
+  private static String text(Delivery d) {
+    return new String(d.envelope().payload(), StandardCharsets.UTF_8);
+  }
+
+  private static PublishRequest msg(String channel, String text) {
+    return PublishRequest.of(channel, text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void everySubscriptionReceivesEveryMessagePublishedWhileSubscribed() {
+    List<TestProbe<Delivery>> subs = new ArrayList<>();
+    for (String name : List.of("web", "mobile", "audit")) {
+      TestProbe<Delivery> p = kit.createTestProbe();
+      subscribe("news", name, p);
+      subs.add(p);
+    }
+    int n = 20;
+    for (int i = 0; i < n; i++) {
+      PublishReply.Accepted a = accepted(RouterTestSupport.publish(kit, router, msg("news", "n" + i)));
+      assertTrue(a.receivers() >= 1, () -> "receivers " + a.receivers());
+      assertEquals(1, a.attempts());
+    }
+    List<String> names = List.of("web", "mobile", "audit");
+    for (int s = 0; s < subs.size(); s++) {
+      List<String> got = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        Delivery d = subs.get(s).receiveMessage(WAIT);
+        assertFalse(d.ackRequired(), "broadcast deliveries need no ack");
+        assertEquals(names.get(s), d.subscription());
+        assertEquals("news", d.envelope().channel());
+        assertEquals(1, d.envelope().attempt());
+        got.add(text(d));
+      }
+      Set<String> distinct = new TreeSet<>(got);
+      assertEquals(n, distinct.size(), () -> "duplicates in " + got);
+      for (int i = 0; i < n; i++) assertTrue(distinct.contains("n" + i), "missing n" + i);
+    }
+    // nothing was written to a stream: broadcast is PUBLISH only
+    assertEquals(0L, redis.callLong("EXISTS", RedisKeys.stream("news")));
+  }
+
+  @Test
+  void aSubscriptionReceivesOnlyWhatIsPublishedWhileItIsSubscribed() {
+    TestProbe<Delivery> early = kit.createTestProbe();
+    subscribe("news.late", "early", early);
+    accepted(RouterTestSupport.publish(kit, router, msg("news.late", "before")));
+    assertEquals("before", text(early.receiveMessage(WAIT)));
+
+    TestProbe<Delivery> late = kit.createTestProbe();
+    subscribe("news.late", "late", late);
+    accepted(RouterTestSupport.publish(kit, router, msg("news.late", "after")));
+    assertEquals("after", text(early.receiveMessage(WAIT)));
+    // pub/sub keeps order: had "before" reached the late subscription at all, it would have come first
+    assertEquals("after", text(late.receiveMessage(WAIT)), "a late subscription got a message published before it");
+
+    // an unsubscribed subscription gets nothing more; the others still do
+    TestProbe<SubscribeReply> unsubReply = kit.createTestProbe();
+    router.tell(new RouterCommand.Unsubscribe("news.late", "early", early.getRef(), unsubReply.getRef()));
+    unsubReply.expectMessageClass(SubscribeReply.Unsubscribed.class, WAIT);
+    accepted(RouterTestSupport.publish(kit, router, msg("news.late", "later")));
+    assertEquals("later", text(late.receiveMessage(WAIT)));
+    early.expectNoMessage(Duration.ofMillis(300));
+  }
+
+  @Test
+  void aMessagePublishedRightAfterTheFirstSubscribeIsReceived() {
+    // Subscribed means subscribed: even the very first subscription of a channel (which makes the router
+    // SUBSCRIBE on Redis) receives a message published right after the reply
+    for (int round = 0; round < 20; round++) {
+      String channel = "news.quick";
+      TestProbe<Delivery> p = kit.createTestProbe();
+      subscribe(channel, "q" + round, p);
+      PublishReply.Accepted a = accepted(RouterTestSupport.publish(kit, router, msg(channel, "r" + round)));
+      final int r = round;
+      assertTrue(a.receivers() >= 1, () -> "round " + r + ": receivers " + a.receivers());
+      assertEquals("r" + round, text(p.receiveMessage(WAIT)));
+      TestProbe<SubscribeReply> unsub = kit.createTestProbe();
+      router.tell(new RouterCommand.Unsubscribe(channel, "q" + round, p.getRef(), unsub.getRef()));
+      unsub.expectMessageClass(SubscribeReply.Unsubscribed.class, WAIT);
+    }
+  }
+
+  @Test
+  void atMostOnceWithoutSubscriberIsAcceptedWithZeroReceivers() {
+    PublishReply.Accepted a = accepted(RouterTestSupport.publish(kit, router, msg("news.nobody", "lost")));
+    assertEquals(0, a.receivers(), "nobody listens, the message is gone (at-most-once)");
+    assertEquals(1, a.attempts(), "at-most-once publishes once");
+  }
+
+  @Test
+  void untilReceivedRepublishesUntilASubscriberAppears() {
+    TestProbe<PublishReply> reply = kit.createTestProbe();
+    long t0 = System.nanoTime();
+    router.tell(new RouterCommand.Publish(msg("alerts", "wake up"), reply.getRef()));
+    // nobody listens yet: no reply while the router keeps publishing (and this is the ~300 ms before subscribing)
+    reply.expectNoMessage(Duration.ofMillis(300));
+
+    TestProbe<Delivery> sub = kit.createTestProbe();
+    subscribe("alerts", "pager", sub);
+    PublishReply.Accepted a = accepted(reply.receiveMessage(WAIT));
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    log.info("until-received: accepted after {} attempts, {} ms, receivers {}", a.attempts(), ms, a.receivers());
+    assertTrue(a.attempts() > 1, () -> "attempts " + a.attempts());
+    assertTrue(a.receivers() >= 1, () -> "receivers " + a.receivers());
+    Delivery d = sub.receiveMessage(WAIT);
+    assertEquals("wake up", text(d));
+    assertFalse(d.ackRequired());
+    // received once: the router stopped publishing when someone received it
+    sub.expectNoMessage(Duration.ofMillis(500));
+  }
+
+  @Test
+  void untilReceivedWithoutSubscriberExpiresAtTheDeadline() {
+    long t0 = System.nanoTime();
+    PublishReply r = RouterTestSupport.publish(kit, router,
+        msg("alerts.nobody", "into the void").withTimeToLive(Duration.ofMillis(500)));
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    PublishReply.Expired e = assertInstanceOf(PublishReply.Expired.class, r, () -> "reply " + r);
+    log.info("until-received without subscriber: expired after {} attempts, {} ms: {}", e.attempts(), ms, e.message());
+    assertTrue(e.attempts() >= 2, () -> "attempts " + e.attempts());
+    assertTrue(e.message().contains("deadline"), e::message);
+    // never answered later than the deadline plus one backoff step (max 400 ms) and some slack
+    assertTrue(ms < 5_000, () -> "expired only after " + ms + " ms");
+  }
+}

@@ -1,0 +1,132 @@
+package io.redisrouter.router.delivery;
+
+import io.redisrouter.config.RouterSettings;
+import io.redisrouter.protocol.PublishReply;
+import io.redisrouter.protocol.PublishRequest;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterTestSupport;
+import io.redisrouter.router.delivery.DeliveryITSupport.Received;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.testkit.MessageChecker;
+import io.redisrouter.testkit.RedisServer;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A delivery that is never answered is redelivered after the ack timeout, as the next attempt, and an ack of the
+ * redelivery settles it: acknowledged in Redis, nothing dead-lettered, nothing lost, one duplicate per timeout.
+ */
+class AckTimeoutRedeliveryIT {
+  static final long ACK_TIMEOUT_MS = 1000;
+
+  static RedisServer redis;
+  static ActorTestKit kit;
+  static RouterMetrics metrics;
+  static ActorRef<RouterCommand> router;
+
+  @BeforeAll
+  static void start() {
+    redis = RedisServer.start();
+    kit = ActorTestKit.create();
+    RouterSettings settings = RouterTestSupport.settings(redis,
+        "channels.defaults.ack-timeout = " + ACK_TIMEOUT_MS + "ms\n"
+            + "channels.defaults.max-attempts = 5\n");
+    metrics = new RouterMetrics();
+    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+    redis.close();
+  }
+
+  @Test
+  void unansweredDeliveryIsRedeliveredAfterTheAckTimeoutAndAckedOnce() {
+    String channel = "ack-timeout";
+    String group = "worker";
+    MessageChecker checker = new MessageChecker();
+    TestProbe<Received> deliveries = kit.createTestProbe();
+    // ignores the first delivery of odd-numbered messages, acks everything else
+    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> {
+      int n = Integer.parseInt(d.envelope().id().substring(2));
+      return n % 2 == 1 && d.envelope().attempt() == 1 ? null : d.ack();
+    }));
+    assertInstanceOf(SubscribeReply.Subscribed.class,
+        RouterTestSupport.subscribe(kit, router, channel, group, subscriber));
+    long timeoutsBefore = metrics.ackTimeouts.sum();
+    long ackedBefore = metrics.acked.sum();
+
+    int n = 6;
+    int ignored = n / 2;
+    for (int i = 0; i < n; i++) {
+      String id = "to" + i;
+      checker.sent(id);
+      PublishReply r = RouterTestSupport.publish(kit, router,
+          PublishRequest.of(channel, RouterTestSupport.payload(id, 32)).withMessageId(id));
+      assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
+      checker.acked(id);
+    }
+
+    Map<String, List<Received>> byId = new HashMap<>();
+    for (int i = 0; i < n + ignored; i++) {
+      Received r = deliveries.receiveMessage(Duration.ofSeconds(15));
+      checker.delivered(r.messageId());
+      byId.computeIfAbsent(r.messageId(), k -> new ArrayList<>()).add(r);
+    }
+    // all settled in Redis; then no further delivery even after another ack timeout
+    deliveries.awaitAssert(Duration.ofSeconds(10), () -> {
+      assertEquals(0, DeliveryITSupport.pendingCount(redis, channel, group), "pending entries");
+      return null;
+    });
+    deliveries.expectNoMessage(Duration.ofMillis(ACK_TIMEOUT_MS + 800));
+
+    for (int i = 0; i < n; i++) {
+      String id = "to" + i;
+      List<Received> got = byId.getOrDefault(id, List.of());
+      if (i % 2 == 0) {
+        assertEquals(1, got.size(), () -> id + " acked at once, must be delivered once: " + got);
+        assertEquals(1, got.get(0).attempt());
+      } else {
+        assertEquals(2, got.size(), () -> id + " must be delivered twice: " + got);
+        Received first = got.get(0);
+        Received second = got.get(1);
+        assertEquals(1, first.attempt());
+        assertEquals(2, second.attempt(), "redelivery is the second attempt");
+        assertNotEquals(first.delivery().deliveryId(), second.delivery().deliveryId());
+        long gapMs = (second.nanos() - first.nanos()) / 1_000_000;
+        assertTrue(gapMs >= ACK_TIMEOUT_MS - 5, id + " redelivered after " + gapMs + " ms, before the ack timeout");
+      }
+    }
+    assertEquals(0, DeliveryITSupport.xlen(redis, RedisKeys.deadLetters(channel)), "nothing dead-lettered");
+    assertEquals(n, DeliveryITSupport.xlen(redis, RedisKeys.stream(channel)));
+    assertEquals(ignored, metrics.ackTimeouts.sum() - timeoutsBefore, "ack timeouts counted");
+    assertEquals(n, metrics.acked.sum() - ackedBefore, "acks counted");
+
+    MessageChecker.Report report = checker.report();
+    checker.logReport("unansweredDeliveryIsRedeliveredAfterTheAckTimeoutAndAckedOnce");
+    assertEquals(n, report.delivered(), report::toString);
+    assertEquals(0, report.lost(), report::toString);
+    assertEquals(ignored, report.duplicated(), report::toString);
+    assertEquals(0, report.deadLettered(), report::toString);
+    assertEquals(0, report.unexpected(), report::toString);
+  }
+}

@@ -1,0 +1,177 @@
+package io.redisrouter.router.delivery;
+
+import io.redisrouter.config.RouterSettings;
+import io.redisrouter.protocol.PublishReply;
+import io.redisrouter.protocol.PublishRequest;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterTestSupport;
+import io.redisrouter.router.delivery.DeliveryITSupport.Received;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.testkit.MessageChecker;
+import io.redisrouter.testkit.RedisServer;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Publisher-supplied message ids are idempotency keys: a repeated id is accepted again (marked duplicate, with the
+ * first stream id) but written and delivered once; distinct ids are distinct messages, even with equal payloads.
+ */
+class DedupIT {
+  static RedisServer redis;
+  static ActorTestKit kit;
+  static RouterMetrics metrics;
+  static ActorRef<RouterCommand> router;
+
+  @BeforeAll
+  static void start() {
+    redis = RedisServer.start();
+    kit = ActorTestKit.create();
+    RouterSettings settings = RouterTestSupport.settings(redis, "");
+    metrics = new RouterMetrics();
+    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+    redis.close();
+  }
+
+  private static TestProbe<Received> subscribe(String channel) {
+    TestProbe<Received> deliveries = kit.createTestProbe();
+    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> d.ack()));
+    assertInstanceOf(SubscribeReply.Subscribed.class,
+        RouterTestSupport.subscribe(kit, router, channel, "worker", subscriber));
+    return deliveries;
+  }
+
+  private static void awaitNothingPending(TestProbe<Received> probe, String channel) {
+    probe.awaitAssert(Duration.ofSeconds(10), () -> {
+      assertEquals(0, DeliveryITSupport.pendingCount(redis, channel, "worker"), "pending entries");
+      return null;
+    });
+  }
+
+  @Test
+  void sameMessageIdPublishedTwiceIsWrittenAndDeliveredOnce() throws Exception {
+    String channel = "dedup-same";
+    MessageChecker checker = new MessageChecker();
+    TestProbe<Received> deliveries = subscribe(channel);
+    long duplicatesBefore = metrics.publishDuplicates.sum();
+
+    // one after the other
+    String id = "order-42";
+    checker.sent(id);
+    PublishRequest req = PublishRequest.of(channel, RouterTestSupport.payload(id, 64)).withMessageId(id);
+    PublishReply r1 = RouterTestSupport.publish(kit, router, req);
+    PublishReply r2 = RouterTestSupport.publish(kit, router, req);
+    PublishReply.Accepted a1 = assertInstanceOf(PublishReply.Accepted.class, r1, () -> "first reply " + r1);
+    PublishReply.Accepted a2 = assertInstanceOf(PublishReply.Accepted.class, r2, () -> "second reply " + r2);
+    checker.acked(id);
+    assertFalse(a1.duplicate(), "the first publish is not a duplicate");
+    assertTrue(a2.duplicate(), "the second publish is a duplicate");
+    assertEquals(id, a1.messageId());
+    assertEquals(id, a2.messageId());
+    assertEquals(a1.streamId(), a2.streamId(), "a duplicate reports the stream id of the first");
+
+    // both at once: they race through the same ingress batch; still exactly one is written
+    String raced = "order-43";
+    checker.sent(raced);
+    PublishRequest req2 = PublishRequest.of(channel, RouterTestSupport.payload(raced, 64)).withMessageId(raced);
+    List<CompletableFuture<PublishReply>> futures = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      futures.add(RouterTestSupport.publishAsync(kit, router, req2).toCompletableFuture());
+    }
+    int fresh = 0;
+    Set<String> racedStreamIds = new HashSet<>();
+    for (CompletableFuture<PublishReply> f : futures) {
+      PublishReply r = f.get(10, TimeUnit.SECONDS);
+      PublishReply.Accepted a = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
+      if (!a.duplicate()) fresh++;
+      racedStreamIds.add(a.streamId());
+    }
+    checker.acked(raced);
+    assertEquals(1, fresh, "exactly one of the concurrent publishes is written");
+    assertEquals(1, racedStreamIds.size(), () -> "every reply names the one entry: " + racedStreamIds);
+    assertNotEquals(a1.streamId(), racedStreamIds.iterator().next());
+
+    for (int i = 0; i < 2; i++) {
+      Received got = deliveries.receiveMessage(Duration.ofSeconds(10));
+      checker.delivered(got.messageId());
+    }
+    awaitNothingPending(deliveries, channel);
+    deliveries.expectNoMessage(Duration.ofSeconds(1));
+    assertEquals(2, DeliveryITSupport.xlen(redis, RedisKeys.stream(channel)), "one stream entry per distinct id");
+    assertEquals(4, metrics.publishDuplicates.sum() - duplicatesBefore, "duplicates counted");
+
+    MessageChecker.Report report = checker.report();
+    checker.logReport("sameMessageIdPublishedTwiceIsWrittenAndDeliveredOnce");
+    assertEquals(1, checker.deliveryCount(id), report::toString);
+    assertEquals(1, checker.deliveryCount(raced), report::toString);
+    assertEquals(0, report.duplicated(), report::toString);
+    assertEquals(0, report.lost(), report::toString);
+    assertEquals(0, report.unexpected(), report::toString);
+  }
+
+  @Test
+  void differentMessageIdsWithEqualPayloadsAreDeliveredSeparately() {
+    String channel = "dedup-distinct";
+    MessageChecker checker = new MessageChecker();
+    TestProbe<Received> deliveries = subscribe(channel);
+    byte[] samePayload = RouterTestSupport.payload("same-body", 64);
+
+    Set<String> streamIds = new HashSet<>();
+    for (String id : List.of("pay-1", "pay-2")) {
+      checker.sent(id);
+      PublishReply r = RouterTestSupport.publish(kit, router,
+          PublishRequest.of(channel, samePayload).withMessageId(id));
+      PublishReply.Accepted a = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
+      assertFalse(a.duplicate(), () -> id + " is new");
+      streamIds.add(a.streamId());
+      checker.acked(id);
+    }
+    assertEquals(2, streamIds.size(), () -> "two entries: " + streamIds);
+    // the same id on another channel is a different message too: dedup is per channel
+    String other = "dedup-other";
+    PublishReply ro = RouterTestSupport.publish(kit, router,
+        PublishRequest.of(other, samePayload).withMessageId("pay-1"));
+    assertFalse(assertInstanceOf(PublishReply.Accepted.class, ro, () -> "reply " + ro).duplicate(),
+        "dedup is per channel");
+
+    for (int i = 0; i < 2; i++) {
+      Received got = deliveries.receiveMessage(Duration.ofSeconds(10));
+      checker.delivered(got.messageId());
+    }
+    awaitNothingPending(deliveries, channel);
+    deliveries.expectNoMessage(Duration.ofSeconds(1));
+
+    MessageChecker.Report report = checker.report();
+    checker.logReport("differentMessageIdsWithEqualPayloadsAreDeliveredSeparately");
+    assertEquals(1, checker.deliveryCount("pay-1"), report::toString);
+    assertEquals(1, checker.deliveryCount("pay-2"), report::toString);
+    assertEquals(2, report.delivered(), report::toString);
+    assertEquals(0, report.lost(), report::toString);
+    assertEquals(0, report.duplicated(), report::toString);
+  }
+}

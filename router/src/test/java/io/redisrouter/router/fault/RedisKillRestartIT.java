@@ -1,0 +1,154 @@
+package io.redisrouter.router.fault;
+
+import io.redisrouter.protocol.Delivery;
+import io.redisrouter.protocol.PublishRequest;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterTestSupport;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.testkit.MessageChecker;
+import io.redisrouter.testkit.RedisServer;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Redis is killed with SIGKILL in the middle of a publish/consume stream and restarted a second later from its AOF
+ * ({@code appendfsync always}, so every write Redis confirmed survives).
+ *
+ * <p>The publisher keeps publishing with a bounded number in flight; a publish that is not accepted (rejected as
+ * UNAVAILABLE, expired, or left without a reply) is published again with the same message id, so the router's
+ * dedup tells whether an unconfirmed write had made it after all. The router must reconnect by itself (its
+ * connection actor is restarted with backoff by its supervisor), the subscription must resume (reads and acks
+ * that failed during the outage are retried on the poll tick, unacked entries are claimed back), and every
+ * accepted message must be delivered: lost = 0; duplicates are counted.
+ */
+class RedisKillRestartIT {
+  private static final Logger log = LoggerFactory.getLogger(RedisKillRestartIT.class);
+  private static final String CHANNEL = "outage";
+  private static final String SUBSCRIPTION = "reader";
+  private static final int TOTAL = 5000;
+  private static final int MAX_IN_FLIGHT = 64;
+
+  static RedisServer redis;
+  static ActorTestKit kit;
+
+  @BeforeAll
+  static void start() {
+    redis = RedisServer.builder().appendOnly("always").start();
+    kit = ActorTestKit.create();
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+    redis.close();
+  }
+
+  @Test
+  void everyAcceptedMessageIsDeliveredAcrossARedisKillAndRestart() throws Exception {
+    long t0 = System.nanoTime();
+    MessageChecker checker = new MessageChecker();
+    RouterMetrics metrics = new RouterMetrics();
+    ActorRef<RouterCommand> router = kit.spawn(RedisRouter.create(
+        RouterTestSupport.settings(redis, "node-id = node-k\nchannels.defaults.max-in-flight = " + MAX_IN_FLIGHT),
+        metrics), "router");
+    AtomicInteger deliveries = new AtomicInteger();
+    ActorRef<Delivery> subscriber = kit.spawn(RouterTestSupport.acking(d -> {
+      checker.delivered(d.envelope().id());
+      deliveries.incrementAndGet();
+    }), "subscriber");
+    assertInstanceOf(SubscribeReply.Subscribed.class,
+        RouterTestSupport.subscribe(kit, router, CHANNEL, SUBSCRIPTION, subscriber));
+    TestProbe<Object> probe = kit.createTestProbe();
+
+    // 5000 messages at ~500/s, at most 100 awaiting their reply; not-accepted ones are republished (same id)
+    try (PacedPublisher publisher = new PacedPublisher("outage-publisher", "k", CHANNEL, TOTAL, 10,
+        Duration.ofMillis(20), 100, true, checker,
+        r -> RouterTestSupport.publishAsync(kit, router, r),
+        id -> PublishRequest.of(CHANNEL, RouterTestSupport.payload(id, 128)).withMessageId(id))) {
+      publisher.start();
+
+      probe.awaitAssert(Duration.ofSeconds(20), () -> {
+        assertTrue(publisher.accepted() >= 1500 && deliveries.get() >= 1000,
+            () -> publisher.summary() + " deliveries=" + deliveries.get());
+        return null;
+      });
+
+      int acceptedBeforeKill = publisher.accepted();
+      int deliveredBeforeKill = deliveries.get();
+      redis.kill9();
+      long killedAt = System.nanoTime();
+      log.info("redis killed (SIGKILL) after {} accepted, {} delivered", acceptedBeforeKill, deliveredBeforeKill);
+      // the outage itself: Redis stays down for about a second, whatever the router does meanwhile
+      long downFor = Duration.ofSeconds(1).toNanos() - (System.nanoTime() - killedAt);
+      if (downFor > 0) Thread.sleep(downFor / 1_000_000);
+      redis.restart();
+      log.info("redis restarted from its AOF after {} ms; the router must reconnect by itself",
+          (System.nanoTime() - killedAt) / 1_000_000);
+
+      // the router's own connections come back: 3 of them, no more
+      probe.awaitAssert(Duration.ofSeconds(15), () -> {
+        assertEquals(3, redis.clientCount("rr:"), () -> "clients: " + redis.clients());
+        return null;
+      });
+      int acceptedAtReconnect = publisher.accepted();
+
+      probe.awaitAssert(Duration.ofSeconds(40), () -> {
+        assertTrue(publisher.done(), publisher::summary);
+        return null;
+      });
+      probe.awaitAssert(Duration.ofSeconds(30), () -> {
+        MessageChecker.Report r = checker.report();
+        assertEquals(0, r.lost(), () -> r + " first lost: " + checker.lostIds().stream().limit(10).toList());
+        return null;
+      });
+      probe.awaitAssert(Duration.ofSeconds(15), () -> {
+        List<Object> pending = redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION);
+        assertEquals(0L, pending.get(0), "pending entries: " + pending);
+        return null;
+      });
+
+      MessageChecker.Report report = checker.report();
+      checker.logReport("RedisKillRestartIT");
+      long streamLength = redis.callLong("XLEN", RedisKeys.stream(CHANNEL));
+      log.info("RedisKillRestartIT: {}; deliveries={} accepted before kill={}, at reconnect={}; stream length={};"
+              + " router: publishAccepted={} publishDuplicates={} publishRejected={} claimed={} redis"
+              + " clients rr:*={}; {} ms",
+          publisher.summary(), deliveries.get(), acceptedBeforeKill, acceptedAtReconnect, streamLength,
+          metrics.publishAccepted.sum(), metrics.publishDuplicates.sum(), metrics.publishRejected.sum(),
+          metrics.claimed.sum(), redis.clientCount("rr:"), (System.nanoTime() - t0) / 1_000_000);
+
+      assertEquals(TOTAL, report.sent());
+      // once Redis is back, every republished message is accepted too
+      assertEquals(TOTAL, report.acked(), publisher::summary);
+      assertEquals(0, report.lost());
+      assertEquals(0, report.unexpected());
+      assertEquals(TOTAL, report.delivered());
+      // duplicates are bounded by what was unsettled when Redis died: entries in flight (at most the in-flight
+      // window) or acked with their XACK still queued or lost (as many again)
+      assertTrue(report.duplicated() <= 2L * MAX_IN_FLIGHT, report::toString);
+      // the kill hit the middle of the stream, and messages were accepted after the router reconnected
+      assertTrue(acceptedBeforeKill < TOTAL && acceptedAtReconnect < TOTAL, publisher::summary);
+      // dedup: one stream entry per message id, whatever was republished
+      assertEquals(TOTAL, streamLength, "stream entries vs message ids");
+      assertEquals(0L, redis.callLong("XLEN", RedisKeys.deadLetters(CHANNEL)), "nothing may be dead-lettered");
+      assertEquals(3, redis.clientCount("rr:"), () -> "clients: " + redis.clients());
+    }
+  }
+}
