@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * latency percentiles. CLI tool: prints to stdout.
  *
  * <pre>mvn -q -B install -DskipTests && mvn -q -B -pl router exec:java -Dexec.classpathScope=test \
- *   -Dexec.mainClass=io.redisrouter.bench.EmbeddedThroughput -Dexec.args="200000 256 3"</pre>
+ *   -Dexec.mainClass=io.redisrouter.bench.EmbeddedThroughput -Dexec.args="100000 256 5"</pre>
  */
 public final class EmbeddedThroughput {
 
@@ -38,6 +38,8 @@ public final class EmbeddedThroughput {
     int runs = args.length > 2 ? Integer.parseInt(args[2]) : 3;
     int window = 4096;
     try (RedisServer redis = RedisServer.start()) {
+      Result warm = once(redis, "warmup", Math.min(messages, 50_000), size, window);
+      System.out.printf("warm-up (not counted): %.0f msg/s%n", warm.rate);
       double[] rates = new double[runs];
       for (int run = 0; run < runs; run++) {
         Result r = once(redis, "bench" + run, messages, size, window);
