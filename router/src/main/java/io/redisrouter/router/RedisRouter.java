@@ -85,6 +85,11 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
 
   private record SubscriberTerminated(ActorRef<Delivery> subscriber) implements RouterCommand {}
 
+  private record ChannelSeen(String channel) implements RouterCommand {}
+
+  /** Asks for the router's {@link RouterRuntime}: the HTTP layer and the admin API use it. */
+  public record GetRuntime(ActorRef<RouterRuntime> replyTo) implements RouterCommand {}
+
   private final RouterSettings settings;
   private final RouterMetrics metrics;
   private final ClientResources resources;
@@ -98,9 +103,13 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private final Set<ActorRef<Delivery>> watchedSubscribers = new HashSet<>();
   private final String idPrefix = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
   private final AtomicLong idSequence = new AtomicLong();
+  private final Set<String> knownChannels = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final ActorRef<RouterCommand> self;
+  private final RouterRuntime runtime;
 
   private RedisRouter(ActorContext<RouterCommand> ctx, RouterSettings settings, RouterMetrics metrics) {
     super(ctx);
+    this.self = ctx.getSelf();
     this.settings = settings;
     this.metrics = metrics;
     this.resources = DefaultClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2).build();
@@ -111,6 +120,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     }
     this.ingress = new PublishIngress(settings.ingress(), settings.dedupWindow(), connectWait(settings), this::handle, wakeups, metrics,
         ctx.getSystem().scheduler(), ctx.getExecutionContext(), Materializer.createMaterializer(ctx));
+    this.runtime = new RouterRuntime(settings, metrics, Map.copyOf(handles), this::submit, ingress, ctx.getSelf());
     ctx.getLog().info("router node '{}' started: {} redis instance(s) {}, ingress queue {} messages",
         settings.nodeId(), handles.size(), settings.redisInstances().values().stream()
             .map(i -> i.name() + "=" + i.redactedUri()).toList(), settings.ingress().queueSize());
@@ -139,6 +149,14 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
           return this;
         })
         .onMessage(SubscriberTerminated.class, this::onSubscriberTerminated)
+        .onMessage(ChannelSeen.class, c -> {
+          ensureJanitor(c.channel(), settings.policyFor(c.channel()));
+          return this;
+        })
+        .onMessage(GetRuntime.class, g -> {
+          g.replyTo().tell(runtime);
+          return this;
+        })
         .onSignal(PostStop.class, s -> onStop())
         .build();
   }
@@ -155,7 +173,8 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
 
   /**
    * Validates and enqueues one publish request; returns the rejection to send at once, or {@code null} when the
-   * request was enqueued (its reply comes later through {@code reply}).
+   * request was enqueued (its reply comes later through {@code reply}). Thread safe: the HTTP layer calls it
+   * directly through {@link RouterRuntime#publish}, without an actor hop.
    */
   private PublishReply submit(PublishRequest r, java.util.function.Consumer<PublishReply> reply) {
     Instant now = Instant.now();
@@ -171,7 +190,10 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
         : now.plus(r.timeToLive() != null ? r.timeToLive() : policy.timeToLive());
     Envelope envelope = new Envelope(id, r.channel(), r.partitionKey(), r.payload(), r.contentType(), r.headers(),
         now, deadline, 0);
-    if (policy.mode() == ChannelMode.RELIABLE) ensureJanitor(r.channel(), policy);
+    if (policy.mode() == ChannelMode.RELIABLE && !knownChannels.contains(r.channel())
+        && knownChannels.add(r.channel())) {
+      self.tell(new ChannelSeen(r.channel()));
+    }
     PublishIngress.Offer offer = ingress.offer(new PublishIngress.Pending(envelope, policy, r.messageId() != null, reply));
     return switch (offer) {
       case ENQUEUED -> null;
@@ -284,6 +306,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   }
 
   private void ensureJanitor(String channel, ChannelPolicy policy) {
+    knownChannels.add(channel);
     if (janitored.add(channel)) {
       getContext().spawnAnonymous(ChannelJanitor.create(channel, policy, handle(policy.redisInstance())));
     }
@@ -363,7 +386,12 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private Behavior<RouterCommand> onStop() {
     ingress.complete();
     broadcasts.values().forEach(BroadcastSubscription::close);
-    resources.shutdown(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+    // the connection actors (children) stopped before us and are closing their clients: release the shared
+    // event loops only after them, so that no late Netty task meets a terminated executor
+    java.util.concurrent.CompletableFuture.allOf(handles.values().stream().map(RedisHandle::closed)
+            .toArray(java.util.concurrent.CompletableFuture[]::new))
+        .orTimeout(5, java.util.concurrent.TimeUnit.SECONDS)
+        .whenComplete((v, e) -> resources.shutdown(100, 2000, java.util.concurrent.TimeUnit.MILLISECONDS));
     getContext().getLog().info("router node '{}' stopped", settings.nodeId());
     return this;
   }

@@ -198,7 +198,8 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
       handle.down("connection actor restarting");
     }
     // closes every connection this client opened, including ones of an attempt still in progress
-    client.shutdownAsync(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+    handle.closing(client.shutdownAsync(0, 2, java.util.concurrent.TimeUnit.SECONDS)
+        .exceptionally(e -> null));
     return this;
   }
 

@@ -213,4 +213,15 @@ public final class RedisHandle {
   Live live() {
     return live;
   }
+
+  private volatile CompletableFuture<Void> closed = CompletableFuture.completedFuture(null);
+
+  /** Completes when the last Lettuce client of this instance has shut down (to release shared resources after it). */
+  public CompletableFuture<Void> closed() {
+    return closed;
+  }
+
+  void closing(CompletableFuture<Void> shutdown) {
+    this.closed = shutdown;
+  }
 }

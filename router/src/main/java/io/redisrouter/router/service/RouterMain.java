@@ -7,6 +7,12 @@ import io.redisrouter.config.RedisInstanceSettings;
 import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterRuntime;
+import io.redisrouter.router.http.HttpServer;
+import io.redisrouter.router.http.HttpSettings;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -79,7 +85,41 @@ public final class RouterMain {
             + (fallback ? "" : " (embedded fallback is off)"), instance.name(), instance.redactedUri());
       }
     }
+    HttpSettings httpSettings;
+    try {
+      httpSettings = HttpSettings.load(config);
+    } catch (ConfigError e) {
+      log.error("invalid configuration: {}", e.getMessage());
+      System.exit(2);
+      return;
+    }
     ActorSystem<RouterCommand> system = ActorSystem.create(RedisRouter.create(settings), "redis-router", config);
+    RouterRuntime runtime = AskPattern.<RouterCommand, RouterRuntime>ask(system, RedisRouter.GetRuntime::new,
+        Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get(15, TimeUnit.SECONDS);
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "drain-publishes", () -> {
+      log.info("shutdown: finishing accepted publishes");
+      return runtime.drainPublishes();
+    });
+    HttpServer http = new HttpServer(system, runtime, httpSettings);
+    ServerBinding binding;
+    try {
+      binding = http.bind(system, httpSettings.host(), httpSettings.port()).toCompletableFuture()
+          .get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      log.error("cannot bind the HTTP endpoint to {}:{}: {} (set ROUTER_HTTP_PORT to a free port)",
+          httpSettings.host(), httpSettings.port(), e.getCause() != null ? e.getCause().toString() : e.toString());
+      system.terminate();
+      System.exit(1);
+      return;
+    }
+    log.info("HTTP endpoint listening on http://{}:{}/v1 (OpenAPI at /v1/openapi.json)",
+        binding.localAddress().getHostString(), binding.localAddress().getPort());
+    if (httpSettings.authEnabled()) {
+      log.info("HTTP auth is ON: {} bearer token(s) configured", httpSettings.tokens().size());
+    } else {
+      log.warn("HTTP auth is OFF (redis-router.http.auth.enabled = false): anyone who reaches the port can"
+          + " publish, consume and administer; never run like this in production");
+    }
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseActorSystemTerminate(), "stop-embedded-redis",
         () -> {
           for (redis.embedded.RedisServer s : embedded) {
@@ -91,7 +131,9 @@ public final class RouterMain {
           }
           return CompletableFuture.completedFuture(Done.getInstance());
         });
-    log.info("redis-router running (node '{}'); stop it with Ctrl-C or SIGTERM", settings.nodeId());
+    log.info("redis-router running (node '{}', redis instances {}); stop it with Ctrl-C or SIGTERM",
+        settings.nodeId(), settings.redisInstances().values().stream()
+            .map(i -> i.name() + "=" + i.redactedUri()).toList());
     system.getWhenTerminated().toCompletableFuture().join();
   }
 

@@ -1,0 +1,97 @@
+package io.redisrouter.router;
+
+import io.redisrouter.config.RouterSettings;
+import io.redisrouter.protocol.PublishReply;
+import io.redisrouter.protocol.PublishRequest;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.router.publish.PublishIngress;
+import io.redisrouter.router.redis.RedisHandle;
+import io.redisrouter.router.redis.RedisUnavailableException;
+import org.apache.pekko.actor.typed.ActorRef;
+
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+
+/**
+ * What the HTTP layer and the admin API need of a running router, handed out by {@link RedisRouter.GetRuntime}:
+ * a thread-safe publish path straight into the ingress (no actor hop), the Redis handles (for admin reads), the
+ * settings and the counters. Everything here is safe to call from any thread and never blocks.
+ */
+public final class RouterRuntime {
+  private final RouterSettings settings;
+  private final RouterMetrics metrics;
+  private final Map<String, RedisHandle> handles;
+  private final BiFunction<PublishRequest, Consumer<PublishReply>, PublishReply> submit;
+  private final PublishIngress ingress;
+  private final ActorRef<RouterCommand> router;
+
+  RouterRuntime(RouterSettings settings, RouterMetrics metrics, Map<String, RedisHandle> handles,
+                BiFunction<PublishRequest, Consumer<PublishReply>, PublishReply> submit, PublishIngress ingress,
+                ActorRef<RouterCommand> router) {
+    this.settings = settings;
+    this.metrics = metrics;
+    this.handles = handles;
+    this.submit = submit;
+    this.ingress = ingress;
+    this.router = router;
+  }
+
+  /** Publishes one message; the stage completes with the reply (never exceptionally). */
+  public CompletionStage<PublishReply> publish(PublishRequest request) {
+    Objects.requireNonNull(request, "request");
+    CompletableFuture<PublishReply> f = new CompletableFuture<>();
+    PublishReply immediate = submit.apply(request, f::complete);
+    if (immediate != null) f.complete(immediate);
+    return f;
+  }
+
+  public RouterSettings settings() {
+    return settings;
+  }
+
+  public RouterMetrics metrics() {
+    return metrics;
+  }
+
+  /** The router actor, for subscribe and the other commands. */
+  public ActorRef<RouterCommand> router() {
+    return router;
+  }
+
+  public Map<String, RedisHandle> handles() {
+    return handles;
+  }
+
+  /** The handle of the instance that carries {@code channel}. */
+  public RedisHandle handleFor(String channel) {
+    String instance = settings.policyFor(channel).redisInstance();
+    RedisHandle h = handles.get(instance);
+    if (h == null) throw new RedisUnavailableException("no redis instance named '" + instance + "' is configured");
+    return h;
+  }
+
+  /** Whether every configured Redis instance is connected now. */
+  public boolean allRedisUp() {
+    return handles.values().stream().allMatch(RedisHandle::isUp);
+  }
+
+  /**
+   * Stops taking publishes (new ones are answered {@code shutting-down}) and completes once every accepted one
+   * has been written and answered. Part of graceful shutdown.
+   */
+  public CompletionStage<org.apache.pekko.Done> drainPublishes() {
+    return ingress.complete();
+  }
+
+  public int ingressDepth() {
+    return ingress.depth();
+  }
+
+  public int ingressCapacity() {
+    return ingress.capacity();
+  }
+}

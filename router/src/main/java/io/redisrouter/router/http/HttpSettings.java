@@ -1,0 +1,136 @@
+package io.redisrouter.router.http;
+
+import com.typesafe.config.Config;
+import io.redisrouter.config.ConfigError;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Settings of the HTTP endpoint, read from {@code redis-router.http} (documented in the router module's
+ * reference.conf). Token values are never printed.
+ */
+public final class HttpSettings {
+  /** What a token may do. */
+  public enum Scope {
+    PUBLISH, CONSUME, ADMIN;
+
+    public String configName() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /** One bearer token and its scopes. {@link #toString()} hides the token. */
+  public record Token(String name, String secret, Set<Scope> scopes) {
+    @Override
+    public String toString() {
+      return "Token[" + name + ", scopes=" + scopes + "]";
+    }
+  }
+
+  private final String host;
+  private final int port;
+  private final boolean authEnabled;
+  private final List<Token> tokens;
+  private final int maxBatch;
+  private final Duration maxPullWait;
+  private final int maxPullCount;
+  private final Duration sseHeartbeat;
+  private final Duration webhookTimeout;
+  private final int webhookParallelism;
+
+  private HttpSettings(Config c) {
+    String p = "redis-router.http.";
+    try {
+      this.host = c.getString(p + "host");
+      this.port = c.getInt(p + "port");
+      this.authEnabled = c.getBoolean(p + "auth.enabled");
+      this.maxBatch = c.getInt(p + "max-batch");
+      this.maxPullWait = c.getDuration(p + "max-pull-wait");
+      this.maxPullCount = c.getInt(p + "max-pull-count");
+      this.sseHeartbeat = c.getDuration(p + "sse-heartbeat");
+      this.webhookTimeout = c.getDuration(p + "webhook.timeout");
+      this.webhookParallelism = c.getInt(p + "webhook.parallelism");
+      List<Token> list = new ArrayList<>();
+      for (Config t : c.getConfigList(p + "auth.tokens")) {
+        String secret = t.getString("token");
+        if (secret.isEmpty()) continue; // an unset environment override
+        Set<Scope> scopes = EnumSet.noneOf(Scope.class);
+        for (String s : t.getStringList("scopes")) {
+          try {
+            scopes.add(Scope.valueOf(s.toUpperCase(Locale.ROOT)));
+          } catch (IllegalArgumentException e) {
+            throw new ConfigError(p + "auth.tokens", p + "auth.tokens scope '" + s
+                + "' is invalid: use publish, consume or admin");
+          }
+        }
+        list.add(new Token(t.hasPath("name") ? t.getString("name") : "token-" + (list.size() + 1), secret, scopes));
+      }
+      this.tokens = List.copyOf(list);
+    } catch (com.typesafe.config.ConfigException e) {
+      throw new ConfigError("redis-router.http", "redis-router.http is invalid: " + e.getMessage(), e);
+    }
+    if (port < 0 || port > 65535) {
+      throw new ConfigError(p + "port", p + "port = " + port + " is invalid: use 0-65535 (0 = any free port)");
+    }
+    if (maxBatch < 1) throw new ConfigError(p + "max-batch", p + "max-batch = " + maxBatch + " is invalid: use >= 1");
+    if (authEnabled && tokens.isEmpty()) {
+      throw new ConfigError(p + "auth.tokens", p + "auth.enabled = true but no token is configured: set"
+          + " ROUTER_HTTP_TOKEN (all scopes) or list tokens under " + p + "auth.tokens, or set " + p
+          + "auth.enabled = false explicitly (not for production)");
+    }
+  }
+
+  public static HttpSettings load(Config config) {
+    return new HttpSettings(config);
+  }
+
+  public String host() {
+    return host;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public boolean authEnabled() {
+    return authEnabled;
+  }
+
+  public List<Token> tokens() {
+    return tokens;
+  }
+
+  public int maxBatch() {
+    return maxBatch;
+  }
+
+  public Duration maxPullWait() {
+    return maxPullWait;
+  }
+
+  public int maxPullCount() {
+    return maxPullCount;
+  }
+
+  public Duration sseHeartbeat() {
+    return sseHeartbeat;
+  }
+
+  public Duration webhookTimeout() {
+    return webhookTimeout;
+  }
+
+  public int webhookParallelism() {
+    return webhookParallelism;
+  }
+
+  @Override
+  public String toString() {
+    return "HttpSettings[" + host + ":" + port + ", auth=" + (authEnabled ? tokens.size() + " tokens" : "OFF") + "]";
+  }
+}

@@ -1,0 +1,43 @@
+package io.redisrouter.router.http;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.redisrouter.router.RouterRuntime;
+import io.redisrouter.router.redis.RedisHandle;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.server.Route;
+
+import java.util.function.BooleanSupplier;
+
+/** Health endpoints (no auth: load balancers call them). Metrics and the OpenAPI document live beside them. */
+public final class OpsRoutes extends RouteSupport {
+  private final RouterRuntime runtime;
+  private final BooleanSupplier accepting;
+
+  /**
+   * @param accepting false once shutdown began: readiness then fails so that load balancers drain this node
+   */
+  public OpsRoutes(RouterRuntime runtime, BooleanSupplier accepting, Auth auth, Endpoints endpoints) {
+    super(auth, endpoints);
+    this.runtime = runtime;
+    this.accepting = accepting;
+  }
+
+  public Route route() {
+    endpoints.add("GET", "/health/live");
+    endpoints.add("GET", "/health/ready");
+    return pathPrefix("health", () -> concat(
+        path("live", () -> get(() -> complete(json(StatusCodes.OK, JSON.createObjectNode().put("status", "live"))))),
+        path("ready", () -> get(() -> {
+          ObjectNode body = JSON.createObjectNode();
+          ObjectNode redis = body.putObject("redis");
+          boolean ready = accepting.getAsBoolean();
+          for (RedisHandle h : runtime.handles().values()) {
+            redis.put(h.instance(), h.isUp() ? "up" : "down: " + h.lastError());
+            ready &= h.isUp();
+          }
+          body.put("accepting", accepting.getAsBoolean());
+          body.put("status", ready ? "ready" : "not-ready");
+          return complete(json(ready ? StatusCodes.OK : StatusCodes.SERVICE_UNAVAILABLE, body));
+        }))));
+  }
+}
