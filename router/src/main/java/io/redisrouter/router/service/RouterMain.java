@@ -6,13 +6,7 @@ import io.redisrouter.config.ConfigError;
 import io.redisrouter.config.RedisInstanceSettings;
 import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.RouterCommand;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterRuntime;
-import io.redisrouter.router.http.HttpServer;
 import io.redisrouter.router.http.HttpSettings;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.http.javadsl.ServerBinding;
-import java.util.concurrent.TimeUnit;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -85,41 +79,23 @@ public final class RouterMain {
             + (fallback ? "" : " (embedded fallback is off)"), instance.name(), instance.redactedUri());
       }
     }
-    HttpSettings httpSettings;
+    RouterService service;
     try {
-      httpSettings = HttpSettings.load(config);
+      HttpSettings.load(config); // fail fast on a bad http block, before anything starts
+      service = RouterService.start("redis-router", config);
     } catch (ConfigError e) {
       log.error("invalid configuration: {}", e.getMessage());
+      stopAll(embedded);
       System.exit(2);
       return;
-    }
-    ActorSystem<RouterCommand> system = ActorSystem.create(RedisRouter.create(settings), "redis-router", config);
-    RouterRuntime runtime = AskPattern.<RouterCommand, RouterRuntime>ask(system, RedisRouter.GetRuntime::new,
-        Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get(15, TimeUnit.SECONDS);
-    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "drain-publishes", () -> {
-      log.info("shutdown: finishing accepted publishes");
-      return runtime.drainPublishes();
-    });
-    HttpServer http = new HttpServer(system, runtime, httpSettings);
-    ServerBinding binding;
-    try {
-      binding = http.bind(system, httpSettings.host(), httpSettings.port()).toCompletableFuture()
-          .get(30, TimeUnit.SECONDS);
     } catch (Exception e) {
-      log.error("cannot bind the HTTP endpoint to {}:{}: {} (set ROUTER_HTTP_PORT to a free port)",
-          httpSettings.host(), httpSettings.port(), e.getCause() != null ? e.getCause().toString() : e.toString());
-      system.terminate();
+      Throwable c = e.getCause() != null ? e.getCause() : e;
+      log.error("the router service could not start: {} (is the HTTP port free? set ROUTER_HTTP_PORT)", c.toString());
+      stopAll(embedded);
       System.exit(1);
       return;
     }
-    log.info("HTTP endpoint listening on http://{}:{}/v1 (OpenAPI at /v1/openapi.json)",
-        binding.localAddress().getHostString(), binding.localAddress().getPort());
-    if (httpSettings.authEnabled()) {
-      log.info("HTTP auth is ON: {} bearer token(s) configured", httpSettings.tokens().size());
-    } else {
-      log.warn("HTTP auth is OFF (redis-router.http.auth.enabled = false): anyone who reaches the port can"
-          + " publish, consume and administer; never run like this in production");
-    }
+    ActorSystem<RouterCommand> system = service.system();
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseActorSystemTerminate(), "stop-embedded-redis",
         () -> {
           for (redis.embedded.RedisServer s : embedded) {
@@ -135,6 +111,16 @@ public final class RouterMain {
         settings.nodeId(), settings.redisInstances().values().stream()
             .map(i -> i.name() + "=" + i.redactedUri()).toList());
     system.getWhenTerminated().toCompletableFuture().join();
+  }
+
+  private static void stopAll(List<redis.embedded.RedisServer> servers) {
+    for (redis.embedded.RedisServer s : servers) {
+      try {
+        s.stop();
+      } catch (IOException ignored) {
+        // exiting anyway
+      }
+    }
   }
 
   private static boolean isLocal(String host) {

@@ -1,0 +1,102 @@
+package io.redisrouter.router.service;
+
+import com.typesafe.config.Config;
+import io.redisrouter.config.RouterSettings;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterRuntime;
+import io.redisrouter.router.http.HttpServer;
+import io.redisrouter.router.http.HttpSettings;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A running router service: the actor system with the router, and the HTTP endpoint bound to it. {@link RouterMain}
+ * starts one for the process; tests start several (port 0) and stop them.
+ *
+ * <p>Shutdown (CoordinatedShutdown, also on SIGTERM): the HTTP endpoint stops accepting and drains its requests,
+ * then the ingress stops taking publishes and finishes the accepted ones, then the actors stop (in-flight
+ * deliveries stay pending in Redis and are claimed again).
+ */
+public final class RouterService {
+  private static final Logger log = LoggerFactory.getLogger(RouterService.class);
+
+  private final ActorSystem<RouterCommand> system;
+  private final RouterRuntime runtime;
+  private final HttpServer http;
+  private final ServerBinding binding;
+
+  private RouterService(ActorSystem<RouterCommand> system, RouterRuntime runtime, HttpServer http,
+                        ServerBinding binding) {
+    this.system = system;
+    this.runtime = runtime;
+    this.http = http;
+    this.binding = binding;
+  }
+
+  /** Starts a service from a full configuration (blocking: call it from a main thread or a test, not an actor). */
+  public static RouterService start(String name, Config config) throws Exception {
+    RouterSettings settings = RouterSettings.load(config);
+    HttpSettings httpSettings = HttpSettings.load(config);
+    ActorSystem<RouterCommand> system = ActorSystem.create(RedisRouter.create(settings), name, config);
+    try {
+      RouterRuntime runtime = AskPattern.<RouterCommand, RouterRuntime>ask(system, RedisRouter.GetRuntime::new,
+          Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get(15, TimeUnit.SECONDS);
+      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "drain-publishes", () -> {
+        log.info("shutdown: finishing accepted publishes");
+        return runtime.drainPublishes().exceptionally(e -> Done.getInstance());
+      });
+      HttpServer http = new HttpServer(system, runtime, httpSettings);
+      ServerBinding binding = http.bind(system, httpSettings.host(), httpSettings.port()).toCompletableFuture()
+          .get(30, TimeUnit.SECONDS);
+      log.info("HTTP endpoint listening on http://{}:{}/v1 (OpenAPI at /v1/openapi.json)",
+          binding.localAddress().getHostString(), binding.localAddress().getPort());
+      if (httpSettings.authEnabled()) {
+        log.info("HTTP auth is ON: {} bearer token(s) configured", httpSettings.tokens().size());
+      } else {
+        log.warn("HTTP auth is OFF (redis-router.http.auth.enabled = false): anyone who reaches the port can"
+            + " publish, consume and administer; never run like this in production");
+      }
+      return new RouterService(system, runtime, http, binding);
+    } catch (Exception e) {
+      system.terminate();
+      throw e;
+    }
+  }
+
+  public ActorSystem<RouterCommand> system() {
+    return system;
+  }
+
+  public RouterRuntime runtime() {
+    return runtime;
+  }
+
+  public HttpServer http() {
+    return http;
+  }
+
+  /** The bound port (useful with port 0). */
+  public int port() {
+    return binding.localAddress().getPort();
+  }
+
+  /** "http://127.0.0.1:PORT". */
+  public String baseUrl() {
+    return "http://" + binding.localAddress().getHostString() + ":" + port();
+  }
+
+  /** Graceful stop through CoordinatedShutdown; completes when the actor system terminated. */
+  public CompletionStage<Done> stop() {
+    return CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());
+  }
+}
