@@ -25,7 +25,18 @@ public final class OpsRoutes extends RouteSupport {
   public Route route() {
     endpoints.add("GET", "/health/live");
     endpoints.add("GET", "/health/ready");
-    return pathPrefix("health", () -> concat(
+    endpoints.add("GET", "/v1/openapi.json");
+    byte[] openapi;
+    try {
+      openapi = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(OpenApi.document());
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    Route doc = path(org.apache.pekko.http.javadsl.server.PathMatchers.segment("v1").slash("openapi.json"), () ->
+        get(() -> complete(org.apache.pekko.http.javadsl.model.HttpResponse.create().withEntity(
+            org.apache.pekko.http.javadsl.model.HttpEntities.create(
+                org.apache.pekko.http.javadsl.model.ContentTypes.APPLICATION_JSON, openapi)))));
+    return concat(doc, pathPrefix("health", () -> concat(
         path("live", () -> get(() -> complete(json(StatusCodes.OK, JSON.createObjectNode().put("status", "live"))))),
         path("ready", () -> get(() -> {
           ObjectNode body = JSON.createObjectNode();
@@ -38,6 +49,6 @@ public final class OpsRoutes extends RouteSupport {
           body.put("accepting", accepting.getAsBoolean());
           body.put("status", ready ? "ready" : "not-ready");
           return complete(json(ready ? StatusCodes.OK : StatusCodes.SERVICE_UNAVAILABLE, body));
-        }))));
+        })))));
   }
 }
