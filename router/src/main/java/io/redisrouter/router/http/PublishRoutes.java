@@ -73,7 +73,7 @@ public final class PublishRoutes extends RouteSupport {
     List<FieldError> errors = new ArrayList<>();
     PublishRequest request = toRequest(channel, node, key.orElse(null), "", errors);
     if (!errors.isEmpty()) {
-      return done(json(StatusCodes.BAD_REQUEST, new ApiError("invalid", join(errors), errors)));
+      return done(invalid(errors));
     }
     return runtime.publish(request).thenApply(PublishRoutes::toResponse);
   }
@@ -104,7 +104,7 @@ public final class PublishRoutes extends RouteSupport {
       requests.add(toRequest(channel, messages.get(i), null, "messages[" + i + "].", errors));
     }
     if (!errors.isEmpty()) {
-      return done(json(StatusCodes.BAD_REQUEST, new ApiError("invalid", join(errors), errors)));
+      return done(invalid(errors));
     }
     List<CompletableFuture<PublishReply>> replies = new ArrayList<>(requests.size());
     for (PublishRequest r : requests) replies.add(runtime.publish(r).toCompletableFuture());
@@ -291,6 +291,13 @@ public final class PublishRoutes extends RouteSupport {
     } catch (RuntimeException e) {
       return null;
     }
+  }
+
+  /** 413 when a payload is over the limit, else 400; the body lists every field error. */
+  static HttpResponse invalid(List<FieldError> errors) {
+    boolean tooLarge = errors.stream().anyMatch(e -> e.code().equals("payload-too-large"));
+    return json(tooLarge ? StatusCodes.PAYLOAD_TOO_LARGE : StatusCodes.BAD_REQUEST,
+        new ApiError(tooLarge ? "payload-too-large" : "invalid", join(errors), errors));
   }
 
   private static String join(List<FieldError> errors) {

@@ -1,0 +1,76 @@
+package io.redisrouter.router.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.redisrouter.router.service.RouterService;
+import io.redisrouter.testkit.RedisServer;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** Starts router services on port 0 against a test Redis, and calls them with a real HTTP client. */
+public final class HttpTestSupport {
+  public static final String TOKEN = "test-token-all-scopes";
+  public static final ObjectMapper JSON = new ObjectMapper();
+  private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  private HttpTestSupport() {}
+
+  /**
+   * Configuration of a service on {@code redis}, HTTP on 127.0.0.1:0 with auth on and {@link #TOKEN} (all scopes),
+   * fast consumer timings; {@code extra} is HOCON at the root (e.g. {@code redis-router.channels.defaults.ack-timeout = 1s}).
+   */
+  public static Config config(RedisServer redis, String extra) {
+    return ConfigFactory.parseString(extra + "\n"
+            + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
+            + "redis-router.http.port = 0\n"
+            + "redis-router.http.host = \"127.0.0.1\"\n"
+            + "redis-router.http.auth.enabled = true\n"
+            + "redis-router.http.auth.tokens = [{ name = test, token = \"" + TOKEN + "\", scopes = [publish, consume, admin] }]\n")
+        .withFallback(ConfigFactory.parseString(
+            "redis-router.consumer.poll-interval = 50ms\n"
+                + "redis-router.consumer.claim-interval = 500ms\n"
+                + "redis-router.consumer.lease-renew-interval = 500ms\n"
+                + "redis-router.channels.defaults.backoff { min = 50ms, max = 400ms, jitter = 0.1 }\n"
+                + "redis-router.channels.defaults.ack-timeout = 2s\n"))
+        .withFallback(ConfigFactory.load())
+        .resolve();
+  }
+
+  public static RouterService start(String name, RedisServer redis, String extra) throws Exception {
+    return RouterService.start(name, config(redis, extra));
+  }
+
+  /** A request builder with the bearer token set. */
+  public static HttpRequest.Builder request(RouterService s, String path) {
+    return HttpRequest.newBuilder(URI.create(s.baseUrl() + path)).timeout(Duration.ofSeconds(30))
+        .header("Authorization", "Bearer " + TOKEN);
+  }
+
+  public static HttpResponse<String> post(RouterService s, String path, String json) throws IOException, InterruptedException {
+    return CLIENT.send(request(s, path).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  public static HttpResponse<String> get(RouterService s, String path) throws IOException, InterruptedException {
+    return CLIENT.send(request(s, path).GET().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  public static HttpResponse<String> delete(RouterService s, String path) throws IOException, InterruptedException {
+    return CLIENT.send(request(s, path).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  public static HttpClient client() {
+    return CLIENT;
+  }
+
+  public static JsonNode json(HttpResponse<String> r) throws IOException {
+    return JSON.readTree(r.body());
+  }
+}

@@ -1,0 +1,96 @@
+package io.redisrouter.router.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.router.service.RouterService;
+import io.redisrouter.testkit.RedisServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Publishing over HTTP against a server bound on port 0: status codes and JSON bodies. */
+class PublishHttpIT {
+  static RedisServer redis;
+  static RouterService service;
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = RedisServer.start();
+    service = HttpTestSupport.start("publish-http", redis, "redis-router.limits.max-payload-bytes = 1000");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    redis.close();
+  }
+
+  @Test
+  void oneMessageIsAcceptedWith202AndWrittenToTheStream() throws Exception {
+    long before = redis.callLong("XLEN", RedisKeys.stream("http-orders"));
+    HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/http-orders/messages",
+        "{\"payload\": {\"order\": 42}, \"ttl\": \"30s\", \"headers\": {\"trace\": \"t1\"}}");
+    assertEquals(202, r.statusCode(), r.body());
+    JsonNode body = HttpTestSupport.json(r);
+    assertFalse(body.get("messageId").asText().isEmpty());
+    assertFalse(body.get("duplicate").asBoolean());
+    assertEquals(before + 1, redis.callLong("XLEN", RedisKeys.stream("http-orders")));
+  }
+
+  @Test
+  void aRepeatedIdempotencyKeyIsADuplicate() throws Exception {
+    HttpResponse<String> first = HttpTestSupport.post(service, "/v1/channels/http-dedup/messages",
+        "{\"payload\": \"x\", \"idempotencyKey\": \"key-1\"}");
+    HttpResponse<String> second = HttpTestSupport.post(service, "/v1/channels/http-dedup/messages",
+        "{\"payload\": \"x\", \"idempotencyKey\": \"key-1\"}");
+    assertEquals(202, first.statusCode());
+    assertEquals(202, second.statusCode());
+    assertTrue(HttpTestSupport.json(second).get("duplicate").asBoolean(), second.body());
+    assertEquals(HttpTestSupport.json(first).get("streamId"), HttpTestSupport.json(second).get("streamId"));
+  }
+
+  @Test
+  void invalidInputIs400WithFieldErrors() throws Exception {
+    HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/bad*name/messages",
+        "{\"payload\": \"x\", \"ttl\": \"soon\"}");
+    assertEquals(400, r.statusCode(), r.body());
+    JsonNode body = HttpTestSupport.json(r);
+    assertEquals("invalid", body.get("code").asText());
+    String fields = body.get("errors").toString();
+    assertTrue(fields.contains("\"channel\"") && fields.contains("\"ttl\""), fields);
+  }
+
+  @Test
+  void anOversizedPayloadIs413() throws Exception {
+    HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/http-big/messages",
+        "{\"payload\": \"" + "y".repeat(1001) + "\"}");
+    assertEquals(413, r.statusCode(), r.body());
+    assertEquals("payload-too-large", HttpTestSupport.json(r).get("code").asText());
+  }
+
+  @Test
+  void aBatchIsAcceptedWith202() throws Exception {
+    HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/http-batch/messages/batch",
+        "{\"messages\": [{\"payload\": \"a\"}, {\"payload\": \"b\"}, {\"payloadBase64\": \"AAEC\"}]}");
+    assertEquals(202, r.statusCode(), r.body());
+    assertEquals(3, HttpTestSupport.json(r).get("accepted").asInt());
+    assertEquals(3L, redis.callLong("XLEN", RedisKeys.stream("http-batch")));
+  }
+
+  @Test
+  void withoutATokenItIs401() throws Exception {
+    HttpResponse<String> r = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create(service.baseUrl() + "/v1/channels/x/messages"))
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"payload\":1}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(401, r.statusCode());
+    assertEquals("unauthorized", HttpTestSupport.json(r).get("code").asText());
+  }
+}
