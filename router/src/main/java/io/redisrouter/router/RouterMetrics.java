@@ -1,7 +1,12 @@
 package io.redisrouter.router;
 
+import io.prometheus.metrics.core.metrics.Histogram;
+
+import java.time.Instant;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
 /** Counters of what the router did, since it started. Thread safe and cheap to update. */
@@ -20,6 +25,54 @@ public final class RouterMetrics {
   public final LongAdder expired = new LongAdder();
   public final LongAdder broadcastDelivered = new LongAdder();
   public final LongAdder broadcastExpired = new LongAdder();
+  /** Messages held by delivery actors on this node now (delivered and awaiting the ack, or waiting for a retry). */
+  public final LongAdder inFlight = new LongAdder();
+
+  private final Map<String, RateCounter> publishedByChannel = new ConcurrentHashMap<>();
+  private final Map<String, RateCounter> ackedByChannel = new ConcurrentHashMap<>();
+  /** Seconds from the publish (the router accepted it) to the subscriber's ack; exposed at /metrics. */
+  private final Histogram publishToAck = Histogram.builder()
+      .name("redis_router_publish_to_ack_seconds")
+      .help("Time from the publish (accepted by a router) to the subscriber's ack, in seconds")
+      .classicOnly()
+      .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+      .build();
+
+  /**
+   * Accepted publishes of {@code channel} on this node (total and recent rate). One counter per channel seen, kept
+   * while the router runs (about 1 KB each).
+   */
+  public RateCounter published(String channel) {
+    RateCounter c = publishedByChannel.get(channel); // no lock on the hot path once the channel is known
+    return c != null ? c : publishedByChannel.computeIfAbsent(channel, k -> new RateCounter());
+  }
+
+  /** Acknowledged deliveries of {@code channel} on this node, over all its subscriptions (total and recent rate). */
+  public RateCounter acked(String channel) {
+    RateCounter c = ackedByChannel.get(channel);
+    return c != null ? c : ackedByChannel.computeIfAbsent(channel, k -> new RateCounter());
+  }
+
+  /** Channels that had a publish on this node, with their counters (a live, unmodifiable view). */
+  public Map<String, RateCounter> publishedByChannel() {
+    return Collections.unmodifiableMap(publishedByChannel);
+  }
+
+  /** Channels that had an ack on this node, with their counters (a live, unmodifiable view). */
+  public Map<String, RateCounter> ackedByChannel() {
+    return Collections.unmodifiableMap(ackedByChannel);
+  }
+
+  /** Records the publish-to-ack latency of a message published at {@code publishedAt} and acknowledged now. */
+  public void recordPublishToAck(Instant publishedAt) {
+    long ms = System.currentTimeMillis() - publishedAt.toEpochMilli();
+    publishToAck.observe(Math.max(0, ms) / 1000.0); // another node's clock may be ahead: never negative
+  }
+
+  /** The publish-to-ack latency histogram (a Prometheus collector, registered by the metrics endpoint). */
+  public Histogram publishToAckHistogram() {
+    return publishToAck;
+  }
 
   /** A snapshot by name, for logs, tests and the metrics endpoint. */
   public Map<String, Long> snapshot() {

@@ -84,6 +84,7 @@ public final class RedisServer implements AutoCloseable {
     private volatile boolean closed;
     private final Object connLock = new Object();
     private volatile Conn conn; // the harness connection; calls are serialized by connLock
+    private final String requirePass; // from arg("--requirepass", pw): the harness connections AUTH with it
 
     private RedisServer(Builder b) throws IOException {
         if (b.embedded != null) {
@@ -93,6 +94,8 @@ public final class RedisServer implements AutoCloseable {
         }
         this.binary = embedded ? embeddedBinary() : explicitOrPathBinary();
         this.serverArgs = List.copyOf(b.configArgs());
+        int rp = serverArgs.indexOf("--requirepass");
+        this.requirePass = rp >= 0 && rp + 1 < serverArgs.size() ? serverArgs.get(rp + 1) : null;
         this.startupTimeout = b.startupTimeout;
         this.dir = Files.createTempDirectory("redis-testkit-");
         this.logFile = dir.resolve("redis.log");
@@ -531,7 +534,7 @@ public final class RedisServer implements AutoCloseable {
      * {@link SocketTimeoutException} when the server does not answer in time, e.g. while paused).
      */
     public Object callOnce(Duration timeout, String... args) throws IOException {
-        try (Conn c = new Conn(port, timeout)) {
+        try (Conn c = new Conn(port, timeout, requirePass)) {
             return unwrap(c.call(args));
         }
     }
@@ -591,7 +594,7 @@ public final class RedisServer implements AutoCloseable {
     }
 
     private Conn openHarnessConn(Duration timeout) throws IOException {
-        Conn c = new Conn(port, timeout);
+        Conn c = new Conn(port, timeout, requirePass);
         try {
             c.call("CLIENT", "SETNAME", HARNESS_CLIENT_NAME);
             return c;
@@ -647,7 +650,7 @@ public final class RedisServer implements AutoCloseable {
         private final InputStream in;
         private final OutputStream out;
 
-        Conn(int port, Duration timeout) throws IOException {
+        Conn(int port, Duration timeout, String password) throws IOException {
             socket = new Socket();
             try {
                 socket.setTcpNoDelay(true);
@@ -655,6 +658,12 @@ public final class RedisServer implements AutoCloseable {
                 socket.setSoTimeout((int) timeout.toMillis());
                 in = new BufferedInputStream(socket.getInputStream());
                 out = new BufferedOutputStream(socket.getOutputStream());
+                if (password != null) {
+                    Object r = call("AUTH", password);
+                    if (!"OK".equals(r)) {
+                        throw new IOException("AUTH failed: " + r);
+                    }
+                }
             } catch (IOException e) {
                 socket.close();
                 throw e;

@@ -168,6 +168,8 @@ final class DeliveryActor {
   private Behavior<Object> onAck() {
     // an ack for any attempt of this message (even a late one) means it was processed
     metrics.acked.increment();
+    metrics.acked(envelope.channel()).increment();
+    metrics.recordPublishToAck(envelope.publishedAt());
     return finish(SubscriptionActor.Result.ACKED, null, state.attempt, null);
   }
 

@@ -194,6 +194,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         })
         .onSignal(PostStop.class, s -> {
           wakeups.unregister(channel, wake);
+          metrics.inFlight.add(-inFlight.size()); // the children stop with us; their entries stay pending
+          inFlight.clear();
           return this;
         })
         .build();
@@ -338,6 +340,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         DeliveryActor.create(getContext().getSelf(), streamId, envelope, attempt, policy, source, metrics));
     getContext().watchWith(child, new ChildStopped(streamId, child));
     inFlight.put(streamId, child);
+    metrics.inFlight.increment();
   }
 
   private Behavior<Command> onDeliverRequest(DeliverRequest d) {
@@ -354,6 +357,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (inFlight.remove(o.streamId()) == null) {
       return this;
     }
+    metrics.inFlight.decrement();
     switch (o.result()) {
       case ACKED -> {
         acksToSend.add(o.streamId());
@@ -371,6 +375,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     // after its outcome) has a child of its own
     if (inFlight.get(c.streamId()) == c.child()) {
       inFlight.remove(c.streamId());
+      metrics.inFlight.decrement();
       // stopped without an outcome: its supervisor gave up
       getContext().getLog().warn("subscription '{}': delivery of {} stopped without an outcome; it stays pending"
           + " and is claimed again after the ack timeout", subscription, c.streamId());

@@ -6,6 +6,7 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
@@ -20,6 +21,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The router's HTTP endpoint: binds the route groups, turns every rejection and failure into the JSON error body,
@@ -30,7 +32,15 @@ public final class HttpServer extends AllDirectives {
 
   private final Endpoints endpoints = new Endpoints();
   private final AtomicBoolean accepting = new AtomicBoolean(true);
+  private final AtomicInteger inFlight = new AtomicInteger();
   private final Route route;
+
+  /** Longest wait, at shutdown, for the requests in flight to be answered before the connections are closed. */
+  static final Duration DRAIN_MAX = Duration.ofSeconds(5);
+  /** In-flight requests must stay at zero this long before the connections are closed. */
+  static final Duration DRAIN_QUIET = Duration.ofMillis(100);
+  /** Hard deadline of {@link ServerBinding#terminate}: a request still running then is answered 503. */
+  static final Duration TERMINATE_DEADLINE = Duration.ofSeconds(10);
 
   public HttpServer(ActorSystem<?> system, RouterRuntime runtime, HttpSettings settings) {
     Auth auth = new Auth(settings);
@@ -38,9 +48,10 @@ public final class HttpServer extends AllDirectives {
         new PublishRoutes(runtime, settings, auth, endpoints).route(),
         new ConsumeRoutes(system, runtime, settings, auth, endpoints).route(),
         new AdminRoutes(system, runtime, settings, auth, endpoints).route(),
-        new OpsRoutes(runtime, accepting::get, auth, endpoints).route());
-    this.route = handleExceptions(exceptions(), () -> handleRejections(rejections(),
-        () -> concat(groups.get(0), groups.subList(1, groups.size()).toArray(Route[]::new))));
+        new OpsRoutes(runtime, accepting::get, auth, endpoints).route(),
+        new MetricsRoutes(runtime, auth, endpoints).route());
+    this.route = tracked(() -> handleExceptions(exceptions(), () -> handleRejections(rejections(),
+        () -> concat(groups.get(0), groups.subList(1, groups.size()).toArray(Route[]::new)))));
   }
 
   /** The endpoints the route answers ("METHOD /path"). */
@@ -52,19 +63,68 @@ public final class HttpServer extends AllDirectives {
     return route;
   }
 
-  /** Binds host:port (port 0 = any free port) and registers the shutdown steps. */
+  /**
+   * Binds host:port (port 0 = any free port) and registers the shutdown steps: (service-unbind) readiness fails, the
+   * port closes, and every response from then on carries {@code Connection: close}, so that clients leave their
+   * keep-alive connections after the answer in flight; (service-requests-done) once no request has been in flight
+   * for {@link #DRAIN_QUIET} (at most {@link #DRAIN_MAX}), the remaining connections are closed with
+   * {@link ServerBinding#terminate}. Closing a connection whose answer was emitted but not yet written would
+   * leave its client without a reply for a message that was accepted; the drain makes that window negligible.
+   * The router then finishes the accepted publishes (service-stop) before its actors and deliveries stop.
+   */
   public CompletionStage<ServerBinding> bind(ActorSystem<?> system, String host, int port) {
-    return Http.get(system).newServerAt(host, port).bind(route).thenApply(binding -> {
+    // the answer to a request that arrives on an open connection while it is being closed (and to one still
+    // running at the hard deadline): the JSON error body instead of Pekko's empty 503
+    HttpResponse shuttingDown = RouteSupport.error(StatusCodes.SERVICE_UNAVAILABLE, "shutting-down",
+        "this router node is shutting down: retry on another node");
+    return Http.get(system).newServerAt(host, port)
+        .adaptSettings(s -> s.withTerminationDeadlineExceededResponse(shuttingDown))
+        .bind(route).thenApply(binding -> {
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-stop-accepting", () -> {
         accepting.set(false);
         log.info("shutdown: HTTP endpoint stops accepting connections");
         return binding.unbind().thenApply(x -> Done.getInstance());
       });
-      cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () ->
-          binding.terminate(Duration.ofSeconds(10)).thenApply(x -> Done.getInstance()));
+      cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () -> {
+        long start = System.nanoTime();
+        return drained(system, start, start).thenCompose(x -> {
+          log.info("shutdown: HTTP requests drained in {} ms ({} in flight); closing the remaining connections",
+              (System.nanoTime() - start) / 1_000_000, inFlight.get());
+          return binding.terminate(TERMINATE_DEADLINE);
+        }).thenApply(x -> Done.getInstance());
+      });
       return binding;
     });
+  }
+
+  /** Completes once no request was in flight for {@link #DRAIN_QUIET}, or after {@link #DRAIN_MAX}; never blocks. */
+  private CompletionStage<Done> drained(ActorSystem<?> system, long start, long quietSince) {
+    long now = System.nanoTime();
+    long since = inFlight.get() == 0 ? quietSince : now;
+    if (now - since >= DRAIN_QUIET.toNanos() || now - start >= DRAIN_MAX.toNanos()) {
+      return java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance());
+    }
+    java.util.concurrent.CompletableFuture<Done> next = new java.util.concurrent.CompletableFuture<>();
+    system.scheduler().scheduleOnce(Duration.ofMillis(20),
+        () -> drained(system, start, since).whenComplete((d, e) -> next.complete(Done.getInstance())),
+        system.executionContext());
+    return next;
+  }
+
+  /** Counts the requests in flight and, once shutdown began, asks clients to close their connections. */
+  private Route tracked(java.util.function.Supplier<Route> inner) {
+    return mapResponse(resp -> accepting.get() ? resp
+            : resp.addHeader(org.apache.pekko.http.javadsl.model.headers.Connection.create("close")),
+        () -> mapRouteResultFuture(result -> {
+          inFlight.incrementAndGet();
+          return result.whenComplete((r, e) -> inFlight.decrementAndGet());
+        }, inner));
+  }
+
+  /** Requests being handled now. */
+  public int inFlight() {
+    return inFlight.get();
   }
 
   private ExceptionHandler exceptions() {

@@ -27,7 +27,9 @@ public final class OpenApi {
     ObjectNode base = (ObjectNode) read("base");
     ObjectNode paths = base.with("paths");
     for (String f : FRAGMENTS) {
-      JsonNode frag = read(f).get("paths");
+      JsonNode fragment = read(f);
+      mergeComponents(base, fragment.get("components"));
+      JsonNode frag = fragment.get("paths");
       if (frag == null) continue;
       for (Iterator<Map.Entry<String, JsonNode>> it = frag.fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> e = it.next();
@@ -40,6 +42,21 @@ public final class OpenApi {
       }
     }
     return base;
+  }
+
+  /**
+   * Adds a fragment's {@code components} (schemas, responses, headers, parameters, ...) to the document's, so that a
+   * fragment may define the schemas its operations {@code $ref}; a name defined twice keeps the first definition.
+   */
+  private static void mergeComponents(ObjectNode base, JsonNode components) {
+    if (components == null || !components.isObject()) return;
+    ObjectNode target = base.with("components");
+    components.fields().forEachRemaining(kind -> {
+      ObjectNode into = target.with(kind.getKey());
+      kind.getValue().fields().forEachRemaining(def -> {
+        if (!into.has(def.getKey())) into.set(def.getKey(), def.getValue());
+      });
+    });
   }
 
   /** Every operation in the document as "METHOD /path". */

@@ -201,6 +201,7 @@ public final class PublishIngress {
             String id = new String((byte[]) r.get(1), StandardCharsets.US_ASCII);
             if (fresh) {
               metrics.publishAccepted.increment();
+              metrics.published(e.channel()).increment();
             } else {
               metrics.publishDuplicates.increment();
             }
@@ -216,6 +217,7 @@ public final class PublishIngress {
                 rejectUnavailable(p, err);
               } else {
                 metrics.publishAccepted.increment();
+                metrics.published(e.channel()).increment();
                 p.reply().accept(new PublishReply.Accepted(e.id(), id, false, 1, -1));
               }
               return null;
@@ -256,6 +258,7 @@ public final class PublishIngress {
     boolean untilReceived = p.policy().broadcastDelivery() == BroadcastDelivery.UNTIL_RECEIVED;
     if (receivers > 0 || !untilReceived) {
       metrics.publishAccepted.increment();
+      metrics.published(e.channel()).increment();
       p.reply().accept(new PublishReply.Accepted(e.id(), null, false, attempt, receivers));
       return;
     }

@@ -144,6 +144,14 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   }
 
   private RedisURI uri(String nodeId, String role) {
+    return redisUri(settings, "rr:" + nodeId + ":" + role);
+  }
+
+  /**
+   * The Lettuce URI of an instance: its {@code uri}, the {@code password} (when set) for AUTH, TLS when
+   * {@code tls} is on or the URI is {@code rediss://}, the command timeout and the client name.
+   */
+  static RedisURI redisUri(RedisInstanceSettings settings, String clientName) {
     RedisURI uri = RedisURI.create(settings.uri());
     if (settings.password() != null && !settings.password().isEmpty()) {
       uri.setAuthentication(settings.password().toCharArray());
@@ -152,7 +160,7 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
       uri.setSsl(true);
     }
     uri.setTimeout(settings.commandTimeout());
-    uri.setClientName("rr:" + nodeId + ":" + role);
+    uri.setClientName(clientName);
     return uri;
   }
 
@@ -203,13 +211,30 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
     return this;
   }
 
-  private static String describe(Throwable t) {
+  /**
+   * The failure as one line: the exception and, when it has one, its root cause (Lettuce wraps the server's answer,
+   * e.g. {@code WRONGPASS}, in a generic "Unable to connect"), plus a hint for authentication failures. Redis'
+   * error replies and Lettuce's messages name the host and port, never the password.
+   */
+  static String describe(Throwable t) {
     Throwable c = t;
     while ((c instanceof java.util.concurrent.CompletionException || c instanceof java.util.concurrent.ExecutionException)
         && c.getCause() != null) {
       c = c.getCause();
     }
     String m = c.getMessage();
-    return c.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+    StringBuilder b = new StringBuilder(c.getClass().getSimpleName()).append(m == null ? "" : ": " + m);
+    Throwable root = c;
+    for (int i = 0; i < 10 && root.getCause() != null && root.getCause() != root; i++) root = root.getCause();
+    if (root != c) {
+      b.append(", caused by ").append(root.getClass().getSimpleName())
+          .append(root.getMessage() == null ? "" : ": " + root.getMessage());
+    }
+    String text = b.toString();
+    if (text.contains("WRONGPASS") || text.contains("NOAUTH") || text.contains("invalid password")
+        || text.contains("AUTH failed")) {
+      b.append(" (authentication failed: check the instance's password, ROUTER_REDIS_PASSWORD or the uri's user-info)");
+    }
+    return b.toString();
   }
 }

@@ -1,0 +1,105 @@
+package io.redisrouter.router.http;
+
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterRuntime;
+import io.redisrouter.router.redis.RedisHandle;
+import org.apache.pekko.http.javadsl.model.ContentType;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.server.Route;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * {@code GET /metrics}: the router's counters and gauges in the Prometheus text format (version 0.0.4). No auth, like
+ * the health endpoints: scrapers call it, and it holds no channel names, payloads or secrets (bind the HTTP endpoint to
+ * a private interface, or filter /metrics at the proxy, where that is still too much).
+ *
+ * <p>Every metric is read at scrape time from {@link RouterMetrics} and the {@link RouterRuntime}; the registry is
+ * this endpoint's own (never the global default one), so that several routers in one JVM do not mix.
+ */
+public final class MetricsRoutes extends RouteSupport {
+  /** Connections the router holds per Redis instance while it is up: commands, publish, pub/sub. */
+  static final int CONNECTIONS_PER_INSTANCE = 3;
+
+  private static final ContentType TEXT_FORMAT = ContentTypes.parse(PrometheusTextFormatWriter.CONTENT_TYPE);
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+
+  public MetricsRoutes(RouterRuntime runtime, Auth auth, Endpoints endpoints) {
+    super(auth, endpoints);
+    RouterMetrics m = runtime.metrics();
+    counter("redis_router_published", "Messages accepted by publish (duplicates not counted)", m.publishAccepted);
+    counter("redis_router_publish_duplicates", "Publishes dropped as duplicates of a message id seen within the"
+        + " dedup window", m.publishDuplicates);
+    counter("redis_router_publish_rejected", "Publishes refused (invalid, overloaded, Redis unavailable, shutting"
+        + " down)", m.publishRejected);
+    counter("redis_router_publish_expired", "Publishes whose deadline passed before they were written to Redis",
+        m.publishExpired);
+    counter("redis_router_delivered", "Deliveries handed to subscribers (every attempt counts)", m.delivered);
+    counter("redis_router_acked", "Deliveries acknowledged by subscribers", m.acked);
+    counter("redis_router_nacked", "Deliveries answered with a nack", m.nacked);
+    counter("redis_router_retried", "Delivery retries (attempts after the first)", m.retried);
+    counter("redis_router_ack_timeouts", "Deliveries that got no ack within the ack timeout", m.ackTimeouts);
+    counter("redis_router_claimed", "Pending entries taken over from a stopped or stuck consumer", m.claimed);
+    counter("redis_router_dead_lettered", "Messages moved to a dead-letter stream (any reason)", m.deadLettered);
+    counter("redis_router_expired", "Messages dead-lettered because their deadline passed before delivery",
+        m.expired);
+    counter("redis_router_broadcast_delivered", "Broadcast messages handed to local subscribers",
+        m.broadcastDelivered);
+    counter("redis_router_broadcast_expired", "Broadcast messages dropped because their deadline had passed",
+        m.broadcastExpired);
+    GaugeWithCallback.builder().name("redis_router_in_flight")
+        .help("Messages held by delivery actors on this node (awaiting an ack, or a retry)")
+        .callback(cb -> cb.call(m.inFlight.sum()))
+        .register(registry);
+    GaugeWithCallback.builder().name("redis_router_ingress_depth")
+        .help("Publishes waiting in the ingress queue")
+        .callback(cb -> cb.call(runtime.ingressDepth()))
+        .register(registry);
+    GaugeWithCallback.builder().name("redis_router_ingress_capacity")
+        .help("Size of the ingress queue (publishes beyond it are refused with 429)")
+        .callback(cb -> cb.call(runtime.ingressCapacity()))
+        .register(registry);
+    GaugeWithCallback.builder().name("redis_router_redis_connections")
+        .help("Connections this router holds to a Redis instance: " + CONNECTIONS_PER_INSTANCE
+            + " while it is up, 0 while it is down")
+        .labelNames("instance")
+        .callback(cb -> {
+          for (RedisHandle h : runtime.handles().values()) {
+            cb.call(h.isUp() ? CONNECTIONS_PER_INSTANCE : 0, h.instance());
+          }
+        })
+        .register(registry);
+    registry.register(m.publishToAckHistogram());
+  }
+
+  private void counter(String name, String help, LongAdder adder) {
+    CounterWithCallback.builder().name(name).help(help).callback(cb -> cb.call(adder.sum())).register(registry);
+  }
+
+  public Route route() {
+    endpoints.add("GET", "/metrics");
+    return path("metrics", () -> get(() -> extractRequest(req -> complete(scrape()))));
+  }
+
+  /** The current values in the text format (CPU only, never blocks). */
+  HttpResponse scrape() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(8192);
+    try {
+      writer.write(out, registry.scrape());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // a ByteArrayOutputStream does not fail
+    }
+    return HttpResponse.create().withEntity(HttpEntities.create(TEXT_FORMAT, out.toByteArray()));
+  }
+}

@@ -1,0 +1,235 @@
+package io.redisrouter.router.http;
+
+import io.redisrouter.protocol.Delivery;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.RouterTestSupport;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.router.service.RouterService;
+import io.redisrouter.testkit.LogCapture;
+import io.redisrouter.testkit.MessageChecker;
+import io.redisrouter.testkit.RedisServer;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Graceful shutdown under load: publishers post over HTTP (each message with its own idempotency key) while an
+ * embedded subscriber consumes; the service is stopped mid-stream. Requests during the shutdown are answered 503
+ * (or refused once the port is closed); every message that got a 202 is delivered after a new node starts on the
+ * same Redis and subscription (lost = 0; duplicates are counted). The shutdown steps run in order: stop accepting,
+ * finish the accepted publishes, then stop the deliveries.
+ */
+class GracefulShutdownIT {
+  private static final Logger log = LoggerFactory.getLogger(GracefulShutdownIT.class);
+  static final String CHANNEL = "graceful";
+  static final String SUBSCRIPTION = "workers";
+  static final int PUBLISHERS = 4;
+
+  static RedisServer redis;
+  static ActorTestKit kit;
+
+  @BeforeAll
+  static void start() {
+    redis = RedisServer.start();
+    kit = ActorTestKit.create("graceful");
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+    redis.close();
+  }
+
+  /** What the publishers saw: per outcome, before and after stop() was called. */
+  static final class Outcomes {
+    final Map<String, LongAdder> before = new ConcurrentHashMap<>();
+    final Map<String, LongAdder> during = new ConcurrentHashMap<>();
+
+    void add(boolean afterStop, String outcome) {
+      (afterStop ? during : before).computeIfAbsent(outcome, k -> new LongAdder()).increment();
+    }
+
+    long during(String outcome) {
+      LongAdder a = during.get(outcome);
+      return a == null ? 0 : a.sum();
+    }
+
+    @Override
+    public String toString() {
+      return "before stop " + new TreeMap<>(before) + ", after stop " + new TreeMap<>(during);
+    }
+  }
+
+  @Test
+  void everyAcceptedMessageIsDeliveredAcrossAStopAndRestart() throws Exception {
+    MessageChecker checker = new MessageChecker();
+    Outcomes outcomes = new Outcomes();
+    AtomicInteger accepted = new AtomicInteger();
+    AtomicInteger refusedAfterStop = new AtomicInteger();
+    TestProbe<Object> probe = kit.createTestProbe();
+    List<String> shutdownLines;
+    List<String> ioErrorIds = java.util.Collections.synchronizedList(new ArrayList<>());
+    long[] backlog = new long[1]; // accepted but not delivered when the first node had stopped
+
+    RouterService first;
+    try (LogCapture logs = LogCapture.start()) {
+      // a slow consumer on the first node (one delivery in flight, acked after 20 ms: at most ~50/s) so that a
+      // backlog builds up, which the second node must deliver
+      first = HttpTestSupport.start("graceful-1", redis,
+          "redis-router.channels.overrides.\"" + CHANNEL + "\".max-in-flight = 1");
+      ActorRef<Delivery> sub1 = kit.spawn(Behaviors.<Delivery>setup(ctx -> Behaviors.receiveMessage(d -> {
+        checker.delivered(d.envelope().id());
+        ctx.scheduleOnce(Duration.ofMillis(20), d.replyTo(), d.ack());
+        return Behaviors.same();
+      })), "sub-1");
+      assertInstanceOf(SubscribeReply.Subscribed.class,
+          RouterTestSupport.subscribe(kit, first.runtime().router(), CHANNEL, SUBSCRIPTION, sub1));
+
+      var stopCalled = new java.util.concurrent.atomic.AtomicBoolean();
+      var running = new java.util.concurrent.atomic.AtomicBoolean(true);
+      String base = first.baseUrl();
+      List<Thread> threads = new ArrayList<>();
+      for (int t = 0; t < PUBLISHERS; t++) {
+        int thread = t;
+        Thread th = new Thread(() -> {
+          for (int n = 0; running.get() && n < 200_000; n++) {
+            String id = "g" + thread + "-" + n;
+            boolean afterStop = stopCalled.get();
+            checker.sent(id);
+            try {
+              HttpResponse<String> r = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
+                      java.net.URI.create(base + "/v1/channels/" + CHANNEL + "/messages"))
+                  .timeout(Duration.ofSeconds(30))
+                  .header("Authorization", "Bearer " + HttpTestSupport.TOKEN)
+                  .header("Content-Type", "application/json")
+                  .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                      "{\"payload\": {\"n\": " + n + "}, \"idempotencyKey\": \"" + id + "\"}")).build(),
+                  HttpResponse.BodyHandlers.ofString());
+              if (r.statusCode() == 202) {
+                checker.acked(id);
+                accepted.incrementAndGet();
+              }
+              outcomes.add(afterStop, Integer.toString(r.statusCode()));
+            } catch (ConnectException e) {
+              outcomes.add(afterStop, "refused");
+              if (afterStop) refusedAfterStop.incrementAndGet();
+            } catch (IOException e) {
+              outcomes.add(afterStop, "io-error " + e.getClass().getSimpleName());
+              ioErrorIds.add(id);
+              log.info("publisher {}: {} for {} ({} stop)", thread, e.toString(), id, afterStop ? "after" : "before");
+            } catch (InterruptedException e) {
+              return;
+            }
+          }
+        }, "graceful-publisher-" + t);
+        th.setDaemon(true);
+        threads.add(th);
+        th.start();
+      }
+
+      // mid-stream: publishes accepted and deliveries flowing
+      probe.awaitAssert(Duration.ofSeconds(20), () -> {
+        MessageChecker.Report r = checker.report();
+        assertTrue(accepted.get() >= 500 && r.delivered() >= 20 && accepted.get() - r.delivered() >= 100,
+            r.toString());
+        return null;
+      });
+      stopCalled.set(true);
+      long t0 = System.nanoTime();
+      first.stop().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      long stopMs = (System.nanoTime() - t0) / 1_000_000;
+      // the publishers go on against the closed port for a while
+      probe.awaitAssert(Duration.ofSeconds(10), () -> {
+        assertTrue(refusedAfterStop.get() >= 2 * PUBLISHERS, outcomes.toString());
+        return null;
+      });
+      running.set(false);
+      for (Thread th : threads) th.join(30_000);
+      backlog[0] = accepted.get() - checker.report().delivered();
+      long ioWritten = ioErrorIds.stream().filter(id -> redis.callLong("EXISTS", RedisKeys.dedup(CHANNEL, id)) == 1).count();
+      log.info("GracefulShutdownIT: {} requests failed without a response (connection closed as the server shut down),"
+          + " {} of them were written anyway", ioErrorIds.size(), ioWritten);
+      // a request the server took is answered before its connection closes (HttpServer drains before terminate)
+      assertEquals(0, ioWritten, "accepted but the connection closed before the answer: " + ioErrorIds);
+      shutdownLines = logs.lines();
+      log.info("GracefulShutdownIT: stop took {} ms; {}", stopMs, outcomes);
+    }
+
+    // the steps ran in order: stop accepting, answer the requests in flight, finish the accepted publishes, then
+    // the router (and its deliveries) stop
+    int unbind = indexOf(shutdownLines, "HTTP endpoint stops accepting");
+    int requestsDone = indexOf(shutdownLines, "HTTP requests drained");
+    int drain = indexOf(shutdownLines, "finishing accepted publishes");
+    int stopped = indexOf(shutdownLines, "stopped");
+    assertTrue(unbind >= 0 && unbind < requestsDone && requestsDone < drain && drain < stopped,
+        "shutdown order: unbind=" + unbind + " requests-done=" + requestsDone + " drain=" + drain
+            + " stopped=" + stopped);
+
+    // during the shutdown only 202 (accepted before the drain), 503 or a refused connection
+    for (String outcome : outcomes.during.keySet()) {
+      assertTrue(List.of("202", "503", "refused").contains(outcome) || outcome.startsWith("io-error"),
+          "unexpected outcome during shutdown: " + outcomes);
+    }
+    assertEquals(0, outcomes.during("500"), outcomes.toString());
+    assertTrue(outcomes.before.keySet().stream().allMatch(o -> o.equals("202")), outcomes.toString());
+
+    // a new node on the same Redis and subscription delivers what the first did not
+    AtomicInteger deliveredBySecond = new AtomicInteger();
+    long written = redis.callLong("XLEN", RedisKeys.stream(CHANNEL));
+    assertTrue(written >= accepted.get(), "every 202 is in the stream: " + written + " < " + accepted.get());
+    RouterService second = HttpTestSupport.start("graceful-2", redis, "");
+    try {
+      ActorRef<Delivery> sub2 = kit.spawn(RouterTestSupport.acking(d -> {
+        checker.delivered(d.envelope().id());
+        deliveredBySecond.incrementAndGet();
+      }), "sub-2");
+      assertInstanceOf(SubscribeReply.Subscribed.class,
+          RouterTestSupport.subscribe(kit, second.runtime().router(), CHANNEL, SUBSCRIPTION, sub2));
+      probe.awaitAssert(Duration.ofSeconds(30), Duration.ofMillis(200), () -> {
+        MessageChecker.Report r = checker.report();
+        assertEquals(0, r.lost(), "lost ids (first 10): " + checker.lostIds().stream().limit(10).toList() + " " + r);
+        return null;
+      });
+    } finally {
+      second.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+    checker.logReport("GracefulShutdownIT");
+    MessageChecker.Report r = checker.report();
+    assertEquals(0, r.lost(), r.toString());
+    assertEquals(0, r.unexpected(), r.toString());
+    assertEquals(accepted.get(), r.acked(), r.toString());
+    assertTrue(backlog[0] > 0, "a backlog was left when the first node stopped");
+    assertTrue(deliveredBySecond.get() >= backlog[0], "the second node delivered the backlog: "
+        + deliveredBySecond.get() + " < " + backlog[0]);
+  }
+
+  private static int indexOf(List<String> lines, String text) {
+    for (int i = 0; i < lines.size(); i++) {
+      if (lines.get(i).contains(text)) return i;
+    }
+    return -1;
+  }
+}
