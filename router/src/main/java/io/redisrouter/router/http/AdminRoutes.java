@@ -486,7 +486,7 @@ public final class AdminRoutes extends RouteSupport {
     return n;
   }
 
-  static ObjectNode envelopeNode(Envelope e, boolean withPayload) {
+  public static ObjectNode envelopeNode(Envelope e, boolean withPayload) {
     ObjectNode n = JSON.createObjectNode();
     n.put("messageId", e.id());
     n.put("channel", e.channel());
@@ -848,9 +848,5 @@ public final class AdminRoutes extends RouteSupport {
   private static String describe(Throwable t) {
     Throwable c = unwrap(t);
     return c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
-  }
-
-  private static <T> CompletionStage<T> done(T value) {
-    return CompletableFuture.completedFuture(value);
   }
 }

@@ -42,6 +42,8 @@ public final class HttpSettings {
   private final Duration sseHeartbeat;
   private final Duration webhookTimeout;
   private final int webhookParallelism;
+  private final Duration pullIdleRelease;
+  private final Duration subscriptionRefresh;
 
   private HttpSettings(Config c) {
     String p = "redis-router.http.";
@@ -55,6 +57,8 @@ public final class HttpSettings {
       this.sseHeartbeat = c.getDuration(p + "sse-heartbeat");
       this.webhookTimeout = c.getDuration(p + "webhook.timeout");
       this.webhookParallelism = c.getInt(p + "webhook.parallelism");
+      this.pullIdleRelease = c.getDuration(p + "pull-idle-release");
+      this.subscriptionRefresh = c.getDuration(p + "subscription-refresh");
       List<Token> list = new ArrayList<>();
       for (Config t : c.getConfigList(p + "auth.tokens")) {
         String secret = t.getString("token");
@@ -77,11 +81,29 @@ public final class HttpSettings {
     if (port < 0 || port > 65535) {
       throw new ConfigError(p + "port", p + "port = " + port + " is invalid: use 0-65535 (0 = any free port)");
     }
+    positive(p + "max-pull-wait", maxPullWait);
+    positive(p + "sse-heartbeat", sseHeartbeat);
+    positive(p + "webhook.timeout", webhookTimeout);
+    positive(p + "pull-idle-release", pullIdleRelease);
+    positive(p + "subscription-refresh", subscriptionRefresh);
+    if (maxPullCount < 1) {
+      throw new ConfigError(p + "max-pull-count", p + "max-pull-count = " + maxPullCount + " is invalid: use >= 1");
+    }
+    if (webhookParallelism < 1 || webhookParallelism > 1000) {
+      throw new ConfigError(p + "webhook.parallelism", p + "webhook.parallelism = " + webhookParallelism
+          + " is invalid: use 1-1000");
+    }
     if (maxBatch < 1) throw new ConfigError(p + "max-batch", p + "max-batch = " + maxBatch + " is invalid: use >= 1");
     if (authEnabled && tokens.isEmpty()) {
       throw new ConfigError(p + "auth.tokens", p + "auth.enabled = true but no token is configured: set"
           + " ROUTER_HTTP_TOKEN (all scopes) or list tokens under " + p + "auth.tokens, or set " + p
           + "auth.enabled = false explicitly (not for production)");
+    }
+  }
+
+  private static void positive(String key, Duration d) {
+    if (d.isNegative() || d.isZero()) {
+      throw new ConfigError(key, key + " = " + d + " is invalid: use a duration > 0, e.g. 30s");
     }
   }
 
@@ -127,6 +149,16 @@ public final class HttpSettings {
 
   public int webhookParallelism() {
     return webhookParallelism;
+  }
+
+  /** How long a pull subscription stays joined on this node after its last pull, with no stream open. */
+  public Duration pullIdleRelease() {
+    return pullIdleRelease;
+  }
+
+  /** How often the HTTP subscriptions are re-read from Redis (to see those created through other nodes). */
+  public Duration subscriptionRefresh() {
+    return subscriptionRefresh;
   }
 
   @Override

@@ -304,13 +304,4 @@ public final class PublishRoutes extends RouteSupport {
     return errors.stream().map(FieldError::message).reduce((a, b) -> a + "; " + b).orElse("invalid request");
   }
 
-  private static String firstLine(String s) {
-    if (s == null) return "parse error";
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
-  }
-
-  private static CompletionStage<HttpResponse> done(HttpResponse r) {
-    return CompletableFuture.completedFuture(r);
-  }
 }

@@ -66,4 +66,16 @@ public abstract class RouteSupport extends AllDirectives {
           "the token does not have scope '" + scope.configName() + "'"));
     });
   }
+
+  /** A stage that is already complete. */
+  protected static <T> java.util.concurrent.CompletionStage<T> done(T value) {
+    return java.util.concurrent.CompletableFuture.completedFuture(value);
+  }
+
+  /** The first line of a (parser) message. */
+  protected static String firstLine(String s) {
+    if (s == null) return "parse error";
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
 }

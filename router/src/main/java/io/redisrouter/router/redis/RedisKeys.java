@@ -32,6 +32,9 @@ public final class RedisKeys {
     return redisChannel.startsWith("rr:bc:") ? redisChannel.substring(6) : null;
   }
 
+  /** Hash of the subscriptions created over the HTTP API: field = subscription name, value = its JSON. */
+  public static final String SUBSCRIPTIONS = "rr:subscriptions";
+
   /** Field of a stream entry that holds the encoded envelope. */
   public static final String FIELD_ENVELOPE = "e";
 }

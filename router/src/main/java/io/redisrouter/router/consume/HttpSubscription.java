@@ -1,0 +1,91 @@
+package io.redisrouter.router.consume;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.redisrouter.protocol.EnvelopeCodec;
+
+import java.io.IOException;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+
+/**
+ * A subscription created over the HTTP API, as stored in Redis ({@code rr:subscriptions}, one hash field per
+ * subscription). Its consumer group is named after it on the channel's stream. Without a webhook it is consumed by
+ * pull or server-sent events; with one, the router pushes every delivery to the webhook's URL.
+ *
+ * @param name      the subscription (and consumer group) name
+ * @param channel   the reliable channel it reads
+ * @param webhook   where deliveries are pushed, or {@code null} for pull / server-sent events
+ * @param createdAt when it was created
+ */
+public record HttpSubscription(String name, String channel, Webhook webhook, Instant createdAt) {
+  private static final ObjectMapper JSON = EnvelopeCodec.mapper();
+
+  public HttpSubscription {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(channel, "channel");
+    Objects.requireNonNull(createdAt, "createdAt");
+  }
+
+  /** Push target of a webhook subscription. */
+  public record Webhook(URI url, Duration timeout, int parallelism) {
+    public Webhook {
+      Objects.requireNonNull(url, "url");
+      Objects.requireNonNull(timeout, "timeout");
+    }
+  }
+
+  /** Whether the router pushes deliveries (webhook) rather than waiting for pulls. */
+  public boolean isPush() {
+    return webhook != null;
+  }
+
+  /** Same definition, ignoring the creation time (a repeated create with the same body is not a conflict). */
+  public boolean sameDefinition(HttpSubscription o) {
+    return name.equals(o.name) && channel.equals(o.channel) && Objects.equals(webhook, o.webhook);
+  }
+
+  /** The JSON the API shows and Redis stores. */
+  public ObjectNode toJson() {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("name", name);
+    n.put("channel", channel);
+    n.put("type", isPush() ? "webhook" : "pull");
+    if (webhook != null) {
+      ObjectNode w = n.putObject("webhook");
+      w.put("url", webhook.url().toString());
+      w.put("timeoutMs", webhook.timeout().toMillis());
+      w.put("parallelism", webhook.parallelism());
+    }
+    n.put("createdAt", createdAt.toString());
+    return n;
+  }
+
+  public byte[] encode() {
+    try {
+      return JSON.writeValueAsBytes(toJson());
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot encode subscription " + name, e);
+    }
+  }
+
+  /** Reads a stored definition; throws {@link IllegalArgumentException} when it is not one. */
+  public static HttpSubscription decode(byte[] bytes) {
+    try {
+      JsonNode n = JSON.readTree(bytes);
+      Webhook w = null;
+      JsonNode wn = n.get("webhook");
+      if (wn != null && wn.isObject()) {
+        w = new Webhook(URI.create(wn.get("url").asText()), Duration.ofMillis(wn.get("timeoutMs").asLong()),
+            wn.get("parallelism").asInt());
+      }
+      return new HttpSubscription(n.get("name").asText(), n.get("channel").asText(), w,
+          Instant.parse(n.get("createdAt").asText()));
+    } catch (IOException | RuntimeException e) {
+      throw new IllegalArgumentException("stored subscription is unreadable: " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,365 @@
+package io.redisrouter.router.consume;
+
+import io.redisrouter.config.ChannelPolicy;
+import io.redisrouter.protocol.Delivery;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.QueueOfferResult;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The HTTP consumers of one pull subscription on this node: a member of the subscription like any embedded
+ * subscriber (the router's delivery core owns retries, deadlines and dead letters), that hands the deliveries it
+ * receives to pull requests and server-sent-event streams and forwards their acks and nacks.
+ *
+ * <p>It joins the subscription on the first pull or stream and leaves once nobody pulled for
+ * {@code pull-idle-release}, no stream is open and nothing handed out is still unanswered: what it then still holds
+ * stays pending in Redis and is delivered again after the ack timeout. A delivery is handed out only while younger
+ * than the ack timeout and before its deadline (an expired one is nacked, and the core dead-letters it as
+ * {@code expired}).
+ */
+public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
+
+  public interface Command {}
+
+  /** A delivery handed to a client; {@code seq} orders hand-outs and is the server-sent event id. */
+  public record Handed(Delivery delivery, long seq, Instant ackDeadline) {}
+
+  /** Up to {@code max} deliveries, waiting at most {@code wait} for the first one. */
+  public record Pull(int max, Duration waitFor, ActorRef<List<Handed>> replyTo) implements Command {}
+
+  /** Ack ({@code ack}) or nack the handed-out deliveries with these ids. */
+  public record Settle(List<String> deliveryIds, boolean ack, String error, boolean doNotRetry,
+                       ActorRef<SettleResult> replyTo) implements Command {}
+
+  /** How many of the ids were settled; the others are not (or no longer) held here. */
+  public record SettleResult(int settled, List<String> unknown) {}
+
+  /**
+   * A server-sent-event stream opens: deliveries are offered to {@code queue}. With {@code lastEventId}, the
+   * unanswered deliveries handed to streams after that event are sent again first.
+   */
+  public record Attach(long streamKey, BoundedSourceQueue<Handed> queue, Long lastEventId) implements Command {}
+
+  /** The stream closed. */
+  public record Detach(long streamKey) implements Command {}
+
+  /** The subscription was deleted: leave it and stop. */
+  public enum Stop implements Command { INSTANCE }
+
+  private record Delivered(Delivery delivery) implements Command {}
+
+  private record SubscribeAnswer(SubscribeReply reply) implements Command {}
+
+  private record WaitOver(long waiterId) implements Command {}
+
+  private enum Tick implements Command { INSTANCE }
+
+  private record Received(Delivery delivery, long atNanos) {}
+
+  private record Out(Delivery delivery, long seq, long atNanos, Long streamKey) {}
+
+  private record Waiter(int max, ActorRef<List<Handed>> replyTo) {}
+
+  /** Housekeeping period: stale deliveries, idle release, streams that are full. */
+  static final Duration TICK = Duration.ofMillis(200);
+
+  public static Behavior<Command> create(HttpSubscription subscription, ChannelPolicy policy,
+                                         ActorRef<RouterCommand> router, Duration idleRelease) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new PullGateway(ctx, timers, subscription, policy, router, idleRelease)));
+  }
+
+  private final TimerScheduler<Command> timers;
+  private final HttpSubscription subscription;
+  private final ChannelPolicy policy;
+  private final ActorRef<RouterCommand> router;
+  private final long idleReleaseNanos;
+  private final long ackTimeoutNanos;
+  private final ActorRef<Delivery> deliveries;
+  private final ActorRef<SubscribeReply> subscribeReplies;
+
+  private final ArrayDeque<Received> ready = new ArrayDeque<>();
+  private final LinkedHashMap<String, Out> outstanding = new LinkedHashMap<>();
+  private final LinkedHashMap<Long, Waiter> waiters = new LinkedHashMap<>();
+  private final LinkedHashMap<Long, BoundedSourceQueue<Handed>> streams = new LinkedHashMap<>();
+  private boolean member;
+  private boolean joining;
+  private long lastActivity = System.nanoTime();
+  private long nextSeq = 1;
+  private long nextWaiter;
+  private int nextStream;
+
+  private PullGateway(ActorContext<Command> ctx, TimerScheduler<Command> timers, HttpSubscription subscription,
+                      ChannelPolicy policy, ActorRef<RouterCommand> router, Duration idleRelease) {
+    super(ctx);
+    this.timers = timers;
+    this.subscription = subscription;
+    this.policy = policy;
+    this.router = router;
+    this.idleReleaseNanos = idleRelease.toNanos();
+    this.ackTimeoutNanos = policy.ackTimeout().toNanos();
+    this.deliveries = ctx.messageAdapter(Delivery.class, Delivered::new);
+    this.subscribeReplies = ctx.messageAdapter(SubscribeReply.class, SubscribeAnswer::new);
+    timers.startTimerWithFixedDelay(Tick.INSTANCE, TICK);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Pull.class, this::onPull)
+        .onMessage(Settle.class, this::onSettle)
+        .onMessage(Attach.class, this::onAttach)
+        .onMessage(Detach.class, d -> {
+          streams.remove(d.streamKey());
+          lastActivity = System.nanoTime();
+          return this;
+        })
+        .onMessage(Delivered.class, d -> {
+          ready.addLast(new Received(d.delivery(), System.nanoTime()));
+          dispatch();
+          return this;
+        })
+        .onMessage(SubscribeAnswer.class, this::onSubscribeAnswer)
+        .onMessage(WaitOver.class, w -> {
+          Waiter waiter = waiters.remove(w.waiterId());
+          if (waiter != null) waiter.replyTo().tell(List.of());
+          return this;
+        })
+        .onMessageEquals(Tick.INSTANCE, this::onTick)
+        .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onSignal(PostStop.class, s -> {
+          streams.values().forEach(BoundedSourceQueue::complete);
+          waiters.values().forEach(w -> w.replyTo().tell(List.of()));
+          return this;
+        })
+        .build();
+  }
+
+  // ---- membership -------------------------------------------------------------------------------------------------
+
+  private void join() {
+    lastActivity = System.nanoTime();
+    if (member || joining) return;
+    joining = true;
+    router.tell(new RouterCommand.Subscribe(subscription.channel(), subscription.name(), deliveries,
+        subscribeReplies));
+  }
+
+  private Behavior<Command> onSubscribeAnswer(SubscribeAnswer a) {
+    if (a.reply() instanceof SubscribeReply.Subscribed && joining) {
+      joining = false;
+      member = true;
+      getContext().getLog().debug("HTTP subscription '{}' joined on this node", subscription.name());
+    } else if (a.reply() instanceof SubscribeReply.SubscribeFailed f) {
+      joining = false;
+      member = false;
+      getContext().getLog().warn("HTTP subscription '{}' cannot join channel '{}': {}", subscription.name(),
+          subscription.channel(), f.message());
+    }
+    return this;
+  }
+
+  private void leave() {
+    if (!member && !joining) return;
+    router.tell(new RouterCommand.Unsubscribe(subscription.channel(), subscription.name(), deliveries,
+        subscribeReplies));
+    member = false;
+    joining = false;
+    if (!ready.isEmpty()) {
+      getContext().getLog().info("HTTP subscription '{}': no client for {} ms; {} deliveries nobody took stay pending"
+          + " and are delivered again after the ack timeout", subscription.name(), idleReleaseNanos / 1_000_000,
+          ready.size());
+    }
+    ready.clear();
+  }
+
+  // ---- pulls and streams ------------------------------------------------------------------------------------------
+
+  private Behavior<Command> onPull(Pull p) {
+    join();
+    List<Handed> out = take(p.max(), null);
+    if (!out.isEmpty() || p.waitFor().isZero() || p.waitFor().isNegative()) {
+      p.replyTo().tell(out);
+      return this;
+    }
+    long id = nextWaiter++;
+    waiters.put(id, new Waiter(p.max(), p.replyTo()));
+    timers.startSingleTimer(new WaitOver(id), new WaitOver(id), p.waitFor());
+    return this;
+  }
+
+  private Behavior<Command> onAttach(Attach a) {
+    join();
+    streams.put(a.streamKey(), a.queue());
+    if (a.lastEventId() != null) {
+      // resume: what was sent to streams after the client's last event and is still unanswered, again, in order
+      List<Out> again = new ArrayList<>();
+      for (Out o : outstanding.values()) {
+        if (o.streamKey() != null && o.seq() > a.lastEventId()) again.add(o);
+      }
+      int resent = 0;
+      for (Out o : again) {
+        Handed h = new Handed(o.delivery(), nextSeq++, ackDeadline(o.atNanos()));
+        if (!QueueOfferResult.enqueued().equals(a.queue().offer(h))) break;
+        outstanding.put(o.delivery().deliveryId(), new Out(o.delivery(), h.seq(), o.atNanos(), a.streamKey()));
+        resent++;
+      }
+      if (resent > 0) {
+        getContext().getLog().debug("HTTP subscription '{}': stream resumed after event {}: {} sent again",
+            subscription.name(), a.lastEventId(), resent);
+      }
+    }
+    dispatch();
+    return this;
+  }
+
+  /** Hands ready deliveries to waiting pulls first, then to streams with room. */
+  private void dispatch() {
+    while (!waiters.isEmpty() && !ready.isEmpty()) {
+      Iterator<Map.Entry<Long, Waiter>> it = waiters.entrySet().iterator();
+      Map.Entry<Long, Waiter> first = it.next();
+      List<Handed> out = take(first.getValue().max(), null);
+      if (out.isEmpty()) break;
+      it.remove();
+      timers.cancel(new WaitOver(first.getKey()));
+      first.getValue().replyTo().tell(out);
+    }
+    while (!ready.isEmpty() && !streams.isEmpty()) {
+      Received r = nextUsable();
+      if (r == null) break;
+      if (!offerToAStream(r)) break;
+      ready.pollFirst();
+    }
+  }
+
+  /** Round-robin offer; removes streams that closed. */
+  private boolean offerToAStream(Received r) {
+    List<Long> keys = new ArrayList<>(streams.keySet());
+    for (int i = 0; i < keys.size(); i++) {
+      long key = keys.get(Math.floorMod(nextStream + i, keys.size()));
+      BoundedSourceQueue<Handed> q = streams.get(key);
+      long seq = nextSeq;
+      Handed h = new Handed(r.delivery(), seq, ackDeadline(r.atNanos()));
+      QueueOfferResult res = q.offer(h);
+      if (QueueOfferResult.enqueued().equals(res)) {
+        nextSeq++;
+        nextStream = Math.floorMod(nextStream + i + 1, Math.max(1, keys.size()));
+        outstanding.put(r.delivery().deliveryId(), new Out(r.delivery(), seq, r.atNanos(), key));
+        return true;
+      }
+      if (!QueueOfferResult.dropped().equals(res)) streams.remove(key); // closed or failed
+    }
+    return false;
+  }
+
+  /** The first ready delivery that may still be handed out; drops stale and nacks expired ones on the way. */
+  private Received nextUsable() {
+    long now = System.nanoTime();
+    while (!ready.isEmpty()) {
+      Received r = ready.peekFirst();
+      if (now - r.atNanos() >= ackTimeoutNanos) {
+        ready.pollFirst(); // the core's ack timeout has passed: it delivers it again with a new id
+        continue;
+      }
+      if (r.delivery().envelope().isExpired(Instant.now())) {
+        ready.pollFirst(); // never hand it out late: the core dead-letters it as expired
+        r.delivery().replyTo().tell(r.delivery().nack("deadline passed before a client took it", false));
+        continue;
+      }
+      return r;
+    }
+    return null;
+  }
+
+  private List<Handed> take(int max, Long streamKey) {
+    List<Handed> out = new ArrayList<>(Math.min(max, ready.size()));
+    while (out.size() < max) {
+      Received r = nextUsable();
+      if (r == null) break;
+      ready.pollFirst();
+      Handed h = new Handed(r.delivery(), nextSeq++, ackDeadline(r.atNanos()));
+      outstanding.put(r.delivery().deliveryId(), new Out(r.delivery(), h.seq(), r.atNanos(), streamKey));
+      out.add(h);
+    }
+    return out;
+  }
+
+  private Instant ackDeadline(long receivedAtNanos) {
+    long left = ackTimeoutNanos - (System.nanoTime() - receivedAtNanos);
+    return Instant.now().plusNanos(Math.max(0, left));
+  }
+
+  // ---- acks -------------------------------------------------------------------------------------------------------
+
+  private Behavior<Command> onSettle(Settle s) {
+    lastActivity = System.nanoTime();
+    int settled = 0;
+    List<String> unknown = new ArrayList<>();
+    for (String id : s.deliveryIds()) {
+      Out o = outstanding.remove(id);
+      if (o == null) {
+        unknown.add(id);
+        continue;
+      }
+      Delivery d = o.delivery();
+      d.replyTo().tell(s.ack() ? d.ack() : d.nack(s.error(), s.doNotRetry()));
+      settled++;
+    }
+    s.replyTo().tell(new SettleResult(settled, unknown));
+    return this;
+  }
+
+  // ---- housekeeping -----------------------------------------------------------------------------------------------
+
+  private Behavior<Command> onTick() {
+    long now = System.nanoTime();
+    // a late ack still counts in the core (the delivery actor accepts an ack of any attempt), so hand-outs are
+    // remembered for twice the ack timeout; a bounded number of them
+    int cap = Math.max(1024, policy.maxInFlight() * 8);
+    Iterator<Out> it = outstanding.values().iterator();
+    while (it.hasNext()) {
+      Out o = it.next();
+      if (now - o.atNanos() > 2 * ackTimeoutNanos || outstanding.size() > cap) {
+        it.remove();
+      } else {
+        break; // insertion order is hand-out order, roughly oldest first
+      }
+    }
+    dispatch(); // streams that were full may have room now; stale entries are dropped
+    if (!waiters.isEmpty() || !streams.isEmpty()) {
+      lastActivity = now;
+    } else if (member && now - lastActivity > idleReleaseNanos && outstandingYoungerThanAckTimeout(now) == 0) {
+      leave();
+    }
+    return this;
+  }
+
+  private int outstandingYoungerThanAckTimeout(long now) {
+    int n = 0;
+    for (Out o : outstanding.values()) if (now - o.atNanos() < ackTimeoutNanos) n++;
+    return n;
+  }
+
+  private Behavior<Command> onStop() {
+    leave();
+    return Behaviors.stopped();
+  }
+}
