@@ -31,6 +31,9 @@ import java.util.concurrent.CompletableFuture;
  * fallback is on, and runs the router until the process is stopped (SIGTERM runs Pekko's CoordinatedShutdown).
  */
 public final class RouterMain {
+  /** local: embedded Redis fallback on (reference.conf); production: overlay profile-production.conf. */
+  static final List<String> PROFILES = List.of("local", "production");
+
   private RouterMain() {}
 
   public static void main(String[] args) throws Exception {
@@ -38,7 +41,22 @@ public final class RouterMain {
       System.setProperty("logback.configurationFile", "logback-router.xml");
     }
     Logger log = LoggerFactory.getLogger(RouterMain.class);
-    Config config = ConfigFactory.load();
+    String profile = System.getenv().getOrDefault("ROUTER_PROFILE", System.getProperty("router.profile", "local"));
+    if (!PROFILES.contains(profile)) {
+      log.error("ROUTER_PROFILE = '{}' is invalid: use local (embedded Redis fallback on) or production", profile);
+      System.exit(2);
+      return;
+    }
+    Config config = "production".equals(profile)
+        ? ConfigFactory.parseResources("profile-production.conf").withFallback(ConfigFactory.load())
+        : ConfigFactory.load();
+    log.info("profile '{}'", profile);
+    if ("production".equals(profile) && !config.getBoolean("redis-router.http.auth.enabled")) {
+      log.error("redis-router.http.auth.enabled = false is refused in the production profile: configure tokens"
+          + " (ROUTER_HTTP_TOKEN or redis-router.http.auth.tokens)");
+      System.exit(2);
+      return;
+    }
     RouterSettings settings;
     try {
       settings = RouterSettings.load(config);
