@@ -48,7 +48,7 @@ public record HttpSubscription(String name, String channel, Webhook webhook, Ins
     return name.equals(o.name) && channel.equals(o.channel) && Objects.equals(webhook, o.webhook);
   }
 
-  /** The JSON the API shows and Redis stores. */
+  /** The JSON Redis stores (the full webhook URL); the API shows {@link #toPublicJson()}. */
   public ObjectNode toJson() {
     ObjectNode n = JSON.createObjectNode();
     n.put("name", name);
@@ -62,6 +62,22 @@ public record HttpSubscription(String name, String channel, Webhook webhook, Ins
     }
     n.put("createdAt", createdAt.toString());
     return n;
+  }
+
+  /**
+   * The JSON the API shows: as {@link #toJson()}, but the webhook URL without user info and with its query
+   * replaced by {@code ?...} (either may carry a credential of the receiving service).
+   */
+  public ObjectNode toPublicJson() {
+    ObjectNode n = toJson();
+    if (webhook != null) ((ObjectNode) n.get("webhook")).put("url", redactedUrl(webhook.url()));
+    return n;
+  }
+
+  /** {@code scheme://host[:port]/path[?...]}: no user info, no query values, no fragment. */
+  public static String redactedUrl(URI u) {
+    return u.getScheme() + "://" + u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort())
+        + (u.getRawPath() == null ? "" : u.getRawPath()) + (u.getRawQuery() == null ? "" : "?...");
   }
 
   public byte[] encode() {

@@ -185,7 +185,6 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
 
   /** The URL without user info or query (either may carry a secret). */
   private String safeUrl() {
-    java.net.URI u = webhook.url();
-    return u.getScheme() + "://" + u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort()) + u.getPath();
+    return HttpSubscription.redactedUrl(webhook.url());
   }
 }

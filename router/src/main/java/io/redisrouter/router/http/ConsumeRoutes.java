@@ -171,9 +171,9 @@ public final class ConsumeRoutes extends RouteSupport {
         consumers.tell(new HttpConsumers.Upsert(r.subscription()));
         log.info("subscription '{}' on channel '{}' created ({})", name, channel,
             s.isPush() ? "webhook" : "pull");
-        yield json(StatusCodes.CREATED, r.subscription().toJson());
+        yield json(StatusCodes.CREATED, r.subscription().toPublicJson());
       }
-      case ALREADY_EXISTS -> json(StatusCodes.OK, r.subscription().toJson());
+      case ALREADY_EXISTS -> json(StatusCodes.OK, r.subscription().toPublicJson());
       case CONFLICT -> error(StatusCodes.CONFLICT, "conflict", "subscription '" + name + "' already exists with"
           + " another definition (channel '" + r.subscription().channel() + "'): delete it first or pick another"
           + " name");
@@ -231,7 +231,7 @@ public final class ConsumeRoutes extends RouteSupport {
     return store.list().thenApply(all -> {
       ObjectNode out = JSON.createObjectNode();
       ArrayNode arr = out.putArray("subscriptions");
-      all.forEach(s -> arr.add(s.toJson()));
+      all.forEach(s -> arr.add(s.toPublicJson()));
       return json(StatusCodes.OK, out);
     }).exceptionally(this::redisError);
   }
@@ -240,7 +240,7 @@ public final class ConsumeRoutes extends RouteSupport {
     return store.get(name).thenCompose(found -> {
       if (found.isEmpty()) return done(notFound(name));
       HttpSubscription s = found.get();
-      ObjectNode body = s.toJson();
+      ObjectNode body = s.toPublicJson();
       RedisAsyncCommands<String, byte[]> cmd = runtime.handleFor(s.channel()).commands();
       return cmd.xinfoGroups(RedisKeys.stream(s.channel())).toCompletableFuture()
           .handle((groups, err) -> {
@@ -275,7 +275,7 @@ public final class ConsumeRoutes extends RouteSupport {
   // ---- pull, ack, nack ----------------------------------------------------------------------------------------------
 
   private CompletionStage<HttpResponse> pull(String name, ByteString body) {
-    int max = DEFAULT_PULL_COUNT;
+    int max = Math.min(DEFAULT_PULL_COUNT, settings.maxPullCount());
     Duration wait = DEFAULT_PULL_WAIT.compareTo(settings.maxPullWait()) < 0 ? DEFAULT_PULL_WAIT
         : settings.maxPullWait();
     if (!body.isEmpty()) {
