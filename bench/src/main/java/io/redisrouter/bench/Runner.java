@@ -17,7 +17,7 @@ import java.util.function.Supplier;
  * Drives one run of a scenario: one producer thread publishes {@code messages} payloads, as fast as the
  * scenario's window allows ({@code rate} 0) or at a fixed offered rate (open loop: each message has its intended
  * send time), while CLIENT LIST and the heap are sampled; it waits until every message was delivered or the
- * timeout passed.
+ * nothing arrived for {@code idleMillis}.
  */
 final class Runner {
   private static final MemoryMXBean MEMORY = ManagementFactory.getMemoryMXBean();
@@ -26,7 +26,7 @@ final class Runner {
   private Runner() {}
 
   static RunResult run(Supplier<Scenario> factory, BenchRedis redis, int messages, int size, double rate,
-                       long timeoutMillis) throws Exception {
+                       long idleMillis) throws Exception {
     Tracker tracker = new Tracker(messages);
     String key = "bench-" + RUNS.incrementAndGet();
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -74,13 +74,26 @@ final class Runner {
         if (rate > 0 || (i & 63) == 63) s.flush();
       }
       s.flush();
+      // wait until every message arrived, or nothing arrived for idleMillis (what is missing then is lost)
       boolean timedOut = false;
       long end;
-      try {
-        end = tracker.complete().get(timeoutMillis, TimeUnit.MILLISECONDS);
-      } catch (TimeoutException e) {
-        timedOut = true;
-        end = tracker.lastDeliveryNanos() == 0 ? System.nanoTime() : tracker.lastDeliveryNanos();
+      long lastProgress = System.nanoTime();
+      int lastCount = -1;
+      while (true) {
+        try {
+          end = tracker.complete().get(100, TimeUnit.MILLISECONDS);
+          break;
+        } catch (TimeoutException e) {
+          int now = tracker.distinct();
+          if (now != lastCount) {
+            lastCount = now;
+            lastProgress = System.nanoTime();
+          } else if (System.nanoTime() - lastProgress > idleMillis * 1_000_000L) {
+            timedOut = true;
+            end = tracker.lastDeliveryNanos() == 0 ? System.nanoTime() : tracker.lastDeliveryNanos();
+            break;
+          }
+        }
       }
       maxConnections.accumulateAndGet(redis.connections(), Math::max);
       return new RunResult(messages, (end - t0) / 1e9, tracker.latency(), maxConnections.get(), peakHeap.get(),
@@ -108,7 +121,10 @@ final class Runner {
         window.release(); // given up: it shows as lost
         return;
       }
-      RETRY.schedule(() -> publish(s, payload, window, republished, tries + 1), 5, TimeUnit.MILLISECONDS);
+      RETRY.schedule(() -> {
+        publish(s, payload, window, republished, tries + 1);
+        s.flush(); // the producer may be done flushing: push the republished one out now
+      }, 5, TimeUnit.MILLISECONDS);
     });
   }
 

@@ -1,0 +1,238 @@
+package io.redisrouter.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The side-by-side benchmark: every scenario on the same redis-server (started here, persistence off; a second
+ * pass with AOF everysec), each with one producer and one consumer, 256-byte and 4 KiB payloads. Per scenario: the
+ * median of {@code runs} throughput runs (min, max), then one latency run at 50% of that median (open loop),
+ * Redis connections (CLIENT LIST), peak heap, lost and duplicated. Then the subscriber-restart runs and the
+ * connection count against concurrent publishers. Prints a Markdown table and writes it, with the raw figures as
+ * JSON, under {@code bench/results/}. CLI tool: prints to stdout.
+ *
+ * <pre>mvn -q -B install -DskipTests &amp;&amp; mvn -q -B -pl bench exec:java [-Dexec.args="--quick"]</pre>
+ */
+public final class BenchMain {
+
+  record Def(String id, String label, String semantics, int messages, Supplier<Scenario> factory) {}
+
+  record Row(Def def, int size, String pass, double median, double min, double max, RunResult latency,
+             double offered, int connections, long peakHeap, long lost, long duplicates) {}
+
+  private static final List<Def> SCENARIOS = List.of(
+      new Def("ceiling", "a. raw Lettuce XADD/XREADGROUP/XACK (ceiling)", "at-least-once", 100_000,
+          LettuceStreams::new),
+      new Def("router", "b. router embedded, reliable", "at-least-once + deadlines/retries", 100_000,
+          () -> new RouterEmbedded(false, false)),
+      new Def("http-one", "c. router HTTP publish, 1 per request", "at-least-once", 10_000,
+          () -> new RouterHttp(RouterHttp.Mode.PUBLISH_ONE)),
+      new Def("http-bare", "c. bare Pekko HTTP route, 202 (no Redis)", "none", 10_000, BareHttp::new),
+      new Def("http-batch", "c. router HTTP publish, batches of 100", "at-least-once", 50_000,
+          () -> new RouterHttp(RouterHttp.Mode.PUBLISH_BATCH)),
+      new Def("http-pull", "c. router HTTP pull + ack", "at-least-once", 50_000,
+          () -> new RouterHttp(RouterHttp.Mode.PULL)),
+      new Def("http-webhook", "c. router HTTP webhook push", "at-least-once", 20_000,
+          () -> new RouterHttp(RouterHttp.Mode.WEBHOOK)),
+      new Def("redisson-stream", "d. Redisson stream + consumer group", "at-least-once", 50_000,
+          RedissonStreams::new),
+      new Def("redisson-topic", "d. Redisson reliable topic", "no ack (offset per subscriber)", 50_000,
+          () -> new RedissonReliableTopic(false)),
+      new Def("naive", "d. naive Jedis pool, PUBLISH, re-publish on 0", "at-most-once + blind retry", 50_000,
+          () -> new NaivePool(false, 16)),
+      new Def("broadcast", "e. router broadcast mode", "at-most-once", 100_000,
+          () -> new RouterEmbedded(true, false)),
+      new Def("pubsub", "e. raw Lettuce PUBLISH/SUBSCRIBE", "at-most-once", 100_000, LettucePubSub::new));
+
+  private static final List<Def> RESTARTS = List.of(
+      new Def("router-restart", "router embedded", "at-least-once", 20_000, () -> new RouterEmbedded(false, true)),
+      new Def("redisson-topic-restart", "Redisson reliable topic", "no ack", 20_000,
+          () -> new RedissonReliableTopic(true)),
+      new Def("naive-restart", "naive Jedis pool + re-publish on 0", "blind retry", 20_000,
+          () -> new NaivePool(true, 16)));
+
+  private static final List<String> AOF_PASS = List.of("ceiling", "router", "redisson-stream");
+
+  public static void main(String[] args) throws Exception {
+    if (System.getProperty("logback.configurationFile") == null) {
+      System.setProperty("logback.configurationFile", "bench-logback.xml");
+    }
+    boolean quick = Arrays.asList(args).contains("--quick");
+    int runs = quick ? 1 : 3;
+    double scale = quick ? 0.1 : 1.0;
+    String only = Arrays.stream(args).filter(a -> a.startsWith("--only=")).map(a -> a.substring(7)).findFirst()
+        .orElse(null);
+    List<Row> rows = new ArrayList<>();
+    List<RunResult> restartResults = new ArrayList<>();
+    List<ConnectionScaling.Point> scaling = new ArrayList<>();
+    String redisVersion;
+    long started = System.nanoTime();
+    try (BenchRedis redis = new BenchRedis(null)) {
+      redisVersion = redis.server.version();
+      log("redis-server %s on port %d (persistence off); %s mode", redisVersion, redis.port(),
+          quick ? "quick" : "full");
+      warmUp(redis);
+      for (int size : new int[] {256, 4096}) {
+        for (Def d : SCENARIOS) {
+          if (only != null && !only.contains(d.id())) continue;
+          rows.add(measure(redis, d, size, "no persistence", runs, scale * (size > 1024 ? 0.5 : 1.0)));
+          redis.flushAll();
+        }
+      }
+      for (Def d : RESTARTS) {
+        if (only != null && !only.contains(d.id())) continue;
+        int n = (int) (d.messages() * Math.max(scale, 0.25));
+        RunResult r = Runner.run(d.factory(), redis, n, 256, 5_000, 6_000);
+        log("%-40s restart midway: sent %d delivered %d lost %d duplicated %d republished %d", d.label(), n,
+            r.delivered(), r.lost(), r.duplicates(), r.republished());
+        restartResults.add(r);
+        redis.flushAll();
+      }
+      if (only == null || only.contains("scaling")) {
+        for (int n : new int[] {1, 100, 1000, 10_000}) {
+          scaling.add(ConnectionScaling.router(redis, n));
+          log("connections: router, %d publishers: %d", n, scaling.get(scaling.size() - 1).maxConnections());
+          if (n <= 1000) {
+            scaling.add(ConnectionScaling.naive(redis, n));
+            log("connections: naive pool, %d publishers: %d", n, scaling.get(scaling.size() - 1).maxConnections());
+          }
+          redis.flushAll();
+        }
+      }
+    }
+    if (only == null || only.contains("aof")) {
+      try (BenchRedis aof = new BenchRedis("everysec")) {
+        log("second pass: redis-server with appendonly yes, appendfsync everysec");
+        for (Def d : SCENARIOS) {
+          if (!AOF_PASS.contains(d.id())) continue;
+          rows.add(measure(aof, d, 256, "AOF everysec", runs, scale));
+          aof.flushAll();
+        }
+      }
+    }
+    double minutes = (System.nanoTime() - started) / 60e9;
+    String table = Report.markdown(rows, RESTARTS, restartResults, scaling, redisVersion, runs, minutes, quick);
+    System.out.println();
+    System.out.println(table);
+    write(table, rows, restartResults, scaling, redisVersion, quick);
+    System.exit(0); // client libraries leave non-daemon threads behind
+  }
+
+  private static void warmUp(BenchRedis redis) throws Exception {
+    log("warm-up (JIT): router and ceiling, not counted");
+    Runner.run(() -> new RouterEmbedded(false, false), redis, 50_000, 256, 0, 10_000);
+    Runner.run(LettuceStreams::new, redis, 50_000, 256, 0, 10_000);
+    redis.flushAll();
+  }
+
+  private static Row measure(BenchRedis redis, Def d, int size, String pass, int runs, double scale)
+      throws Exception {
+    int n = Math.max(1000, (int) (d.messages() * scale));
+    double[] rates = new double[runs];
+    int connections = 0;
+    long heap = 0;
+    long lost = 0;
+    long dup = 0;
+    for (int i = 0; i < runs; i++) {
+      RunResult r = Runner.run(d.factory(), redis, n, size, 0, 5_000);
+      rates[i] = r.rate();
+      connections = Math.max(connections, r.maxConnections());
+      heap = Math.max(heap, r.peakHeapBytes());
+      lost += r.lost();
+      dup += r.duplicates();
+      redis.flushAll();
+    }
+    double[] sorted = rates.clone();
+    Arrays.sort(sorted);
+    double median = sorted[runs / 2];
+    double offered = Math.max(100, median / 2);
+    int latencyMessages = (int) Math.max(1000, Math.min(offered * 3, n));
+    RunResult lat = Runner.run(d.factory(), redis, latencyMessages, size, offered, 5_000);
+    connections = Math.max(connections, lat.maxConnections());
+    heap = Math.max(heap, lat.peakHeapBytes());
+    lost += lat.lost();
+    dup += lat.duplicates();
+    log("%-45s %5d B %-14s %9.0f msg/s (%.0f-%.0f)  p50 %.2f p99 %.2f p99.9 %.2f ms @ %.0f/s  conns %d  lost %d dup %d",
+        d.label(), size, pass, median, sorted[0], sorted[runs - 1], lat.p(50), lat.p(99), lat.p(99.9), offered,
+        connections, lost, dup);
+    return new Row(d, size, pass, median, sorted[0], sorted[runs - 1], lat, offered, connections, heap, lost, dup);
+  }
+
+  private static void write(String table, List<Row> rows, List<RunResult> restarts,
+                            List<ConnectionScaling.Point> scaling, String redisVersion, boolean quick)
+      throws IOException {
+    Path dir = Path.of(System.getProperty("bench.results", "results"));
+    if (!Files.isDirectory(dir) && Files.isDirectory(Path.of("bench"))) dir = Path.of("bench", "results");
+    Files.createDirectories(dir);
+    String stamp = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(Instant.now());
+    ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    ObjectNode root = json.createObjectNode();
+    root.put("redis", redisVersion);
+    root.put("quick", quick);
+    root.put("cores", Runtime.getRuntime().availableProcessors());
+    root.put("java", System.getProperty("java.version"));
+    ArrayNode arr = root.putArray("scenarios");
+    for (Row r : rows) {
+      ObjectNode n = arr.addObject();
+      n.put("id", r.def().id());
+      n.put("label", r.def().label());
+      n.put("payloadBytes", r.size());
+      n.put("pass", r.pass());
+      n.put("medianMsgPerSec", Math.round(r.median()));
+      n.put("minMsgPerSec", Math.round(r.min()));
+      n.put("maxMsgPerSec", Math.round(r.max()));
+      n.put("latencyOfferedMsgPerSec", Math.round(r.offered()));
+      n.put("p50Ms", r.latency().p(50));
+      n.put("p99Ms", r.latency().p(99));
+      n.put("p999Ms", r.latency().p(99.9));
+      n.put("redisConnections", r.connections());
+      n.put("peakHeapMB", r.peakHeap() / (1024 * 1024));
+      n.put("lost", r.lost());
+      n.put("duplicated", r.duplicates());
+    }
+    ArrayNode rs = root.putArray("restart");
+    for (int i = 0; i < restarts.size(); i++) {
+      RunResult r = restarts.get(i);
+      rs.addObject().put("id", RESTARTS.get(i).id()).put("sent", r.messages()).put("delivered", r.delivered())
+          .put("lost", r.lost()).put("duplicated", r.duplicates());
+    }
+    ArrayNode sc = root.putArray("connectionScaling");
+    for (ConnectionScaling.Point p : scaling) {
+      sc.addObject().put("system", p.system()).put("publishers", p.publishers())
+          .put("maxConnections", p.maxConnections());
+    }
+    Files.writeString(dir.resolve("bench-" + stamp + ".md"), table);
+    Files.writeString(dir.resolve("bench-" + stamp + ".json"), json.writeValueAsString(root));
+    Files.writeString(dir.resolve("latest.md"), table);
+    Files.writeString(dir.resolve("latest.json"), json.writeValueAsString(root));
+    log("written: %s/bench-%s.md and .json (and latest.md, latest.json)", dir, stamp);
+  }
+
+  static void log(String fmt, Object... args) {
+    System.out.println(String.format(Locale.ROOT, fmt, args));
+  }
+
+  static Map<String, Row> byId(List<Row> rows, int size, String pass) {
+    Map<String, Row> m = new LinkedHashMap<>();
+    for (Row r : rows) if (r.size() == size && r.pass().equals(pass)) m.put(r.def().id(), r);
+    return m;
+  }
+
+  private BenchMain() {}
+}
