@@ -1,20 +1,25 @@
 package io.redisrouter.router.consume;
 
 import io.redisrouter.router.RouterRuntime;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 
 /**
  * The HTTP subscriptions on this node: loads their definitions from Redis at start and every
@@ -39,8 +44,11 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   /** A subscription was created (or found) through this node: start serving it now. */
   public record Upsert(HttpSubscription subscription) implements Command {}
 
-  /** A subscription was deleted through this node: stop serving it now. */
-  public record Removed(String name) implements Command {}
+  /**
+   * A subscription was deleted through this node: stop serving it now. {@code left} is told {@link Done} once this
+   * node no longer consumes its consumer group (a consumer still reading would create a destroyed group again).
+   */
+  public record Removed(String name, ActorRef<Done> left) implements Command {}
 
   private record Loaded(List<HttpSubscription> all, Throwable error) implements Command {}
 
@@ -86,7 +94,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
           return this;
         })
         .onMessage(Removed.class, r -> {
-          forget(r.name());
+          forget(r.name(), r.left());
           return this;
         })
         .onMessage(Lookup.class, this::onLookup)
@@ -113,7 +121,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
       serve(s);
     }
     for (String name : Set.copyOf(known.keySet())) {
-      if (!names.contains(name)) forget(name);
+      if (!names.contains(name)) forget(name, null);
     }
     if (!loadedOnce) {
       loadedOnce = true;
@@ -128,7 +136,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private void serve(HttpSubscription s) {
     HttpSubscription before = known.get(s.name());
     if (before != null && before.sameDefinition(s)) return;
-    if (before != null) forget(s.name());
+    if (before != null) forget(s.name(), null);
     known.put(s.name(), s);
     if (s.isPush()) {
       pushers.put(s.name(), getContext().spawn(WebhookPusher.create(s, runtime.router()),
@@ -136,12 +144,29 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     }
   }
 
-  private void forget(String name) {
+  /** Stops serving {@code name}; {@code left} (may be null) hears once its gateway and pusher have left. */
+  private void forget(String name, ActorRef<Done> left) {
     known.remove(name);
+    List<CompletableFuture<Done>> leaving = new ArrayList<>(2);
     ActorRef<PullGateway.Command> g = gateways.remove(name);
-    if (g != null) g.tell(PullGateway.Stop.INSTANCE);
+    if (g != null) leaving.add(stop(g, PullGateway.Stop::new, left != null));
     ActorRef<WebhookPusher.Command> p = pushers.remove(name);
-    if (p != null) p.tell(WebhookPusher.Stop.INSTANCE);
+    if (p != null) leaving.add(stop(p, WebhookPusher.Stop::new, left != null));
+    if (left != null) {
+      CompletableFuture.allOf(leaving.toArray(CompletableFuture[]::new))
+          .whenComplete((v, e) -> left.tell(Done.getInstance()));
+    }
+  }
+
+  /** Tells {@code child} to stop; when {@code confirm}, completes once it has left the subscription. */
+  private <C> CompletableFuture<Done> stop(ActorRef<C> child, Function<ActorRef<Done>, C> stop, boolean confirm) {
+    if (!confirm) {
+      child.tell(stop.apply(null));
+      return CompletableFuture.completedFuture(Done.getInstance());
+    }
+    // the child confirms after the router did; a timeout here is the router's timeout plus a margin
+    return AskPattern.<C, Done>ask(child, stop::apply, PullGateway.LEAVE_TIMEOUT.plusSeconds(1),
+        getContext().getSystem().scheduler()).toCompletableFuture();
   }
 
   private Behavior<Command> onLookup(Lookup l) {

@@ -16,6 +16,7 @@ import io.redisrouter.router.consume.PullGateway;
 import io.redisrouter.router.consume.SubscriptionStore;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
@@ -72,6 +73,8 @@ public final class ConsumeRoutes extends RouteSupport {
   static final int MAX_SETTLE_IDS = 10_000;
   /** Deliveries buffered per server-sent-event stream before the gateway holds them back. */
   static final int SSE_BUFFER = 64;
+  /** Longest wait, when deleting a subscription, for this node to stop consuming it. */
+  static final Duration LEAVE_TIMEOUT = Duration.ofSeconds(15);
   private static final Set<String> CREATE_FIELDS = Set.of("name", "channel", "webhook");
   private static final Set<String> WEBHOOK_FIELDS = Set.of("url", "timeoutMs", "parallelism");
   private static final Set<String> PULL_FIELDS = Set.of("maxMessages", "waitMs");
@@ -264,11 +267,17 @@ public final class ConsumeRoutes extends RouteSupport {
   }
 
   private CompletionStage<HttpResponse> remove(String name) {
-    return store.delete(name).thenApply(deleted -> {
-      if (!deleted) return notFound(name);
-      consumers.tell(new HttpConsumers.Removed(name));
-      log.info("subscription '{}' deleted (its consumer group and pending entries with it)", name);
-      return HttpResponse.create().withStatus(StatusCodes.NO_CONTENT);
+    return store.removeDefinition(name).thenCompose(deleted -> {
+      if (deleted.isEmpty()) return done(notFound(name));
+      // this node's consumer of the group lets go of it first: while it still reads, it creates a destroyed group
+      // again (at the end of the stream), and that group would hold the channel's retention back for good
+      CompletionStage<Done> left = AskPattern.<HttpConsumers.Command, Done>ask(consumers,
+              replyTo -> new HttpConsumers.Removed(name, replyTo), LEAVE_TIMEOUT, system.scheduler())
+          .exceptionally(t -> Done.getInstance()); // destroy it anyway
+      return left.thenCompose(d -> store.destroyGroup(deleted.get())).thenApply(v -> {
+        log.info("subscription '{}' deleted (its consumer group and pending entries with it)", name);
+        return HttpResponse.create().withStatus(StatusCodes.NO_CONTENT);
+      });
     }).exceptionally(this::redisError);
   }
 
