@@ -18,6 +18,7 @@ import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -30,6 +31,8 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.SharedKillSwitch;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
@@ -58,7 +61,8 @@ import java.util.function.Function;
  * {@code POST /v1/subscriptions}, {@code GET /v1/subscriptions}, {@code GET|DELETE /v1/subscriptions/{name}}; they
  * are stored in Redis and survive restarts. Pull subscriptions ({@code consume} scope):
  * {@code POST /v1/subscriptions/{name}/pull}, {@code .../ack}, {@code .../nack}, and server-sent events at
- * {@code GET /v1/subscriptions/{name}/events} (acked through the same endpoints). Webhook subscriptions are pushed
+ * {@code GET /v1/subscriptions/{name}/events} (acked through the same endpoints; a node that shuts down ends its
+ * event streams, and clients reconnect with {@code Last-Event-ID}). Webhook subscriptions are pushed
  * by the router. Every way goes through the same delivery core as the embedded API: retries, deadlines and dead
  * letters are the core's.
  */
@@ -86,6 +90,8 @@ public final class ConsumeRoutes extends RouteSupport {
   private final SubscriptionStore store;
   private final ActorRef<HttpConsumers.Command> consumers;
   private final AtomicLong streamKeys = new AtomicLong();
+  /** Ends every server-sent-event stream of this node when it shuts down (see the constructor). */
+  private final SharedKillSwitch eventStreams = KillSwitches.shared("server-sent-events");
 
   public ConsumeRoutes(ActorSystem<?> system, RouterRuntime runtime, HttpSettings settings, Auth auth,
                        Endpoints endpoints) {
@@ -96,6 +102,13 @@ public final class ConsumeRoutes extends RouteSupport {
     this.store = new SubscriptionStore(runtime);
     this.consumers = system.systemActorOf(HttpConsumers.create(runtime, store, settings.subscriptionRefresh(),
         settings.pullIdleRelease()), "http-consumers", Props.empty());
+    // an event stream never ends by itself: end them all (properly, with the last chunk) when the node stops taking
+    // requests, rather than having the connections cut; clients reconnect, to another node, with Last-Event-ID
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-end-event-streams",
+        () -> {
+          eventStreams.shutdown();
+          return CompletableFuture.completedFuture(Done.getInstance());
+        });
   }
 
   public Route route() {
@@ -428,6 +441,7 @@ public final class ConsumeRoutes extends RouteSupport {
               new String(DeliveryJson.toBytes(h.delivery(), h.ackDeadline()), StandardCharsets.UTF_8),
               "message", Long.toString(h.seq())))
           .keepAlive(settings.sseHeartbeat(), ServerSentEvent::heartbeat)
+          .via(eventStreams.flow())
           .watchTermination((mat, done) -> {
             done.whenComplete((d, e) -> gateway.tell(new PullGateway.Detach(key)));
             return mat;
