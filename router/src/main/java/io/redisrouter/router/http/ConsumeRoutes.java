@@ -71,6 +71,8 @@ public final class ConsumeRoutes extends RouteSupport {
 
   static final int DEFAULT_PULL_COUNT = 10;
   static final Duration DEFAULT_PULL_WAIT = Duration.ofSeconds(1);
+  /** How long after its wait a pull may take to be answered by the gateway. */
+  static final Duration PULL_ASK_MARGIN = Duration.ofSeconds(10);
   static final int DEFAULT_WEBHOOK_PARALLELISM_CAP = 1000;
   static final Duration MAX_WEBHOOK_TIMEOUT = Duration.ofMinutes(5);
   /** Most delivery ids one ack or nack may name. */
@@ -131,8 +133,10 @@ public final class ConsumeRoutes extends RouteSupport {
             pathEnd(() -> concat(
                 get(() -> authorized(consume, () -> onSuccess(show(name), this::complete))),
                 delete(() -> authorized(admin, () -> onSuccess(remove(name), this::complete))))),
-            path("pull", () -> post(() -> authorized(consume, () ->
-                entity(Unmarshaller.entityToByteString(), body -> onSuccess(pull(name, body), this::complete))))),
+            // a long poll may wait up to max-pull-wait, longer than Pekko's request-timeout (20 s against 30 s by
+            // default), which would answer 503 in its place and hand what comes later to nobody
+            path("pull", () -> post(() -> authorized(consume, () -> withRequestTimeout(pullRequestTimeout(), () ->
+                entity(Unmarshaller.entityToByteString(), body -> onSuccess(pull(name, body), this::complete)))))),
             path("ack", () -> post(() -> authorized(consume, () ->
                 entity(Unmarshaller.entityToByteString(), body ->
                     onSuccess(settle(name, body, true), this::complete))))),
@@ -337,7 +341,7 @@ public final class ConsumeRoutes extends RouteSupport {
     int count = max;
     Duration waitFor = wait;
     return gateway(name, g -> AskPattern.<PullGateway.Command, List<PullGateway.Handed>>ask(g,
-            replyTo -> new PullGateway.Pull(count, waitFor, replyTo), waitFor.plusSeconds(10), system.scheduler())
+            replyTo -> new PullGateway.Pull(count, waitFor, replyTo), waitFor.plus(PULL_ASK_MARGIN), system.scheduler())
         .thenApply(handed -> {
           ObjectNode out = JSON.createObjectNode();
           ArrayNode arr = out.putArray("messages");
@@ -451,6 +455,11 @@ public final class ConsumeRoutes extends RouteSupport {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------------
+
+  /** The request timeout of a pull: its longest wait, the gateway's answer time, and a margin for the lookup. */
+  private Duration pullRequestTimeout() {
+    return settings.maxPullWait().plus(PULL_ASK_MARGIN).plusSeconds(5);
+  }
 
   private CompletionStage<HttpConsumers.LookupResult> lookup(String name) {
     return AskPattern.ask(consumers, replyTo -> new HttpConsumers.Lookup(name, replyTo), Duration.ofSeconds(10),

@@ -53,6 +53,8 @@ class PullHttpIT {
     service = HttpTestSupport.start("pull-http", redis,
         "redis-router.http.max-pull-wait = " + MAX_PULL_WAIT_MS + "ms\n"
             + "redis-router.http.max-pull-count = 200\n"
+            // shorter than max-pull-wait, as by default (Pekko's 20 s against 30 s)
+            + "pekko.http.server.request-timeout = 2s\n"
             + "redis-router.channels.overrides {\n"
             + "  \"pull-timeout\" { ack-timeout = 1s }\n"
             + "  \"pull-bulk\" { ack-timeout = 30s, max-in-flight = 200 }\n"
@@ -149,6 +151,38 @@ class PullHttpIT {
   }
 
   @Test
+  void aLongPollIsNotCutByTheServersRequestTimeout() throws Exception {
+    String ch = "pull-longer";
+    createPull(service, "pull-longer", ch);
+    long t0 = System.nanoTime();
+    // waits longer than pekko.http.server.request-timeout (2s), within max-pull-wait
+    HttpResponse<String> r = pullRaw(service, "pull-longer", "{\"maxMessages\": 5, \"waitMs\": 3000}");
+    long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    assertEquals(200, r.statusCode(), "after " + tookMs + " ms: " + r.body());
+    assertEquals(0, HttpTestSupport.json(r).get("messages").size(), r.body());
+    assertTrue(tookMs >= 2900, "the pull waited its waitMs: " + tookMs + " ms");
+
+    // and a message that comes late in such a wait reaches the client
+    CompletableFuture<HttpResponse<String>> waiting = HttpTestSupport.client().sendAsync(
+        HttpTestSupport.request(service, "/v1/subscriptions/pull-longer/pull")
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"maxMessages\": 5, \"waitMs\": 5000}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThrows(TimeoutException.class, () -> waiting.get(2500, TimeUnit.MILLISECONDS),
+        "still waiting past the request timeout");
+    MessageChecker checker = new MessageChecker();
+    String id = publish(service, ch, 1, "late", checker).get(0);
+    HttpResponse<String> late = waiting.get(5, TimeUnit.SECONDS);
+    assertEquals(200, late.statusCode(), late.body());
+    JsonNode messages = HttpTestSupport.json(late).get("messages");
+    assertEquals(1, messages.size(), late.body());
+    assertEquals(id, messageId(messages.get(0)));
+    checker.delivered(id);
+    ackAll(service, "pull-longer", List.of(messages.get(0)));
+    ConsumeHttpSupport.report(checker, "aLongPollIsNotCutByTheServersRequestTimeout");
+  }
+
+  @Test
   void aNackedMessageIsDeliveredAgainWithTheNextAttempt() throws Exception {
     String ch = "pull-nack";
     createPull(service, "pull-nack", ch);
@@ -228,6 +262,35 @@ class PullHttpIT {
     ackAll(service, "pull-timeout", again);
     awaitJson(service, "/v1/subscriptions/pull-timeout", b -> b.get("stats").get("pending").asLong() == 0);
     ConsumeHttpSupport.report(checker, "anUnackedMessageIsDeliveredAgainAfterTheAckTimeout");
+  }
+
+  @Test
+  void aMessageWhoseDeadlinePassedIsNeverHandedOut() throws Exception {
+    String ch = "pull-expiry";
+    createPull(service, "pull-expiry", ch);
+    assertEquals(List.of(), pull(service, "pull-expiry", 10, 0)); // joined: the router hands deliveries over now
+    Instant before = Instant.now();
+    HttpResponse<String> p = HttpTestSupport.post(service, "/v1/channels/" + ch + "/messages",
+        "{\"payload\": {\"n\": 1}, \"ttl\": \"500ms\"}");
+    assertEquals(202, p.statusCode(), p.body());
+    String id = HttpTestSupport.json(p).get("messageId").asText();
+    MessageChecker checker = new MessageChecker();
+    checker.sent(id);
+    checker.acked(id);
+    // nobody pulls until the deadline has passed
+    Instant deadline = before.plusMillis(500);
+    ConsumeHttpSupport.await("the deadline passed", Instant::now, now -> now.isAfter(deadline.plusMillis(50)));
+    assertEquals(List.of(), pull(service, "pull-expiry", 10, 0), "an expired message is not handed out");
+
+    JsonNode page = awaitJson(service, "/v1/channels/" + ch + "/dead-letters", b -> b.get("total").asLong() == 1);
+    JsonNode item = page.get("items").get(0);
+    assertEquals("expired", item.get("reason").asText(), item.toString());
+    assertEquals(id, item.get("envelope").get("messageId").asText(), item.toString());
+    checker.deadLettered(id);
+    assertEquals(List.of(), pull(service, "pull-expiry", 10, 300), "nor later");
+    awaitJson(service, "/v1/subscriptions/pull-expiry", b -> b.get("stats").get("pending").asLong() == 0);
+    MessageChecker.Report r = ConsumeHttpSupport.report(checker, "aMessageWhoseDeadlinePassedIsNeverHandedOut");
+    assertEquals(0, r.delivered());
   }
 
   @Test
