@@ -9,6 +9,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,7 +23,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 
 /**
- * The HTTP subscriptions on this node: loads their definitions from Redis at start and every
+ * The HTTP subscriptions on this node: loads their definitions from Redis at start (again every second until Redis
+ * answers, so that webhook subscriptions do not wait a whole {@code refresh} when Redis is not connected yet) and every
  * {@code refresh} (so that subscriptions created or deleted through another node take effect here too), runs a
  * {@link WebhookPusher} for every webhook subscription, and a {@link PullGateway} for each pull subscription that a
  * client pulls or streams from.
@@ -57,17 +59,22 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
 
   private enum Refresh implements Command { INSTANCE }
 
+  /** Retry period of the first load while Redis cannot be read (at most the refresh period). */
+  static final Duration FIRST_LOAD_RETRY = Duration.ofSeconds(1);
+
   public static Behavior<Command> create(RouterRuntime runtime, SubscriptionStore store, Duration refresh,
                                          Duration pullIdleRelease) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(Refresh.INSTANCE, refresh);
       ctx.getSelf().tell(Refresh.INSTANCE);
-      return new HttpConsumers(ctx, runtime, store, pullIdleRelease);
+      return new HttpConsumers(ctx, timers, runtime, store, refresh, pullIdleRelease);
     }));
   }
 
+  private final TimerScheduler<Command> timers;
   private final RouterRuntime runtime;
   private final SubscriptionStore store;
+  private final Duration firstLoadRetry;
   private final Duration pullIdleRelease;
   private final Map<String, HttpSubscription> known = new HashMap<>();
   private final Map<String, ActorRef<PullGateway.Command>> gateways = new HashMap<>();
@@ -76,11 +83,13 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private boolean loadedOnce;
   private long children;
 
-  private HttpConsumers(ActorContext<Command> ctx, RouterRuntime runtime, SubscriptionStore store,
-                        Duration pullIdleRelease) {
+  private HttpConsumers(ActorContext<Command> ctx, TimerScheduler<Command> timers, RouterRuntime runtime,
+                        SubscriptionStore store, Duration refresh, Duration pullIdleRelease) {
     super(ctx);
+    this.timers = timers;
     this.runtime = runtime;
     this.store = store;
+    this.firstLoadRetry = refresh.compareTo(FIRST_LOAD_RETRY) < 0 ? refresh : FIRST_LOAD_RETRY;
     this.pullIdleRelease = pullIdleRelease;
   }
 
@@ -113,6 +122,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     loading = false;
     if (l.error() != null) {
       getContext().getLog().debug("cannot read the HTTP subscriptions yet: {}", l.error().toString());
+      if (!loadedOnce) timers.startSingleTimer("first-load-retry", Refresh.INSTANCE, firstLoadRetry);
       return this;
     }
     Set<String> names = new HashSet<>();

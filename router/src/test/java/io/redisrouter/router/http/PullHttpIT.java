@@ -1,7 +1,9 @@
 package io.redisrouter.router.http;
 
+import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.redisrouter.router.service.RouterService;
+import io.redisrouter.testkit.LogCapture;
 import io.redisrouter.testkit.MessageChecker;
 import io.redisrouter.testkit.RedisServer;
 import org.junit.jupiter.api.AfterAll;
@@ -291,6 +293,43 @@ class PullHttpIT {
     awaitJson(service, "/v1/subscriptions/pull-expiry", b -> b.get("stats").get("pending").asLong() == 0);
     MessageChecker.Report r = ConsumeHttpSupport.report(checker, "aMessageWhoseDeadlinePassedIsNeverHandedOut");
     assertEquals(0, r.delivered());
+  }
+
+  @Test
+  void anIdleSubscriptionIsLeftAndWhatItHeldIsDeliveredAgainOnTheNextPull() throws Exception {
+    String ch = "pull-idle";
+    MessageChecker checker = new MessageChecker();
+    RouterService other = HttpTestSupport.start("pull-http-idle", redis,
+        "redis-router.http.pull-idle-release = 300ms\n"
+            + "redis-router.channels.overrides { \"pull-idle\" { ack-timeout = 1s } }\n");
+    try (LogCapture logs = LogCapture.everything(Level.INFO)) {
+      createPull(other, "pull-idle", ch);
+      assertEquals(List.of(), pull(other, "pull-idle", 10, 0)); // joins
+      // reach the node's gateway, but nobody pulls them
+      Set<String> expected = new HashSet<>(publish(other, ch, 3, "held", checker));
+      ConsumeHttpSupport.await("the idle subscription was left on this node", () -> logs.linesContaining(
+          "subscription 'pull-idle' of channel '" + ch + "': no subscriber left"), l -> !l.isEmpty());
+      // published while nobody consumes on any node
+      expected.addAll(publish(other, ch, 2, "unread", checker));
+
+      Set<String> seen = new HashSet<>();
+      long deadline = System.nanoTime() + ConsumeHttpSupport.WAIT.toNanos();
+      while (!seen.containsAll(expected)) {
+        assertTrue(System.nanoTime() < deadline, () -> "got only " + seen + " of " + expected);
+        List<JsonNode> got = pull(other, "pull-idle", 10, 500);
+        got.forEach(d -> {
+          checker.delivered(messageId(d));
+          seen.add(messageId(d));
+        });
+        ackAll(other, "pull-idle", got);
+      }
+      awaitJson(other, "/v1/subscriptions/pull-idle", b -> b.get("stats").get("pending").asLong() == 0);
+    } finally {
+      other.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+    MessageChecker.Report r = ConsumeHttpSupport.report(checker,
+        "anIdleSubscriptionIsLeftAndWhatItHeldIsDeliveredAgainOnTheNextPull");
+    assertEquals(5, r.delivered());
   }
 
   @Test

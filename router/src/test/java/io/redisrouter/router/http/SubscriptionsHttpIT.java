@@ -365,7 +365,19 @@ class SubscriptionsHttpIT {
           whileDown.add(id);
         }
 
-        second = RouterService.start("subscriptions-restart-2", config(own));
+        // the new router starts while Redis does not answer yet; its periodic re-read of the subscriptions is far
+        // off, yet the webhook subscription is served as soon as Redis answers
+        try (LogCapture logs = LogCapture.everything(Level.INFO)) {
+          own.pause();
+          try {
+            second = RouterService.start("subscriptions-restart-2", ConfigFactory.parseString(
+                "redis-router.http.subscription-refresh = 60s").withFallback(config(own)));
+          } finally {
+            own.resume();
+          }
+          await("the webhook subscription is served after the restart", () -> logs.linesContaining(
+              "webhook subscription 'subs-restart-hook' of channel 'subs-restart-idle' pushes to"), l -> !l.isEmpty());
+        }
         HttpResponse<String> list = HttpTestSupport.get(second, "/v1/subscriptions");
         assertEquals(200, list.statusCode(), list.body());
         List<String> names = new ArrayList<>();
