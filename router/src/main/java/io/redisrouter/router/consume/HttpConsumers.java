@@ -1,23 +1,30 @@
 package io.redisrouter.router.consume;
 
 import io.redisrouter.router.RouterRuntime;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 
 /**
- * The HTTP subscriptions on this node: loads their definitions from Redis at start and every
+ * The HTTP subscriptions on this node: loads their definitions from Redis at start (again every second until Redis
+ * answers, so that webhook subscriptions do not wait a whole {@code refresh} when Redis is not connected yet) and every
  * {@code refresh} (so that subscriptions created or deleted through another node take effect here too), runs a
  * {@link WebhookPusher} for every webhook subscription, and a {@link PullGateway} for each pull subscription that a
  * client pulls or streams from.
@@ -39,8 +46,11 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   /** A subscription was created (or found) through this node: start serving it now. */
   public record Upsert(HttpSubscription subscription) implements Command {}
 
-  /** A subscription was deleted through this node: stop serving it now. */
-  public record Removed(String name) implements Command {}
+  /**
+   * A subscription was deleted through this node: stop serving it now. {@code left} is told {@link Done} once this
+   * node no longer consumes its consumer group (a consumer still reading would create a destroyed group again).
+   */
+  public record Removed(String name, ActorRef<Done> left) implements Command {}
 
   private record Loaded(List<HttpSubscription> all, Throwable error) implements Command {}
 
@@ -49,17 +59,22 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
 
   private enum Refresh implements Command { INSTANCE }
 
+  /** Retry period of the first load while Redis cannot be read (at most the refresh period). */
+  static final Duration FIRST_LOAD_RETRY = Duration.ofSeconds(1);
+
   public static Behavior<Command> create(RouterRuntime runtime, SubscriptionStore store, Duration refresh,
                                          Duration pullIdleRelease) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(Refresh.INSTANCE, refresh);
       ctx.getSelf().tell(Refresh.INSTANCE);
-      return new HttpConsumers(ctx, runtime, store, pullIdleRelease);
+      return new HttpConsumers(ctx, timers, runtime, store, refresh, pullIdleRelease);
     }));
   }
 
+  private final TimerScheduler<Command> timers;
   private final RouterRuntime runtime;
   private final SubscriptionStore store;
+  private final Duration firstLoadRetry;
   private final Duration pullIdleRelease;
   private final Map<String, HttpSubscription> known = new HashMap<>();
   private final Map<String, ActorRef<PullGateway.Command>> gateways = new HashMap<>();
@@ -68,11 +83,13 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private boolean loadedOnce;
   private long children;
 
-  private HttpConsumers(ActorContext<Command> ctx, RouterRuntime runtime, SubscriptionStore store,
-                        Duration pullIdleRelease) {
+  private HttpConsumers(ActorContext<Command> ctx, TimerScheduler<Command> timers, RouterRuntime runtime,
+                        SubscriptionStore store, Duration refresh, Duration pullIdleRelease) {
     super(ctx);
+    this.timers = timers;
     this.runtime = runtime;
     this.store = store;
+    this.firstLoadRetry = refresh.compareTo(FIRST_LOAD_RETRY) < 0 ? refresh : FIRST_LOAD_RETRY;
     this.pullIdleRelease = pullIdleRelease;
   }
 
@@ -86,7 +103,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
           return this;
         })
         .onMessage(Removed.class, r -> {
-          forget(r.name());
+          forget(r.name(), r.left());
           return this;
         })
         .onMessage(Lookup.class, this::onLookup)
@@ -105,6 +122,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     loading = false;
     if (l.error() != null) {
       getContext().getLog().debug("cannot read the HTTP subscriptions yet: {}", l.error().toString());
+      if (!loadedOnce) timers.startSingleTimer("first-load-retry", Refresh.INSTANCE, firstLoadRetry);
       return this;
     }
     Set<String> names = new HashSet<>();
@@ -113,7 +131,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
       serve(s);
     }
     for (String name : Set.copyOf(known.keySet())) {
-      if (!names.contains(name)) forget(name);
+      if (!names.contains(name)) forget(name, null);
     }
     if (!loadedOnce) {
       loadedOnce = true;
@@ -128,7 +146,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private void serve(HttpSubscription s) {
     HttpSubscription before = known.get(s.name());
     if (before != null && before.sameDefinition(s)) return;
-    if (before != null) forget(s.name());
+    if (before != null) forget(s.name(), null);
     known.put(s.name(), s);
     if (s.isPush()) {
       pushers.put(s.name(), getContext().spawn(WebhookPusher.create(s, runtime.router()),
@@ -136,12 +154,29 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     }
   }
 
-  private void forget(String name) {
+  /** Stops serving {@code name}; {@code left} (may be null) hears once its gateway and pusher have left. */
+  private void forget(String name, ActorRef<Done> left) {
     known.remove(name);
+    List<CompletableFuture<Done>> leaving = new ArrayList<>(2);
     ActorRef<PullGateway.Command> g = gateways.remove(name);
-    if (g != null) g.tell(PullGateway.Stop.INSTANCE);
+    if (g != null) leaving.add(stop(g, PullGateway.Stop::new, left != null));
     ActorRef<WebhookPusher.Command> p = pushers.remove(name);
-    if (p != null) p.tell(WebhookPusher.Stop.INSTANCE);
+    if (p != null) leaving.add(stop(p, WebhookPusher.Stop::new, left != null));
+    if (left != null) {
+      CompletableFuture.allOf(leaving.toArray(CompletableFuture[]::new))
+          .whenComplete((v, e) -> left.tell(Done.getInstance()));
+    }
+  }
+
+  /** Tells {@code child} to stop; when {@code confirm}, completes once it has left the subscription. */
+  private <C> CompletableFuture<Done> stop(ActorRef<C> child, Function<ActorRef<Done>, C> stop, boolean confirm) {
+    if (!confirm) {
+      child.tell(stop.apply(null));
+      return CompletableFuture.completedFuture(Done.getInstance());
+    }
+    // the child confirms after the router did; a timeout here is the router's timeout plus a margin
+    return AskPattern.<C, Done>ask(child, stop::apply, PullGateway.LEAVE_TIMEOUT.plusSeconds(1),
+        getContext().getSystem().scheduler()).toCompletableFuture();
   }
 
   private Behavior<Command> onLookup(Lookup l) {

@@ -4,11 +4,13 @@ import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -23,6 +25,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * The HTTP consumers of one pull subscription on this node: a member of the subscription like any embedded
@@ -61,8 +65,12 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
   /** The stream closed. */
   public record Detach(long streamKey) implements Command {}
 
-  /** The subscription was deleted: leave it and stop. */
-  public enum Stop implements Command { INSTANCE }
+  /**
+   * The subscription was deleted or redefined: leave it and stop. {@code left}, when not null, is told {@link Done}
+   * once the router confirmed the unsubscribe: from then on this node's consumer of the group reads nothing more (and
+   * so does not create the group again), and the group can be destroyed.
+   */
+  public record Stop(ActorRef<Done> left) implements Command {}
 
   private record Delivered(Delivery delivery) implements Command {}
 
@@ -80,6 +88,9 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
 
   /** Housekeeping period: stale deliveries, idle release, streams that are full. */
   static final Duration TICK = Duration.ofMillis(200);
+
+  /** Longest wait for the router to confirm an unsubscribe. */
+  static final Duration LEAVE_TIMEOUT = Duration.ofSeconds(10);
 
   public static Behavior<Command> create(HttpSubscription subscription, ChannelPolicy policy,
                                          ActorRef<RouterCommand> router, Duration idleRelease) {
@@ -144,7 +155,7 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
           return this;
         })
         .onMessageEquals(Tick.INSTANCE, this::onTick)
-        .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessage(Stop.class, this::onStop)
         .onSignal(PostStop.class, s -> {
           streams.values().forEach(BoundedSourceQueue::complete);
           waiters.values().forEach(w -> w.replyTo().tell(List.of()));
@@ -177,10 +188,12 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
     return this;
   }
 
-  private void leave() {
-    if (!member && !joining) return;
-    router.tell(new RouterCommand.Unsubscribe(subscription.channel(), subscription.name(), deliveries,
-        subscribeReplies));
+  /** Leaves the subscription; completes when the router confirmed it (at once when this was no member). */
+  private CompletionStage<SubscribeReply> leave() {
+    if (!member && !joining) return CompletableFuture.completedFuture(null);
+    CompletionStage<SubscribeReply> left = AskPattern.ask(router, replyTo -> new RouterCommand.Unsubscribe(
+        subscription.channel(), subscription.name(), deliveries, replyTo), LEAVE_TIMEOUT,
+        getContext().getSystem().scheduler());
     member = false;
     joining = false;
     if (!ready.isEmpty()) {
@@ -189,6 +202,7 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
           ready.size());
     }
     ready.clear();
+    return left;
   }
 
   // ---- pulls and streams ------------------------------------------------------------------------------------------
@@ -358,8 +372,9 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
     return n;
   }
 
-  private Behavior<Command> onStop() {
-    leave();
+  private Behavior<Command> onStop(Stop s) {
+    CompletionStage<SubscribeReply> left = leave();
+    if (s.left() != null) left.whenComplete((r, e) -> s.left().tell(Done.getInstance()));
     return Behaviors.stopped();
   }
 }

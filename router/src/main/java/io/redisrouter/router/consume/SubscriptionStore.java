@@ -110,19 +110,27 @@ public final class SubscriptionStore {
   }
 
   /**
-   * Deletes the subscription and its consumer group (its pending entries go with the group; the channel's stream and
-   * the other subscriptions are untouched). Completes with false when there was no such subscription.
+   * Deletes the stored definition (no node starts serving the subscription any more); completes with the deleted
+   * definition, or empty when there was no such subscription. The consumer group is left to
+   * {@link #destroyGroup}: destroy it only once this node no longer consumes it, or its consumer creates it again.
    */
-  public CompletionStage<Boolean> delete(String name) {
+  public CompletionStage<Optional<HttpSubscription>> removeDefinition(String name) {
     return get(name).thenCompose(existing -> {
-      if (existing.isEmpty()) return CompletableFuture.completedFuture(false);
-      HttpSubscription s = existing.get();
-      RedisHandle h = runtime.handleFor(s.channel());
-      return call(h, cmd -> cmd.hdel(RedisKeys.SUBSCRIPTIONS, name))
-          .thenCompose(n -> call(h, cmd -> cmd.xgroupDestroy(RedisKeys.stream(s.channel()), name))
-              .exceptionally(e -> false)) // no stream or group left: nothing to destroy
-          .thenApply(x -> true);
+      if (existing.isEmpty()) return CompletableFuture.completedFuture(existing);
+      RedisHandle h = runtime.handleFor(existing.get().channel());
+      return call(h, cmd -> cmd.hdel(RedisKeys.SUBSCRIPTIONS, name)).thenApply(n -> existing);
     });
+  }
+
+  /**
+   * Destroys the subscription's consumer group (its pending entries go with it; the channel's stream and the other
+   * subscriptions are untouched). A stream or group that is not there is not an error.
+   */
+  public CompletionStage<Void> destroyGroup(HttpSubscription s) {
+    RedisHandle h = runtime.handleFor(s.channel());
+    return call(h, cmd -> cmd.xgroupDestroy(RedisKeys.stream(s.channel()), s.name()))
+        .exceptionally(e -> false) // no stream or group left: nothing to destroy
+        .thenApply(x -> (Void) null);
   }
 
   private static <T> CompletableFuture<T> call(RedisHandle h,

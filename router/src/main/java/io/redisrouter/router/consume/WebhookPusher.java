@@ -3,10 +3,12 @@ package io.redisrouter.router.consume;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -37,8 +39,11 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
 
   public interface Command {}
 
-  /** The subscription was deleted: leave it and stop. */
-  public enum Stop implements Command { INSTANCE }
+  /**
+   * The subscription was deleted or redefined: leave it and stop. {@code left}, when not null, is told {@link Done}
+   * once the router confirmed the unsubscribe (this node's consumer of the group reads nothing more from then on).
+   */
+  public record Stop(ActorRef<Done> left) implements Command {}
 
   private record Delivered(Delivery delivery) implements Command {}
 
@@ -109,9 +114,11 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
           join();
           return this;
         })
-        .onMessageEquals(Stop.INSTANCE, () -> {
-          router.tell(new RouterCommand.Unsubscribe(subscription.channel(), subscription.name(), deliveries,
-              subscribeReplies));
+        .onMessage(Stop.class, s -> {
+          CompletionStage<SubscribeReply> left = AskPattern.ask(router, replyTo -> new RouterCommand.Unsubscribe(
+              subscription.channel(), subscription.name(), deliveries, replyTo), PullGateway.LEAVE_TIMEOUT,
+              getContext().getSystem().scheduler());
+          if (s.left() != null) left.whenComplete((r, e) -> s.left().tell(Done.getInstance()));
           return Behaviors.stopped();
         })
         .build();

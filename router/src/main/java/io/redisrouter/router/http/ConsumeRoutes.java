@@ -16,6 +16,8 @@ import io.redisrouter.router.consume.PullGateway;
 import io.redisrouter.router.consume.SubscriptionStore;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
@@ -29,6 +31,8 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.SharedKillSwitch;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
@@ -57,7 +61,8 @@ import java.util.function.Function;
  * {@code POST /v1/subscriptions}, {@code GET /v1/subscriptions}, {@code GET|DELETE /v1/subscriptions/{name}}; they
  * are stored in Redis and survive restarts. Pull subscriptions ({@code consume} scope):
  * {@code POST /v1/subscriptions/{name}/pull}, {@code .../ack}, {@code .../nack}, and server-sent events at
- * {@code GET /v1/subscriptions/{name}/events} (acked through the same endpoints). Webhook subscriptions are pushed
+ * {@code GET /v1/subscriptions/{name}/events} (acked through the same endpoints; a node that shuts down ends its
+ * event streams, and clients reconnect with {@code Last-Event-ID}). Webhook subscriptions are pushed
  * by the router. Every way goes through the same delivery core as the embedded API: retries, deadlines and dead
  * letters are the core's.
  */
@@ -66,12 +71,16 @@ public final class ConsumeRoutes extends RouteSupport {
 
   static final int DEFAULT_PULL_COUNT = 10;
   static final Duration DEFAULT_PULL_WAIT = Duration.ofSeconds(1);
+  /** How long after its wait a pull may take to be answered by the gateway. */
+  static final Duration PULL_ASK_MARGIN = Duration.ofSeconds(10);
   static final int DEFAULT_WEBHOOK_PARALLELISM_CAP = 1000;
   static final Duration MAX_WEBHOOK_TIMEOUT = Duration.ofMinutes(5);
   /** Most delivery ids one ack or nack may name. */
   static final int MAX_SETTLE_IDS = 10_000;
   /** Deliveries buffered per server-sent-event stream before the gateway holds them back. */
   static final int SSE_BUFFER = 64;
+  /** Longest wait, when deleting a subscription, for this node to stop consuming it. */
+  static final Duration LEAVE_TIMEOUT = Duration.ofSeconds(15);
   private static final Set<String> CREATE_FIELDS = Set.of("name", "channel", "webhook");
   private static final Set<String> WEBHOOK_FIELDS = Set.of("url", "timeoutMs", "parallelism");
   private static final Set<String> PULL_FIELDS = Set.of("maxMessages", "waitMs");
@@ -83,6 +92,8 @@ public final class ConsumeRoutes extends RouteSupport {
   private final SubscriptionStore store;
   private final ActorRef<HttpConsumers.Command> consumers;
   private final AtomicLong streamKeys = new AtomicLong();
+  /** Ends every server-sent-event stream of this node when it shuts down (see the constructor). */
+  private final SharedKillSwitch eventStreams = KillSwitches.shared("server-sent-events");
 
   public ConsumeRoutes(ActorSystem<?> system, RouterRuntime runtime, HttpSettings settings, Auth auth,
                        Endpoints endpoints) {
@@ -93,6 +104,13 @@ public final class ConsumeRoutes extends RouteSupport {
     this.store = new SubscriptionStore(runtime);
     this.consumers = system.systemActorOf(HttpConsumers.create(runtime, store, settings.subscriptionRefresh(),
         settings.pullIdleRelease()), "http-consumers", Props.empty());
+    // an event stream never ends by itself: end them all (properly, with the last chunk) when the node stops taking
+    // requests, rather than having the connections cut; clients reconnect, to another node, with Last-Event-ID
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-end-event-streams",
+        () -> {
+          eventStreams.shutdown();
+          return CompletableFuture.completedFuture(Done.getInstance());
+        });
   }
 
   public Route route() {
@@ -115,8 +133,10 @@ public final class ConsumeRoutes extends RouteSupport {
             pathEnd(() -> concat(
                 get(() -> authorized(consume, () -> onSuccess(show(name), this::complete))),
                 delete(() -> authorized(admin, () -> onSuccess(remove(name), this::complete))))),
-            path("pull", () -> post(() -> authorized(consume, () ->
-                entity(Unmarshaller.entityToByteString(), body -> onSuccess(pull(name, body), this::complete))))),
+            // a long poll may wait up to max-pull-wait, longer than Pekko's request-timeout (20 s against 30 s by
+            // default), which would answer 503 in its place and hand what comes later to nobody
+            path("pull", () -> post(() -> authorized(consume, () -> withRequestTimeout(pullRequestTimeout(), () ->
+                entity(Unmarshaller.entityToByteString(), body -> onSuccess(pull(name, body), this::complete)))))),
             path("ack", () -> post(() -> authorized(consume, () ->
                 entity(Unmarshaller.entityToByteString(), body ->
                     onSuccess(settle(name, body, true), this::complete))))),
@@ -264,11 +284,17 @@ public final class ConsumeRoutes extends RouteSupport {
   }
 
   private CompletionStage<HttpResponse> remove(String name) {
-    return store.delete(name).thenApply(deleted -> {
-      if (!deleted) return notFound(name);
-      consumers.tell(new HttpConsumers.Removed(name));
-      log.info("subscription '{}' deleted (its consumer group and pending entries with it)", name);
-      return HttpResponse.create().withStatus(StatusCodes.NO_CONTENT);
+    return store.removeDefinition(name).thenCompose(deleted -> {
+      if (deleted.isEmpty()) return done(notFound(name));
+      // this node's consumer of the group lets go of it first: while it still reads, it creates a destroyed group
+      // again (at the end of the stream), and that group would hold the channel's retention back for good
+      CompletionStage<Done> left = AskPattern.<HttpConsumers.Command, Done>ask(consumers,
+              replyTo -> new HttpConsumers.Removed(name, replyTo), LEAVE_TIMEOUT, system.scheduler())
+          .exceptionally(t -> Done.getInstance()); // destroy it anyway
+      return left.thenCompose(d -> store.destroyGroup(deleted.get())).thenApply(v -> {
+        log.info("subscription '{}' deleted (its consumer group and pending entries with it)", name);
+        return HttpResponse.create().withStatus(StatusCodes.NO_CONTENT);
+      });
     }).exceptionally(this::redisError);
   }
 
@@ -315,7 +341,7 @@ public final class ConsumeRoutes extends RouteSupport {
     int count = max;
     Duration waitFor = wait;
     return gateway(name, g -> AskPattern.<PullGateway.Command, List<PullGateway.Handed>>ask(g,
-            replyTo -> new PullGateway.Pull(count, waitFor, replyTo), waitFor.plusSeconds(10), system.scheduler())
+            replyTo -> new PullGateway.Pull(count, waitFor, replyTo), waitFor.plus(PULL_ASK_MARGIN), system.scheduler())
         .thenApply(handed -> {
           ObjectNode out = JSON.createObjectNode();
           ArrayNode arr = out.putArray("messages");
@@ -419,6 +445,7 @@ public final class ConsumeRoutes extends RouteSupport {
               new String(DeliveryJson.toBytes(h.delivery(), h.ackDeadline()), StandardCharsets.UTF_8),
               "message", Long.toString(h.seq())))
           .keepAlive(settings.sseHeartbeat(), ServerSentEvent::heartbeat)
+          .via(eventStreams.flow())
           .watchTermination((mat, done) -> {
             done.whenComplete((d, e) -> gateway.tell(new PullGateway.Detach(key)));
             return mat;
@@ -428,6 +455,11 @@ public final class ConsumeRoutes extends RouteSupport {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------------
+
+  /** The request timeout of a pull: its longest wait, the gateway's answer time, and a margin for the lookup. */
+  private Duration pullRequestTimeout() {
+    return settings.maxPullWait().plus(PULL_ASK_MARGIN).plusSeconds(5);
+  }
 
   private CompletionStage<HttpConsumers.LookupResult> lookup(String name) {
     return AskPattern.ask(consumers, replyTo -> new HttpConsumers.Lookup(name, replyTo), Duration.ofSeconds(10),

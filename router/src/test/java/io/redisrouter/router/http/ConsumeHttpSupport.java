@@ -1,0 +1,172 @@
+package io.redisrouter.router.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.router.service.RouterService;
+import io.redisrouter.testkit.MessageChecker;
+import io.redisrouter.testkit.RedisServer;
+
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Helpers of the consume-over-HTTP tests: subscriptions, publishing, pull / ack / nack, waiting with a deadline. */
+final class ConsumeHttpSupport {
+  static final Duration WAIT = Duration.ofSeconds(15);
+
+  private ConsumeHttpSupport() {}
+
+  /** Creates a pull subscription, expecting 201 (or 200 when {@code orExisting} and it is there already). */
+  static JsonNode createPull(RouterService s, String name, String channel) throws Exception {
+    HttpResponse<String> r = HttpTestSupport.post(s, "/v1/subscriptions",
+        "{\"name\": \"" + name + "\", \"channel\": \"" + channel + "\"}");
+    assertEquals(201, r.statusCode(), r.body());
+    return HttpTestSupport.json(r);
+  }
+
+  /** Publishes {@code n} JSON messages {"n": i, "tag": tag} in one batch; returns their message ids in order. */
+  static List<String> publish(RouterService s, String channel, int n, String tag, MessageChecker checker)
+      throws Exception {
+    ArrayNode messages = HttpTestSupport.JSON.createArrayNode();
+    for (int i = 0; i < n; i++) {
+      ObjectNode m = messages.addObject();
+      m.putObject("payload").put("n", i).put("tag", tag);
+    }
+    ObjectNode body = HttpTestSupport.JSON.createObjectNode();
+    body.set("messages", messages);
+    HttpResponse<String> r = HttpTestSupport.post(s, "/v1/channels/" + channel + "/messages/batch",
+        body.toString());
+    assertEquals(202, r.statusCode(), r.body());
+    List<String> ids = new ArrayList<>();
+    for (JsonNode res : HttpTestSupport.json(r).get("results")) {
+      assertEquals(202, res.get("status").asInt(), res.toString());
+      String id = res.get("messageId").asText();
+      ids.add(id);
+      if (checker != null) {
+        checker.sent(id);
+        checker.acked(id);
+      }
+    }
+    assertEquals(n, ids.size());
+    return ids;
+  }
+
+  static HttpResponse<String> pullRaw(RouterService s, String sub, String body) throws Exception {
+    return HttpTestSupport.post(s, "/v1/subscriptions/" + sub + "/pull", body);
+  }
+
+  /** One pull; expects 200 and returns the messages array. */
+  static List<JsonNode> pull(RouterService s, String sub, int max, long waitMs) throws Exception {
+    HttpResponse<String> r = pullRaw(s, sub, "{\"maxMessages\": " + max + ", \"waitMs\": " + waitMs + "}");
+    assertEquals(200, r.statusCode(), r.body());
+    List<JsonNode> out = new ArrayList<>();
+    HttpTestSupport.json(r).get("messages").forEach(out::add);
+    return out;
+  }
+
+  /** Pulls until {@code until} holds for everything received so far (or the deadline passes); returns all of it. */
+  static List<JsonNode> pullUntil(RouterService s, String sub, Predicate<List<JsonNode>> until) throws Exception {
+    List<JsonNode> got = new ArrayList<>();
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!until.test(got)) {
+      assertTrue(System.nanoTime() < deadline, () -> "not received in " + WAIT + "; got " + got);
+      got.addAll(pull(s, sub, 100, 500));
+    }
+    return got;
+  }
+
+  static HttpResponse<String> settleRaw(RouterService s, String sub, String verb, String body) throws Exception {
+    return HttpTestSupport.post(s, "/v1/subscriptions/" + sub + "/" + verb, body);
+  }
+
+  static JsonNode ack(RouterService s, String sub, Collection<String> deliveryIds) throws Exception {
+    HttpResponse<String> r = settleRaw(s, sub, "ack", "{\"deliveryIds\": " + jsonArray(deliveryIds) + "}");
+    assertEquals(200, r.statusCode(), r.body());
+    return HttpTestSupport.json(r);
+  }
+
+  /** Acks every delivery of {@code ds}, expecting all of them to be known. */
+  static void ackAll(RouterService s, String sub, List<JsonNode> ds) throws Exception {
+    if (ds.isEmpty()) return;
+    List<String> ids = ds.stream().map(d -> d.get("deliveryId").asText()).toList();
+    JsonNode r = ack(s, sub, ids);
+    assertEquals(ids.size(), r.get("acked").asInt(), r.toString());
+    assertEquals(0, r.get("unknown").size(), r.toString());
+  }
+
+  static JsonNode nack(RouterService s, String sub, String deliveryId, String error, boolean doNotRetry)
+      throws Exception {
+    HttpResponse<String> r = settleRaw(s, sub, "nack", "{\"deliveryIds\": [\"" + deliveryId + "\"], \"error\": \""
+        + error + "\", \"doNotRetry\": " + doNotRetry + "}");
+    assertEquals(200, r.statusCode(), r.body());
+    return HttpTestSupport.json(r);
+  }
+
+  static String jsonArray(Collection<String> values) {
+    ArrayNode a = HttpTestSupport.JSON.createArrayNode();
+    values.forEach(a::add);
+    return a.toString();
+  }
+
+  static String messageId(JsonNode delivery) {
+    return delivery.get("messageId").asText();
+  }
+
+  /** Calls {@code probe} until {@code until} holds for its result; fails with the last result after {@link #WAIT}. */
+  static <T> T await(String what, Callable<T> probe, Predicate<T> until) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    T last = null;
+    while (true) {
+      last = probe.call();
+      if (until.test(last)) return last;
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not within " + WAIT + ": " + what + "; last: " + last);
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  /** GETs {@code path} (expecting 200) until {@code until} holds. */
+  static JsonNode awaitJson(RouterService s, String path, Predicate<JsonNode> until) throws Exception {
+    return await("GET " + path, () -> {
+      HttpResponse<String> r = HttpTestSupport.get(s, path);
+      assertEquals(200, r.statusCode(), r.body());
+      return HttpTestSupport.json(r);
+    }, until);
+  }
+
+  /** The consumer group names on {@code channel}'s stream (empty when the stream does not exist). */
+  static List<String> groups(RedisServer redis, String channel) {
+    List<String> names = new ArrayList<>();
+    if (redis.callLong("EXISTS", RedisKeys.stream(channel)) == 0) return names;
+    for (Object g : redis.callList("XINFO", "GROUPS", RedisKeys.stream(channel))) {
+      List<?> fields = (List<?>) g;
+      for (int i = 0; i + 1 < fields.size(); i += 2) {
+        if ("name".equals(str(fields.get(i)))) names.add(str(fields.get(i + 1)));
+      }
+    }
+    return names;
+  }
+
+  private static String str(Object o) {
+    return o instanceof byte[] b ? new String(b, java.nio.charset.StandardCharsets.UTF_8) : String.valueOf(o);
+  }
+
+  /** Asserts the checker lost nothing and logs its report. */
+  static MessageChecker.Report report(MessageChecker checker, String test) {
+    checker.logReport(test);
+    MessageChecker.Report r = checker.report();
+    assertEquals(0, r.lost(), () -> "lost: " + checker.lostIds());
+    assertEquals(0, r.unexpected(), () -> "unexpected: " + checker.unexpectedIds());
+    return r;
+  }
+}

@@ -1,0 +1,331 @@
+package io.redisrouter.router.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.redisrouter.router.service.RouterService;
+import io.redisrouter.testkit.MessageChecker;
+import io.redisrouter.testkit.RedisServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static io.redisrouter.router.http.ConsumeHttpSupport.ack;
+import static io.redisrouter.router.http.ConsumeHttpSupport.await;
+import static io.redisrouter.router.http.ConsumeHttpSupport.awaitJson;
+import static io.redisrouter.router.http.ConsumeHttpSupport.createPull;
+import static io.redisrouter.router.http.ConsumeHttpSupport.messageId;
+import static io.redisrouter.router.http.ConsumeHttpSupport.publish;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Server-sent events of pull subscriptions over real HTTP (server on port 0, own Redis): events with increasing ids
+ * and the delivery JSON, acked over POST; heartbeats on an idle stream; resuming with Last-Event-ID.
+ */
+class EventsHttpIT {
+  static RedisServer redis;
+  static RouterService service;
+  /** HTTP/1.1: every stream has its own connection, and closing the stream closes it. */
+  static final HttpClient SSE_CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(5)).build();
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = RedisServer.start();
+    service = HttpTestSupport.start("events-http", redis,
+        "redis-router.http.sse-heartbeat = 200ms\n"
+            // long ack timeouts: what the tests see again comes from the resume, not from the core's redelivery
+            + "redis-router.channels.defaults.ack-timeout = 30s\n");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (service != null) service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    if (redis != null) redis.close();
+  }
+
+  /** One server-sent event; a heartbeat has neither data nor id (an empty line, or a comment line). */
+  record Event(String id, String type, String data, List<String> comments) {
+    boolean isHeartbeat() {
+      return id == null && (data == null || data.isEmpty());
+    }
+
+    JsonNode json() {
+      try {
+        return HttpTestSupport.JSON.readTree(data);
+      } catch (IOException e) {
+        throw new AssertionError("event data is not JSON: " + data, e);
+      }
+    }
+  }
+
+  /** A server-sent-event stream read on its own thread. */
+  static final class Sse implements AutoCloseable {
+    final HttpResponse<InputStream> response;
+    final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    final AtomicInteger heartbeats = new AtomicInteger();
+    /** How the stream ended: "eof" (the server ended it), "error: ..." (cut), or null while open. */
+    final AtomicReference<String> ended = new AtomicReference<>();
+    final Thread reader;
+
+    Sse(String subscription, String lastEventId) throws Exception {
+      this(service, subscription, lastEventId);
+    }
+
+    Sse(RouterService service, String subscription, String lastEventId) throws Exception {
+      HttpRequest.Builder b = HttpTestSupport.request(service, "/v1/subscriptions/" + subscription + "/events")
+          .timeout(Duration.ofSeconds(60)).header("Accept", "text/event-stream").GET();
+      if (lastEventId != null) b.header("Last-Event-ID", lastEventId);
+      response = SSE_CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+      reader = new Thread(this::read, "sse-" + subscription);
+      reader.setDaemon(true);
+      if (response.statusCode() == 200) reader.start();
+    }
+
+    private void read() {
+      try (BufferedReader in = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+        String id = null;
+        String type = null;
+        StringBuilder data = null;
+        List<String> comments = new ArrayList<>();
+        String line;
+        while ((line = in.readLine()) != null) {
+          if (line.isEmpty()) { // dispatch
+            Event e = new Event(id, type, data == null ? null : data.toString(), List.copyOf(comments));
+            if (e.isHeartbeat()) heartbeats.incrementAndGet(); else events.add(e);
+            id = null;
+            type = null;
+            data = null;
+            comments.clear();
+          } else if (line.startsWith(":")) {
+            comments.add(line);
+          } else if (line.startsWith("data:")) {
+            String v = value(line, 5);
+            if (data == null) data = new StringBuilder(v); else data.append('\n').append(v);
+          } else if (line.startsWith("id:")) {
+            id = value(line, 3);
+          } else if (line.startsWith("event:")) {
+            type = value(line, 6);
+          }
+        }
+        ended.set("eof");
+      } catch (IOException e) {
+        ended.set("error: " + e); // or closed by the test
+      }
+    }
+
+    private static String value(String line, int from) {
+      String v = line.substring(from);
+      return v.startsWith(" ") ? v.substring(1) : v;
+    }
+
+    /** The next {@code n} message events. */
+    List<Event> take(int n) throws InterruptedException {
+      List<Event> out = new ArrayList<>();
+      long deadline = System.nanoTime() + ConsumeHttpSupport.WAIT.toNanos();
+      while (out.size() < n) {
+        Event e = events.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (e == null) throw new AssertionError("only " + out.size() + " of " + n + " events within "
+            + ConsumeHttpSupport.WAIT + ": " + out);
+        out.add(e);
+      }
+      return out;
+    }
+
+    @Override
+    public void close() throws Exception {
+      response.body().close();
+      reader.join(TimeUnit.SECONDS.toMillis(5));
+    }
+  }
+
+  static List<String> deliveryIds(List<Event> events) {
+    return events.stream().map(e -> e.json().get("deliveryId").asText()).toList();
+  }
+
+  static void assertIncreasingIds(List<Event> events, long after) {
+    long prev = after;
+    for (Event e : events) {
+      assertEquals("message", e.type(), e.toString());
+      assertNotNull(e.id(), e.toString());
+      long id = Long.parseLong(e.id());
+      assertTrue(id > prev, "event ids increase: " + events);
+      prev = id;
+    }
+  }
+
+  @Test
+  void eventsCarryIncreasingIdsAndTheDeliveryAndAreAckedOverPost() throws Exception {
+    String ch = "ev-basic";
+    createPull(service, "ev-basic", ch);
+    MessageChecker checker = new MessageChecker();
+    try (Sse sse = new Sse("ev-basic", null)) {
+      assertEquals(200, sse.response.statusCode());
+      assertTrue(sse.response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"),
+          sse.response.headers().toString());
+      Set<String> published = new HashSet<>(publish(service, ch, 30, "sse", checker));
+      List<Event> events = sse.take(30);
+      assertIncreasingIds(events, 0);
+      Set<String> seen = new HashSet<>();
+      for (Event e : events) {
+        JsonNode d = e.json();
+        checker.delivered(messageId(d));
+        seen.add(messageId(d));
+        assertEquals("ev-basic", d.get("subscription").asText(), d.toString());
+        assertEquals(1, d.get("attempt").asInt(), d.toString());
+        assertTrue(d.get("deliveryId").asText().endsWith("#1"), d.toString());
+        assertTrue(d.hasNonNull("ackDeadline") && d.get("payload").has("n"), d.toString());
+      }
+      assertEquals(published, seen);
+      JsonNode acked = ack(service, "ev-basic", deliveryIds(events));
+      assertEquals(30, acked.get("acked").asInt(), acked.toString());
+      assertEquals(0, acked.get("unknown").size(), acked.toString());
+    }
+    awaitJson(service, "/v1/subscriptions/ev-basic", b -> b.get("stats").get("pending").asLong() == 0
+        && b.get("stats").get("lag").asLong() == 0);
+    MessageChecker.Report r = ConsumeHttpSupport.report(checker,
+        "eventsCarryIncreasingIdsAndTheDeliveryAndAreAckedOverPost");
+    assertEquals(0, r.duplicated());
+  }
+
+  @Test
+  void anIdleStreamGetsHeartbeats() throws Exception {
+    createPull(service, "ev-idle", "ev-idle");
+    try (Sse sse = new Sse("ev-idle", null)) {
+      assertEquals(200, sse.response.statusCode());
+      await("heartbeats on an idle stream (every 200 ms)", sse.heartbeats::get, n -> n >= 3);
+      assertTrue(sse.events.isEmpty(), "no message events: " + sse.events);
+    }
+  }
+
+  @Test
+  void twoStreamsShareTheDeliveries() throws Exception {
+    String ch = "ev-shared";
+    createPull(service, "ev-shared", ch);
+    MessageChecker checker = new MessageChecker();
+    try (Sse a = new Sse("ev-shared", null); Sse b = new Sse("ev-shared", null)) {
+      Set<String> published = new HashSet<>(publish(service, ch, 20, "shared", checker));
+      List<String> seen = new ArrayList<>();
+      List<Event> all = new ArrayList<>();
+      await("20 events over both streams", () -> {
+        a.events.drainTo(all);
+        b.events.drainTo(all);
+        return all.size();
+      }, n -> n >= 20);
+      for (Event e : all) {
+        checker.delivered(messageId(e.json()));
+        seen.add(messageId(e.json()));
+      }
+      assertEquals(20, seen.size(), "each delivery went to one stream only: " + seen);
+      assertEquals(published, new HashSet<>(seen));
+      JsonNode acked = ack(service, "ev-shared", deliveryIds(all));
+      assertEquals(20, acked.get("acked").asInt(), acked.toString());
+    }
+    awaitJson(service, "/v1/subscriptions/ev-shared", b -> b.get("stats").get("pending").asLong() == 0);
+    ConsumeHttpSupport.report(checker, "twoStreamsShareTheDeliveries");
+  }
+
+  @Test
+  void aResumedStreamGetsTheUnackedEventsAfterLastEventIdAgain() throws Exception {
+    String ch = "ev-resume";
+    createPull(service, "ev-resume", ch);
+    MessageChecker checker = new MessageChecker();
+    List<Event> first;
+    try (Sse sse = new Sse("ev-resume", null)) {
+      publish(service, ch, 10, "resume", checker);
+      first = sse.take(10);
+      assertIncreasingIds(first, 0);
+      first.forEach(e -> checker.delivered(messageId(e.json())));
+      // the client processed the first three and acked them, then lost the connection
+      JsonNode acked = ack(service, "ev-resume", deliveryIds(first.subList(0, 3)));
+      assertEquals(3, acked.get("acked").asInt(), acked.toString());
+    }
+    // it had seen up to the 5th event when the connection broke
+    Event lastSeen = first.get(4);
+    try (Sse resumed = new Sse("ev-resume", lastSeen.id())) {
+      assertEquals(200, resumed.response.statusCode());
+      List<Event> again = resumed.take(5);
+      assertIncreasingIds(again, Long.parseLong(first.get(9).id()));
+      assertEquals(deliveryIds(first.subList(5, 10)), deliveryIds(again),
+          "the unacked deliveries after event " + lastSeen.id() + " again, in order, with new event ids");
+      again.forEach(e -> checker.delivered(messageId(e.json())));
+      // the 4th and 5th are not among them (they would have come first: the resent ones keep their order)
+      assertTrue(resumed.events.isEmpty(), "nothing else is sent again: " + resumed.events);
+
+      // everything acked: the resent ones and the 4th and 5th (still unanswered)
+      List<String> rest = new ArrayList<>(deliveryIds(again));
+      rest.addAll(deliveryIds(first.subList(3, 5)));
+      JsonNode acked = ack(service, "ev-resume", rest);
+      assertEquals(7, acked.get("acked").asInt(), acked.toString());
+      assertEquals(0, acked.get("unknown").size(), acked.toString());
+    }
+    awaitJson(service, "/v1/subscriptions/ev-resume", b -> b.get("stats").get("pending").asLong() == 0);
+    MessageChecker.Report r = ConsumeHttpSupport.report(checker,
+        "aResumedStreamGetsTheUnackedEventsAfterLastEventIdAgain");
+    assertEquals(10, r.delivered());
+    assertEquals(5, r.duplicated(), "exactly the five resent events are seen twice");
+  }
+
+  @Test
+  void openStreamsEndCleanlyWhenTheRouterStops() throws Exception {
+    String ch = "ev-stop";
+    MessageChecker checker = new MessageChecker();
+    RouterService other = HttpTestSupport.start("events-http-stop", redis, "redis-router.http.sse-heartbeat = 200ms");
+    boolean stopped = false;
+    try {
+      createPull(other, "ev-stop", ch);
+      try (Sse sse = new Sse(other, "ev-stop", null)) {
+        String id = publish(other, ch, 1, "stop", checker).get(0);
+        Event e = sse.take(1).get(0);
+        assertEquals(id, messageId(e.json()));
+        checker.delivered(id);
+        ack(other, "ev-stop", deliveryIds(List.of(e)));
+        awaitJson(other, "/v1/subscriptions/ev-stop", b -> b.get("stats").get("pending").asLong() == 0);
+
+        other.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        stopped = true;
+        String how = await("the stream ended", sse.ended::get, h -> h != null);
+        assertEquals("eof", how, "the router ends its event streams on shutdown (clients reconnect elsewhere)");
+      }
+    } finally {
+      if (!stopped) other.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+    ConsumeHttpSupport.report(checker, "openStreamsEndCleanlyWhenTheRouterStops");
+  }
+
+  @Test
+  void aBadLastEventIdOrAnUnknownSubscriptionIsRefused() throws Exception {
+    createPull(service, "ev-bad", "ev-bad");
+    HttpResponse<String> bad = HttpTestSupport.client().send(HttpTestSupport.request(service,
+        "/v1/subscriptions/ev-bad/events").header("Last-Event-ID", "yesterday").GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, bad.statusCode(), bad.body());
+    assertEquals("Last-Event-ID", HttpTestSupport.json(bad).get("errors").get(0).get("field").asText());
+    HttpResponse<String> missing = HttpTestSupport.get(service, "/v1/subscriptions/ev-nope/events");
+    assertEquals(404, missing.statusCode(), missing.body());
+    HttpResponse<String> noToken = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create(service.baseUrl() + "/v1/subscriptions/ev-bad/events")).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(401, noToken.statusCode(), noToken.body());
+    assertFalse(bad.body().isBlank());
+  }
+}
