@@ -30,7 +30,7 @@ public final class SubscriptionStore {
   private static final Logger log = LoggerFactory.getLogger(SubscriptionStore.class);
 
   /** What {@link #create} did. */
-  public enum Created { CREATED, ALREADY_EXISTS, CONFLICT }
+  public enum Created { CREATED, ALREADY_EXISTS, CONFLICT, GROUP_EXISTS }
 
   /** The outcome of {@link #create}: the stored definition (the existing one on ALREADY_EXISTS / CONFLICT). */
   public record CreateResult(Created result, HttpSubscription subscription) {}
@@ -72,7 +72,9 @@ public final class SubscriptionStore {
   /**
    * Stores a new subscription and creates its consumer group at the end of the stream (it receives what is published
    * from now on). Creating the same definition again is {@code ALREADY_EXISTS}; another one under the same name is
-   * {@code CONFLICT}; neither changes anything.
+   * {@code CONFLICT}; neither changes anything. When the channel already has a consumer group of that name that
+   * is not an HTTP subscription (an embedded subscriber's, or one left behind), nothing is stored and the result is
+   * {@code GROUP_EXISTS}: sharing that group would split its messages, and deleting the subscription would destroy it.
    */
   public CompletionStage<CreateResult> create(HttpSubscription s) {
     return get(s.name()).thenCompose(existing -> {
@@ -87,8 +89,12 @@ public final class SubscriptionStore {
               x.sameDefinition(s) ? Created.ALREADY_EXISTS : Created.CONFLICT, x))
               .orElseThrow(() -> new IllegalStateException("subscription '" + s.name() + "' vanished")));
         }
-        return ensureGroup(s).handle((ok, err) -> {
+        return createGroup(s).handle((ok, err) -> {
           if (err == null) return CompletableFuture.completedFuture(new CreateResult(Created.CREATED, s));
+          if (unwrap(err) instanceof RedisBusyException) { // the group is someone else's: take ours back
+            return call(h, cmd -> cmd.hdel(RedisKeys.SUBSCRIPTIONS, s.name()))
+                .thenApply(x -> new CreateResult(Created.GROUP_EXISTS, s));
+          }
           // the group could not be made: take the definition back so that a retry starts clean
           return call(h, cmd -> cmd.hdel(RedisKeys.SUBSCRIPTIONS, s.name())).handle((x, e2) -> {
             throw err instanceof CompletionException ce ? ce : new CompletionException(err);
@@ -98,16 +104,13 @@ public final class SubscriptionStore {
     });
   }
 
-  /** Creates the subscription's consumer group if it is missing (idempotent). */
-  public CompletionStage<Void> ensureGroup(HttpSubscription s) {
+  /** Creates the subscription's consumer group; fails with RedisBusyException when it exists. */
+  private CompletionStage<String> createGroup(HttpSubscription s) {
     RedisHandle h = runtime.handleFor(s.channel());
     return call(h, cmd -> cmd.xgroupCreate(XReadArgs.StreamOffset.latest(RedisKeys.stream(s.channel())), s.name(),
-        XGroupCreateArgs.Builder.mkstream(true)))
-        .handle((ok, err) -> {
-          if (err == null || unwrap(err) instanceof RedisBusyException) return (Void) null;
-          throw err instanceof CompletionException ce ? ce : new CompletionException(err);
-        });
+        XGroupCreateArgs.Builder.mkstream(true)));
   }
+
 
   /**
    * Deletes the stored definition (no node starts serving the subscription any more); completes with the deleted

@@ -197,6 +197,9 @@ public final class ConsumeRoutes extends RouteSupport {
       case CONFLICT -> error(StatusCodes.CONFLICT, "conflict", "subscription '" + name + "' already exists with"
           + " another definition (channel '" + r.subscription().channel() + "'): delete it first or pick another"
           + " name");
+      case GROUP_EXISTS -> error(StatusCodes.CONFLICT, "group-exists", "channel '" + channel + "' already has a"
+          + " consumer group named '" + name + "' that is not an HTTP subscription (an embedded subscriber's, or one"
+          + " left behind): pick another name, or remove that group (XGROUP DESTROY) if nothing uses it");
     }).exceptionally(this::redisError);
   }
 

@@ -129,6 +129,19 @@ class SubscriptionsHttpIT {
     assertEquals(409, hookOtherTimeout.statusCode(), hookOtherTimeout.body());
   }
 
+  @Test
+  void aNameTakenByAConsumerGroupThatIsNotAnHttpSubscriptionIs409AndNothingIsStored() throws Exception {
+    // an embedded subscriber's group (or one left behind) on the channel's stream
+    redis.call("XGROUP", "CREATE", RedisKeys.stream("subs-shared"), "subs-embedded", "$", "MKSTREAM");
+    HttpResponse<String> r = create(service, "{\"name\": \"subs-embedded\", \"channel\": \"subs-shared\"}");
+    assertEquals(409, r.statusCode(), r.body());
+    assertEquals("group-exists", HttpTestSupport.json(r).get("code").asText());
+    assertTrue(HttpTestSupport.json(r).get("message").asText().contains("pick another name"), r.body());
+    assertEquals(null, redis.call("HGET", RedisKeys.SUBSCRIPTIONS, "subs-embedded"), "nothing stored");
+    assertEquals(404, HttpTestSupport.get(service, "/v1/subscriptions/subs-embedded").statusCode());
+    assertTrue(groups(redis, "subs-shared").contains("subs-embedded"), "the other group is left alone");
+  }
+
   record Bad(String body, String field, String code) {}
 
   @Test
