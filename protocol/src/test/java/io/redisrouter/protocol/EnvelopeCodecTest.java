@@ -61,7 +61,7 @@ class EnvelopeCodecTest {
 
   @Test
   void payloadIsBase64AndInstantsAreIsoStrings() {
-    byte[] json = EnvelopeCodec.encode(sample(null, "hello".getBytes(StandardCharsets.UTF_8)));
+    byte[] json = EnvelopeCodec.encodeJson(sample(null, "hello".getBytes(StandardCharsets.UTF_8)));
     String s = new String(json, StandardCharsets.UTF_8);
     assertTrue(s.contains("\"aGVsbG8=\""), s); // base64 of "hello"
     assertTrue(s.contains("\"2024-05-01T10:15:30.123456789Z\""), s);
@@ -70,10 +70,32 @@ class EnvelopeCodecTest {
 
   @Test
   void unknownFieldsAreIgnored() {
-    byte[] json = EnvelopeCodec.encode(sample("k", new byte[] {1, 2, 3}));
+    byte[] json = EnvelopeCodec.encodeJson(sample("k", new byte[] {1, 2, 3}));
     String s = new String(json, StandardCharsets.UTF_8);
     String withExtra = "{\"addedByANewerRouter\":{\"x\":[1,2]}," + s.substring(1);
     assertEquals(EnvelopeCodec.decode(json), EnvelopeCodec.decode(withExtra.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  @Test
+  void storedFormIsBinaryAndReadsBackEqualAndJsonIsStillRead() {
+    Envelope e = sample("k", new byte[] {0, (byte) 0xff, 42});
+    byte[] stored = EnvelopeCodec.encode(e);
+    assertEquals(EnvelopeCodec.BINARY_V1, stored[0]);
+    assertEquals(e, EnvelopeCodec.decode(stored));
+    assertEquals(e, EnvelopeCodec.decode(EnvelopeCodec.encodeJson(e)), "entries in the JSON form still decode");
+    Envelope noKey = sample(null, new byte[0]);
+    assertEquals(noKey, EnvelopeCodec.decode(EnvelopeCodec.encode(noKey)));
+  }
+
+  @Test
+  void everyTruncationOfTheBinaryFormIsAClearError() {
+    byte[] stored = EnvelopeCodec.encode(sample("k", "payload".getBytes(StandardCharsets.UTF_8)));
+    for (int n = 1; n < stored.length; n++) {
+      byte[] cut = java.util.Arrays.copyOf(stored, n);
+      IllegalArgumentException ex = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> EnvelopeCodec.decode(cut), "length " + n);
+      assertTrue(ex.getMessage().startsWith("not an envelope"), ex.getMessage());
+    }
   }
 
   @ParameterizedTest
