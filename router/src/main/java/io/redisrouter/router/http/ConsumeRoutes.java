@@ -16,10 +16,13 @@ import io.redisrouter.router.consume.PullGateway;
 import io.redisrouter.router.consume.SubscriptionStore;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
@@ -93,6 +96,10 @@ public final class ConsumeRoutes extends RouteSupport {
     this.store = new SubscriptionStore(runtime);
     this.consumers = system.systemActorOf(HttpConsumers.create(runtime, store, settings.subscriptionRefresh(),
         settings.pullIdleRelease()), "http-consumers", Props.empty());
+    // webhook pushes stop before the actors do: their client pools shut down in order (what is in flight stays
+    // pending in Redis), rather than being cut off by the actor system's termination
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "webhook-clients", () ->
+        Http.get(system).shutdownAllConnectionPools().thenApply(x -> Done.getInstance()));
   }
 
   public Route route() {
