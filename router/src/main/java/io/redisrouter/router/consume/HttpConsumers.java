@@ -149,7 +149,8 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     if (before != null) forget(s.name(), null);
     known.put(s.name(), s);
     if (s.isPush()) {
-      pushers.put(s.name(), getContext().spawn(WebhookPusher.create(s, runtime.router()),
+      pushers.put(s.name(), getContext().spawn(
+          WebhookPusher.create(s, runtime.settings().policyFor(s.channel()), runtime.router()),
           "webhook-" + s.name() + "-" + children++));
     }
   }

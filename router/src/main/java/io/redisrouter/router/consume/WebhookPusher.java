@@ -1,31 +1,52 @@
 package io.redisrouter.router.consume;
 
+import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.protocol.Delivery;
+import io.redisrouter.protocol.DeliveryAck;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
-import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.actor.ClassicActorSystemProvider;
+import org.apache.pekko.event.LoggingAdapter;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
-import org.apache.pekko.http.javadsl.model.HttpRequest;
-import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.scaladsl.Http.HostConnectionPool;
+import org.apache.pekko.http.scaladsl.HttpExt;
+import org.apache.pekko.http.scaladsl.model.HttpRequest;
+import org.apache.pekko.http.scaladsl.model.HttpResponse;
+import org.apache.pekko.http.scaladsl.settings.ConnectionPoolSettings;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.QueueOfferResult;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import scala.Tuple2;
+import scala.concurrent.duration.FiniteDuration;
+import scala.util.Try;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * Pushes the deliveries of one webhook subscription to its URL: a member of the subscription like any embedded
@@ -33,11 +54,27 @@ import java.util.concurrent.TimeoutException;
  * flight, and answers the core by the result: 2xx acks; 4xx other than 408 and 429 nacks with "do not retry" (the
  * core dead-letters it as {@code rejected}); 5xx, 408, 429, a timeout or a connection error nack for a retry with
  * backoff, until the deadline or the attempt limit. The core bounds what it holds (max-in-flight), so its queue is
- * bounded too.
+ * bounded too; a message is in at most one call at a time, a newer attempt replaces a waiting older one, and a
+ * delivery that waited for a slot so long that its call could not end before the core's ack timeout is nacked
+ * instead of pushed (the core may have given up on that attempt, or on the message, already).
+ *
+ * <p>The calls go through a connection pool of its own (a Pekko HTTP host connection pool of {@code parallelism}
+ * connections, other settings from {@code pekko.http.host-connection-pool}), so subscriptions do not queue behind
+ * each other. A call without an answer within {@code timeoutMs} is nacked at once (the core retries it on its
+ * schedule), but it keeps its connection and its slot until the answer comes, or until the connection was idle for
+ * the longer of the timeout and the channel's ack timeout (then it is closed): a receiver never gets more than
+ * {@code parallelism} calls at once, even when it is slower than the timeout, and a 2xx that arrives late still acks
+ * the message (the core takes an ack of any attempt).
  */
 public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command> {
 
   public interface Command {}
+
+  /** Failed calls are logged at most this often per subscription (with the count since the last line). */
+  static final Duration WARN_EVERY = Duration.ofSeconds(10);
+
+  /** How many acked deliveries are remembered to drop their stale retries. */
+  static final int RECENTLY_ACKED = 4096;
 
   /**
    * The subscription was deleted or redefined: leave it and stop. {@code left}, when not null, is told {@link Done}
@@ -47,42 +84,162 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
 
   private record Delivered(Delivery delivery) implements Command {}
 
-  private record Posted(Delivery delivery, int status, Throwable error, long startNanos) implements Command {}
+  /** The HTTP exchange of a call ended: a status (the response body was read), or the error. */
+  private record Posted(String deliveryId, int status, Throwable error) implements Command {}
+
+  private record CallTimedOut(String deliveryId) implements Command {}
 
   private record SubscribeAnswer(SubscribeReply reply) implements Command {}
 
+  /**
+   * The client stream ended: failed (restarted), or completed because its pool was shut down (the service stops and
+   * shuts every client pool down first); what it carried gets no answer.
+   */
+  private record ClientEnded(Throwable error) implements Command {}
+
   private enum Rejoin implements Command { INSTANCE }
 
-  public static Behavior<Command> create(HttpSubscription subscription, ActorRef<RouterCommand> router) {
+  private enum RestartClient implements Command { INSTANCE }
+
+  /** A delivery waiting for a slot since {@code sinceNanos}. */
+  private record Waiting(Delivery delivery, long sinceNanos) {}
+
+  /** A call in flight; {@code answered} once the core got its ack or nack (at the latest at the timeout). */
+  private static final class Call {
+    final Delivery delivery;
+    boolean answered;
+
+    Call(Delivery delivery) {
+      this.delivery = delivery;
+    }
+  }
+
+  public static Behavior<Command> create(HttpSubscription subscription, ChannelPolicy policy,
+                                         ActorRef<RouterCommand> router) {
     if (!subscription.isPush()) throw new IllegalArgumentException(subscription.name() + " has no webhook");
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new WebhookPusher(ctx, timers, subscription, router)));
+        new WebhookPusher(ctx, timers, subscription, policy, router)));
   }
 
   private final TimerScheduler<Command> timers;
   private final HttpSubscription subscription;
   private final HttpSubscription.Webhook webhook;
+  private final ChannelPolicy policy;
+  /**
+   * Longest a delivery may wait for a slot: its call (up to the webhook timeout) must be able to end before the
+   * core's ack timeout of the attempt, which started before the delivery got here.
+   */
+  private final long waitBudgetNanos;
   private final ActorRef<RouterCommand> router;
   private final ActorRef<Delivery> deliveries;
   private final ActorRef<SubscribeReply> subscribeReplies;
-  private final Http http;
   private final Materializer materializer;
-  private final ArrayDeque<Delivery> queue = new ArrayDeque<>();
-  private int inFlight;
-  private long failuresInARow;
+  private final boolean https;
+  private final String host;
+  private final int port;
+  private final String requestUri;
+  /**
+   * Deliveries waiting for a slot, in arrival order, by the delivery's owner in the core ({@code replyTo}, one per
+   * message in flight): a newer attempt of the same message replaces the waiting one in its place (the core has
+   * given up on that one).
+   */
+  private final LinkedHashMap<ActorRef<DeliveryAck>, Waiting> waiting = new LinkedHashMap<>();
+  /** The calls in flight by delivery id: at most {@code parallelism}. */
+  private final Map<String, Call> calls = new HashMap<>();
+  /** The owners of the calls in flight: a message is never in two calls at once. */
+  private final Set<ActorRef<DeliveryAck>> calling = new HashSet<>();
+  /**
+   * Owners this pusher acked lately: an owner stops once acked, so a delivery of it that was on its way meanwhile
+   * (a retry sent just before a late 2xx came) is stale and not pushed.
+   */
+  private final Set<ActorRef<DeliveryAck>> acked = java.util.Collections.newSetFromMap(new LinkedHashMap<>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<ActorRef<DeliveryAck>, Boolean> eldest) {
+      return size() > RECENTLY_ACKED;
+    }
+  });
+  private BoundedSourceQueue<Tuple2<HttpRequest, String>> requests;
+  private HostConnectionPool pool;
+  /** Failed calls since the last warning, and when that was: at most one warning per {@link #WARN_EVERY}. */
+  private long failedSinceWarning;
+  private long lastWarningNanos;
+  private boolean warned;
 
   private WebhookPusher(ActorContext<Command> ctx, TimerScheduler<Command> timers, HttpSubscription subscription,
-                        ActorRef<RouterCommand> router) {
+                        ChannelPolicy policy, ActorRef<RouterCommand> router) {
     super(ctx);
     this.timers = timers;
     this.subscription = subscription;
     this.webhook = subscription.webhook();
+    this.policy = policy;
+    long ack = policy.ackTimeout().toNanos();
+    long call = webhook.timeout().toNanos();
+    this.waitBudgetNanos = call < ack ? ack - call : ack;
     this.router = router;
     this.deliveries = ctx.messageAdapter(Delivery.class, Delivered::new);
     this.subscribeReplies = ctx.messageAdapter(SubscribeReply.class, SubscribeAnswer::new);
-    this.http = Http.get(ctx.getSystem());
+    // the system's materializer: the pool is shut down in order when this actor stops (PostStop), not cut off
     this.materializer = Materializer.matFromSystem(ctx.getSystem());
+    java.net.URI url = webhook.url();
+    boolean https = "https".equalsIgnoreCase(url.getScheme());
+    int port = url.getPort() >= 0 ? url.getPort() : https ? 443 : 80;
+    this.https = https;
+    this.host = url.getHost();
+    this.port = port;
+    String path = url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath();
+    this.requestUri = url.getRawQuery() == null ? path : path + "?" + url.getRawQuery();
+    if (webhook.timeout().compareTo(policy.ackTimeout()) >= 0) {
+      ctx.getLog().warn("webhook subscription '{}': its timeout ({} ms) is not shorter than the ack-timeout of channel"
+              + " '{}' ({} ms): a slow call counts as a failed attempt before its answer is awaited; give the"
+              + " webhook a shorter timeoutMs or the channel a longer ack-timeout", subscription.name(),
+          webhook.timeout().toMillis(), subscription.channel(), policy.ackTimeout().toMillis());
+    }
+    startClient();
     join();
+  }
+
+  /**
+   * The pool of one subscription: {@code parallelism} connections; connecting may take up to the webhook timeout; a
+   * connection that carries no byte for the longer of the webhook timeout and the ack timeout is closed (which ends a
+   * call that never gets an answer); no retries by the pool (the core retries).
+   */
+  static ConnectionPoolSettings poolSettings(ConnectionPoolSettings base, HttpSubscription.Webhook webhook,
+                                             Duration ackTimeout) {
+    int p = webhook.parallelism();
+    FiniteDuration timeout = FiniteDuration.create(webhook.timeout().toMillis(), TimeUnit.MILLISECONDS);
+    FiniteDuration idle = FiniteDuration.create(Math.max(webhook.timeout().toMillis(), ackTimeout.toMillis()),
+        TimeUnit.MILLISECONDS);
+    return base
+        .withMaxConnections(p)
+        .withMinConnections(0)
+        .withMaxOpenRequests(Integer.highestOneBit(Math.max(1, p - 1)) << 1) // a power of two >= parallelism
+        .withPipeliningLimit(1)
+        .withMaxRetries(0)
+        .withConnectionSettings(base.connectionSettings().withIdleTimeout(idle).withConnectingTimeout(timeout));
+  }
+
+  private void startClient() {
+    ActorRef<Command> self = getContext().getSelf();
+    ClassicActorSystemProvider system = getContext().getSystem();
+    HttpExt ext = org.apache.pekko.http.scaladsl.Http.apply(system);
+    ConnectionPoolSettings settings = poolSettings(ConnectionPoolSettings.apply(system.classicSystem().settings()
+        .config()), webhook, policy.ackTimeout());
+    LoggingAdapter log = system.classicSystem().log();
+    // a pool of its own (the Scala API: javadsl's newHostConnectionPool with settings always speaks TLS)
+    Flow<Tuple2<HttpRequest, String>, Tuple2<Try<HttpResponse>, String>, HostConnectionPool> client = (https
+        ? ext.<String>newHostConnectionPoolHttps(host, port, ext.defaultClientHttpsContext(), settings, log,
+            materializer)
+        : ext.<String>newHostConnectionPool(host, port, settings, log, materializer)).asJava();
+    Pair<Pair<BoundedSourceQueue<Tuple2<HttpRequest, String>>, HostConnectionPool>, CompletionStage<Done>> m =
+        Source.<Tuple2<HttpRequest, String>>queue(webhook.parallelism())
+            .viaMat(client, Keep.both())
+            .mapAsyncUnordered(webhook.parallelism(), r -> statusOf(r._1()).handle((status, err) ->
+                new Posted(r._2(), status == null ? -1 : status, err)))
+            .toMat(Sink.foreach(self::tell), Keep.both())
+            .run(materializer);
+    requests = m.first().first();
+    pool = m.first().second();
+    getContext().pipeToSelf(m.second(), (done, err) -> new ClientEnded(err));
   }
 
   private void join() {
@@ -94,11 +251,13 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Delivered.class, d -> {
-          queue.addLast(d.delivery());
+          if (acked.contains(d.delivery().replyTo())) return this; // acked already: a stale retry
+          waiting.put(d.delivery().replyTo(), new Waiting(d.delivery(), System.nanoTime()));
           pump();
           return this;
         })
         .onMessage(Posted.class, this::onPosted)
+        .onMessage(CallTimedOut.class, this::onCallTimedOut)
         .onMessage(SubscribeAnswer.class, a -> {
           if (a.reply() instanceof SubscribeReply.Subscribed) {
             getContext().getLog().info("webhook subscription '{}' of channel '{}' pushes to {} ({} calls at once)",
@@ -114,6 +273,12 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
           join();
           return this;
         })
+        .onMessage(ClientEnded.class, this::onClientEnded)
+        .onMessageEquals(RestartClient.INSTANCE, () -> {
+          startClient();
+          pump();
+          return this;
+        })
         .onMessage(Stop.class, s -> {
           CompletionStage<SubscribeReply> left = AskPattern.ask(router, replyTo -> new RouterCommand.Unsubscribe(
               subscription.channel(), subscription.name(), deliveries, replyTo), PullGateway.LEAVE_TIMEOUT,
@@ -121,12 +286,31 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
           if (s.left() != null) left.whenComplete((r, e) -> s.left().tell(Done.getInstance()));
           return Behaviors.stopped();
         })
+        .onSignal(PostStop.class, s -> {
+          if (pool != null) pool.shutdown();
+          return this;
+        })
         .build();
   }
 
   private void pump() {
-    while (inFlight < webhook.parallelism() && !queue.isEmpty()) {
-      Delivery d = queue.pollFirst();
+    Iterator<Waiting> it = waiting.values().iterator();
+    long now = System.nanoTime();
+    while (requests != null && calls.size() < webhook.parallelism() && it.hasNext()) {
+      Waiting w = it.next();
+      Delivery d = w.delivery();
+      // a retry of a message whose earlier call still runs (it timed out) waits for that call: if it ends with a
+      // 2xx the message is acked and the retry dropped
+      if (calling.contains(d.replyTo())) continue;
+      it.remove();
+      if (now - w.sinceNanos() > waitBudgetNanos) {
+        // a call started now could not end before the core's ack timeout of this attempt (which may have passed
+        // already, and the message been dead-lettered): not pushed; the nack has it retried now (it is ignored if
+        // the core moved on)
+        d.replyTo().tell(d.nack("waited " + (now - w.sinceNanos()) / 1_000_000 + " ms for one of the "
+            + webhook.parallelism() + " call slots: too close to the ack timeout to start the call", false));
+        continue;
+      }
       if (d.envelope().isExpired(Instant.now())) {
         // never pushed late: the core dead-letters it as expired
         d.replyTo().tell(d.nack("deadline passed before the webhook call", false));
@@ -137,55 +321,110 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   }
 
   private void post(Delivery d) {
-    inFlight++;
-    long start = System.nanoTime();
-    HttpRequest request = HttpRequest.POST(webhook.url().toString())
-        .withEntity(ContentTypes.APPLICATION_JSON, DeliveryJson.toBytes(d, null))
-        .addHeader(RawHeader.create("X-Router-Delivery-Id", d.deliveryId()))
-        .addHeader(RawHeader.create("X-Router-Message-Id", d.envelope().id()))
-        .addHeader(RawHeader.create("X-Router-Subscription", subscription.name()))
-        .addHeader(RawHeader.create("X-Router-Attempt", Integer.toString(d.envelope().attempt())))
-        .addHeader(RawHeader.create("X-Router-Deadline", d.envelope().deadline().toString()));
-    CompletableFuture<Integer> f;
+    HttpRequest request;
     try {
-      f = http.singleRequest(request).thenCompose(this::statusOf).toCompletableFuture()
-          .orTimeout(webhook.timeout().toMillis(), TimeUnit.MILLISECONDS);
+      // javadsl's builders make scaladsl instances (the pool flow takes those)
+      request = (HttpRequest) org.apache.pekko.http.javadsl.model.HttpRequest.POST(requestUri)
+          .withEntity(ContentTypes.APPLICATION_JSON, DeliveryJson.toBytes(d, null))
+          .addHeader(RawHeader.create("X-Router-Delivery-Id", d.deliveryId()))
+          .addHeader(RawHeader.create("X-Router-Message-Id", d.envelope().id()))
+          .addHeader(RawHeader.create("X-Router-Subscription", subscription.name()))
+          .addHeader(RawHeader.create("X-Router-Attempt", Integer.toString(d.envelope().attempt())))
+          .addHeader(RawHeader.create("X-Router-Deadline", d.envelope().deadline().toString()));
     } catch (RuntimeException e) {
-      f = CompletableFuture.failedFuture(e);
+      d.replyTo().tell(d.nack("cannot build the webhook call: " + e, false));
+      return;
     }
-    getContext().pipeToSelf(f, (status, err) -> new Posted(d, status == null ? -1 : status, err, start));
+    // the queue holds at most parallelism elements and never more are in flight: an offer is only refused when the
+    // client stream has failed (it is being restarted)
+    QueueOfferResult offered = requests.offer(Tuple2.apply(request, d.deliveryId()));
+    if (offered != QueueOfferResult.enqueued()) {
+      d.replyTo().tell(d.nack("webhook client unavailable (" + offered + ")", false));
+      return;
+    }
+    calls.put(d.deliveryId(), new Call(d));
+    calling.add(d.replyTo());
+    timers.startSingleTimer(d.deliveryId(), new CallTimedOut(d.deliveryId()), webhook.timeout());
   }
 
   /** The status, once the response body was read and discarded (else the pooled connection is stuck). */
-  private CompletionStage<Integer> statusOf(HttpResponse resp) {
+  private CompletionStage<Integer> statusOf(Try<HttpResponse> result) {
+    if (result.isFailure()) return CompletableFuture.failedFuture(result.failed().get());
+    HttpResponse resp = result.get();
     return resp.discardEntityBytes(materializer).completionStage().thenApply(x -> resp.status().intValue());
   }
 
+  private Behavior<Command> onCallTimedOut(CallTimedOut t) {
+    Call c = calls.get(t.deliveryId());
+    if (c == null || c.answered) return this;
+    // answered now so that the core retries on schedule; the slot stays taken until the answer comes or the
+    // connection is closed
+    c.answered = true;
+    nackForRetry(c.delivery, "no answer within " + webhook.timeout().toMillis() + " ms");
+    return this;
+  }
+
   private Behavior<Command> onPosted(Posted p) {
-    inFlight--;
-    Delivery d = p.delivery();
+    Call c = calls.remove(p.deliveryId());
+    if (c == null) return this; // the client was restarted meanwhile
+    timers.cancel(p.deliveryId());
+    Delivery d = c.delivery;
+    calling.remove(d.replyTo());
     int s = p.status();
-    if (p.error() == null && s >= 200 && s < 300) {
-      failuresInARow = 0;
+    boolean ok = p.error() == null && s >= 200 && s < 300;
+    if (ok) {
+      // also when it timed out before: a late 2xx still means the receiver processed the message, and the ack
+      // settles it whatever attempt the core is at; a retry waiting here has nothing left to do
       d.replyTo().tell(d.ack());
+      waiting.remove(d.replyTo());
+      acked.add(d.replyTo());
+    } else if (c.answered) {
+      // timed out before and already nacked
     } else if (p.error() == null && s >= 400 && s < 500 && s != 408 && s != 429) {
-      failuresInARow = 0;
       d.replyTo().tell(d.nack("webhook answered " + s, true));
     } else {
-      String why = p.error() != null ? describe(p.error()) : "webhook answered " + s;
-      if (failuresInARow++ % 100 == 0) { // say it once per burst, not per message
-        getContext().getLog().warn("webhook subscription '{}': call to {} failed ({}); retried with backoff",
-            subscription.name(), safeUrl(), why);
-      }
-      d.replyTo().tell(d.nack(why, false));
+      nackForRetry(d, p.error() != null ? describe(p.error()) : "webhook answered " + s);
     }
     pump();
     return this;
   }
 
+  private void nackForRetry(Delivery d, String why) {
+    failedSinceWarning++;
+    long now = System.nanoTime();
+    if (!warned || now - lastWarningNanos >= WARN_EVERY.toNanos()) { // a receiver failing often is not a log flood
+      getContext().getLog().warn("webhook subscription '{}': call to {} failed ({}); {} failed call(s) since the last"
+          + " such warning, retried with backoff", subscription.name(), safeUrl(), why, failedSinceWarning);
+      warned = true;
+      lastWarningNanos = now;
+      failedSinceWarning = 0;
+    }
+    d.replyTo().tell(d.nack(why, false));
+  }
+
+  private Behavior<Command> onClientEnded(ClientEnded e) {
+    if (e.error() == null) {
+      getContext().getLog().info("webhook subscription '{}': the HTTP client to {} was shut down ({} calls in flight"
+          + " stay pending and are delivered again)", subscription.name(), safeUrl(), calls.size());
+    } else {
+      getContext().getLog().warn("webhook subscription '{}': the HTTP client to {} failed ({}); {} calls in flight are"
+          + " retried, the client restarts in 1 s", subscription.name(), safeUrl(), describe(e.error()), calls.size());
+    }
+    for (Call c : calls.values()) {
+      timers.cancel(c.delivery.deliveryId());
+      if (!c.answered) c.delivery.replyTo().tell(c.delivery.nack("webhook client stopped", false));
+    }
+    calls.clear();
+    calling.clear();
+    requests = null;
+    if (pool != null && e.error() != null) pool.shutdown();
+    pool = null;
+    if (e.error() != null) timers.startSingleTimer(RestartClient.INSTANCE, Duration.ofSeconds(1));
+    return this;
+  }
+
   private String describe(Throwable t) {
     Throwable c = SubscriptionStore.unwrap(t);
-    if (c instanceof TimeoutException) return "no answer within " + webhook.timeout().toMillis() + " ms";
     String m = c.getMessage();
     return c.getClass().getSimpleName() + (m == null ? "" : ": " + m.lines().findFirst().orElse(""));
   }

@@ -22,6 +22,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
@@ -111,6 +112,10 @@ public final class ConsumeRoutes extends RouteSupport {
           eventStreams.shutdown();
           return CompletableFuture.completedFuture(Done.getInstance());
         });
+    // webhook pushes stop before the actors do: their client pools shut down in order (what is in flight stays
+    // pending in Redis), rather than being cut off by the actor system's termination
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "webhook-clients", () ->
+        Http.get(system).shutdownAllConnectionPools().thenApply(x -> Done.getInstance()));
   }
 
   public Route route() {

@@ -24,8 +24,8 @@ import java.util.concurrent.TimeUnit;
  * starts one for the process; tests start several (port 0) and stop them.
  *
  * <p>Shutdown (CoordinatedShutdown, also on SIGTERM): the HTTP endpoint stops accepting and drains its requests,
- * then the ingress stops taking publishes and finishes the accepted ones, then the actors stop (in-flight
- * deliveries stay pending in Redis and are claimed again).
+ * then the ingress stops taking publishes and finishes the accepted ones and the webhook client pools shut down,
+ * then the actors stop (in-flight deliveries stay pending in Redis and are claimed again).
  */
 public final class RouterService {
   private static final Logger log = LoggerFactory.getLogger(RouterService.class);

@@ -1,0 +1,331 @@
+package io.redisrouter.router.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.redisrouter.protocol.PublishReply;
+import io.redisrouter.protocol.PublishRequest;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterTestSupport;
+import io.redisrouter.router.service.RouterService;
+import io.redisrouter.testkit.RedisServer;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Webhook push over real HTTP: a router service (port 0, own Redis) pushes to a {@link WebhookReceiver}. The answer
+ * decides the outcome: 2xx acks, 4xx (other than 408/429) dead-letters as {@code rejected} without a retry, 5xx /
+ * 408 / 429 / no answer within the timeout are retried with backoff; a webhook subscription survives a router
+ * restart; the parallelism bounds the calls a receiver sees at once, also when it is slower than the timeout (a late
+ * 2xx acks, a message is never in two calls at once); a delivery that waited too long for a slot (the core gave up on
+ * it) is not pushed.
+ */
+class WebhookHttpIT {
+  static final Duration WAIT = Duration.ofSeconds(20);
+
+  static RedisServer redis;
+  static RouterService service;
+  static ActorTestKit kit;
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = RedisServer.start();
+    // defaults of HttpTestSupport: ack timeout 2 s, backoff 50-400 ms, max-attempts 5; the parallelism channels
+    // get a long ack timeout so that their slow receivers never see a redelivery of a message still being handled
+    Config config = ConfigFactory.parseString(
+            "redis-router.channels.overrides {\n"
+                + "  \"wh-par\" { ack-timeout = 30s }\n"
+                + "  \"wh-par-slow\" { ack-timeout = 30s, max-attempts = 100 }\n"
+                + "  \"wh-stale\" { ack-timeout = 1s, max-attempts = 1 }\n"
+                + "}\n")
+        .withFallback(HttpTestSupport.config(redis, ""))
+        .resolve();
+    service = RouterService.start("webhook-http", config);
+    kit = ActorTestKit.create("webhook-http-test");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (service != null) service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    if (kit != null) kit.shutdownTestKit();
+    if (redis != null) redis.close();
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------------------------
+
+  static void createWebhook(RouterService s, String name, String channel, String url, long timeoutMs,
+                            int parallelism) throws Exception {
+    HttpResponse<String> r = HttpTestSupport.post(s, "/v1/subscriptions", "{\"name\": \"" + name
+        + "\", \"channel\": \"" + channel + "\", \"webhook\": {\"url\": \"" + url + "\", \"timeoutMs\": " + timeoutMs
+        + ", \"parallelism\": " + parallelism + "}}");
+    assertEquals(201, r.statusCode(), r.body());
+    assertEquals("webhook", HttpTestSupport.json(r).get("type").asText(), r.body());
+  }
+
+  static String publish(RouterService s, String channel, String payloadJson) throws Exception {
+    HttpResponse<String> r = HttpTestSupport.post(s, "/v1/channels/" + channel + "/messages",
+        "{\"payload\": " + payloadJson + "}");
+    assertEquals(202, r.statusCode(), r.body());
+    return HttpTestSupport.json(r).get("messageId").asText();
+  }
+
+  static JsonNode getJson(RouterService s, String path) throws Exception {
+    HttpResponse<String> r = HttpTestSupport.get(s, path);
+    assertEquals(200, r.statusCode(), r.body());
+    return HttpTestSupport.json(r);
+  }
+
+  /** GETs {@code path} until {@code until} holds. */
+  static JsonNode awaitJson(RouterService s, String path, Predicate<JsonNode> until) {
+    JsonNode[] last = {null};
+    kit.createTestProbe().awaitAssert(WAIT, () -> {
+      try {
+        last[0] = getJson(s, path);
+      } catch (Exception e) {
+        throw new AssertionError(e);
+      }
+      assertTrue(until.test(last[0]), () -> "not yet: " + last[0]);
+      return null;
+    });
+    return last[0];
+  }
+
+  /** Waits until nothing of subscription {@code name} is pending or unread (every delivery was settled). */
+  static void awaitSettled(RouterService s, String name) {
+    awaitJson(s, "/v1/subscriptions/" + name, b -> b.path("stats").path("pending").asLong(-1) == 0
+        && b.path("stats").path("lag").asLong(-1) == 0);
+  }
+
+  static void await(Runnable assertion) {
+    kit.createTestProbe().awaitAssert(WAIT, () -> {
+      assertion.run();
+      return null;
+    });
+  }
+
+  static long deadLetters(RouterService s, String channel) throws Exception {
+    return getJson(s, "/v1/channels/" + channel + "/dead-letters").get("total").asLong();
+  }
+
+  static List<Integer> attempts(List<WebhookReceiver.Call> calls) {
+    return calls.stream().map(WebhookReceiver.Call::attempt).toList();
+  }
+
+  // ---- answers ----------------------------------------------------------------------------------------------------
+
+  @Test
+  void a2xxAcksTheMessageOnce() throws Exception {
+    try (WebhookReceiver hook = WebhookReceiver.start(8, c -> 200)) {
+      createWebhook(service, "wh-ok-sub", "wh-ok", hook.url(), 1000, 4);
+      String id = publish(service, "wh-ok", "{\"order\": 7}");
+
+      await(() -> assertEquals(1, hook.okFor(id)));
+      awaitSettled(service, "wh-ok-sub");
+      assertEquals(1, hook.callsFor(id), "one call, acked at once");
+      assertEquals(0, deadLetters(service, "wh-ok"));
+
+      WebhookReceiver.Call call = hook.callsOf(id).get(0);
+      assertEquals(1, call.attempt());
+      assertEquals("wh-ok-sub", call.subscription());
+      assertFalse(call.deadline() == null || call.deadline().isEmpty(), "X-Router-Deadline is set");
+      assertEquals(call.deliveryId(), call.body().get("deliveryId").asText());
+      assertEquals(id, call.body().get("messageId").asText());
+      assertEquals(1, call.body().get("attempt").asInt());
+      assertEquals(7, call.body().get("payload").get("order").asInt(), call.body().toString());
+      assertEquals("{\"order\":7}", new String(java.util.Base64.getDecoder().decode(
+          call.body().get("payloadBase64").asText()), StandardCharsets.UTF_8));
+    }
+  }
+
+  @Test
+  void a404IsDeadLetteredAsRejectedAfterExactlyOneCall() throws Exception {
+    try (WebhookReceiver hook = WebhookReceiver.start(8, c -> 404)) {
+      createWebhook(service, "wh-404-sub", "wh-404", hook.url(), 1000, 4);
+      String id = publish(service, "wh-404", "\"not for me\"");
+
+      JsonNode dead = awaitJson(service, "/v1/channels/wh-404/dead-letters", b -> b.get("total").asLong() == 1);
+      JsonNode item = dead.get("items").get(0);
+      assertEquals("rejected", item.get("reason").asText(), item.toString());
+      assertEquals(id, item.get("envelope").get("messageId").asText());
+      assertEquals("wh-404-sub", item.get("subscription").asText());
+      assertEquals(1, item.get("attempts").asInt(), item.toString());
+      assertTrue(item.get("lastError").asText().contains("404"), item.toString());
+      awaitSettled(service, "wh-404-sub");
+      assertEquals(1, hook.callsFor(id), "a rejected message is not retried");
+    }
+  }
+
+  @Test
+  void a500ThenA200IsRetriedAndAcked() throws Exception {
+    try (WebhookReceiver hook = WebhookReceiver.start(8, c -> c.attempt() == 1 ? 500 : 200)) {
+      createWebhook(service, "wh-500-sub", "wh-500", hook.url(), 1000, 4);
+      String id = publish(service, "wh-500", "\"retry me\"");
+
+      await(() -> assertEquals(1, hook.okFor(id)));
+      awaitSettled(service, "wh-500-sub");
+      List<WebhookReceiver.Call> calls = hook.callsOf(id);
+      assertEquals(List.of(1, 2), attempts(calls), "X-Router-Attempt of each call");
+      assertEquals(2, calls.get(1).body().get("attempt").asInt());
+      assertNotEquals(calls.get(0).deliveryId(), calls.get(1).deliveryId(), "each attempt has its delivery id");
+      assertEquals(0, deadLetters(service, "wh-500"));
+    }
+  }
+
+  @Test
+  void a429AndA408AreRetried() throws Exception {
+    try (WebhookReceiver hook = WebhookReceiver.start(8,
+        c -> c.attempt() == 1 ? 429 : c.attempt() == 2 ? 408 : 200)) {
+      createWebhook(service, "wh-429-sub", "wh-429", hook.url(), 1000, 4);
+      String id = publish(service, "wh-429", "\"slow down\"");
+
+      await(() -> assertEquals(1, hook.okFor(id)));
+      awaitSettled(service, "wh-429-sub");
+      assertEquals(List.of(1, 2, 3), attempts(hook.callsOf(id)));
+      assertEquals(0, deadLetters(service, "wh-429"));
+    }
+  }
+
+  @Test
+  void noAnswerWithinTheTimeoutIsRetried() throws Exception {
+    // the first attempt is never answered (held open): the router gives up on it after timeoutMs and retries
+    try (WebhookReceiver hook = WebhookReceiver.start(8, c -> c.attempt() == 1 ? WebhookReceiver.NO_ANSWER : 200)) {
+      createWebhook(service, "wh-timeout-sub", "wh-timeout", hook.url(), 300, 4);
+      String id = publish(service, "wh-timeout", "\"are you there\"");
+
+      await(() -> assertEquals(1, hook.okFor(id)));
+      awaitSettled(service, "wh-timeout-sub");
+      assertEquals(List.of(1, 2), attempts(hook.callsOf(id)));
+      assertEquals(0, deadLetters(service, "wh-timeout"));
+    }
+  }
+
+  // ---- restart ----------------------------------------------------------------------------------------------------
+
+  @Test
+  void aWebhookSubscriptionSurvivesARouterRestart() throws Exception {
+    try (RedisServer own = RedisServer.start();
+         WebhookReceiver hook = WebhookReceiver.start(8, c -> 200)) {
+      RouterService first = HttpTestSupport.start("webhook-restart-1", own, "");
+      String before;
+      try {
+        createWebhook(first, "wh-restart-sub", "wh-restart", hook.url(), 1000, 4);
+        before = publish(first, "wh-restart", "\"before\"");
+        await(() -> assertEquals(1, hook.okFor(before)));
+        awaitSettled(first, "wh-restart-sub");
+      } finally {
+        first.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      }
+
+      // while no router with the webhook runs, another service (an embedded router: no HTTP subscriptions) publishes
+      ActorRef<RouterCommand> publisher = kit.spawn(RedisRouter.create(RouterTestSupport.settings(own, "")),
+          "restart-publisher");
+      List<String> whileDown = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        PublishReply r = RouterTestSupport.publish(kit, publisher,
+            PublishRequest.of("wh-restart", ("down-" + i).getBytes(StandardCharsets.UTF_8)));
+        assertInstanceOf(PublishReply.Accepted.class, r);
+        whileDown.add(r.messageId());
+      }
+      kit.stop(publisher);
+
+      RouterService second = HttpTestSupport.start("webhook-restart-2", own, "");
+      try {
+        // the new service loads the subscription from Redis and pushes what was published meanwhile
+        await(() -> whileDown.forEach(id -> assertTrue(hook.okFor(id) >= 1, "not pushed yet: " + id)));
+        String after = publish(second, "wh-restart", "\"after\"");
+        await(() -> assertEquals(1, hook.okFor(after)));
+        awaitSettled(second, "wh-restart-sub");
+        assertEquals(1, hook.callsFor(before), "acked before the restart: not pushed again");
+        JsonNode sub = getJson(second, "/v1/subscriptions/wh-restart-sub");
+        assertEquals(hook.url(), sub.get("webhook").get("url").asText());
+        assertEquals(0, deadLetters(second, "wh-restart"));
+      } finally {
+        second.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  // ---- parallelism ------------------------------------------------------------------------------------------------
+
+  @Test
+  void parallelismBoundsTheCallsInFlight() throws Exception {
+    // every call takes 100 ms: 40 messages keep the 4 slots busy for about a second
+    try (WebhookReceiver hook = WebhookReceiver.start(64, c -> {
+      Thread.sleep(100);
+      return 200;
+    })) {
+      createWebhook(service, "wh-par-sub", "wh-par", hook.url(), 5000, 4);
+      List<String> ids = new ArrayList<>();
+      for (int i = 0; i < 40; i++) ids.add(publish(service, "wh-par", Integer.toString(i)));
+
+      await(() -> ids.forEach(id -> assertEquals(1, hook.okFor(id), id)));
+      awaitSettled(service, "wh-par-sub");
+      assertEquals(4, hook.highestConcurrency(), "calls in flight at once (parallelism 4, always work waiting)");
+      assertEquals(40, hook.calls.size(), "no retries: every call answered 200 within the timeout");
+    }
+  }
+
+  @Test
+  void aReceiverSlowerThanTheTimeoutGetsNoMoreCallsAtOnceAndALate2xxAcks() throws Exception {
+    // each call takes 600 ms but the router waits only 200 ms: it nacks every call at 200 ms (the core retries on
+    // schedule), yet the call keeps its slot until the answer comes; the retry waits for it, and the late 200 acks
+    // the message. A struggling receiver never gets more than 4 calls at once, nor the same message twice.
+    try (WebhookReceiver hook = WebhookReceiver.start(64, c -> {
+      Thread.sleep(600);
+      return 200;
+    })) {
+      createWebhook(service, "wh-par-slow-sub", "wh-par-slow", hook.url(), 200, 4);
+      List<String> ids = new ArrayList<>();
+      for (int i = 0; i < 8; i++) ids.add(publish(service, "wh-par-slow", Integer.toString(i)));
+
+      await(() -> ids.forEach(id -> assertEquals(1, hook.okFor(id), id)));
+      awaitSettled(service, "wh-par-slow-sub");
+      assertEquals(4, hook.highestConcurrency(), "calls at once (parallelism 4)");
+      ids.forEach(id -> assertEquals(List.of(1), attempts(hook.callsOf(id)), "calls of " + id));
+      assertEquals(0, deadLetters(service, "wh-par-slow"));
+    }
+  }
+  @Test
+  void aDeliveryThatWaitedTooLongForASlotIsNotPushed() throws Exception {
+    // one slot; the first message's call hangs (the receiver never answers it); one attempt per message, 1 s ack
+    // timeout, 500 ms webhook timeout. Messages 2-6 wait behind the hung call until its connection is closed (idle
+    // for the ack timeout): by then a call could no longer end within their ack timeout, and the core dead-letters
+    // them. They must not be pushed: the next call after the hung one is message 7, published afterwards.
+    try (WebhookReceiver hook = WebhookReceiver.start(8, c -> "hang".equals(c.body().path("payload").asText())
+        ? WebhookReceiver.NO_ANSWER : 200)) {
+      createWebhook(service, "wh-stale-sub", "wh-stale", hook.url(), 500, 1);
+      String hung = publish(service, "wh-stale", "\"hang\"");
+      await(() -> assertEquals(1, hook.callsFor(hung)));
+      List<String> waiting = new ArrayList<>();
+      for (int i = 0; i < 5; i++) waiting.add(publish(service, "wh-stale", "\"wait " + i + "\""));
+
+      JsonNode dead = awaitJson(service, "/v1/channels/wh-stale/dead-letters", b -> b.get("total").asLong() == 6);
+      for (JsonNode item : dead.get("items")) {
+        assertEquals("max-attempts", item.get("reason").asText(), item.toString());
+      }
+      String after = publish(service, "wh-stale", "\"after\"");
+      await(() -> assertEquals(1, hook.okFor(after)));
+      awaitSettled(service, "wh-stale-sub");
+      assertEquals(List.of(hung, after), hook.calls.stream().map(WebhookReceiver.Call::messageId).toList(),
+          "calls in order; never pushed: " + waiting);
+    }
+  }
+}
