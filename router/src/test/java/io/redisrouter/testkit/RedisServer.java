@@ -503,6 +503,27 @@ public final class RedisServer implements AutoCloseable {
         }
     }
 
+    /**
+     * {@link #call(String...)} with bulk strings as {@code byte[]} instead of UTF-8 strings: for values stored in a
+     * binary form (the router's envelopes).
+     */
+    public Object callBinary(String... args) {
+        synchronized (connLock) {
+            Conn c = conn;
+            try {
+                if (c == null) {
+                    c = openHarnessConn(DEFAULT_CALL_TIMEOUT);
+                    conn = c;
+                }
+                return unwrap(c.call(true, args));
+            } catch (IOException e) {
+                closeConn();
+                throw new UncheckedIOException(
+                        "redis " + String.join(" ", args) + " on port " + port + ": " + e, e);
+            }
+        }
+    }
+
     /** {@link #call(String...)} rendered as a String (integers as decimal, arrays via toString). */
     public String command(String... args) {
         Object r = call(args);
@@ -671,6 +692,11 @@ public final class RedisServer implements AutoCloseable {
         }
 
         Object call(String... args) throws IOException {
+            return call(false, args);
+        }
+
+        /** With {@code binary}, bulk strings come back as {@code byte[]} (stored binary values stay intact). */
+        Object call(boolean binary, String... args) throws IOException {
             ByteArrayOutputStream buf = new ByteArrayOutputStream();
             buf.writeBytes(("*" + args.length + "\r\n").getBytes(StandardCharsets.US_ASCII));
             for (String a : args) {
@@ -681,10 +707,10 @@ public final class RedisServer implements AutoCloseable {
             }
             buf.writeTo(out);
             out.flush();
-            return read();
+            return read(binary);
         }
 
-        private Object read() throws IOException {
+        private Object read(boolean binary) throws IOException {
             int type = in.read();
             if (type < 0) {
                 throw new EOFException("connection closed by server");
@@ -707,7 +733,7 @@ public final class RedisServer implements AutoCloseable {
                         throw new EOFException("truncated bulk string");
                     }
                     readLine(); // trailing CRLF
-                    return new String(b, StandardCharsets.UTF_8);
+                    return binary ? b : new String(b, StandardCharsets.UTF_8);
                 }
                 case '*': {
                     int n = Integer.parseInt(line);
@@ -716,7 +742,7 @@ public final class RedisServer implements AutoCloseable {
                     }
                     List<Object> items = new ArrayList<>(n);
                     for (int i = 0; i < n; i++) {
-                        items.add(read());
+                        items.add(read(binary));
                     }
                     return items;
                 }

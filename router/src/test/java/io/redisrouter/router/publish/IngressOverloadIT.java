@@ -233,14 +233,14 @@ class IngressOverloadIT {
     double max = lat.length == 0 ? 0 : lat[lat.length - 1] / 1e6;
 
     // what Redis holds: every Accepted message must be in the stream
-    List<Object> entries = redis.callList("XRANGE", RedisKeys.stream(CHANNEL), "-", "+");
+    List<?> entries = (List<?>) redis.callBinary("XRANGE", RedisKeys.stream(CHANNEL), "-", "+");
     Set<String> inStream = new HashSet<>();
     for (Object o : entries) {
       List<?> entry = (List<?>) o;
       List<?> fields = (List<?>) entry.get(1);
       for (int f = 0; f + 1 < fields.size(); f += 2) {
-        if (RedisKeys.FIELD_ENVELOPE.equals(fields.get(f))) {
-          inStream.add(EnvelopeCodec.decode(((String) fields.get(f + 1)).getBytes(StandardCharsets.UTF_8)).id());
+        if (RedisKeys.FIELD_ENVELOPE.equals(new String((byte[]) fields.get(f), StandardCharsets.UTF_8))) {
+          inStream.add(EnvelopeCodec.decode((byte[]) fields.get(f + 1)).id());
         }
       }
     }
