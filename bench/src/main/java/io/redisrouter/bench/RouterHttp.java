@@ -84,6 +84,9 @@ final class RouterHttp implements Scenario {
         puller.start();
       }
       case WEBHOOK -> {
+        // the JDK server writes headers and body in two segments: without TCP_NODELAY each answer waits ~40 ms for
+        // the client's delayed ACK
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         webhookServer = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 512);
         webhookServer.setExecutor(Executors.newFixedThreadPool(16));
         webhookServer.createContext("/hook", ex -> {
