@@ -101,6 +101,16 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
 
   private enum RestartClient implements Command { INSTANCE }
 
+  /**
+   * The message a delivery is an attempt of: its stream entry (the delivery id without the attempt). Every attempt of
+   * one message has the same key.
+   */
+  static String key(Delivery d) {
+    String id = d.deliveryId();
+    int hash = id.lastIndexOf('#');
+    return hash < 0 ? id : id.substring(0, hash);
+  }
+
   /** A delivery waiting for a slot since {@code sinceNanos}. */
   private record Waiting(Delivery delivery, long sinceNanos) {}
 
@@ -139,22 +149,21 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   private final int port;
   private final String requestUri;
   /**
-   * Deliveries waiting for a slot, in arrival order, by the delivery's owner in the core ({@code replyTo}, one per
-   * message in flight): a newer attempt of the same message replaces the waiting one in its place (the core has
+   * Deliveries waiting for a slot, in arrival order, by message ({@link #key}): a newer attempt of the same message replaces the waiting one in its place (the core has
    * given up on that one).
    */
-  private final LinkedHashMap<ActorRef<DeliveryAck>, Waiting> waiting = new LinkedHashMap<>();
+  private final LinkedHashMap<String, Waiting> waiting = new LinkedHashMap<>();
   /** The calls in flight by delivery id: at most {@code parallelism}. */
   private final Map<String, Call> calls = new HashMap<>();
-  /** The owners of the calls in flight: a message is never in two calls at once. */
-  private final Set<ActorRef<DeliveryAck>> calling = new HashSet<>();
+  /** The messages ({@link #key}) of the calls in flight: a message is never in two calls at once. */
+  private final Set<String> calling = new HashSet<>();
   /**
-   * Owners this pusher acked lately: an owner stops once acked, so a delivery of it that was on its way meanwhile
-   * (a retry sent just before a late 2xx came) is stale and not pushed.
+   * Messages this pusher acked lately: a delivery of one that was on its way meanwhile (a retry sent just before a
+   * late 2xx came) is stale and not pushed.
    */
-  private final Set<ActorRef<DeliveryAck>> acked = java.util.Collections.newSetFromMap(new LinkedHashMap<>() {
+  private final Set<String> acked = java.util.Collections.newSetFromMap(new LinkedHashMap<>() {
     @Override
-    protected boolean removeEldestEntry(Map.Entry<ActorRef<DeliveryAck>, Boolean> eldest) {
+    protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
       return size() > RECENTLY_ACKED;
     }
   });
@@ -251,8 +260,8 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Delivered.class, d -> {
-          if (acked.contains(d.delivery().replyTo())) return this; // acked already: a stale retry
-          waiting.put(d.delivery().replyTo(), new Waiting(d.delivery(), System.nanoTime()));
+          if (acked.contains(key(d.delivery()))) return this; // acked already: a stale retry
+          waiting.put(key(d.delivery()), new Waiting(d.delivery(), System.nanoTime()));
           pump();
           return this;
         })
@@ -301,7 +310,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
       Delivery d = w.delivery();
       // a retry of a message whose earlier call still runs (it timed out) waits for that call: if it ends with a
       // 2xx the message is acked and the retry dropped
-      if (calling.contains(d.replyTo())) continue;
+      if (calling.contains(key(d))) continue;
       it.remove();
       if (now - w.sinceNanos() > waitBudgetNanos) {
         // a call started now could not end before the core's ack timeout of this attempt (which may have passed
@@ -343,7 +352,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
       return;
     }
     calls.put(d.deliveryId(), new Call(d));
-    calling.add(d.replyTo());
+    calling.add(key(d));
     timers.startSingleTimer(d.deliveryId(), new CallTimedOut(d.deliveryId()), webhook.timeout());
   }
 
@@ -369,15 +378,15 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     if (c == null) return this; // the client was restarted meanwhile
     timers.cancel(p.deliveryId());
     Delivery d = c.delivery;
-    calling.remove(d.replyTo());
+    calling.remove(key(d));
     int s = p.status();
     boolean ok = p.error() == null && s >= 200 && s < 300;
     if (ok) {
       // also when it timed out before: a late 2xx still means the receiver processed the message, and the ack
       // settles it whatever attempt the core is at; a retry waiting here has nothing left to do
       d.replyTo().tell(d.ack());
-      waiting.remove(d.replyTo());
-      acked.add(d.replyTo());
+      waiting.remove(key(d));
+      acked.add(key(d));
     } else if (c.answered) {
       // timed out before and already nacked
     } else if (p.error() == null && s >= 400 && s < 500 && s != 408 && s != 429) {

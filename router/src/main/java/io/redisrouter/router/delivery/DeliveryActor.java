@@ -46,6 +46,9 @@ final class DeliveryActor {
 
   private record Claimed(boolean stillOurs) {}
 
+  /** The failure of the attempt its parent made itself, turned into this actor's first failure. */
+  private record FailNow(String error) {}
+
   /** Thrown to have the supervisor retry the delivery after a backoff. */
   static final class AttemptFailed extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -60,6 +63,8 @@ final class DeliveryActor {
     int attempt;
     boolean started;
     String lastError;
+    /** Set when the parent made the first attempt itself and it failed: the first incarnation fails with it. */
+    String inheritedFailure;
 
     AttemptState(int firstAttempt) {
       this.attempt = firstAttempt;
@@ -71,7 +76,22 @@ final class DeliveryActor {
 
   static Behavior<Object> create(ActorRef<SubscriptionActor.Command> parent, String streamId, Envelope envelope,
                                  int firstAttempt, ChannelPolicy policy, Source source, RouterMetrics metrics) {
+    return create(parent, streamId, envelope, firstAttempt, policy, source, metrics, null);
+  }
+
+  /**
+   * With {@code failedAttempt}: the parent already made attempt {@code firstAttempt} itself (the fast path: no actor
+   * per message while deliveries are acked) and it failed with that error; this actor takes over from there: it
+   * fails at once, so that its supervisor schedules the retry with the channel's backoff, as for any failed attempt.
+   */
+  static Behavior<Object> create(ActorRef<SubscriptionActor.Command> parent, String streamId, Envelope envelope,
+                                 int firstAttempt, ChannelPolicy policy, Source source, RouterMetrics metrics,
+                                 String failedAttempt) {
     AttemptState state = new AttemptState(firstAttempt);
+    if (failedAttempt != null) {
+      state.started = true;
+      state.inheritedFailure = failedAttempt;
+    }
     int retriesLeft = Math.max(0, policy.maxAttempts() - firstAttempt);
     return Behaviors.supervise(
             Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
@@ -112,6 +132,15 @@ final class DeliveryActor {
   }
 
   private Behavior<Object> begin() {
+    if (state.inheritedFailure != null) {
+      String error = state.inheritedFailure;
+      state.inheritedFailure = null;
+      ctx.getSelf().tell(new FailNow(error));
+      return Behaviors.receive(Object.class)
+          .onMessage(FailNow.class, f -> fail(f.error()))
+          .onMessage(DeliveryAck.Ack.class, a -> onAck()) // a late ack of the parent's attempt still counts
+          .build();
+    }
     boolean retry = state.started;
     if (retry) {
       state.attempt++;

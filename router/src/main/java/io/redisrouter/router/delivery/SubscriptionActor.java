@@ -42,6 +42,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -52,10 +53,14 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * One subscription (one Redis consumer group) on this node: reads new entries with non-blocking XREADGROUP (woken
- * by local publishes, otherwise polled), keeps at most {@code max-in-flight} of them in flight, each owned by a
- * supervised {@link DeliveryActor} child, acknowledges (XACK, batched) or dead-letters them, renews the lease on
- * what it holds (XCLAIM JUSTID), and takes over entries that another consumer left pending for longer than the ack
- * timeout (XAUTOCLAIM).
+ * by local publishes, otherwise polled), keeps at most {@code max-in-flight} of them in flight, acknowledges them
+ * (XACK, batched) or dead-letters them, renews the lease on what it holds (XCLAIM JUSTID), and takes over entries
+ * that another consumer left pending for longer than the ack timeout (XAUTOCLAIM).
+ *
+ * <p>The first attempt of a new entry is made here (the fast path: one message to the subscriber and one back, no
+ * actor per message; the ack timeouts of these attempts are checked by one periodic sweep). When that attempt fails
+ * (a nack, or no ack in time), a supervised {@link DeliveryActor} child takes the entry over and its supervisor
+ * retries with backoff, one incarnation per attempt; entries taken over from other consumers start with a child.
  */
 public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.Command> {
 
@@ -102,6 +107,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private record DeadLetterDone(String streamId, String reason, Throwable error) implements Command {}
 
+  /** A subscriber's answer to a first attempt made here. */
+  private record InlineAnswer(DeliveryAck answer) implements Command {}
+
+  private enum Sweep implements Command { INSTANCE }
+
+  /** A first attempt made here, waiting for its answer. */
+  private record Inline(Envelope envelope, String deliveryId, long sentNanos) {}
+
   public static Behavior<Command> create(String channel, String subscription, ChannelPolicy policy,
                                          ConsumerSettings consumerSettings, String nodeId, RedisHandle handle,
                                          Wakeups wakeups, RouterMetrics metrics) {
@@ -130,6 +143,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final List<ActorRef<Delivery>> subscribers = new ArrayList<>();
   private int nextSubscriber;
   private final Map<String, ActorRef<Object>> inFlight = new HashMap<>();
+  /** First attempts made here, in the order they were sent (so the oldest is the first to time out). */
+  private final java.util.LinkedHashMap<String, Inline> inline = new java.util.LinkedHashMap<>();
+  private final ActorRef<DeliveryAck> inlineAnswers;
+  private final long ackTimeoutNanos;
   private final List<String> acksToSend = new ArrayList<>();
   /**
    * Entries this consumer is done with whose XACK (or dead-letter script) is queued or in flight: a claim that
@@ -163,6 +180,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     this.consumer = nodeId + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0xfffff));
     this.groupConsumer = Consumer.from(subscription, consumer);
     this.source = new DeliveryActor.Source(handle, stream, subscription, consumer);
+    this.inlineAnswers = ctx.messageAdapter(DeliveryAck.class, InlineAnswer::new);
+    this.ackTimeoutNanos = policy.ackTimeout().toNanos();
     ActorRef<Command> self = ctx.getSelf();
     this.wake = () -> self.tell(Tick.WAKE);
     wakeups.register(channel, wake);
@@ -184,6 +203,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessage(ClaimDone.class, this::onClaimDone)
         .onMessage(AckDone.class, this::onAckDone)
         .onMessage(DeadLetterDone.class, this::onDeadLetterDone)
+        .onMessage(InlineAnswer.class, this::onInlineAnswer)
+        .onMessageEquals(Sweep.INSTANCE, this::sweep)
         .onMessageEquals(Tick.POLL, this::read)
         .onMessageEquals(Tick.WAKE, this::read)
         .onMessageEquals(Tick.CLAIM, this::claim)
@@ -194,8 +215,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         })
         .onSignal(PostStop.class, s -> {
           wakeups.unregister(channel, wake);
-          metrics.inFlight.add(-inFlight.size()); // the children stop with us; their entries stay pending
+          // the children stop with us; their entries (and those of the first attempts made here) stay pending
+          metrics.inFlight.add(-(inFlight.size() + inline.size()));
           inFlight.clear();
+          inline.clear();
           return this;
         })
         .build();
@@ -258,8 +281,15 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     timers.startTimerWithFixedDelay(Tick.POLL, consumerSettings.pollInterval());
     timers.startTimerWithFixedDelay(Tick.CLAIM, consumerSettings.claimInterval());
     timers.startTimerWithFixedDelay(Tick.RENEW, renewInterval());
+    timers.startTimerWithFixedDelay(Sweep.INSTANCE, sweepInterval());
     claim(); // first take over what crashed consumers left behind
     return read();
+  }
+
+  /** How often the ack timeouts of first attempts are checked: 1/20 of the ack timeout, 5 ms to 1 s. */
+  private Duration sweepInterval() {
+    long ms = Math.max(5, Math.min(1000, policy.ackTimeout().toMillis() / 20));
+    return Duration.ofMillis(ms);
   }
 
   private Duration renewInterval() {
@@ -272,7 +302,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   // ---- reading ----------------------------------------------------------------------------------------------------
 
   private int room() {
-    return policy.maxInFlight() - inFlight.size();
+    return policy.maxInFlight() - inFlight.size() - inline.size();
   }
 
   private Behavior<Command> read() {
@@ -314,7 +344,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private void start(String streamId, Map<String, byte[]> body, int attempt) {
-    if (inFlight.containsKey(streamId)) {
+    if (inFlight.containsKey(streamId) || inline.containsKey(streamId)) {
       return;
     }
     byte[] raw = body == null ? null : body.get(RedisKeys.FIELD_ENVELOPE);
@@ -336,11 +366,95 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
           "delivered " + (attempt - 1) + " times without an ack (taken over from a consumer that stopped)");
       return;
     }
-    ActorRef<Object> child = getContext().spawnAnonymous(
-        DeliveryActor.create(getContext().getSelf(), streamId, envelope, attempt, policy, source, metrics));
+    metrics.inFlight.increment();
+    if (attempt == 1 && !subscribers.isEmpty()) {
+      // the fast path: the first attempt of a new entry is made here
+      String deliveryId = streamId + "#1";
+      ActorRef<Delivery> target = subscribers.get(Math.floorMod(nextSubscriber++, subscribers.size()));
+      inline.put(streamId, new Inline(envelope, deliveryId, System.nanoTime()));
+      metrics.delivered.increment();
+      target.tell(new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
+      return;
+    }
+    spawnDelivery(streamId, envelope, attempt, null);
+  }
+
+  private void spawnDelivery(String streamId, Envelope envelope, int attempt, String failedAttempt) {
+    ActorRef<Object> child = getContext().spawnAnonymous(DeliveryActor.create(getContext().getSelf(), streamId,
+        envelope, attempt, policy, source, metrics, failedAttempt));
     getContext().watchWith(child, new ChildStopped(streamId, child));
     inFlight.put(streamId, child);
-    metrics.inFlight.increment();
+  }
+
+  // ---- first attempts made here -------------------------------------------------------------------------------------
+
+  private Behavior<Command> onInlineAnswer(InlineAnswer a) {
+    DeliveryAck answer = a.answer();
+    String id = answer.deliveryId();
+    int hash = id.lastIndexOf('#');
+    String streamId = hash < 0 ? id : id.substring(0, hash);
+    Inline in = inline.get(streamId);
+    if (in == null || !in.deliveryId().equals(id)) {
+      // a late answer: the entry failed its first attempt meanwhile and a delivery actor owns it; an ack of any
+      // attempt still means it was processed
+      ActorRef<Object> child = inFlight.get(streamId);
+      if (child != null && answer instanceof DeliveryAck.Ack) child.tell(answer);
+      return this;
+    }
+    if (answer instanceof DeliveryAck.Ack) {
+      inline.remove(streamId);
+      metrics.inFlight.decrement();
+      metrics.acked.increment();
+      metrics.acked(channel).increment();
+      metrics.recordPublishToAck(in.envelope().publishedAt());
+      acksToSend.add(streamId);
+      settling.add(streamId);
+      sendAcks();
+      return read();
+    }
+    DeliveryAck.Nack n = (DeliveryAck.Nack) answer;
+    metrics.nacked.increment();
+    String error = n.error() == null || n.error().isBlank() ? "nack without error" : n.error();
+    if (n.doNotRetry()) {
+      inline.remove(streamId);
+      metrics.inFlight.decrement();
+      deadLetter(streamId, in.envelope(), null, DeadLetter.REJECTED, 1, "subscriber rejected it (do not retry): "
+          + error);
+      return read();
+    }
+    failInline(streamId, in, "nack: " + error);
+    return read();
+  }
+
+  /** The first attempt made here failed: a supervised delivery actor retries it (or it is dead-lettered). */
+  private void failInline(String streamId, Inline in, String error) {
+    inline.remove(streamId);
+    if (policy.maxAttempts() <= 1) {
+      metrics.inFlight.decrement();
+      deadLetter(streamId, in.envelope(), null, DeadLetter.MAX_ATTEMPTS, 1, error);
+      return;
+    }
+    spawnDelivery(streamId, in.envelope(), 1, error);
+  }
+
+  /** Fails the first attempts that got no answer within the ack timeout (oldest first). */
+  private Behavior<Command> sweep() {
+    long now = System.nanoTime();
+    Iterator<Map.Entry<String, Inline>> it = inline.entrySet().iterator();
+    List<Map.Entry<String, Inline>> late = null;
+    while (it.hasNext()) {
+      Map.Entry<String, Inline> e = it.next();
+      if (now - e.getValue().sentNanos() < ackTimeoutNanos) break;
+      if (late == null) late = new ArrayList<>();
+      late.add(e);
+    }
+    if (late == null) return this;
+    for (Map.Entry<String, Inline> e : late) {
+      metrics.ackTimeouts.increment();
+      failInline(e.getKey(), e.getValue(), "no ack within the ack timeout of " + policy.ackTimeout().toMillis()
+          + " ms");
+    }
+    return read();
   }
 
   private Behavior<Command> onDeliverRequest(DeliverRequest d) {
@@ -445,12 +559,15 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   // ---- leases and take-over ---------------------------------------------------------------------------------------
 
   private Behavior<Command> renew() {
-    if (inFlight.isEmpty()) {
+    if (inFlight.isEmpty() && inline.isEmpty()) {
       return this;
     }
+    String[] held = new String[inFlight.size() + inline.size()];
+    int i = 0;
+    for (String id : inFlight.keySet()) held[i++] = id;
+    for (String id : inline.keySet()) held[i++] = id;
     try {
-      handle.commands().xclaim(stream, groupConsumer, XClaimArgs.Builder.justid().minIdleTime(0),
-          inFlight.keySet().toArray(String[]::new));
+      handle.commands().xclaim(stream, groupConsumer, XClaimArgs.Builder.justid().minIdleTime(0), held);
     } catch (RedisUnavailableException e) {
       // nothing to renew on a dead connection; the next tick tries again
     }
@@ -512,7 +629,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         continue;
       }
       // in flight here, or done here with its XACK / dead-lettering still on the way: not a stopped consumer's
-      if (inFlight.containsKey(m.getId()) || settling.contains(m.getId())) continue;
+      if (inFlight.containsKey(m.getId()) || inline.containsKey(m.getId()) || settling.contains(m.getId())) continue;
       // no longer pending for this consumer right after the claim: acknowledged meanwhile (an XACK that was
       // queued behind the claim) or taken by another consumer; either way not ours to deliver
       if (c.countsComplete() && !c.counts().containsKey(m.getId())) continue;
