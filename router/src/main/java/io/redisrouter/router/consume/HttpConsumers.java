@@ -1,5 +1,6 @@
 package io.redisrouter.router.consume;
 
+import io.redisrouter.router.internal.Stages;
 import io.redisrouter.router.RouterRuntime;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -176,8 +177,8 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
       return CompletableFuture.completedFuture(Done.getInstance());
     }
     // the child confirms after the router did; a timeout here is the router's timeout plus a margin
-    return AskPattern.<C, Done>ask(child, stop::apply, PullGateway.LEAVE_TIMEOUT.plusSeconds(1),
-        getContext().getSystem().scheduler()).toCompletableFuture();
+    return Stages.plain(AskPattern.<C, Done>ask(child, stop::apply, PullGateway.LEAVE_TIMEOUT.plusSeconds(1),
+        getContext().getSystem().scheduler()));
   }
 
   private Behavior<Command> onLookup(Lookup l) {

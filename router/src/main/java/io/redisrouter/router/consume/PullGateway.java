@@ -1,5 +1,6 @@
 package io.redisrouter.router.consume;
 
+import io.redisrouter.router.internal.Stages;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.RouterCommand;
@@ -191,9 +192,9 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
   /** Leaves the subscription; completes when the router confirmed it (at once when this was no member). */
   private CompletionStage<SubscribeReply> leave() {
     if (!member && !joining) return CompletableFuture.completedFuture(null);
-    CompletionStage<SubscribeReply> left = AskPattern.ask(router, replyTo -> new RouterCommand.Unsubscribe(
-        subscription.channel(), subscription.name(), deliveries, replyTo), LEAVE_TIMEOUT,
-        getContext().getSystem().scheduler());
+    CompletionStage<SubscribeReply> left = Stages.plain(AskPattern.ask(router,
+        replyTo -> new RouterCommand.Unsubscribe(subscription.channel(), subscription.name(), deliveries, replyTo),
+        LEAVE_TIMEOUT, getContext().getSystem().scheduler()));
     member = false;
     joining = false;
     if (!ready.isEmpty()) {

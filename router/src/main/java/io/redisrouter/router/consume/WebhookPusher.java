@@ -1,5 +1,6 @@
 package io.redisrouter.router.consume;
 
+import io.redisrouter.router.internal.Stages;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.DeliveryAck;
@@ -289,9 +290,9 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
           return this;
         })
         .onMessage(Stop.class, s -> {
-          CompletionStage<SubscribeReply> left = AskPattern.ask(router, replyTo -> new RouterCommand.Unsubscribe(
-              subscription.channel(), subscription.name(), deliveries, replyTo), PullGateway.LEAVE_TIMEOUT,
-              getContext().getSystem().scheduler());
+          CompletionStage<SubscribeReply> left = Stages.plain(AskPattern.ask(router,
+              replyTo -> new RouterCommand.Unsubscribe(subscription.channel(), subscription.name(), deliveries,
+                  replyTo), PullGateway.LEAVE_TIMEOUT, getContext().getSystem().scheduler()));
           if (s.left() != null) left.whenComplete((r, e) -> s.left().tell(Done.getInstance()));
           return Behaviors.stopped();
         })
@@ -360,7 +361,8 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   private CompletionStage<Integer> statusOf(Try<HttpResponse> result) {
     if (result.isFailure()) return CompletableFuture.failedFuture(result.failed().get());
     HttpResponse resp = result.get();
-    return resp.discardEntityBytes(materializer).completionStage().thenApply(x -> resp.status().intValue());
+    return Stages.plain(resp.discardEntityBytes(materializer).completionStage())
+        .thenApply(x -> resp.status().intValue());
   }
 
   private Behavior<Command> onCallTimedOut(CallTimedOut t) {

@@ -1,5 +1,6 @@
 package io.redisrouter.router.http;
 
+import io.redisrouter.router.internal.Stages;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -115,7 +116,7 @@ public final class ConsumeRoutes extends RouteSupport {
     // webhook pushes stop before the actors do: their client pools shut down in order (what is in flight stays
     // pending in Redis), rather than being cut off by the actor system's termination
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "webhook-clients", () ->
-        Http.get(system).shutdownAllConnectionPools().thenApply(x -> Done.getInstance()));
+        Stages.plain(Http.get(system).shutdownAllConnectionPools()).thenApply(x -> Done.getInstance()));
   }
 
   public Route route() {
@@ -296,8 +297,8 @@ public final class ConsumeRoutes extends RouteSupport {
       if (deleted.isEmpty()) return done(notFound(name));
       // this node's consumer of the group lets go of it first: while it still reads, it creates a destroyed group
       // again (at the end of the stream), and that group would hold the channel's retention back for good
-      CompletionStage<Done> left = AskPattern.<HttpConsumers.Command, Done>ask(consumers,
-              replyTo -> new HttpConsumers.Removed(name, replyTo), LEAVE_TIMEOUT, system.scheduler())
+      CompletionStage<Done> left = Stages.plain(AskPattern.<HttpConsumers.Command, Done>ask(consumers,
+              replyTo -> new HttpConsumers.Removed(name, replyTo), LEAVE_TIMEOUT, system.scheduler()))
           .exceptionally(t -> Done.getInstance()); // destroy it anyway
       return left.thenCompose(d -> store.destroyGroup(deleted.get())).thenApply(v -> {
         log.info("subscription '{}' deleted (its consumer group and pending entries with it)", name);
@@ -348,8 +349,9 @@ public final class ConsumeRoutes extends RouteSupport {
     }
     int count = max;
     Duration waitFor = wait;
-    return gateway(name, g -> AskPattern.<PullGateway.Command, List<PullGateway.Handed>>ask(g,
-            replyTo -> new PullGateway.Pull(count, waitFor, replyTo), waitFor.plus(PULL_ASK_MARGIN), system.scheduler())
+    return gateway(name, g -> Stages.plain(AskPattern.<PullGateway.Command, List<PullGateway.Handed>>ask(g,
+            replyTo -> new PullGateway.Pull(count, waitFor, replyTo), waitFor.plus(PULL_ASK_MARGIN),
+            system.scheduler()))
         .thenApply(handed -> {
           ObjectNode out = JSON.createObjectNode();
           ArrayNode arr = out.putArray("messages");
@@ -406,9 +408,9 @@ public final class ConsumeRoutes extends RouteSupport {
     if (!errors.isEmpty()) return done(invalid(errors));
     String reason = err == null || err.isBlank() ? "nacked over HTTP" : err;
     boolean noRetry = doNotRetry;
-    return gateway(name, g -> AskPattern.<PullGateway.Command, PullGateway.SettleResult>ask(g,
+    return gateway(name, g -> Stages.plain(AskPattern.<PullGateway.Command, PullGateway.SettleResult>ask(g,
             replyTo -> new PullGateway.Settle(ids, ack, reason, noRetry, replyTo), Duration.ofSeconds(10),
-            system.scheduler())
+            system.scheduler()))
         .thenApply(r -> {
           ObjectNode out = JSON.createObjectNode();
           out.put(ack ? "acked" : "nacked", r.settled());
@@ -470,8 +472,8 @@ public final class ConsumeRoutes extends RouteSupport {
   }
 
   private CompletionStage<HttpConsumers.LookupResult> lookup(String name) {
-    return AskPattern.ask(consumers, replyTo -> new HttpConsumers.Lookup(name, replyTo), Duration.ofSeconds(10),
-        system.scheduler());
+    return Stages.plain(AskPattern.ask(consumers, replyTo -> new HttpConsumers.Lookup(name, replyTo),
+        Duration.ofSeconds(10), system.scheduler()));
   }
 
   /** The response for a lookup that gave no gateway, or null when there is one. */

@@ -1,5 +1,6 @@
 package io.redisrouter.router.http;
 
+import io.redisrouter.router.internal.Stages;
 import io.redisrouter.router.RouterRuntime;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
@@ -84,7 +85,7 @@ public final class HttpServer extends AllDirectives {
       cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-stop-accepting", () -> {
         accepting.set(false);
         log.info("shutdown: HTTP endpoint stops accepting connections");
-        return binding.unbind().thenApply(x -> Done.getInstance());
+        return Stages.plain(binding.unbind()).thenApply(x -> Done.getInstance());
       });
       cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () -> {
         long start = System.nanoTime();
@@ -118,7 +119,7 @@ public final class HttpServer extends AllDirectives {
             : resp.addHeader(org.apache.pekko.http.javadsl.model.headers.Connection.create("close")),
         () -> mapRouteResultFuture(result -> {
           inFlight.incrementAndGet();
-          return result.whenComplete((r, e) -> inFlight.decrementAndGet());
+          return Stages.plain(result).whenComplete((r, e) -> inFlight.decrementAndGet());
         }, inner));
   }
 

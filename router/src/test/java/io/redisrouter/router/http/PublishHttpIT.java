@@ -93,4 +93,28 @@ class PublishHttpIT {
     assertEquals(401, r.statusCode());
     assertEquals("unauthorized", HttpTestSupport.json(r).get("code").asText());
   }
+
+  /**
+   * Requests must not start threads: a Scala-backed completion stage (Pekko's route results, asks) chained with the
+   * non-async methods runs each action on ForkJoinPool.commonPool(), which on a 2-core machine falls back to a new
+   * thread per action (it once cost 15 ms per request and 3,000 threads per second).
+   */
+  @Test
+  void requestsDoNotStartAThreadEach() throws Exception {
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    for (int i = 0; i < 20; i++) { // warm up: pools start their threads
+      HttpTestSupport.post(service, "/v1/channels/http-threads/messages", "{\"payload\": \"warm\"}");
+    }
+    long before = threads.getTotalStartedThreadCount();
+    int requests = 300;
+    for (int i = 0; i < requests; i++) {
+      HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/http-threads/messages",
+          "{\"payload\": \"n" + i + "\"}");
+      assertEquals(202, r.statusCode(), r.body());
+      assertEquals(200, HttpTestSupport.get(service, "/health/live").statusCode());
+    }
+    long started = threads.getTotalStartedThreadCount() - before;
+    assertTrue(started < requests / 10, started + " threads started for " + 2 * requests + " requests (commonPool"
+        + " parallelism " + java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() + ")");
+  }
 }
