@@ -37,3 +37,17 @@ wrk -t2 -c"$CONNS" -d"$DURATION" -s scripts/wrk/publish-one.lua "$URL" | grep -E
 echo "== batch publish (100 per request): wrk -t2 -c16 -d$DURATION"
 wrk -t2 -c16 -d"$DURATION" -s scripts/wrk/publish-batch.lua "$URL/batch" | grep -E "messages/s|latency p50|Non-2xx|Socket errors" || true
 echo "stream length: $(redis-cli -p "$REDIS_PORT" xlen 'rr:{bench}:stream')"
+# the floor: a bare Pekko HTTP route on the same path that answers 202 without touching Redis
+kill "$SVC_PID" 2>/dev/null && wait "$SVC_PID" 2>/dev/null || true
+BARE_PORT=$(free_port)
+MAVEN_OPTS="-Xmx1g" mvn -q -B -ntp -pl bench exec:java -Dexec.mainClass=io.redisrouter.bench.BareHttp \
+  -Dexec.args="$BARE_PORT" > "$WORK/bare.log" 2>&1 &
+SVC_PID=$!
+for _ in $(seq 1 120); do
+  grep -q "answering 202" "$WORK/bare.log" 2>/dev/null && break
+  sleep 0.5
+done
+BARE="http://127.0.0.1:$BARE_PORT/v1/channels/bench/messages"
+wrk -t2 -c"$CONNS" -d5s -s scripts/wrk/publish-one.lua "$BARE" >/dev/null
+echo "== bare Pekko HTTP route answering 202 (no Redis): wrk -t2 -c$CONNS -d$DURATION"
+wrk -t2 -c"$CONNS" -d"$DURATION" -s scripts/wrk/publish-one.lua "$BARE" | grep -E "messages/s|latency p50|Non-2xx|Socket errors" || true

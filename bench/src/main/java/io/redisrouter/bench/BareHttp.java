@@ -35,14 +35,34 @@ final class BareHttp extends AllDirectives implements Scenario {
   public void start(BenchRedis redis, Tracker tracker, String key) throws Exception {
     this.tracker = tracker;
     system = ActorSystem.create(Behaviors.empty(), "bench-bare-http");
-    byte[] accepted = "{\"status\":202,\"messageId\":\"x\"}".getBytes();
-    Route route = path("publish", () -> post(() -> entity(Unmarshaller.entityToByteString(), body ->
-        complete(HttpResponse.create().withStatus(StatusCodes.ACCEPTED)
-            .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, accepted))))));
-    binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(route).toCompletableFuture().get(10, TimeUnit.SECONDS);
-    uri = URI.create("http://127.0.0.1:" + binding.localAddress().getPort() + "/publish");
+    binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(route()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    uri = URI.create("http://127.0.0.1:" + binding.localAddress().getPort() + "/v1/channels/bare/messages");
     http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .executor(Executors.newFixedThreadPool(2)).build();
+  }
+
+  /**
+   * Runs the bare route alone on {@code args[0]} (port) until the process is stopped, for wrk
+   * ({@code scripts/http-publish-bench.sh} compares it with the router's publish endpoint). CLI tool.
+   */
+  public static void main(String[] args) throws Exception {
+    int port = Integer.parseInt(args[0]);
+    BareHttp bare = new BareHttp();
+    bare.system = ActorSystem.create(Behaviors.empty(), "bare-http");
+    bare.binding = Http.get(bare.system).newServerAt("127.0.0.1", port).bind(bare.route()).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS);
+    System.out.println("bare Pekko HTTP route answering 202 on http://127.0.0.1:" + port + "/v1/channels/{channel}/messages");
+    bare.system.getWhenTerminated().toCompletableFuture().get();
+  }
+
+  private Route route() {
+    byte[] accepted = "{\"status\":202,\"messageId\":\"x\"}".getBytes();
+    // the router's publish path, answered at once
+    return pathPrefix("v1", () -> pathPrefix("channels", () -> pathPrefix(
+        org.apache.pekko.http.javadsl.server.PathMatchers.segment(), ch -> pathPrefix("messages", () -> pathEnd(() ->
+            post(() -> entity(Unmarshaller.entityToByteString(), body ->
+                complete(HttpResponse.create().withStatus(StatusCodes.ACCEPTED)
+                    .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, accepted))))))))));
   }
 
   @Override

@@ -37,28 +37,28 @@ public final class BenchMain {
              double offered, int connections, long peakHeap, long lost, long duplicates) {}
 
   private static final List<Def> SCENARIOS = List.of(
-      new Def("ceiling", "a. raw Lettuce XADD/XREADGROUP/XACK (ceiling)", "at-least-once", 100_000,
+      new Def("ceiling", "a. raw Lettuce XADD/XREADGROUP/XACK (ceiling)", "at-least-once", 60_000,
           LettuceStreams::new),
-      new Def("router", "b. router embedded, reliable", "at-least-once + deadlines/retries", 100_000,
+      new Def("router", "b. router embedded, reliable", "at-least-once + deadlines/retries", 60_000,
           () -> new RouterEmbedded(false, false)),
-      new Def("http-one", "c. router HTTP publish, 1 per request", "at-least-once", 10_000,
+      new Def("http-one", "c. router HTTP publish, 1 per request", "at-least-once", 5_000,
           () -> new RouterHttp(RouterHttp.Mode.PUBLISH_ONE)),
-      new Def("http-bare", "c. bare Pekko HTTP route, 202 (no Redis)", "none", 10_000, BareHttp::new),
-      new Def("http-batch", "c. router HTTP publish, batches of 100", "at-least-once", 50_000,
+      new Def("http-bare", "c. bare Pekko HTTP route, 202 (no Redis)", "none", 5_000, BareHttp::new),
+      new Def("http-batch", "c. router HTTP publish, batches of 100", "at-least-once", 20_000,
           () -> new RouterHttp(RouterHttp.Mode.PUBLISH_BATCH)),
-      new Def("http-pull", "c. router HTTP pull + ack", "at-least-once", 50_000,
+      new Def("http-pull", "c. router HTTP pull + ack", "at-least-once", 20_000,
           () -> new RouterHttp(RouterHttp.Mode.PULL)),
-      new Def("http-webhook", "c. router HTTP webhook push", "at-least-once", 20_000,
+      new Def("http-webhook", "c. router HTTP webhook push", "at-least-once", 10_000,
           () -> new RouterHttp(RouterHttp.Mode.WEBHOOK)),
-      new Def("redisson-stream", "d. Redisson stream + consumer group", "at-least-once", 50_000,
+      new Def("redisson-stream", "d. Redisson stream + consumer group", "at-least-once", 20_000,
           RedissonStreams::new),
-      new Def("redisson-topic", "d. Redisson reliable topic", "no ack (offset per subscriber)", 50_000,
+      new Def("redisson-topic", "d. Redisson reliable topic", "no ack (offset per subscriber)", 8_000,
           () -> new RedissonReliableTopic(false)),
-      new Def("naive", "d. naive Jedis pool, PUBLISH, re-publish on 0", "at-most-once + blind retry", 50_000,
+      new Def("naive", "d. naive Jedis pool, PUBLISH, re-publish on 0", "at-most-once + blind retry", 20_000,
           () -> new NaivePool(false, 16)),
-      new Def("broadcast", "e. router broadcast mode", "at-most-once", 100_000,
+      new Def("broadcast", "e. router broadcast mode", "at-most-once", 60_000,
           () -> new RouterEmbedded(true, false)),
-      new Def("pubsub", "e. raw Lettuce PUBLISH/SUBSCRIBE", "at-most-once", 100_000, LettucePubSub::new));
+      new Def("pubsub", "e. raw Lettuce PUBLISH/SUBSCRIBE", "at-most-once", 60_000, LettucePubSub::new));
 
   private static final List<Def> RESTARTS = List.of(
       new Def("router-restart", "router embedded", "at-least-once", 20_000, () -> new RouterEmbedded(false, true)),
@@ -149,6 +149,7 @@ public final class BenchMain {
     long heap = 0;
     long lost = 0;
     long dup = 0;
+    long republished = 0;
     for (int i = 0; i < runs; i++) {
       RunResult r = Runner.run(d.factory(), redis, n, size, 0, 5_000);
       rates[i] = r.rate();
@@ -156,21 +157,23 @@ public final class BenchMain {
       heap = Math.max(heap, r.peakHeapBytes());
       lost += r.lost();
       dup += r.duplicates();
+      republished += r.republished();
       redis.flushAll();
     }
     double[] sorted = rates.clone();
     Arrays.sort(sorted);
     double median = sorted[runs / 2];
     double offered = Math.max(100, median / 2);
-    int latencyMessages = (int) Math.max(1000, Math.min(offered * 3, n));
+    int latencyMessages = (int) Math.max(1000, Math.min(offered * 2, n)); // about 2 s
     RunResult lat = Runner.run(d.factory(), redis, latencyMessages, size, offered, 5_000);
     connections = Math.max(connections, lat.maxConnections());
     heap = Math.max(heap, lat.peakHeapBytes());
     lost += lat.lost();
     dup += lat.duplicates();
-    log("%-45s %5d B %-14s %9.0f msg/s (%.0f-%.0f)  p50 %.2f p99 %.2f p99.9 %.2f ms @ %.0f/s  conns %d  lost %d dup %d",
-        d.label(), size, pass, median, sorted[0], sorted[runs - 1], lat.p(50), lat.p(99), lat.p(99.9), offered,
-        connections, lost, dup);
+    republished += lat.republished();
+    log("%-45s %5d B %-14s %9.0f msg/s (%.0f-%.0f)  p50 %.2f p99 %.2f p99.9 %.2f ms @ %.0f/s  conns %d  lost %d dup %d"
+            + "  republished %d", d.label(), size, pass, median, sorted[0], sorted[runs - 1], lat.p(50), lat.p(99),
+        lat.p(99.9), offered, connections, lost, dup, republished);
     return new Row(d, size, pass, median, sorted[0], sorted[runs - 1], lat, offered, connections, heap, lost, dup);
   }
 

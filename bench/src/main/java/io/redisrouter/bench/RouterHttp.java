@@ -44,7 +44,14 @@ final class RouterHttp implements Scenario {
 
   static final String TOKEN = "bench-token";
   static final int BATCH = 100;
+  private static final java.util.concurrent.atomic.AtomicInteger FAILURES = new java.util.concurrent.atomic.AtomicInteger();
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final java.util.concurrent.ScheduledExecutorService LINGER =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "bench-batch-linger");
+        t.setDaemon(true);
+        return t;
+      });
 
   private final Mode mode;
   private RouterService service;
@@ -97,7 +104,7 @@ final class RouterHttp implements Scenario {
         });
         webhookServer.start();
         createSubscription("{\"name\": \"bench\", \"channel\": \"" + channel + "\", \"webhook\": {\"url\":"
-            + " \"http://127.0.0.1:" + webhookServer.getAddress().getPort() + "/hook\", \"parallelism\": 32}}");
+            + " \"http://127.0.0.1:" + webhookServer.getAddress().getPort() + "/hook\", \"parallelism\": 32, \"timeoutMs\": 1000}}");
       }
     }
   }
@@ -170,7 +177,16 @@ final class RouterHttp implements Scenario {
       }
       case PUBLISH_BATCH -> {
         synchronized (pendingBatch) {
-          if (batch == null) batch = JSON.createArrayNode();
+          if (batch == null) {
+            ArrayNode fresh = JSON.createArrayNode();
+            batch = fresh;
+            // a batch waits at most LINGER for more messages (also for republished ones, after the producer is done)
+            LINGER.schedule(() -> {
+              synchronized (pendingBatch) {
+                if (batch == fresh && !fresh.isEmpty()) sendBatch();
+              }
+            }, 2, TimeUnit.MILLISECONDS);
+          }
           batch.addObject().put("payloadBase64", Base64.getEncoder().encodeToString(payload));
           CompletableFuture<Object> f = new CompletableFuture<>();
           pendingBatch.add(f);
@@ -189,10 +205,7 @@ final class RouterHttp implements Scenario {
 
   @Override
   public void flush() {
-    if (mode != Mode.PUBLISH_BATCH) return;
-    synchronized (pendingBatch) {
-      if (batch != null && !batch.isEmpty()) sendBatch();
-    }
+    // batches go out when full or after their linger (2 ms): a flush per message would make batches of one
   }
 
   private void sendBatch() {
@@ -219,6 +232,10 @@ final class RouterHttp implements Scenario {
             }
           } catch (Exception e) {
             waiting.forEach(f -> f.completeExceptionally(e));
+          }
+          if (r.statusCode() != 202 && FAILURES.incrementAndGet() <= 3) {
+            System.err.println("batch publish answered " + r.statusCode() + ": "
+                + new String(r.body(), java.nio.charset.StandardCharsets.UTF_8).lines().findFirst().orElse(""));
           }
         });
   }
