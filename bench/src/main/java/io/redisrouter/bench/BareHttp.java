@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * The HTTP floor: a bare Pekko HTTP route that reads the body and answers 202 without touching Redis, driven by
  * the same client and window as the router's single-message publish. "Delivered" is the 202.
  */
-final class BareHttp extends AllDirectives implements Scenario {
+public final class BareHttp extends AllDirectives implements Scenario {
   private ActorSystem<Void> system;
   private ServerBinding binding;
   private HttpClient http;
