@@ -487,20 +487,7 @@ public final class RedisServer implements AutoCloseable {
      * failure drops the connection; the next call reconnects (no automatic retry).
      */
     public Object call(String... args) {
-        synchronized (connLock) {
-            Conn c = conn;
-            try {
-                if (c == null) {
-                    c = openHarnessConn(DEFAULT_CALL_TIMEOUT);
-                    conn = c;
-                }
-                return unwrap(c.call(args));
-            } catch (IOException e) {
-                closeConn();
-                throw new UncheckedIOException(
-                        "redis " + String.join(" ", args) + " on port " + port + ": " + e, e);
-            }
-        }
+        return call(false, args);
     }
 
     /**
@@ -508,6 +495,10 @@ public final class RedisServer implements AutoCloseable {
      * binary form (the router's envelopes).
      */
     public Object callBinary(String... args) {
+        return call(true, args);
+    }
+
+    private Object call(boolean binary, String... args) {
         synchronized (connLock) {
             Conn c = conn;
             try {
@@ -515,7 +506,7 @@ public final class RedisServer implements AutoCloseable {
                     c = openHarnessConn(DEFAULT_CALL_TIMEOUT);
                     conn = c;
                 }
-                return unwrap(c.call(true, args));
+                return unwrap(c.call(binary, args));
             } catch (IOException e) {
                 closeConn();
                 throw new UncheckedIOException(
