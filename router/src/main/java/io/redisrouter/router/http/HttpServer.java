@@ -51,8 +51,12 @@ public final class HttpServer extends AllDirectives {
         new AdminRoutes(system, runtime, settings, auth, endpoints).route(),
         new OpsRoutes(runtime, accepting::get, auth, endpoints).route(),
         new MetricsRoutes(runtime, auth, endpoints).route());
-    this.route = tracked(() -> handleExceptions(exceptions(), () -> handleRejections(rejections(),
-        () -> concat(groups.get(0), groups.subList(1, groups.size()).toArray(Route[]::new)))));
+    // built once: the directives take suppliers, which would otherwise rebuild the handlers for every request
+    ExceptionHandler exceptionHandler = exceptions();
+    RejectionHandler rejectionHandler = rejections();
+    Route all = concat(groups.get(0), groups.subList(1, groups.size()).toArray(Route[]::new));
+    Route handled = handleExceptions(exceptionHandler, () -> handleRejections(rejectionHandler, () -> all));
+    this.route = tracked(() -> handled);
   }
 
   /** The endpoints the route answers ("METHOD /path"). */
