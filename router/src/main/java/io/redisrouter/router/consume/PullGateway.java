@@ -55,7 +55,14 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
                        ActorRef<SettleResult> replyTo) implements Command {}
 
   /** How many of the ids were settled; the others are not (or no longer) held here. */
-  public record SettleResult(int settled, List<String> unknown) {}
+  /**
+   * How many of the ids were settled; the others are not (or no longer) held here, and {@code answeredHere} lists
+   * those of them that this node handed out and saw answered already.
+   */
+  public record SettleResult(int settled, List<String> unknown, java.util.Set<String> answeredHere) {}
+
+  /** Delivery ids answered here that are remembered (so that a repeated answer is known as one). */
+  static final int ANSWERED_REMEMBERED = 4096;
 
   /**
    * A server-sent-event stream opens: deliveries are offered to {@code queue}. With {@code lastEventId}, the
@@ -110,6 +117,12 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
 
   private final ArrayDeque<Received> ready = new ArrayDeque<>();
   private final LinkedHashMap<String, Out> outstanding = new LinkedHashMap<>();
+  private final LinkedHashMap<String, Boolean> answered = new LinkedHashMap<>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+      return size() > ANSWERED_REMEMBERED;
+    }
+  };
   private final LinkedHashMap<Long, Waiter> waiters = new LinkedHashMap<>();
   private final LinkedHashMap<Long, BoundedSourceQueue<Handed>> streams = new LinkedHashMap<>();
   private boolean member;
@@ -328,17 +341,20 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
     lastActivity = System.nanoTime();
     int settled = 0;
     List<String> unknown = new ArrayList<>();
+    java.util.Set<String> again = new java.util.HashSet<>();
     for (String id : s.deliveryIds()) {
       Out o = outstanding.remove(id);
       if (o == null) {
         unknown.add(id);
+        if (answered.containsKey(id)) again.add(id);
         continue;
       }
       Delivery d = o.delivery();
       d.replyTo().tell(s.ack() ? d.ack() : d.nack(s.error(), s.doNotRetry()));
+      answered.put(id, Boolean.TRUE);
       settled++;
     }
-    s.replyTo().tell(new SettleResult(settled, unknown));
+    s.replyTo().tell(new SettleResult(settled, unknown, again));
     return this;
   }
 

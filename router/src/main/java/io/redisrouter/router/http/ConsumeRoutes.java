@@ -81,6 +81,8 @@ public final class ConsumeRoutes extends RouteSupport {
   static final int MAX_SETTLE_IDS = 10_000;
   /** Deliveries buffered per server-sent-event stream before the gateway holds them back. */
   static final int SSE_BUFFER = 64;
+  /** A delivery id: the stream entry id and the attempt ({@code 1718000000000-0#2}). */
+  private static final java.util.regex.Pattern DELIVERY_ID = java.util.regex.Pattern.compile("\\d{1,20}-\\d{1,20}#\\d{1,10}");
   /** Longest wait, when deleting a subscription, for this node to stop consuming it. */
   static final Duration LEAVE_TIMEOUT = Duration.ofSeconds(15);
   private static final Set<String> CREATE_FIELDS = Set.of("name", "channel", "webhook");
@@ -408,21 +410,70 @@ public final class ConsumeRoutes extends RouteSupport {
     if (!errors.isEmpty()) return done(invalid(errors));
     String reason = err == null || err.isBlank() ? "nacked over HTTP" : err;
     boolean noRetry = doNotRetry;
-    return gateway(name, g -> Stages.plain(AskPattern.<PullGateway.Command, PullGateway.SettleResult>ask(g,
-            replyTo -> new PullGateway.Settle(ids, ack, reason, noRetry, replyTo), Duration.ofSeconds(10),
-            system.scheduler()))
-        .thenApply(r -> {
-          ObjectNode out = JSON.createObjectNode();
-          out.put(ack ? "acked" : "nacked", r.settled());
-          ArrayNode unknown = out.putArray("unknown");
-          r.unknown().forEach(unknown::add);
-          if (!r.unknown().isEmpty()) {
-            out.put("note", "unknown ids were not handed out by this router node, were already answered, or their"
-                + " ack timeout passed long ago; such messages are delivered again");
-          }
-          return json(StatusCodes.OK, out);
-        }));
+    return lookup(name).thenCompose(found -> {
+      HttpResponse problem = problem(name, found);
+      if (problem != null) return done(problem);
+      HttpSubscription sub = found.subscription().orElseThrow();
+      return Stages.plain(AskPattern.<PullGateway.Command, PullGateway.SettleResult>ask(found.gateway(),
+              replyTo -> new PullGateway.Settle(ids, ack, reason, noRetry, replyTo), Duration.ofSeconds(10),
+              system.scheduler()))
+          .thenCompose(r -> ack && !r.unknown().isEmpty() ? ackInRedis(sub, r) : done(r))
+          .thenApply(r -> {
+            ObjectNode out = JSON.createObjectNode();
+            out.put(ack ? "acked" : "nacked", r.settled());
+            ArrayNode unknown = out.putArray("unknown");
+            r.unknown().forEach(unknown::add);
+            if (!r.unknown().isEmpty()) {
+              out.put("note", ack
+                  ? "unknown ids are not pending for this subscription any more (already acked or dead-lettered),"
+                      + " or are not delivery ids"
+                  : "unknown ids were not handed out by this router node, were already answered, or their ack"
+                      + " timeout passed long ago; such messages are delivered again");
+            }
+            return json(StatusCodes.OK, out);
+          });
+    });
   }
+
+  /**
+   * Acks that this node did not hand out (another node did, or this node forgot them): acknowledged in Redis
+   * directly (XACK of the entry the delivery id names), so that an ack may reach any router node. The node that
+   * handed the delivery out then finds the entry no longer pending when its ack timeout passes, and does not
+   * deliver it again. Ids that are not pending are left unknown.
+   */
+  private CompletionStage<PullGateway.SettleResult> ackInRedis(HttpSubscription sub, PullGateway.SettleResult r) {
+    // ids answered here already stay unknown (a repeated answer); the others may have been handed out elsewhere
+    List<String> entries = new ArrayList<>();
+    for (String id : r.unknown()) {
+      if (!r.answeredHere().contains(id) && DELIVERY_ID.matcher(id).matches()) entries.add(id);
+    }
+    if (entries.isEmpty()) return done(r);
+    RedisAsyncCommands<String, byte[]> cmd;
+    try {
+      cmd = runtime.handleFor(sub.channel()).commands();
+    } catch (RedisUnavailableException e) {
+      return done(r);
+    }
+    Map<String, CompletableFuture<Long>> acks = new HashMap<>();
+    for (String id : entries) {
+      acks.put(id, cmd.xack(RedisKeys.stream(sub.channel()), sub.name(), id.substring(0, id.indexOf('#')))
+          .toCompletableFuture());
+    }
+    return CompletableFuture.allOf(acks.values().toArray(CompletableFuture[]::new)).handle((v, e) -> {
+      int settled = r.settled();
+      List<String> unknown = new ArrayList<>();
+      for (String id : r.unknown()) { // in the order given
+        CompletableFuture<Long> f = acks.get(id);
+        if (f != null && !f.isCompletedExceptionally() && f.join() == 1L) {
+          settled++;
+        } else {
+          unknown.add(id);
+        }
+      }
+      return new PullGateway.SettleResult(settled, unknown, r.answeredHere());
+    });
+  }
+
 
   // ---- server-sent events -----------------------------------------------------------------------------------------
 

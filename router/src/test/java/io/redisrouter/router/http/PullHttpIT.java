@@ -296,6 +296,37 @@ class PullHttpIT {
   }
 
   @Test
+  void anAckSentToAnotherRouterNodeAcknowledgesTheMessage() throws Exception {
+    String ch = "pull-any-node";
+    MessageChecker checker = new MessageChecker();
+    String config = "redis-router.channels.overrides { \"pull-any-node\" { ack-timeout = 1s } }\n";
+    RouterService a = HttpTestSupport.start("pull-http-node-a", redis, config);
+    RouterService b = HttpTestSupport.start("pull-http-node-b", redis, config);
+    try {
+      createPull(a, "pull-any-node", ch);
+      String id = publish(a, ch, 1, "any-node", checker).get(0);
+      JsonNode d = pullUntil(a, "pull-any-node", l -> !l.isEmpty()).get(0);
+      assertEquals(id, messageId(d));
+      checker.delivered(id);
+      // node b never handed it out: it acknowledges the entry in Redis
+      JsonNode r = ack(b, "pull-any-node", List.of(d.get("deliveryId").asText()));
+      assertEquals(1, r.get("acked").asInt(), r.toString());
+      assertEquals(0, r.get("unknown").size(), r.toString());
+      awaitJson(a, "/v1/subscriptions/pull-any-node", s -> s.get("stats").get("pending").asLong() == 0);
+      // node a's ack timeout (1 s) passes: it finds the entry acknowledged and does not deliver it again
+      List<JsonNode> again = pull(a, "pull-any-node", 10, 2500);
+      again.forEach(x -> checker.delivered(messageId(x)));
+      assertEquals(List.of(), again, "delivered again after an ack through another node");
+    } finally {
+      a.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      b.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+    MessageChecker.Report report = ConsumeHttpSupport.report(checker, "anAckSentToAnotherRouterNodeAcknowledgesTheMessage");
+    assertEquals(0, report.lost());
+    assertEquals(0, report.duplicated());
+  }
+
+  @Test
   void anIdleSubscriptionIsLeftAndWhatItHeldIsDeliveredAgainOnTheNextPull() throws Exception {
     String ch = "pull-idle";
     MessageChecker checker = new MessageChecker();
