@@ -1,5 +1,8 @@
 package io.redisrouter.router.consume;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.internal.Stages;
 import io.redisrouter.router.RouterRuntime;
 import org.apache.pekko.Done;
@@ -31,6 +34,7 @@ import java.util.function.Function;
  * client pulls or streams from.
  */
 public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command> {
+  private static final Logger log = LoggerFactory.getLogger(HttpConsumers.class);
 
   public interface Command {}
 
@@ -132,7 +136,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
       serve(s);
     }
     for (String name : Set.copyOf(known.keySet())) {
-      if (!names.contains(name)) forget(name, null);
+      if (!names.contains(name)) forgetDeletedElsewhere(name);
     }
     if (!loadedOnce) {
       loadedOnce = true;
@@ -157,6 +161,37 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   }
 
   /** Stops serving {@code name}; {@code left} (may be null) hears once its gateway and pusher have left. */
+  /**
+   * A subscription deleted through another node: this node stops consuming it, and then, if no subscription of that
+   * name has been created again meanwhile, destroys its consumer group. This node's consumer recreates a group it
+   * finds deleted (NOGROUP) until it stops, and a group nobody reads would hold the channel's retention back for good.
+   */
+  private void forgetDeletedElsewhere(String name) {
+    HttpSubscription def = known.get(name);
+    boolean consumedHere = gateways.containsKey(name) || pushers.containsKey(name);
+    List<CompletableFuture<Done>> leaving = new ArrayList<>(2);
+    known.remove(name);
+    ActorRef<PullGateway.Command> g = gateways.remove(name);
+    if (g != null) leaving.add(stop(g, PullGateway.Stop::new, true));
+    ActorRef<WebhookPusher.Command> p = pushers.remove(name);
+    if (p != null) leaving.add(stop(p, WebhookPusher.Stop::new, true));
+    if (!consumedHere || def == null) return;
+    CompletableFuture.allOf(leaving.toArray(CompletableFuture[]::new))
+        .handle((v, e) -> null)
+        .thenCompose(x -> store.get(name))
+        .thenCompose(found -> found.isPresent() ? CompletableFuture.completedFuture(false)
+            : store.destroyGroup(def).thenApply(v -> true))
+        .whenComplete((destroyed, e) -> {
+          if (e != null) {
+            log.warn("subscription '{}' was deleted through another node; removing its consumer group failed ({}):"
+                + " remove it with XGROUP DESTROY {} {}", name, e.toString(), RedisKeys.stream(def.channel()), name);
+          } else if (destroyed) {
+            log.info("subscription '{}' was deleted through another node: this node stopped consuming it and removed"
+                + " its consumer group", name);
+          }
+        });
+  }
+
   private void forget(String name, ActorRef<Done> left) {
     known.remove(name);
     List<CompletableFuture<Done>> leaving = new ArrayList<>(2);

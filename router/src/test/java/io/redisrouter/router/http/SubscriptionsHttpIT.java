@@ -142,6 +142,48 @@ class SubscriptionsHttpIT {
     assertTrue(groups(redis, "subs-shared").contains("subs-embedded"), "the other group is left alone");
   }
 
+  @Test
+  void aSubscriptionDeletedThroughAnotherNodeLeavesNoConsumerGroupBehind() throws Exception {
+    // node b learns of the deletion seconds later (its refresh); a consumer may have recreated the group meanwhile
+    RouterService a = HttpTestSupport.start("subscriptions-node-a", redis, "");
+    RouterService b = HttpTestSupport.start("subscriptions-node-b", redis,
+        "redis-router.http.subscription-refresh = 3s\n");
+    try {
+      HttpResponse<String> created = create(a, "{\"name\": \"subs-two-nodes\", \"channel\": \"subs-two\","
+          + " \"webhook\": {\"url\": \"http://127.0.0.1:1/hook\", \"timeoutMs\": 500}}");
+      assertEquals(201, created.statusCode(), created.body());
+      // both nodes push it: their consumers poll the group (and recreate it when they find it gone)
+      // a lookup through node b makes it serve the subscription now (not at its next refresh)
+      assertEquals(409, ConsumeHttpSupport.pullRaw(b, "subs-two-nodes", "{\"waitMs\": 0}").statusCode());
+      ConsumeHttpSupport.publish(a, "subs-two", 1, "two-nodes", new io.redisrouter.testkit.MessageChecker());
+      awaitJson(a, "/v1/subscriptions/subs-two-nodes", x -> x.get("stats").path("consumers").asLong() >= 1);
+      assertEquals(204, HttpTestSupport.delete(a, "/v1/subscriptions/subs-two-nodes").statusCode());
+      // what a node that still consumes it does when it finds the group gone (NOGROUP): it creates it again
+      redis.call("XGROUP", "CREATE", RedisKeys.stream("subs-two"), "subs-two-nodes", "$", "MKSTREAM");
+      // node b recreates the group until it learns of the deletion (refresh), then removes it: the group must end
+      // up gone for good (absent for a second, several refreshes, in a row)
+      // every node that served it removes it at its next refresh (node b: 3 s; the class's node: 10 s)
+      long deadline = System.nanoTime() + java.time.Duration.ofSeconds(25).toNanos();
+      long goneSince = -1;
+      while (true) {
+        long now = System.nanoTime();
+        boolean present = groups(redis, "subs-two").contains("subs-two-nodes");
+        if (present) {
+          goneSince = -1;
+        } else if (goneSince < 0) {
+          goneSince = now;
+        } else if (now - goneSince > java.time.Duration.ofSeconds(1).toNanos()) {
+          break;
+        }
+        assertTrue(now < deadline, "the deleted subscription's consumer group is still (or again) on the channel");
+        Thread.onSpinWait();
+      }
+    } finally {
+      a.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      b.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
   record Bad(String body, String field, String code) {}
 
   @Test
