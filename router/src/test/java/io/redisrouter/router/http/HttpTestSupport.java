@@ -43,7 +43,25 @@ public final class HttpTestSupport {
         .resolve();
   }
 
+  /**
+   * Starts a service and waits until it is ready ({@code /health/ready} answers 200: connected to Redis), so that a
+   * test's first request does not race the connection (it would rightly be answered 503).
+   */
   public static RouterService start(String name, RedisServer redis, String extra) throws Exception {
+    RouterService s = startUnready(name, redis, extra);
+    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    while (get(s, "/health/ready").statusCode() != 200) {
+      if (System.nanoTime() > deadline) {
+        s.stop();
+        throw new IllegalStateException("router service '" + name + "' not ready within 15 s");
+      }
+      Thread.sleep(20); // polling a condition with a deadline
+    }
+    return s;
+  }
+
+  /** Starts a service without waiting for Redis (for tests where it cannot connect). */
+  public static RouterService startUnready(String name, RedisServer redis, String extra) throws Exception {
     return RouterService.start(name, config(redis, extra));
   }
 

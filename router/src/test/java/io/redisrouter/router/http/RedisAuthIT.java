@@ -69,7 +69,7 @@ class RedisAuthIT {
     RouterService service;
     List<String> lines;
     try (LogCapture logs = LogCapture.start()) {
-      service = HttpTestSupport.start("redis-auth-bad", redis, password(WRONG));
+      service = HttpTestSupport.startUnready("redis-auth-bad", redis, password(WRONG));
       try {
         RedisHandle handle = service.runtime().handleFor("auth-bad");
         TestProbe<Object> probe = kit.createTestProbe();
