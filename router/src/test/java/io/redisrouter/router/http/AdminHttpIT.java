@@ -62,7 +62,7 @@ class AdminHttpIT {
                 + "}\n")
         .withFallback(HttpTestSupport.config(redis, ""))
         .resolve();
-    service = RouterService.start("admin-http", config);
+    service = HttpTestSupport.awaitReady(RouterService.start("admin-http", config));
     kit = ActorTestKit.create(service.system());
   }
 

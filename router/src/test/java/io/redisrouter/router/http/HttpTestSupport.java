@@ -48,12 +48,16 @@ public final class HttpTestSupport {
    * test's first request does not race the connection (it would rightly be answered 503).
    */
   public static RouterService start(String name, RedisServer redis, String extra) throws Exception {
-    RouterService s = startUnready(name, redis, extra);
+    return awaitReady(startUnready(name, redis, extra));
+  }
+
+  /** Waits until {@code s} is ready ({@code /health/ready} answers 200), at most 15 s; returns it. */
+  public static RouterService awaitReady(RouterService s) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
     while (get(s, "/health/ready").statusCode() != 200) {
       if (System.nanoTime() > deadline) {
         s.stop();
-        throw new IllegalStateException("router service '" + name + "' not ready within 15 s");
+        throw new IllegalStateException("router service at " + s.baseUrl() + " not ready within 15 s");
       }
       Thread.sleep(20); // polling a condition with a deadline
     }

@@ -69,7 +69,7 @@ class SubscriptionsHttpIT {
   @BeforeAll
   static void start() throws Exception {
     redis = RedisServer.start();
-    service = RouterService.start("subscriptions-http", config(redis));
+    service = HttpTestSupport.awaitReady(RouterService.start("subscriptions-http", config(redis)));
   }
 
   @AfterAll

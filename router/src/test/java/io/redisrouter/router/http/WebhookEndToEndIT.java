@@ -84,7 +84,7 @@ class WebhookEndToEndIT {
                 + "}\n")
         .withFallback(HttpTestSupport.config(redis, ""))
         .resolve();
-    service = RouterService.start("webhook-e2e", config);
+    service = HttpTestSupport.awaitReady(RouterService.start("webhook-e2e", config));
     kit = ActorTestKit.create("webhook-e2e-test");
   }
 

@@ -58,7 +58,7 @@ class WebhookHttpIT {
                 + "}\n")
         .withFallback(HttpTestSupport.config(redis, ""))
         .resolve();
-    service = RouterService.start("webhook-http", config);
+    service = HttpTestSupport.awaitReady(RouterService.start("webhook-http", config));
     kit = ActorTestKit.create("webhook-http-test");
   }
 
