@@ -49,7 +49,7 @@ class MetricsHttpIT {
     try (ServerSocket s = new ServerSocket(0)) {
       closedPort = s.getLocalPort(); // nothing listens there once closed: the "spare" instance stays down
     }
-    service = HttpTestSupport.start("metrics-http", redis,
+    service = HttpTestSupport.startUnready("metrics-http", redis, // its "spare" instance never answers
         "redis-router.redis.instances.spare { uri = \"redis://127.0.0.1:" + closedPort + "\", connect-timeout = 200ms }\n"
             + "redis-router.channels.overrides.\"on-spare\" { redis-instance = spare }");
     kit = ActorTestKit.create(service.system());
