@@ -66,7 +66,24 @@ public final class SubscriptionStore {
 
   /** The subscription named {@code name}, if any. */
   public CompletionStage<Optional<HttpSubscription>> get(String name) {
-    return list().thenApply(l -> l.stream().filter(s -> s.name().equals(name)).findFirst());
+    // one HGET per instance, not a read of every subscription
+    List<CompletableFuture<byte[]>> all = new ArrayList<>();
+    for (RedisHandle h : runtime.handles().values()) {
+      all.add(call(h, cmd -> cmd.hget(RedisKeys.SUBSCRIPTIONS, name)));
+    }
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> {
+      for (CompletableFuture<byte[]> f : all) {
+        byte[] bytes = f.join(); // completed: allOf finished
+        if (bytes == null) continue;
+        try {
+          return Optional.of(HttpSubscription.decode(bytes));
+        } catch (IllegalArgumentException e) {
+          log.warn("subscription '{}' in {} is unreadable and ignored: {}", name, RedisKeys.SUBSCRIPTIONS,
+              e.getMessage());
+        }
+      }
+      return Optional.<HttpSubscription>empty();
+    });
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.redisrouter.router.consume;
 
+import io.redisrouter.router.internal.DeliveryIds;
 import io.redisrouter.router.internal.Stages;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.protocol.Delivery;
@@ -107,9 +108,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
    * one message has the same key.
    */
   static String key(Delivery d) {
-    String id = d.deliveryId();
-    int hash = id.lastIndexOf('#');
-    return hash < 0 ? id : id.substring(0, hash);
+    return DeliveryIds.entry(d.deliveryId());
   }
 
   /** A delivery waiting for a slot since {@code sinceNanos}. */

@@ -1,5 +1,6 @@
 package io.redisrouter.router.delivery;
 
+import io.redisrouter.router.internal.DeliveryIds;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.DeliveryAck;
 import io.redisrouter.protocol.Envelope;
@@ -81,6 +82,6 @@ public final class BroadcastSubscription {
     if (n == 0) return;
     ActorRef<Delivery> target = members.get(Math.floorMod(next.getAndIncrement(), n));
     metrics.broadcastDelivered.increment();
-    target.tell(new Delivery(e.withAttempt(1), subscription, e.id() + "#1", false, ignore));
+    target.tell(new Delivery(e.withAttempt(1), subscription, DeliveryIds.of(e.id(), 1), false, ignore));
   }
 }

@@ -1,5 +1,6 @@
 package io.redisrouter.router.delivery;
 
+import io.redisrouter.router.internal.DeliveryIds;
 import io.lettuce.core.Consumer;
 import io.lettuce.core.XClaimArgs;
 import io.redisrouter.config.ChannelPolicy;
@@ -180,7 +181,7 @@ final class DeliveryActor {
   }
 
   private Behavior<Object> deliver() {
-    String deliveryId = streamId + "#" + state.attempt;
+    String deliveryId = DeliveryIds.of(streamId, state.attempt);
     ActorRef<DeliveryAck> self = ctx.getSelf().narrow();
     parent.tell(new SubscriptionActor.DeliverRequest(streamId, envelope.withAttempt(state.attempt), deliveryId, self));
     timers.startSingleTimer(AckTimeout.INSTANCE, policy.ackTimeout());

@@ -1,5 +1,6 @@
 package io.redisrouter.router.delivery;
 
+import io.redisrouter.router.internal.DeliveryIds;
 import io.lettuce.core.Consumer;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
@@ -369,7 +370,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     metrics.inFlight.increment();
     if (attempt == 1 && !subscribers.isEmpty()) {
       // the fast path: the first attempt of a new entry is made here
-      String deliveryId = streamId + "#1";
+      String deliveryId = DeliveryIds.of(streamId, 1);
       ActorRef<Delivery> target = subscribers.get(Math.floorMod(nextSubscriber++, subscribers.size()));
       inline.put(streamId, new Inline(envelope, deliveryId, System.nanoTime()));
       metrics.delivered.increment();
@@ -391,8 +392,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private Behavior<Command> onInlineAnswer(InlineAnswer a) {
     DeliveryAck answer = a.answer();
     String id = answer.deliveryId();
-    int hash = id.lastIndexOf('#');
-    String streamId = hash < 0 ? id : id.substring(0, hash);
+    String streamId = DeliveryIds.entry(id);
     Inline in = inline.get(streamId);
     if (in == null || !in.deliveryId().equals(id)) {
       // a late answer: the entry failed its first attempt meanwhile and a delivery actor owns it; an ack of any

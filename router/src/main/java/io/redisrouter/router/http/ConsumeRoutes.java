@@ -1,5 +1,6 @@
 package io.redisrouter.router.http;
 
+import io.redisrouter.router.internal.DeliveryIds;
 import io.redisrouter.router.internal.Stages;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -81,8 +82,6 @@ public final class ConsumeRoutes extends RouteSupport {
   static final int MAX_SETTLE_IDS = 10_000;
   /** Deliveries buffered per server-sent-event stream before the gateway holds them back. */
   static final int SSE_BUFFER = 64;
-  /** A delivery id: the stream entry id and the attempt ({@code 1718000000000-0#2}). */
-  private static final java.util.regex.Pattern DELIVERY_ID = java.util.regex.Pattern.compile("\\d{1,20}-\\d{1,20}#\\d{1,10}");
   /** Longest wait, when deleting a subscription, for this node to stop consuming it. */
   static final Duration LEAVE_TIMEOUT = Duration.ofSeconds(15);
   private static final Set<String> CREATE_FIELDS = Set.of("name", "channel", "webhook");
@@ -445,7 +444,7 @@ public final class ConsumeRoutes extends RouteSupport {
     // ids answered here already stay unknown (a repeated answer); the others may have been handed out elsewhere
     List<String> entries = new ArrayList<>();
     for (String id : r.unknown()) {
-      if (!r.answeredHere().contains(id) && DELIVERY_ID.matcher(id).matches()) entries.add(id);
+      if (!r.answeredHere().contains(id) && DeliveryIds.isReliable(id)) entries.add(id);
     }
     if (entries.isEmpty()) return done(r);
     RedisAsyncCommands<String, byte[]> cmd;
@@ -456,7 +455,7 @@ public final class ConsumeRoutes extends RouteSupport {
     }
     Map<String, CompletableFuture<Long>> acks = new HashMap<>();
     for (String id : entries) {
-      acks.put(id, cmd.xack(RedisKeys.stream(sub.channel()), sub.name(), id.substring(0, id.indexOf('#')))
+      acks.put(id, cmd.xack(RedisKeys.stream(sub.channel()), sub.name(), DeliveryIds.entry(id))
           .toCompletableFuture());
     }
     return CompletableFuture.allOf(acks.values().toArray(CompletableFuture[]::new)).handle((v, e) -> {
