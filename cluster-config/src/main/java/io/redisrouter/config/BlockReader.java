@@ -159,24 +159,48 @@ final class BlockReader {
     return value;
   }
 
-  /** A duration greater than zero. */
+  /**
+   * The longest duration a timer setting may have: Pekko's scheduler holds at most 2^31 ticks of 10 ms (about 248
+   * days) and fails at run time beyond it, so every duration that drives a timer is capped well below, at 180 days.
+   */
+  static final Duration MAX_TIMER_DURATION = Duration.ofDays(180);
+
+  /** A duration greater than zero and at most {@link #MAX_TIMER_DURATION} (it drives a timer or a timeout). */
   Duration positiveDuration(String key) {
-    Duration value = duration(key, "a duration > 0, e.g. 30s");
-    if (value.isZero() || value.isNegative()) throw invalid(key, "a duration > 0, e.g. 30s");
+    return positiveDuration(key, MAX_TIMER_DURATION, "timers cannot hold more");
+  }
+
+  /** A duration greater than zero and at most {@code max}; {@code why} says where the maximum comes from. */
+  Duration positiveDuration(String key, Duration max, String why) {
+    String allowed = "a duration > 0 and at most " + show(max) + " (" + why + "), e.g. 30s";
+    Duration value = duration(key, allowed);
+    if (value.isZero() || value.isNegative() || value.compareTo(max) > 0) throw invalid(key, allowed);
     return value;
   }
 
-  /** A duration of zero or more. */
-  Duration nonNegativeDuration(String key) {
-    Duration value = duration(key, "a duration >= 0, e.g. 24h");
-    if (value.isNegative()) throw invalid(key, "a duration >= 0, e.g. 24h");
+  /** A duration of zero or more, at most {@code max}; {@code why} says where the maximum comes from. */
+  Duration nonNegativeDuration(String key, Duration max, String why) {
+    String allowed = "a duration >= 0 and at most " + show(max) + " (" + why + "), e.g. 24h";
+    Duration value = duration(key, allowed);
+    if (value.isNegative() || value.compareTo(max) > 0) throw invalid(key, allowed);
     return value;
+  }
+
+  /** A duration as HOCON would write it, in the largest whole unit ({@code 180d}, {@code 30s}, {@code 500ms}). */
+  static String show(Duration d) {
+    if (d.toMillis() % 86_400_000L == 0) return d.toDays() + "d";
+    if (d.toMillis() % 3_600_000L == 0) return d.toHours() + "h";
+    if (d.toMillis() % 60_000L == 0) return d.toMinutes() + "m";
+    if (d.toMillis() % 1000L == 0) return d.toSeconds() + "s";
+    return d.toMillis() + "ms";
   }
 
   private Duration duration(String key, String allowed) {
     try {
       return config.getDuration(key);
     } catch (ConfigException e) {
+      throw invalid(key, allowed, e);
+    } catch (ArithmeticException e) {
       throw invalid(key, allowed, e);
     }
   }

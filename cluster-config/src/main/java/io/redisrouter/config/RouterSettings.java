@@ -35,6 +35,8 @@ public final class RouterSettings {
 
   /** The root path of all settings. */
   public static final String ROOT = "redis-router";
+  /** The longest {@code retention.max-age}: ten years (an age beyond it would keep every entry anyway). */
+  static final Duration MAX_RETENTION_AGE = Duration.ofDays(3650);
 
   private static final String DEFAULT_INSTANCE = "default";
   private static final List<String> INSTANCE_KEYS = List.of(
@@ -73,7 +75,8 @@ public final class RouterSettings {
     this.channelDefaults = readPolicy(defaults, redisInstances);
     this.channelOverrides = readOverrides(channels, defaults.config(), redisInstances);
     this.ingress = readIngress(root.block("ingress"));
-    this.dedupWindow = root.positiveDuration("dedup-window");
+    this.dedupWindow = root.positiveDuration("dedup-window", io.redisrouter.protocol.Validation.MAX_TIME_TO_LIVE,
+        "as long as the longest time to live");
     this.limits = readLimits(root.block("limits"));
     this.consumer = readConsumer(root.block("consumer"));
   }
@@ -279,7 +282,8 @@ public final class RouterSettings {
     if (!instances.containsKey(instance)) {
       throw r.invalid("redis-instance", "one of the configured instances: " + String.join(", ", instances.keySet()));
     }
-    Duration ttl = r.positiveDuration("time-to-live");
+    Duration ttl = r.positiveDuration("time-to-live", io.redisrouter.protocol.Validation.MAX_TIME_TO_LIVE,
+        "the longest time to live a message may have");
     Duration ackTimeout = r.positiveDuration("ack-timeout");
     int maxAttempts = r.intAtLeast("max-attempts", 1);
     Duration backoffMin = r.positiveDuration("backoff.min");
@@ -290,7 +294,7 @@ public final class RouterSettings {
     }
     double jitter = r.doubleBetween("backoff.jitter", 0.0, 1.0);
     int maxInFlight = r.intBetween("max-in-flight", 1, 10_000);
-    Duration maxAge = r.nonNegativeDuration("retention.max-age");
+    Duration maxAge = r.nonNegativeDuration("retention.max-age", MAX_RETENTION_AGE, "ten years");
     long maxLength = r.longAtLeast("retention.max-length", 0);
     Duration trimInterval = r.positiveDuration("retention.trim-interval");
     BroadcastDelivery delivery = r.oneOf("broadcast-delivery", BroadcastDelivery.values(), BroadcastDelivery::configName);

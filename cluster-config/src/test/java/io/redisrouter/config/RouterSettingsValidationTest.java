@@ -99,6 +99,51 @@ class RouterSettingsValidationTest {
     assertTrue(e.getMessage().contains(allowed), e.getMessage());
   }
 
+  /** Every duration setting, with a value beyond what the timers (or Instant) can hold. */
+  static Stream<Arguments> tooLong() {
+    String i = "redis-router.redis.instances.default.";
+    String timer = "at most 180d (timers cannot hold more)";
+    String ttl = "at most 365d (the longest time to live a message may have)";
+    return Stream.of(
+        Arguments.of(D + "ack-timeout = 1000000000d", D + "ack-timeout", timer),
+        Arguments.of(D + "ack-timeout = 181d", D + "ack-timeout", timer),
+        Arguments.of(D + "time-to-live = 1000000000000d", D + "time-to-live", ttl),
+        Arguments.of(D + "time-to-live = 366d", D + "time-to-live", ttl),
+        Arguments.of(D + "backoff { min = 1000000000d, max = 1000000000d }", D + "backoff.min", timer),
+        Arguments.of(D + "backoff.max = 200d", D + "backoff.max", timer),
+        Arguments.of(D + "retention.max-age = 1000000000d", D + "retention.max-age", "at most 3650d (ten years)"),
+        Arguments.of(D + "retention.trim-interval = 1000000000d", D + "retention.trim-interval", timer),
+        Arguments.of(O.replace(".\"orders.created\".", "") + " { \"orders.created\" { ack-timeout = 300d } }",
+            O + "ack-timeout", timer),
+        Arguments.of("redis-router.dedup-window = 1000000000d", "redis-router.dedup-window",
+            "at most 365d (as long as the longest time to live)"),
+        Arguments.of("redis-router.consumer.poll-interval = 1000000000d", "redis-router.consumer.poll-interval", timer),
+        Arguments.of("redis-router.consumer.claim-interval = 1000000000d", "redis-router.consumer.claim-interval", timer),
+        Arguments.of("redis-router.consumer.lease-renew-interval = 1000000000d",
+            "redis-router.consumer.lease-renew-interval", timer),
+        Arguments.of(i + "connect-timeout = 1000000000d", i + "connect-timeout", timer),
+        Arguments.of(i + "command-timeout = 1000000000d", i + "command-timeout", timer));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("tooLong")
+  void durationBeyondTheSchedulerFailsAtStartUpNamingTheKey(String hocon, String key, String allowed) {
+    ConfigError e = fail(hocon);
+    assertEquals(key, e.key(), e.getMessage());
+    assertTrue(e.getMessage().startsWith(key + " = "), e.getMessage());
+    assertTrue(e.getMessage().contains(allowed), e.getMessage());
+  }
+
+  @Test
+  void longestAllowedDurationsPass() {
+    RouterSettings s = RouterSettings.load(ConfigFactory.parseString(D + "ack-timeout = 180d\n" + D
+        + "time-to-live = 365d\n" + D + "backoff { min = 180d, max = 180d }\nredis-router.dedup-window = 365d\n"
+        + D + "retention.max-age = 3650d"));
+    assertEquals(java.time.Duration.ofDays(180), s.channelDefaults().ackTimeout());
+    assertEquals(java.time.Duration.ofDays(365), s.channelDefaults().timeToLive());
+    assertEquals(java.time.Duration.ofDays(365), s.dedupWindow());
+  }
+
   @Test
   void messageHasTheDocumentedShape() {
     assertEquals("redis-router.channels.defaults.max-attempts = 0 is invalid: use an integer >= 1",

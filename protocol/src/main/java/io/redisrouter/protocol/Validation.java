@@ -19,6 +19,12 @@ public final class Validation {
   public static final Pattern HEADER_NAME_PATTERN = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   /** Partition keys: 1-256 characters. */
   public static final int MAX_PARTITION_KEY_LENGTH = 256;
+  /**
+   * The longest time to live a message may have, and so the latest deadline (now plus this): 365 days. A message
+   * that must wait longer belongs in a database, not in a router; the cap also keeps every deadline within what
+   * {@link Instant} and the timers can hold.
+   */
+  public static final Duration MAX_TIME_TO_LIVE = Duration.ofDays(365);
 
   private Validation() {}
 
@@ -102,11 +108,24 @@ public final class Validation {
     if (ttl != null && (ttl.isNegative() || ttl.isZero())) {
       errors.add(new FieldError("timeToLive", "invalid-ttl",
           "timeToLive must be positive, e.g. 30s; leave it out for the channel's default"));
+    } else if (ttl != null && ttl.compareTo(MAX_TIME_TO_LIVE) > 0) {
+      errors.add(new FieldError("timeToLive", "ttl-too-long",
+          "timeToLive " + describe(ttl) + " is over the maximum of " + MAX_TIME_TO_LIVE.toDays()
+              + " days: give at most 365d"));
     }
     if (r.deadline() != null && !r.deadline().isAfter(now)) {
       errors.add(new FieldError("deadline", "deadline-past",
           "deadline " + r.deadline() + " is already past (now " + now + "): give a future instant or a timeToLive"));
+    } else if (r.deadline() != null && r.deadline().isAfter(now.plus(MAX_TIME_TO_LIVE))) {
+      errors.add(new FieldError("deadline", "deadline-too-far",
+          "deadline " + r.deadline() + " is more than the maximum of " + MAX_TIME_TO_LIVE.toDays()
+              + " days ahead (now " + now + "): give an instant within 365 days"));
     }
     return errors;
+  }
+
+  /** A duration for a message: whole days when it has some, else ISO-8601. */
+  private static String describe(Duration d) {
+    return d.toDays() > 0 ? d.toDays() + " days" : d.toString();
   }
 }
