@@ -166,6 +166,15 @@ class ValidationTest {
         "timeToLive", "positive", "30s");
   }
 
+  @Test
+  void timeToLiveAndDeadlineAreCappedAt365Days() {
+    assertEquals(List.of(), check(valid().withTimeToLive(Validation.MAX_TIME_TO_LIVE)));
+    single(check(valid().withTimeToLive(Validation.MAX_TIME_TO_LIVE.plusSeconds(1))), "timeToLive", "ttl-too-long",
+        "maximum of 365 days");
+    single(check(valid().withDeadline(NOW.plus(Validation.MAX_TIME_TO_LIVE).plusSeconds(1))), "deadline",
+        "deadline-too-far", "365 days");
+  }
+
   // ---- ids --------------------------------------------------------------------------------------------------------
 
   @ParameterizedTest

@@ -68,6 +68,16 @@ class PublishHttpIT {
   }
 
   @Test
+  void aTimeToLiveBeyondTheMaximumIs400NamingTheField() throws Exception {
+    HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/http-ttl-max/messages",
+        "{\"payload\": \"x\", \"ttl\": \"1000000000000d\"}");
+    assertEquals(400, r.statusCode(), r.body());
+    JsonNode body = HttpTestSupport.json(r);
+    assertEquals("invalid", body.get("code").asText());
+    assertTrue(body.get("errors").toString().contains("ttl-too-long") && r.body().contains("365"), r.body());
+  }
+
+  @Test
   void anOversizedPayloadIs413() throws Exception {
     HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/http-big/messages",
         "{\"payload\": \"" + "y".repeat(1001) + "\"}");

@@ -127,6 +127,16 @@ class PublishValidationIT {
   }
 
   @Test
+  void timeToLiveOrDeadlineBeyondTheMaximumIsInvalid() {
+    // a ttl Instant cannot add to now used to fail the router, not the request
+    invalid(PublishRequest.of("v.ttl-max", new byte[10]).withTimeToLive(Duration.ofDays(1_000_000_000_000L / 1000)),
+        "timeToLive", "ttl-too-long", "over the maximum of 365 days");
+    invalid(PublishRequest.of("v.ttl-max", new byte[10]).withDeadline(Instant.now().plus(Duration.ofDays(400))),
+        "deadline", "deadline-too-far", "365 days");
+    nothingWritten("v.ttl-max");
+  }
+
+  @Test
   void tooManyHeadersIsInvalid() {
     Map<String, String> headers = new HashMap<>();
     for (int i = 0; i < 33; i++) headers.put("h" + i, "v");
