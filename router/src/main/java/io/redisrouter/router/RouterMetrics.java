@@ -28,6 +28,15 @@ public final class RouterMetrics {
   /** Messages held by delivery actors on this node now (delivered and awaiting the ack, or waiting for a retry). */
   public final LongAdder inFlight = new LongAdder();
 
+  /** {@link #stateRestored} {@code what}: a consumer group Redis had lost, created again. */
+  public static final String RESTORED_GROUP = "consumer-group";
+  /** {@link #stateRestored} {@code what}: an HTTP subscription definition Redis had lost, written back. */
+  public static final String RESTORED_SUBSCRIPTION = "subscription-definition";
+
+  /** What the router restored after Redis lost it, per Redis instance and kind of state. */
+  public record Restored(String instance, String what) {}
+
+  private final Map<Restored, LongAdder> restored = new ConcurrentHashMap<>();
   private final Map<String, RateCounter> publishedByChannel = new ConcurrentHashMap<>();
   private final Map<String, RateCounter> ackedByChannel = new ConcurrentHashMap<>();
   /** Seconds from the publish (the router accepted it) to the subscriber's ack; exposed at /metrics. */
@@ -61,6 +70,16 @@ public final class RouterMetrics {
   /** Channels that had an ack on this node, with their counters (a live, unmodifiable view). */
   public Map<String, RateCounter> ackedByChannel() {
     return Collections.unmodifiableMap(ackedByChannel);
+  }
+
+  /** Counts {@code n} pieces of state of kind {@code what} that Redis instance {@code instance} lost and the router restored. */
+  public void stateRestored(String instance, String what, long n) {
+    restored.computeIfAbsent(new Restored(instance, what), k -> new LongAdder()).add(n);
+  }
+
+  /** The restore counters so far (a live, unmodifiable view). */
+  public Map<Restored, LongAdder> stateRestored() {
+    return Collections.unmodifiableMap(restored);
   }
 
   /** Records the publish-to-ack latency of a message published at {@code publishedAt} and acknowledged now. */

@@ -4,6 +4,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.internal.Stages;
+import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterRuntime;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -32,6 +33,11 @@ import java.util.function.Function;
  * {@code refresh} (so that subscriptions created or deleted through another node take effect here too), runs a
  * {@link WebhookPusher} for every webhook subscription, and a {@link PullGateway} for each pull subscription that a
  * client pulls or streams from.
+ *
+ * <p>A subscription this node serves that is no longer stored is stopped only when its deletion left a tombstone;
+ * without one Redis lost it (a restart without persistence, a lost AOF tail, a failover): this node writes the
+ * definition back and creates its consumer group again, and says so (a WARN per instance and
+ * {@code redis_router_redis_state_restored_total}).
  */
 public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command> {
   private static final Logger log = LoggerFactory.getLogger(HttpConsumers.class);
@@ -57,7 +63,9 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
    */
   public record Removed(String name, ActorRef<Done> left) implements Command {}
 
-  private record Loaded(List<HttpSubscription> all, Throwable error) implements Command {}
+  private record Loaded(SubscriptionStore.Snapshot snapshot, Throwable error) implements Command {}
+
+  private record RestoreDone(List<SubscriptionStore.Restored> restored, Throwable error) implements Command {}
 
   private record LookupLoaded(String name, Optional<HttpSubscription> found, Throwable error,
                               ActorRef<LookupResult> replyTo) implements Command {}
@@ -85,6 +93,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private final Map<String, ActorRef<PullGateway.Command>> gateways = new HashMap<>();
   private final Map<String, ActorRef<WebhookPusher.Command>> pushers = new HashMap<>();
   private boolean loading;
+  private boolean restoring;
   private boolean loadedOnce;
   private long children;
 
@@ -103,6 +112,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     return newReceiveBuilder()
         .onMessageEquals(Refresh.INSTANCE, this::refresh)
         .onMessage(Loaded.class, this::onLoaded)
+        .onMessage(RestoreDone.class, this::onRestoreDone)
         .onMessage(Upsert.class, u -> {
           serve(u.subscription());
           return this;
@@ -119,7 +129,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private Behavior<Command> refresh() {
     if (loading) return this;
     loading = true;
-    getContext().pipeToSelf(store.list(), Loaded::new);
+    getContext().pipeToSelf(store.load(), Loaded::new);
     return this;
   }
 
@@ -130,19 +140,68 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
       if (!loadedOnce) timers.startSingleTimer("first-load-retry", Refresh.INSTANCE, firstLoadRetry);
       return this;
     }
+    List<HttpSubscription> all = l.snapshot().definitions();
     Set<String> names = new HashSet<>();
-    for (HttpSubscription s : l.all()) {
+    for (HttpSubscription s : all) {
       names.add(s.name());
       serve(s);
     }
+    List<HttpSubscription> lost = new ArrayList<>();
     for (String name : Set.copyOf(known.keySet())) {
-      if (!names.contains(name)) forgetDeletedElsewhere(name);
+      if (names.contains(name)) continue;
+      SubscriptionStore.Tombstone t = l.snapshot().tombstones().get(name);
+      // absence is not deletion: only a tombstone of this definition (or a later one) says it was deleted
+      if (t != null && t.covers(known.get(name))) {
+        forgetDeletedElsewhere(name);
+      } else {
+        lost.add(known.get(name));
+      }
+    }
+    if (!lost.isEmpty() && !restoring) {
+      restoring = true;
+      getContext().pipeToSelf(store.restore(lost), RestoreDone::new);
     }
     if (!loadedOnce) {
       loadedOnce = true;
-      long push = l.all().stream().filter(HttpSubscription::isPush).count();
-      getContext().getLog().info("HTTP subscriptions: {} loaded from Redis ({} webhook, {} pull)", l.all().size(),
-          push, l.all().size() - push);
+      long push = all.stream().filter(HttpSubscription::isPush).count();
+      getContext().getLog().info("HTTP subscriptions: {} loaded from Redis ({} webhook, {} pull)", all.size(),
+          push, all.size() - push);
+    }
+    return this;
+  }
+
+  /** Says what was restored, per Redis instance: a WARN and the restore counters. */
+  private Behavior<Command> onRestoreDone(RestoreDone r) {
+    restoring = false;
+    if (r.error() != null) {
+      getContext().getLog().warn("HTTP subscriptions missing from Redis could not be written back yet ({}); retried"
+          + " at the next refresh", SubscriptionStore.unwrap(r.error()).toString());
+      return this;
+    }
+    Map<String, List<String>> definitions = new HashMap<>();
+    Map<String, List<String>> groups = new HashMap<>();
+    for (SubscriptionStore.Restored x : r.restored()) {
+      if (x.definitionWritten()) {
+        definitions.computeIfAbsent(x.instance(), k -> new ArrayList<>()).add(x.subscription().name());
+      }
+      if (x.group().created()) {
+        groups.computeIfAbsent(x.instance(), k -> new ArrayList<>()).add("'" + x.subscription().name() + "' at "
+            + ("$".equals(x.group().at()) ? "the end of the stream (no position known here)"
+            : "entry " + x.group().at()));
+      }
+    }
+    RouterMetrics metrics = runtime.metrics();
+    Set<String> instances = new HashSet<>(definitions.keySet());
+    instances.addAll(groups.keySet());
+    for (String instance : instances) {
+      List<String> defs = definitions.getOrDefault(instance, List.of());
+      List<String> grps = groups.getOrDefault(instance, List.of());
+      if (!defs.isEmpty()) metrics.stateRestored(instance, RouterMetrics.RESTORED_SUBSCRIPTION, defs.size());
+      if (!grps.isEmpty()) metrics.stateRestored(instance, RouterMetrics.RESTORED_GROUP, grps.size());
+      getContext().getLog().warn("redis instance '{}' had lost state of HTTP subscriptions that were not deleted (a"
+              + " restart without persistence, a lost AOF tail or a failover): this node wrote back {} subscription"
+              + " definitions {} and created {} consumer groups again {}; messages Redis lost with them are gone",
+          instance, defs.size(), defs, grps.size(), grps);
     }
     return this;
   }
@@ -150,7 +209,10 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   /** Starts (or restarts, when the definition changed) what a subscription needs on this node. */
   private void serve(HttpSubscription s) {
     HttpSubscription before = known.get(s.name());
-    if (before != null && before.sameDefinition(s)) return;
+    if (before != null && before.sameDefinition(s)) {
+      known.put(s.name(), s); // the stored one (it may be a later creation of the same definition)
+      return;
+    }
     if (before != null) forget(s.name(), null);
     known.put(s.name(), s);
     if (s.isPush()) {

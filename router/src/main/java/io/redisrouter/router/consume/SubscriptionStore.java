@@ -4,14 +4,22 @@ import io.lettuce.core.RedisBusyException;
 import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.api.async.RedisAsyncCommands;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.redisrouter.protocol.EnvelopeCodec;
 import io.redisrouter.router.RouterRuntime;
+import io.redisrouter.router.redis.ConsumerGroups;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -22,8 +30,10 @@ import java.util.concurrent.CompletionStage;
 
 /**
  * Where HTTP subscriptions live: the hash {@value RedisKeys#SUBSCRIPTIONS} on the Redis instance of each
- * subscription's channel, so that they survive router restarts and every router node sees the same set. Every call
- * is non-blocking; a Redis that cannot be reached fails the stage with
+ * subscription's channel, so that they survive router restarts and every router node sees the same set. Deleting one
+ * leaves a tombstone in {@value RedisKeys#SUBSCRIPTION_TOMBSTONES} (kept for {@code tombstoneRetention}): a definition
+ * that is missing without a tombstone was lost by Redis, and the nodes that know it write it back ({@link #restore}).
+ * Every call is non-blocking; a Redis that cannot be reached fails the stage with
  * {@link io.redisrouter.router.redis.RedisUnavailableException}.
  */
 public final class SubscriptionStore {
@@ -35,22 +45,67 @@ public final class SubscriptionStore {
   /** The outcome of {@link #create}: the stored definition (the existing one on ALREADY_EXISTS / CONFLICT). */
   public record CreateResult(Created result, HttpSubscription subscription) {}
 
+  /**
+   * A deleted subscription: {@code createdAt} of the definition that was deleted (a definition created later under
+   * the same name is another one), and when it was deleted.
+   */
+  public record Tombstone(Instant createdAt, Instant deletedAt) {
+    /** Whether this deletion covers {@code s} (it was created no later than the deleted definition). */
+    public boolean covers(HttpSubscription s) {
+      return !createdAt.isBefore(s.createdAt());
+    }
+  }
+
+  /** What {@link #load} read: the stored definitions (sorted by name) and the tombstones by name. */
+  public record Snapshot(List<HttpSubscription> definitions, Map<String, Tombstone> tombstones) {}
+
+  /**
+   * What {@link #restore} did for one subscription: whether it wrote the definition back (it was still missing) and
+   * what became of its consumer group.
+   */
+  public record Restored(HttpSubscription subscription, String instance, boolean definitionWritten,
+                         ConsumerGroups.Ensured group) {}
+
+  /** Default of {@code redis-router.http.subscription-tombstone-retention}. */
+  public static final Duration DEFAULT_TOMBSTONE_RETENTION = Duration.ofDays(7);
+
   private final RouterRuntime runtime;
+  private final Duration tombstoneRetention;
 
   public SubscriptionStore(RouterRuntime runtime) {
+    this(runtime, DEFAULT_TOMBSTONE_RETENTION);
+  }
+
+  public SubscriptionStore(RouterRuntime runtime, Duration tombstoneRetention) {
     this.runtime = Objects.requireNonNull(runtime, "runtime");
+    this.tombstoneRetention = Objects.requireNonNull(tombstoneRetention, "tombstoneRetention");
   }
 
   /** Every stored subscription, on every instance, sorted by name; unreadable entries are skipped with a warning. */
   public CompletionStage<List<HttpSubscription>> list() {
-    List<CompletableFuture<Map<String, byte[]>>> all = new ArrayList<>();
-    for (RedisHandle h : runtime.handles().values()) {
-      all.add(call(h, cmd -> cmd.hgetall(RedisKeys.SUBSCRIPTIONS)));
+    return load().thenApply(Snapshot::definitions);
+  }
+
+  /**
+   * Every stored subscription and every tombstone, on every instance. The definitions are read before the tombstones
+   * (on each instance's one command connection, so in that order): a deletion writes its tombstone before it removes
+   * the definition, so a definition missing here while its tombstone is missing too was not deleted. Tombstones
+   * older than the retention are removed on the way.
+   */
+  public CompletionStage<Snapshot> load() {
+    List<CompletableFuture<Map<String, byte[]>>> defs = new ArrayList<>();
+    List<CompletableFuture<Map<String, byte[]>>> tombs = new ArrayList<>();
+    List<RedisHandle> handles = List.copyOf(runtime.handles().values());
+    for (RedisHandle h : handles) {
+      defs.add(call(h, cmd -> cmd.hgetall(RedisKeys.SUBSCRIPTIONS)));
+      tombs.add(call(h, cmd -> cmd.hgetall(RedisKeys.SUBSCRIPTION_TOMBSTONES)));
     }
+    List<CompletableFuture<?>> all = new ArrayList<>(defs);
+    all.addAll(tombs);
     return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> {
       List<HttpSubscription> out = new ArrayList<>();
-      for (CompletableFuture<Map<String, byte[]>> f : all) {
-        f.join().forEach((name, bytes) -> {
+      for (CompletableFuture<Map<String, byte[]>> f : defs) {
+        f.join().forEach((name, bytes) -> { // completed: allOf finished
           try {
             out.add(HttpSubscription.decode(bytes));
           } catch (IllegalArgumentException e) {
@@ -60,8 +115,46 @@ public final class SubscriptionStore {
         });
       }
       out.sort(Comparator.comparing(HttpSubscription::name));
-      return out;
+      Map<String, Tombstone> tombstones = new HashMap<>();
+      Instant expired = Instant.now().minus(tombstoneRetention);
+      for (int i = 0; i < handles.size(); i++) {
+        RedisHandle h = handles.get(i);
+        tombs.get(i).join().forEach((name, bytes) -> {
+          Tombstone t = decodeTombstone(name, bytes);
+          if (t == null) return;
+          if (t.deletedAt().isBefore(expired)) {
+            call(h, cmd -> cmd.hdel(RedisKeys.SUBSCRIPTION_TOMBSTONES, name)); // pruned; a failure retries next time
+            return;
+          }
+          tombstones.merge(name, t, (a, b) -> a.createdAt().isAfter(b.createdAt()) ? a : b);
+        });
+      }
+      return new Snapshot(out, tombstones);
     });
+  }
+
+  /**
+   * Writes back definitions that Redis lost (HSETNX: one that exists, or was written back by another node meanwhile,
+   * is left as it is) and makes sure their consumer groups exist, created where this node last read them (else at the
+   * end of the stream). Completes with what was done for each.
+   */
+  public CompletionStage<List<Restored>> restore(List<HttpSubscription> lost) {
+    List<CompletableFuture<Restored>> all = new ArrayList<>();
+    for (HttpSubscription s : lost) {
+      RedisHandle h;
+      try {
+        h = runtime.handleFor(s.channel());
+      } catch (RuntimeException e) {
+        all.add(CompletableFuture.failedFuture(e));
+        continue;
+      }
+      all.add(call(h, cmd -> cmd.hsetnx(RedisKeys.SUBSCRIPTIONS, s.name(), s.encode()))
+          .thenCompose(written -> ConsumerGroups.ensure(h, RedisKeys.stream(s.channel()), s.name())
+              .thenApply(g -> new Restored(s, h.instance(), written, g)))
+          .toCompletableFuture());
+    }
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
+        .thenApply(v -> all.stream().map(CompletableFuture::join).toList());
   }
 
   /** The subscription named {@code name}, if any. */
@@ -106,6 +199,8 @@ public final class SubscriptionStore {
               x.sameDefinition(s) ? Created.ALREADY_EXISTS : Created.CONFLICT, x))
               .orElseThrow(() -> new IllegalStateException("subscription '" + s.name() + "' vanished")));
         }
+        // a tombstone of an earlier subscription of that name is obsolete now (it covers only older definitions)
+        call(h, cmd -> cmd.hdel(RedisKeys.SUBSCRIPTION_TOMBSTONES, s.name()));
         return createGroup(s).handle((ok, err) -> {
           if (err == null) return CompletableFuture.completedFuture(new CreateResult(Created.CREATED, s));
           if (unwrap(err) instanceof RedisBusyException) { // the group is someone else's: take ours back
@@ -130,15 +225,20 @@ public final class SubscriptionStore {
 
 
   /**
-   * Deletes the stored definition (no node starts serving the subscription any more); completes with the deleted
-   * definition, or empty when there was no such subscription. The consumer group is left to
-   * {@link #destroyGroup}: destroy it only once this node no longer consumes it, or its consumer creates it again.
+   * Deletes the stored definition (no node starts serving the subscription any more) and leaves its tombstone, so
+   * that the other nodes tell the deletion from a loss; completes with the deleted definition, or empty when there
+   * was no such subscription. The consumer group is left to {@link #destroyGroup}: destroy it only once this node no
+   * longer consumes it, or its consumer creates it again.
    */
   public CompletionStage<Optional<HttpSubscription>> removeDefinition(String name) {
     return get(name).thenCompose(existing -> {
       if (existing.isEmpty()) return CompletableFuture.completedFuture(existing);
       RedisHandle h = runtime.handleFor(existing.get().channel());
-      return call(h, cmd -> cmd.hdel(RedisKeys.SUBSCRIPTIONS, name)).thenApply(n -> existing);
+      byte[] tombstone = encodeTombstone(new Tombstone(existing.get().createdAt(), Instant.now()));
+      // the tombstone first, then the definition (same connection, so in that order): see load()
+      CompletableFuture<Boolean> marked = call(h, cmd -> cmd.hset(RedisKeys.SUBSCRIPTION_TOMBSTONES, name, tombstone));
+      CompletableFuture<Long> removed = call(h, cmd -> cmd.hdel(RedisKeys.SUBSCRIPTIONS, name));
+      return marked.thenCombine(removed, (a, b) -> existing);
     });
   }
 
@@ -148,9 +248,32 @@ public final class SubscriptionStore {
    */
   public CompletionStage<Void> destroyGroup(HttpSubscription s) {
     RedisHandle h = runtime.handleFor(s.channel());
+    h.forgetGroupPosition(RedisKeys.stream(s.channel()), s.name()); // deleted on purpose: nothing to restore
     return call(h, cmd -> cmd.xgroupDestroy(RedisKeys.stream(s.channel()), s.name()))
         .exceptionally(e -> false) // no stream or group left: nothing to destroy
         .thenApply(x -> (Void) null);
+  }
+
+  private static byte[] encodeTombstone(Tombstone t) {
+    ObjectNode n = EnvelopeCodec.mapper().createObjectNode();
+    n.put("createdAt", t.createdAt().toString());
+    n.put("deletedAt", t.deletedAt().toString());
+    try {
+      return EnvelopeCodec.mapper().writeValueAsBytes(n);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot encode a tombstone", e);
+    }
+  }
+
+  private static Tombstone decodeTombstone(String name, byte[] bytes) {
+    try {
+      JsonNode n = EnvelopeCodec.mapper().readTree(bytes);
+      return new Tombstone(Instant.parse(n.get("createdAt").asText()), Instant.parse(n.get("deletedAt").asText()));
+    } catch (IOException | RuntimeException e) {
+      log.warn("tombstone of subscription '{}' in {} is unreadable and ignored: {}", name,
+          RedisKeys.SUBSCRIPTION_TOMBSTONES, e.toString());
+      return null;
+    }
   }
 
   private static <T> CompletableFuture<T> call(RedisHandle h,

@@ -4,12 +4,10 @@ import io.redisrouter.router.internal.DeliveryIds;
 import io.lettuce.core.Consumer;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
-import io.lettuce.core.RedisBusyException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XAutoClaimArgs;
 import io.lettuce.core.XClaimArgs;
-import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.models.stream.ClaimedMessages;
@@ -24,6 +22,7 @@ import io.redisrouter.protocol.Envelope;
 import io.redisrouter.protocol.EnvelopeCodec;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.redis.ConsumerGroups;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
@@ -94,7 +93,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private record ChildStopped(String streamId, ActorRef<Object> child) implements Command {}
 
-  private record GroupReady(Throwable error) implements Command {}
+  private record GroupReady(ConsumerGroups.Ensured ensured, Throwable error) implements Command {}
 
   private record ReadDone(List<StreamMessage<String, byte[]>> messages, int requested, Throwable error)
       implements Command {}
@@ -156,6 +155,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final Set<String> settling = new HashSet<>();
   private final List<ActorRef<SubscribeReply>> waitingForGroup = new ArrayList<>();
   private boolean groupReady;
+  /** An ensureGroup call is on its way (at most one at a time). */
+  private boolean ensuring;
+  /** The group was found gone (NOGROUP) since it was last ready: creating it now is a restore. */
+  private boolean groupLost;
   private boolean reading;
   private boolean claiming;
   private boolean acking;
@@ -262,20 +265,52 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   // ---- consumer group ---------------------------------------------------------------------------------------------
 
   private void ensureGroup() {
-    // new subscriptions start with the entries published from now on
-    CompletionStage<String> f = handle.awaitUp(Duration.ofSeconds(5)).thenCompose(v ->
-        handle.commands().xgroupCreate(XReadArgs.StreamOffset.latest(stream), subscription,
-            XGroupCreateArgs.Builder.mkstream(true)));
-    getContext().pipeToSelf(f, (ok, err) -> new GroupReady(unwrap(err) instanceof RedisBusyException ? null : err));
+    if (ensuring) return;
+    ensuring = true;
+    // at the last entry this node read or claimed in the group when it knows one (a group Redis lost is made again
+    // without skipping anything written after it); a new subscription starts with what is published from now on
+    CompletionStage<ConsumerGroups.Ensured> f = handle.awaitUp(Duration.ofSeconds(5))
+        .thenCompose(v -> ConsumerGroups.ensure(handle, stream, subscription));
+    getContext().pipeToSelf(f, GroupReady::new);
+  }
+
+  /** Redis answered NOGROUP: the stream or the consumer group is gone (lost by Redis, or deleted by someone). */
+  private void onGroupGone(String command) {
+    if (!groupReady) {
+      return; // already being restored
+    }
+    groupReady = false;
+    groupLost = true;
+    getContext().getLog().warn("redis instance '{}': consumer group '{}' of channel '{}' is gone ({} answered"
+            + " NOGROUP: Redis lost it, or it was deleted); creating it again at the last entry this node read ({});"
+            + " {} entries in flight here are no longer pending in Redis: their current delivery goes on and an ack"
+            + " is a no-op, but a failed attempt is not retried", handle.instance(), subscription, channel, command,
+        positionText(handle.groupPosition(stream, subscription)), inFlight.size() + inline.size());
+    ensureGroup();
+  }
+
+  private static String positionText(String id) {
+    return id == null ? "none known: at the end of the stream" : "entry " + id;
   }
 
   private Behavior<Command> onGroupReady(GroupReady g) {
+    ensuring = false;
     if (g.error() != null) {
       getContext().getLog().warn("subscription '{}' of channel '{}': cannot create consumer group ({}); retrying",
           subscription, channel, describe(g.error()));
       timers.startSingleTimer(Tick.ENSURE_GROUP, Duration.ofSeconds(1));
       return this;
     }
+    ConsumerGroups.Ensured e = g.ensured();
+    if (e.created() && (groupLost || !"$".equals(e.at()))) {
+      // the group was there (this node read from it, or it answered NOGROUP) and Redis no longer had it
+      metrics.stateRestored(handle.instance(), RouterMetrics.RESTORED_GROUP, 1);
+      getContext().getLog().warn("redis instance '{}' had lost consumer group '{}' of channel '{}' (a restart"
+              + " without persistence, a lost AOF tail or a failover): restored it at {}; entries written after it"
+              + " are delivered, what Redis lost before it is gone", handle.instance(), subscription, channel,
+          "$".equals(e.at()) ? "the end of the stream (no entry read here yet)" : "entry " + e.at());
+    }
+    groupLost = false;
     groupReady = true;
     waitingForGroup.forEach(r -> r.tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE)));
     waitingForGroup.clear();
@@ -327,13 +362,16 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     reading = false;
     if (r.error() != null) {
       Throwable c = unwrap(r.error());
-      if (c.getMessage() != null && c.getMessage().startsWith("NOGROUP")) {
-        groupReady = false;
-        ensureGroup(); // the stream or group was deleted under us
+      if (ConsumerGroups.isNoGroup(c)) {
+        onGroupGone("XREADGROUP");
       } else {
         getContext().getLog().debug("subscription '{}': read failed: {}", subscription, describe(c));
       }
       return this;
+    }
+    if (!r.messages().isEmpty()) {
+      // where the group continues should Redis lose it: after the last entry read (ids come in order)
+      handle.recordGroupPosition(stream, subscription, r.messages().get(r.messages().size() - 1).getId());
     }
     for (StreamMessage<String, byte[]> m : r.messages()) {
       start(m.getId(), m.getBody(), 1);
@@ -614,12 +652,17 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private Behavior<Command> onClaimDone(ClaimDone c) {
     claiming = false;
     if (c.error() != null) {
-      getContext().getLog().debug("subscription '{}': claim failed: {}", subscription, describe(c.error()));
+      if (ConsumerGroups.isNoGroup(c.error())) {
+        onGroupGone("XAUTOCLAIM");
+      } else {
+        getContext().getLog().debug("subscription '{}': claim failed: {}", subscription, describe(c.error()));
+      }
       return this;
     }
     claimCursor = c.next() == null ? "0-0" : c.next();
     int taken = 0;
     for (StreamMessage<String, byte[]> m : c.messages()) {
+      handle.recordGroupPosition(stream, subscription, m.getId());
       if (m.getBody() == null || m.getBody().isEmpty()) {
         // trimmed away by something else than the router while pending: nothing left to deliver
         getContext().getLog().warn("subscription '{}' of channel '{}': pending entry {} was deleted from the stream"

@@ -104,7 +104,7 @@ public final class ConsumeRoutes extends RouteSupport {
     this.system = system;
     this.runtime = runtime;
     this.settings = settings;
-    this.store = new SubscriptionStore(runtime);
+    this.store = new SubscriptionStore(runtime, settings.subscriptionTombstoneRetention());
     this.consumers = system.systemActorOf(HttpConsumers.create(runtime, store, settings.subscriptionRefresh(),
         settings.pullIdleRelease()), "http-consumers", Props.empty());
     // an event stream never ends by itself: end them all (properly, with the last chunk) when the node stops taking

@@ -44,6 +44,7 @@ public final class HttpSettings {
   private final int webhookParallelism;
   private final Duration pullIdleRelease;
   private final Duration subscriptionRefresh;
+  private final Duration subscriptionTombstoneRetention;
 
   private HttpSettings(Config c) {
     String p = "redis-router.http.";
@@ -59,6 +60,7 @@ public final class HttpSettings {
       this.webhookParallelism = c.getInt(p + "webhook.parallelism");
       this.pullIdleRelease = c.getDuration(p + "pull-idle-release");
       this.subscriptionRefresh = c.getDuration(p + "subscription-refresh");
+      this.subscriptionTombstoneRetention = c.getDuration(p + "subscription-tombstone-retention");
       List<Token> list = new ArrayList<>();
       for (Config t : c.getConfigList(p + "auth.tokens")) {
         String secret = t.getString("token");
@@ -86,6 +88,11 @@ public final class HttpSettings {
     positive(p + "webhook.timeout", webhookTimeout);
     positive(p + "pull-idle-release", pullIdleRelease);
     positive(p + "subscription-refresh", subscriptionRefresh);
+    if (subscriptionTombstoneRetention.compareTo(subscriptionRefresh.multipliedBy(2)) < 0) {
+      throw new ConfigError(p + "subscription-tombstone-retention", p + "subscription-tombstone-retention = "
+          + subscriptionTombstoneRetention + " is invalid: use at least twice " + p + "subscription-refresh ("
+          + subscriptionRefresh + "), or nodes may take a deleted subscription for a lost one and restore it");
+    }
     if (maxPullCount < 1) {
       throw new ConfigError(p + "max-pull-count", p + "max-pull-count = " + maxPullCount + " is invalid: use >= 1");
     }
@@ -159,6 +166,11 @@ public final class HttpSettings {
   /** How often the HTTP subscriptions are re-read from Redis (to see those created through other nodes). */
   public Duration subscriptionRefresh() {
     return subscriptionRefresh;
+  }
+
+  /** How long the tombstone of a deleted HTTP subscription is kept (so no node takes the deletion for a loss). */
+  public Duration subscriptionTombstoneRetention() {
+    return subscriptionTombstoneRetention;
   }
 
   @Override

@@ -80,6 +80,12 @@ public final class MetricsRoutes extends RouteSupport {
           }
         })
         .register(registry);
+    CounterWithCallback.builder().name("redis_router_redis_state_restored")
+        .help("State a Redis instance had lost (consumer groups, HTTP subscription definitions) that the router"
+            + " restored")
+        .labelNames("instance", "what")
+        .callback(cb -> m.stateRestored().forEach((k, v) -> cb.call(v.sum(), k.instance(), k.what())))
+        .register(registry);
     registry.register(m.publishToAckHistogram());
   }
 

@@ -44,6 +44,8 @@ public final class RedisHandle {
   private final Map<String, CompletableFuture<Void>> broadcastSubscribed = new ConcurrentHashMap<>();
   private final java.util.concurrent.ConcurrentLinkedQueue<CompletableFuture<Void>> waiters =
       new java.util.concurrent.ConcurrentLinkedQueue<>();
+  /** Per stream and group: the last entry id this node read or claimed there. */
+  private final Map<String, String> groupPositions = new ConcurrentHashMap<>();
 
   public RedisHandle(String instance) {
     this.instance = Objects.requireNonNull(instance, "instance");
@@ -103,6 +105,28 @@ public final class RedisHandle {
       }
       return CompletableFuture.<T>failedFuture(cause);
     }).thenCompose(x -> x);
+  }
+
+  // ---- consumer group positions -----------------------------------------------------------------------------------
+
+  /**
+   * Records that this node read or claimed entry {@code id} of {@code stream} in consumer group {@code group}: the
+   * position a group that Redis lost (a restart without persistence, an AOF {@code everysec} loss, a failover) is
+   * created again at, so that nothing after it is skipped. Keeps the highest id; kept across incarnations of the
+   * subscription on this node (one small entry per group this node consumed, until {@link #forgetGroupPosition}).
+   */
+  public void recordGroupPosition(String stream, String group, String id) {
+    groupPositions.merge(stream + '\n' + group, id, (a, b) -> StreamIds.compare(a, b) >= 0 ? a : b);
+  }
+
+  /** The last entry id of {@code stream} this node read or claimed in {@code group}, or {@code null}. */
+  public String groupPosition(String stream, String group) {
+    return groupPositions.get(stream + '\n' + group);
+  }
+
+  /** Forgets the position of a group that was deleted on purpose (a deleted subscription). */
+  public void forgetGroupPosition(String stream, String group) {
+    groupPositions.remove(stream + '\n' + group);
   }
 
   // ---- broadcast (pub/sub) -------------------------------------------------------------------------------------

@@ -35,6 +35,13 @@ public final class RedisKeys {
   /** Hash of the subscriptions created over the HTTP API: field = subscription name, value = its JSON. */
   public static final String SUBSCRIPTIONS = "rr:subscriptions";
 
+  /**
+   * Hash of the HTTP subscriptions deleted through the API: field = subscription name, value = JSON with the deleted
+   * definition's {@code createdAt} and the {@code deletedAt} time. A definition missing from {@link #SUBSCRIPTIONS}
+   * without a tombstone was lost by Redis, not deleted: the nodes that know it write it back.
+   */
+  public static final String SUBSCRIPTION_TOMBSTONES = "rr:subscriptions:deleted";
+
   /** Field of a stream entry that holds the encoded envelope. */
   public static final String FIELD_ENVELOPE = "e";
 }
