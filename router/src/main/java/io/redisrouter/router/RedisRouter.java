@@ -164,7 +164,15 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   // ---- publish ----------------------------------------------------------------------------------------------------
 
   private Behavior<RouterCommand> onPublish(RouterCommand.Publish p) {
-    PublishReply rejection = submit(p.request(), p.replyTo()::tell);
+    PublishReply rejection;
+    try {
+      rejection = submit(p.request(), p.replyTo()::tell);
+    } catch (RuntimeException e) {
+      // never let one request stop the router: answer it and go on
+      getContext().getLog().warn("publish to '{}' failed: {}", p.request().channel(), e.toString());
+      rejection = new PublishReply.Rejected(p.request().messageId(), PublishReply.RejectReason.UNAVAILABLE,
+          "the router could not take the message (" + e + "): retry later", null, null);
+    }
     if (rejection != null) {
       p.replyTo().tell(rejection);
     }

@@ -391,8 +391,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     try {
       if (raw == null) throw new IllegalArgumentException("entry has no '" + RedisKeys.FIELD_ENVELOPE + "' field");
       envelope = EnvelopeCodec.decode(raw);
-    } catch (IllegalArgumentException e) {
-      deadLetter(streamId, null, raw, DeadLetter.REJECTED, attempt - 1, "undecodable entry: " + e.getMessage());
+    } catch (RuntimeException e) {
+      // not written by the router, or damaged: kept raw in the dead letters; delivery goes on with the next entries
+      deadLetter(streamId, null, raw, DeadLetter.CORRUPT, attempt - 1, "undecodable entry: " + e.getMessage());
       return;
     }
     if (envelope.isExpired(Instant.now())) {
@@ -429,7 +430,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private Behavior<Command> onInlineAnswer(InlineAnswer a) {
     DeliveryAck answer = a.answer();
-    String id = answer.deliveryId();
+    String id = answer == null ? null : answer.deliveryId();
+    if (id == null) {
+      // a subscriber bug (Ack(null), a nack without id): nothing to match it to; the entry it meant stays in
+      // flight and is retried after its ack timeout
+      getContext().getLog().warn("subscription '{}' of channel '{}': ignored a subscriber answer without a delivery"
+          + " id ({}); the delivery it meant is retried after the ack timeout", subscription, channel, answer);
+      return this;
+    }
     String streamId = DeliveryIds.entry(id);
     Inline in = inline.get(streamId);
     if (in == null || !in.deliveryId().equals(id)) {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Fails when a test class (a source file under src/test/java with @Test or @ParameterizedTest) has no surefire
+# report after `mvn verify`: a class the includes missed, or one that was skipped silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=0
+classes=0
+for module in protocol cluster-config router bench; do
+  [ -d "$module/src/test/java" ] || continue
+  while IFS= read -r file; do
+    grep -q 'abstract class' "$file" && continue
+    classes=$((classes + 1))
+    fqcn=$(echo "${file#"$module"/src/test/java/}" | sed 's/\.java$//; s#/#.#g')
+    if [ ! -f "$module/target/surefire-reports/TEST-$fqcn.xml" ]; then
+      echo "check-test-reports: $fqcn has tests but did not run (no $module/target/surefire-reports/TEST-$fqcn.xml)"
+      missing=$((missing + 1))
+    fi
+  done < <(grep -rlE '@(Test|ParameterizedTest)\b' "$module/src/test/java" --include='*.java' | sort)
+done
+echo "check-test-reports: $classes test classes, $missing without a report"
+[ "$missing" -eq 0 ]
