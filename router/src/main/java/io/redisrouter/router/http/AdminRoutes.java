@@ -25,6 +25,7 @@ import io.redisrouter.router.RateCounter;
 import io.redisrouter.router.RedisRouter;
 import io.redisrouter.router.RouterRuntime;
 import io.redisrouter.router.redis.RedisHandle;
+import io.redisrouter.router.redis.GroupLag;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -339,7 +340,15 @@ public final class AdminRoutes extends RouteSupport {
       row.put("lastDeliveredId", String.valueOf(info.get("last-delivered-id")));
       // Redis 7+ only; null there too when the group's position cannot be computed (after deletions)
       putLongOrNull(row, "entriesRead", info, "entries-read");
-      putLongOrNull(row, "lag", info, "lag");
+      if (row.get("entriesRead").isNull()) row.put("entriesReadUnknown", GroupLag.ENTRIES_READ_UNKNOWN);
+      row.putNull("lag"); // keeps the field order; set below
+      pendings.add(GroupLag.of(cmd, stream, info).toCompletableFuture().thenAccept(lag -> {
+        if (lag.value() != null) {
+          row.put("lag", lag.value());
+        } else {
+          row.put("lagUnknown", lag.unknown());
+        }
+      }));
       row.putNull("oldestPendingId");
       row.putNull("oldestPendingAgeMs");
       if (pending > 0) {

@@ -16,6 +16,7 @@ import io.redisrouter.router.consume.HttpConsumers;
 import io.redisrouter.router.consume.HttpSubscription;
 import io.redisrouter.router.consume.PullGateway;
 import io.redisrouter.router.consume.SubscriptionStore;
+import io.redisrouter.router.redis.GroupLag;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
 import org.apache.pekko.Done;
@@ -272,12 +273,13 @@ public final class ConsumeRoutes extends RouteSupport {
       HttpSubscription s = found.get();
       ObjectNode body = s.toPublicJson();
       RedisAsyncCommands<String, byte[]> cmd = runtime.handleFor(s.channel()).commands();
-      return cmd.xinfoGroups(RedisKeys.stream(s.channel())).toCompletableFuture()
+      String stream = RedisKeys.stream(s.channel());
+      return cmd.xinfoGroups(stream).toCompletableFuture()
           .handle((groups, err) -> {
             ObjectNode stats = body.putObject("stats");
             if (err != null) {
               stats.put("error", "the channel has no stream or this subscription has no consumer group yet");
-              return json(StatusCodes.OK, body);
+              return done(json(StatusCodes.OK, body));
             }
             for (Object g : groups) {
               Map<String, Object> info = groupInfo(g);
@@ -285,11 +287,15 @@ public final class ConsumeRoutes extends RouteSupport {
               stats.put("consumers", number(info.get("consumers")));
               stats.put("pending", number(info.get("pending")));
               stats.put("lastDeliveredId", String.valueOf(info.get("last-delivered-id")));
-              Object lag = info.get("lag");
-              if (lag instanceof Number l) stats.put("lag", l.longValue()); else stats.putNull("lag");
+              stats.putNull("lag");
+              // Redis 6.2 reports no lag: counted by the router there (GroupLag)
+              return GroupLag.of(cmd, stream, info).thenApply(lag -> {
+                if (lag.value() != null) stats.put("lag", lag.value()); else stats.put("lagUnknown", lag.unknown());
+                return json(StatusCodes.OK, body);
+              });
             }
-            return json(StatusCodes.OK, body);
-          });
+            return done(json(StatusCodes.OK, body));
+          }).thenCompose(x -> x);
     }).exceptionally(this::redisError);
   }
 

@@ -1,0 +1,65 @@
+package io.redisrouter.router.redis;
+
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * A consumer group's lag (entries of the stream after its last-delivered id, not yet read by it) on every supported
+ * Redis. The version-dependent {@code XINFO GROUPS} fields the router reads, in one place:
+ *
+ * <table>
+ *   <caption>XINFO GROUPS fields that depend on the Redis version</caption>
+ *   <tr><th>field</th><th>since</th><th>where the server lacks it (6.2) or answers nil</th></tr>
+ *   <tr><td>{@code lag}</td><td>7.0</td><td>counted by the router: the entries after {@code last-delivered-id},
+ *       counted inside Redis by a script bounded at {@link #COUNT_BOUND}; above the bound {@code lag} is
+ *       {@code null} and {@code lagUnknown} says why</td></tr>
+ *   <tr><td>{@code entries-read}</td><td>7.0</td><td>{@code null} with {@code entriesReadUnknown}: 6.2 keeps no
+ *       count to compute it from</td></tr>
+ * </table>
+ */
+public final class GroupLag {
+  /** The most entries one statistics request counts where Redis does not report the lag. */
+  public static final int COUNT_BOUND = 10_000;
+
+  /** {@code entriesReadUnknown} where XINFO GROUPS has no (or a nil) {@code entries-read}. */
+  public static final String ENTRIES_READ_UNKNOWN =
+      "this redis does not report entries-read (redis before 7.0, or after deletions in the group's range)";
+
+  private static final String COUNT_AFTER = """
+      local start = ARGV[1]
+      local r = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', tonumber(ARGV[2]))
+      return #r
+      """;
+
+  /** The lag, or {@code null} with the reason it is unknown. */
+  public record Lag(Long value, String unknown) {}
+
+  private GroupLag() {}
+
+  /**
+   * The lag of the group described by {@code info} (one XINFO GROUPS row as a map): the server's {@code lag} where
+   * it reports one, else counted up to {@link #COUNT_BOUND}.
+   */
+  public static CompletionStage<Lag> of(RedisAsyncCommands<String, byte[]> cmd, String stream,
+                                        Map<String, Object> info) {
+    if (info.get("lag") instanceof Number n) {
+      return CompletableFuture.completedFuture(new Lag(n.longValue(), null));
+    }
+    boolean reported = info.containsKey("lag");
+    Object last = info.get("last-delivered-id");
+    String lastId = last instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(last);
+    String start = lastId == null || "0-0".equals(lastId) || "null".equals(lastId) ? "-" : "(" + lastId;
+    return cmd.<Long>eval(COUNT_AFTER, ScriptOutputType.INTEGER, new String[] {stream},
+            start.getBytes(StandardCharsets.UTF_8),
+            Integer.toString(COUNT_BOUND + 1).getBytes(StandardCharsets.UTF_8))
+        .thenApply(count -> count <= COUNT_BOUND ? new Lag(count, null)
+            : new Lag(null, (reported ? "redis answered no lag for this group" : "redis before 7.0 does not report"
+                + " consumer-group lag") + " and more than " + COUNT_BOUND + " entries follow its last-delivered id,"
+                + " more than the router counts per request"));
+  }
+}
