@@ -50,6 +50,8 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
 
   private record ConnectionLost(String which) implements Command {}
 
+  private record ServerVersion(String version, Throwable error) implements Command {}
+
   /** Thrown to make the supervisor restart the actor. */
   static final class ConnectionFailure extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -170,6 +172,7 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
         .onMessage(Connected.class, this::onConnected)
         .onMessage(ConnectFailed.class, this::onConnectFailed)
         .onMessage(ConnectionLost.class, this::onConnectionLost)
+        .onMessage(ServerVersion.class, this::onServerVersion)
         .onSignal(PreRestart.class, s -> closeAll())
         .onSignal(PostStop.class, s -> closeAll())
         .build();
@@ -180,7 +183,36 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
     handle.up(live);
     getContext().getLog().info("redis instance '{}' connected at {} (3 connections: commands, publish, pub/sub)",
         settings.name(), settings.redactedUri());
+    getContext().pipeToSelf(live.commands().async().info("server"),
+        (info, err) -> new ServerVersion(err == null ? versionOf(info) : null, err));
     return this;
+  }
+
+  private Behavior<Command> onServerVersion(ServerVersion v) {
+    if (v.error() != null || v.version() == null) {
+      getContext().getLog().info("redis instance '{}': server version unknown (INFO server: {})", settings.name(),
+          v.error() == null ? "no redis_version field" : describe(v.error()));
+      return this;
+    }
+    int major = 0;
+    try {
+      major = Integer.parseInt(v.version().split("\\.")[0]);
+    } catch (NumberFormatException e) {
+      // leave 0: reported as without the 7.0 statistics
+    }
+    getContext().getLog().info("redis instance '{}' runs Redis {}{}", settings.name(), v.version(), major >= 7
+        ? "; WAITAOF and XADD IDMP are not used (durability is the server's appendfsync, dedup is the router's script)"
+        : ": doing without XINFO GROUPS lag and entries-read (the router counts the lag itself, entries-read is"
+            + " reported unknown)");
+    return this;
+  }
+
+  /** The {@code redis_version} of an INFO reply, or null. */
+  static String versionOf(String info) {
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith("redis_version:")) return line.substring("redis_version:".length()).trim();
+    }
+    return null;
   }
 
   private Behavior<Command> onConnectFailed(ConnectFailed f) {

@@ -2,6 +2,7 @@ package io.redisrouter.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.redisrouter.router.service.RouterService;
+import io.redisrouter.testkit.LogCapture;
 import io.redisrouter.testkit.RedisServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,10 +29,12 @@ class GroupStatsIT {
   private static final Logger log = LoggerFactory.getLogger(GroupStatsIT.class);
   static RedisServer redis;
   static RouterService service;
+  static LogCapture startLog;
 
   @BeforeAll
   static void start() throws Exception {
     redis = RedisServer.start();
+    startLog = LogCapture.start();
     service = HttpTestSupport.start("group-stats", redis, "");
   }
 
@@ -39,6 +42,16 @@ class GroupStatsIT {
   static void stop() throws Exception {
     service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
     redis.close();
+    startLog.close();
+  }
+
+  @Test
+  void theStartUpLogNamesTheRedisVersionAndWhatItLacks() throws Exception {
+    String expected = "runs Redis " + redis.version();
+    List<String> lines = ConsumeHttpSupport.await("start-up log line naming the Redis version",
+        () -> startLog.linesContaining(expected), l -> !l.isEmpty());
+    boolean old = Integer.parseInt(redis.version().split("\\.")[0]) < 7;
+    assertEquals(old, lines.get(0).contains("doing without XINFO GROUPS lag"), lines::toString);
   }
 
   @Test
