@@ -166,7 +166,7 @@ class AdminHttpIT {
     assertEquals("billing", s.get("name").asText());
     assertTrue(s.get("consumers").asLong() >= 1, s.toString());
     assertEquals(streamId(ds.get(4)), s.get("lastDeliveredId").asText(), s.toString());
-    assertEquals(0, s.get("lag").asLong(), "Redis 7 reports the lag: everything was delivered; " + s);
+    assertEquals(0, ConsumeHttpSupport.known(s.get("lag")), "everything was delivered: lag 0 (reported by Redis 7, counted by the router on 6.2); " + s);
     assertEquals(streamId(ds.get(3)), s.get("oldestPendingId").asText(), s.toString());
     long age = s.get("oldestPendingAgeMs").asLong();
     long sincePublish = System.currentTimeMillis() - AdminRoutes.idMillis(streamId(ds.get(3)));

@@ -117,6 +117,17 @@ final class ConsumeHttpSupport {
     return a.toString();
   }
 
+  /** A statistic that must be known: a JSON number (a null or missing field fails: unknown is not zero). */
+  static long known(JsonNode statistic) {
+    assertTrue(statistic != null && statistic.isNumber(), () -> "expected a number, got " + statistic);
+    return statistic.asLong();
+  }
+
+  /** True when {@code statistic} is the number 0 (not null, not missing). */
+  static boolean isZero(JsonNode statistic) {
+    return statistic != null && statistic.isNumber() && statistic.asLong() == 0;
+  }
+
   static String messageId(JsonNode delivery) {
     return delivery.get("messageId").asText();
   }

@@ -259,14 +259,14 @@ class SubscriptionsHttpIT {
     JsonNode before = awaitJson(service, path, b -> b.get("stats").has("lag"));
     assertEquals("subs-stats", before.get("name").asText());
     assertEquals(ch, before.get("channel").asText());
-    assertEquals(3, before.get("stats").get("lag").asLong(), before.toString());
+    assertEquals(3, ConsumeHttpSupport.known(before.get("stats").get("lag")), before.toString());
     assertEquals(0, before.get("stats").get("pending").asLong(), before.toString());
 
     // pulled but not acked: read by the router's consumer, pending in the group
     List<JsonNode> got = pullUntil(service, "subs-stats", l -> l.size() >= 3);
     got.forEach(d -> checker.delivered(messageId(d)));
     JsonNode during = awaitJson(service, path, b -> b.get("stats").get("pending").asLong() == 3);
-    assertEquals(0, during.get("stats").get("lag").asLong(), during.toString());
+    assertEquals(0, ConsumeHttpSupport.known(during.get("stats").get("lag")), during.toString());
     assertTrue(during.get("stats").get("consumers").asLong() >= 1, during.toString());
 
     ackAll(service, "subs-stats", got);

@@ -184,7 +184,7 @@ class WebhookEndToEndIT {
       probe.awaitAssert(WAIT, () -> {
         JsonNode stats = getJson("/v1/subscriptions/" + SUBSCRIPTION).get("stats");
         assertEquals(0, stats.get("pending").asLong(), stats::toString);
-        assertEquals(0, stats.get("lag").asLong(), stats::toString);
+        assertEquals(0, ConsumeHttpSupport.known(stats.get("lag")), stats::toString);
         return null;
       });
       long settled = System.nanoTime();
