@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.redisrouter.protocol.EnvelopeCodec;
 import io.redisrouter.router.RouterRuntime;
+import io.redisrouter.router.internal.Stages;
 import io.redisrouter.router.redis.ConsumerGroups;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
@@ -100,12 +101,10 @@ public final class SubscriptionStore {
       defs.add(call(h, cmd -> cmd.hgetall(RedisKeys.SUBSCRIPTIONS)));
       tombs.add(call(h, cmd -> cmd.hgetall(RedisKeys.SUBSCRIPTION_TOMBSTONES)));
     }
-    List<CompletableFuture<?>> all = new ArrayList<>(defs);
-    all.addAll(tombs);
-    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> {
+    return Stages.all(defs).thenCombine(Stages.all(tombs), (defsRead, tombsRead) -> {
       List<HttpSubscription> out = new ArrayList<>();
-      for (CompletableFuture<Map<String, byte[]>> f : defs) {
-        f.join().forEach((name, bytes) -> { // completed: allOf finished
+      for (Map<String, byte[]> stored : defsRead) {
+        stored.forEach((name, bytes) -> {
           try {
             out.add(HttpSubscription.decode(bytes));
           } catch (IllegalArgumentException e) {
@@ -119,7 +118,7 @@ public final class SubscriptionStore {
       Instant expired = Instant.now().minus(tombstoneRetention);
       for (int i = 0; i < handles.size(); i++) {
         RedisHandle h = handles.get(i);
-        tombs.get(i).join().forEach((name, bytes) -> {
+        tombsRead.get(i).forEach((name, bytes) -> {
           Tombstone t = decodeTombstone(name, bytes);
           if (t == null) return;
           if (t.deletedAt().isBefore(expired)) {
@@ -153,8 +152,7 @@ public final class SubscriptionStore {
               .thenApply(g -> new Restored(s, h.instance(), written, g)))
           .toCompletableFuture());
     }
-    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
-        .thenApply(v -> all.stream().map(CompletableFuture::join).toList());
+    return Stages.all(all);
   }
 
   /** The subscription named {@code name}, if any. */
@@ -164,9 +162,8 @@ public final class SubscriptionStore {
     for (RedisHandle h : runtime.handles().values()) {
       all.add(call(h, cmd -> cmd.hget(RedisKeys.SUBSCRIPTIONS, name)));
     }
-    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> {
-      for (CompletableFuture<byte[]> f : all) {
-        byte[] bytes = f.join(); // completed: allOf finished
+    return Stages.all(all).thenApply(found -> {
+      for (byte[] bytes : found) {
         if (bytes == null) continue;
         try {
           return Optional.of(HttpSubscription.decode(bytes));

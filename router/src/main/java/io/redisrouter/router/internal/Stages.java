@@ -1,5 +1,7 @@
 package io.redisrouter.router.internal;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
@@ -28,5 +30,20 @@ public final class Stages {
       }
     }, DIRECT);
     return f;
+  }
+
+  /**
+   * The results of {@code stages}, in their order, once all completed (failed when any failed), without waiting on
+   * any of them: each result is added as it is combined in.
+   */
+  public static <T> CompletableFuture<List<T>> all(List<? extends CompletionStage<T>> stages) {
+    CompletableFuture<List<T>> acc = CompletableFuture.completedFuture(new ArrayList<>(stages.size()));
+    for (CompletionStage<T> s : stages) {
+      acc = acc.thenCombine(s, (list, v) -> {
+        list.add(v);
+        return list;
+      });
+    }
+    return acc;
   }
 }
