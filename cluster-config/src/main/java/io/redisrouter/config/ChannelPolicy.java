@@ -22,6 +22,8 @@ import java.time.Duration;
  * @param retentionMaxLength approximate stream length cap; 0 = no cap
  * @param trimInterval      how often streams are trimmed
  * @param broadcastDelivery what a broadcast channel does when nobody listens
+ * @param deadLetterMaxAge  dead letters older than this are trimmed; {@link Duration#ZERO} = kept until removed
+ * @param deadLetterMaxLength approximate cap of the dead-letter stream; 0 = no cap
  */
 public record ChannelPolicy(
     ChannelMode mode,
@@ -36,7 +38,9 @@ public record ChannelPolicy(
     Duration retentionMaxAge,
     long retentionMaxLength,
     Duration trimInterval,
-    BroadcastDelivery broadcastDelivery) {
+    BroadcastDelivery broadcastDelivery,
+    Duration deadLetterMaxAge,
+    long deadLetterMaxLength) {
 
   public ChannelPolicy {
     requireNonNull(mode, "mode");
@@ -48,5 +52,6 @@ public record ChannelPolicy(
     requireNonNull(retentionMaxAge, "retentionMaxAge");
     requireNonNull(trimInterval, "trimInterval");
     requireNonNull(broadcastDelivery, "broadcastDelivery");
+    requireNonNull(deadLetterMaxAge, "deadLetterMaxAge");
   }
 }

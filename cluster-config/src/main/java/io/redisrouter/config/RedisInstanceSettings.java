@@ -17,6 +17,9 @@ import java.time.Duration;
  * @param connectTimeout   time allowed to open a connection
  * @param commandTimeout   time allowed for one Redis command
  * @param requestQueueSize commands buffered per connection while disconnected
+ * @param healthCheckInterval how often every connection is sent a PING
+ * @param healthCheckMaxMissed PINGs in a row left unanswered (each for one interval) after which the connections
+ *                             are taken for dead and opened again; the instance is reported down at once
  */
 public record RedisInstanceSettings(
     String name,
@@ -25,7 +28,9 @@ public record RedisInstanceSettings(
     boolean tls,
     Duration connectTimeout,
     Duration commandTimeout,
-    int requestQueueSize) {
+    int requestQueueSize,
+    Duration healthCheckInterval,
+    int healthCheckMaxMissed) {
 
   /** URI scheme of plain connections. */
   public static final String SCHEME = "redis://";
@@ -37,7 +42,19 @@ public record RedisInstanceSettings(
     requireNonNull(uri, "uri");
     requireNonNull(connectTimeout, "connectTimeout");
     requireNonNull(commandTimeout, "commandTimeout");
+    requireNonNull(healthCheckInterval, "healthCheckInterval");
     tls = tls || uri.startsWith(TLS_SCHEME);
+  }
+
+  /** Settings as before, with the health check given (the other constructor's defaults: 1 s, 3 missed). */
+  public RedisInstanceSettings(String name, String uri, String password, boolean tls, Duration connectTimeout,
+                               Duration commandTimeout, int requestQueueSize) {
+    this(name, uri, password, tls, connectTimeout, commandTimeout, requestQueueSize, Duration.ofSeconds(1), 3);
+  }
+
+  /** How long a stalled instance goes unnoticed at most: {@code healthCheckInterval x (healthCheckMaxMissed + 1)}. */
+  public Duration stallDetection() {
+    return healthCheckInterval.multipliedBy(healthCheckMaxMissed + 1L);
   }
 
   /** The URI with any password in its user-info replaced by {@code ***}; safe to log. */
@@ -53,7 +70,9 @@ public record RedisInstanceSettings(
         + ", tls=" + tls
         + ", connectTimeout=" + connectTimeout
         + ", commandTimeout=" + commandTimeout
-        + ", requestQueueSize=" + requestQueueSize + "]";
+        + ", requestQueueSize=" + requestQueueSize
+        + ", healthCheckInterval=" + healthCheckInterval
+        + ", healthCheckMaxMissed=" + healthCheckMaxMissed + "]";
   }
 
   /**

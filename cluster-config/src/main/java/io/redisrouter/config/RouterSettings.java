@@ -40,12 +40,14 @@ public final class RouterSettings {
 
   private static final String DEFAULT_INSTANCE = "default";
   private static final List<String> INSTANCE_KEYS = List.of(
-      "uri", "password", "tls", "connect-timeout", "command-timeout", "request-queue-size");
+      "uri", "password", "tls", "connect-timeout", "command-timeout", "request-queue-size",
+      "health-check-interval", "health-check-max-missed");
   private static final List<String> POLICY_KEYS = List.of(
       "mode", "redis-instance", "time-to-live", "ack-timeout", "max-attempts", "backoff",
       "max-in-flight", "retention", "broadcast-delivery");
   private static final List<String> BACKOFF_KEYS = List.of("min", "max", "jitter");
-  private static final List<String> RETENTION_KEYS = List.of("max-age", "max-length", "trim-interval");
+  private static final List<String> RETENTION_KEYS = List.of("max-age", "max-length", "trim-interval",
+      "dead-letter-max-age", "dead-letter-max-length");
   private static final String QUOTE_HINT =
       "; quote channel names that contain dots, e.g. \"orders.created\" { max-attempts = 10 }";
   private static final String URI_ALLOWED = "a URI such as redis://host:6379 or rediss://host:6380";
@@ -226,7 +228,9 @@ public final class RouterSettings {
           r.bool("tls"),
           r.positiveDuration("connect-timeout"),
           r.positiveDuration("command-timeout"),
-          r.intAtLeast("request-queue-size", 1)));
+          r.intAtLeast("request-queue-size", 1),
+          r.positiveDuration("health-check-interval"),
+          r.intBetween("health-check-max-missed", 1, 1000)));
     }
     return Collections.unmodifiableMap(result);
   }
@@ -298,15 +302,18 @@ public final class RouterSettings {
     long maxLength = r.longAtLeast("retention.max-length", 0);
     Duration trimInterval = r.positiveDuration("retention.trim-interval");
     BroadcastDelivery delivery = r.oneOf("broadcast-delivery", BroadcastDelivery.values(), BroadcastDelivery::configName);
+    Duration deadMaxAge = r.nonNegativeDuration("retention.dead-letter-max-age", MAX_RETENTION_AGE, "ten years");
+    long deadMaxLength = r.longAtLeast("retention.dead-letter-max-length", 0);
     return new ChannelPolicy(mode, instance, ttl, ackTimeout, maxAttempts, backoffMin, backoffMax, jitter,
-        maxInFlight, maxAge, maxLength, trimInterval, delivery);
+        maxInFlight, maxAge, maxLength, trimInterval, delivery, deadMaxAge, deadMaxLength);
   }
 
   private static IngressSettings readIngress(BlockReader r) {
     return new IngressSettings(
         r.intAtLeast("queue-size", 1),
         r.intAtLeast("batch-size", 1),
-        r.intAtLeast("max-batches-in-flight", 1));
+        r.intAtLeast("max-batches-in-flight", 1),
+        r.intAtLeast("until-received-max", 1));
   }
 
   private static Limits readLimits(BlockReader r) {

@@ -83,6 +83,9 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private record SubscriptionStopped(SubscriptionKey key, ActorRef<SubscriptionActor.Command> ref)
       implements RouterCommand {}
 
+  /** A subscription actor restarted after a failure: it gets its members again. */
+  private record Reattach(SubscriptionKey key, ActorRef<SubscriptionActor.Command> ref) implements RouterCommand {}
+
   private record SubscriberTerminated(ActorRef<Delivery> subscriber) implements RouterCommand {}
 
   private record ChannelSeen(String channel) implements RouterCommand {}
@@ -149,6 +152,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
           return this;
         })
         .onMessage(SubscriberTerminated.class, this::onSubscriberTerminated)
+        .onMessage(Reattach.class, this::onReattach)
         .onMessage(ChannelSeen.class, c -> {
           ensureJanitor(c.channel(), settings.policyFor(c.channel()));
           return this;
@@ -211,6 +215,13 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
             "the ingress queue is full (" + ingress.capacity() + " messages): retry after the given delay",
             null, PublishIngress.retryAfterOverload());
       }
+      case UNTIL_RECEIVED_FULL -> {
+        metrics.publishRejected.increment();
+        yield new PublishReply.Rejected(id, PublishReply.RejectReason.OVERLOADED,
+            ingress.untilReceivedMax() + " until-received messages wait for a receiver already"
+                + " (ingress.until-received-max): retry after the given delay", null,
+            PublishIngress.retryAfterOverload());
+      }
       case CLOSED -> {
         metrics.publishRejected.increment();
         yield new PublishReply.Rejected(id, PublishReply.RejectReason.SHUTTING_DOWN,
@@ -253,12 +264,21 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     ActorRef<SubscriptionActor.Command> sub = subscriptions.computeIfAbsent(key, k -> {
       ActorRef<SubscriptionActor.Command> ref = getContext().spawnAnonymous(SubscriptionActor.create(k.channel(),
           k.subscription(), policy, settings.consumer(), settings.nodeId(), handle(policy.redisInstance()), wakeups,
-          metrics));
+          metrics, restarted -> self.tell(new Reattach(k, restarted))));
       getContext().watchWith(ref, new SubscriptionStopped(k, ref));
       return ref;
     });
     addMember(key, s.subscriber());
     sub.tell(new SubscriptionActor.AddSubscriber(s.subscriber(), s.replyTo()));
+    return this;
+  }
+
+  private Behavior<RouterCommand> onReattach(Reattach r) {
+    if (!r.ref().equals(subscriptions.get(r.key()))) return this; // stopped meanwhile
+    ActorRef<SubscribeReply> ignore = getContext().getSystem().ignoreRef();
+    for (ActorRef<Delivery> member : members.getOrDefault(r.key(), Set.of())) {
+      r.ref().tell(new SubscriptionActor.AddSubscriber(member, ignore));
+    }
     return this;
   }
 

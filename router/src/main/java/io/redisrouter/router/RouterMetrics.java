@@ -21,6 +21,10 @@ public final class RouterMetrics {
   public final LongAdder retried = new LongAdder();
   public final LongAdder ackTimeouts = new LongAdder();
   public final LongAdder claimed = new LongAdder();
+  /** Entries this node stopped handling because another consumer had taken them over (a lease not renewed in time). */
+  public final LongAdder leasesLost = new LongAdder();
+  /** Exceptions recovered from: subscription actors restarted, publishes answered unavailable after a failed write. */
+  public final LongAdder failuresRecovered = new LongAdder();
   public final LongAdder deadLettered = new LongAdder();
   public final LongAdder expired = new LongAdder();
   public final LongAdder broadcastDelivered = new LongAdder();

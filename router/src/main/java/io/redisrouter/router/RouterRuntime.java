@@ -87,6 +87,21 @@ public final class RouterRuntime {
     return ingress.complete();
   }
 
+  /** Whether the publish ingress runs (false once its stream ended); {@code /health/ready} is 503 without it. */
+  public boolean ingressRunning() {
+    return ingress.isRunning();
+  }
+
+  /** Why the publish ingress stopped, or null while it runs. */
+  public String ingressStoppedReason() {
+    return ingress.stoppedReason();
+  }
+
+  /** Until-received broadcasts waiting for a receiver now. */
+  public int untilReceivedWaiting() {
+    return ingress.untilReceivedWaiting();
+  }
+
   public int ingressDepth() {
     return ingress.depth();
   }

@@ -9,8 +9,10 @@ import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,7 +33,7 @@ public final class ChannelJanitor {
 
   public static Behavior<Object> create(String channel, ChannelPolicy policy, RedisHandle handle) {
     String stream = RedisKeys.stream(channel);
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+    return Behaviors.supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(Tick.TRIM, policy.trimInterval());
       boolean[] busy = {false};
       return Behaviors.receive(Object.class)
@@ -52,7 +54,8 @@ public final class ChannelJanitor {
             return Behaviors.same();
           })
           .build();
-    }));
+    }))).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1),
+        Duration.ofSeconds(30), 0.2));
   }
 
   /** Computes the safe trim point and trims to it; completes with what was removed. */

@@ -1,8 +1,6 @@
 package io.redisrouter.router.delivery;
 
 import io.redisrouter.router.internal.DeliveryIds;
-import io.lettuce.core.Consumer;
-import io.lettuce.core.XClaimArgs;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.protocol.DeadLetter;
 import io.redisrouter.protocol.DeliveryAck;
@@ -28,7 +26,8 @@ import java.util.concurrent.CompletionStage;
  * the ack, and fails on a nack or an ack timeout. The failure is the retry: the actor's supervisor restarts it with
  * exponential backoff and jitter (the channel's backoff policy), and each incarnation is one delivery attempt.
  * Before every attempt the deadline is checked, so a message is never delivered after it; retries re-claim the
- * entry in Redis (XCLAIM), which bumps its delivery count and proves this consumer still owns it.
+ * entry in Redis with an owner check ({@code Scripts.CLAIM_OWNED}), which bumps its delivery count, and end without
+ * delivering when another consumer owns it now or Redis cannot tell.
  *
  * <p>The behavior takes {@code Object} because it receives the public {@link DeliveryAck} from subscribers as well
  * as private messages; its ref is handed out narrowed to {@code ActorRef<DeliveryAck>}.
@@ -45,7 +44,7 @@ final class DeliveryActor {
    */
   static final Duration NO_BACKOFF_RESET = Duration.ofDays(21);
 
-  private record Claimed(boolean stillOurs) {}
+  private record Claimed(boolean stillOurs, Throwable error) {}
 
   /** The failure of the attempt its parent made itself, turned into this actor's first failure. */
   private record FailNow(String error) {}
@@ -154,21 +153,27 @@ final class DeliveryActor {
     if (!retry) {
       return deliver();
     }
-    CompletionStage<List<io.lettuce.core.StreamMessage<String, byte[]>>> claim;
+    CompletionStage<List<Object>> claim;
     try {
-      claim = source.handle().commands().xclaim(source.stream(), Consumer.from(source.group(), source.consumer()),
-          XClaimArgs.Builder.minIdleTime(0), streamId);
+      // only while this consumer still holds the entry: one that another consumer took over is never taken back
+      claim = SubscriptionActor.claimOwned(source.handle(), source.stream(), source.group(), source.consumer(), false,
+          streamId);
     } catch (RedisUnavailableException e) {
       claim = CompletableFuture.failedFuture(e);
     }
-    // when Redis cannot be asked, deliver anyway: at-least-once, the ack decides
-    ctx.pipeToSelf(claim, (msgs, err) -> new Claimed(err != null || !msgs.isEmpty()));
+    ctx.pipeToSelf(claim, (owned, err) -> new Claimed(err == null && !owned.isEmpty(), err));
     return Behaviors.receive(Object.class)
         .onMessage(Claimed.class, c -> c.stillOurs()
             // the deadline may pass while the claim waits for Redis: check it again, never deliver late
             ? (envelope.isExpired(Instant.now()) ? expire() : deliver())
-            : finish(SubscriptionActor.Result.LOST, null, state.attempt - 1,
-                "entry is no longer pending for this consumer (acknowledged or claimed elsewhere)"))
+            : c.error() != null
+                // the lease could not be checked: delivering now could hand out an entry another consumer holds;
+                // it stays pending and is claimed again (here or elsewhere) once idle for the ack timeout
+                ? finish(SubscriptionActor.Result.LOST, null, state.attempt - 1,
+                    "retry not made: the lease could not be checked (" + SubscriptionActor.describe(c.error())
+                        + "); the entry stays pending and is claimed again after the ack timeout")
+                : finish(SubscriptionActor.Result.LOST, null, state.attempt - 1,
+                    "entry is no longer pending for this consumer (acknowledged or taken over elsewhere)"))
         .onMessage(DeliveryAck.Ack.class, a -> onAck())
         .build();
   }

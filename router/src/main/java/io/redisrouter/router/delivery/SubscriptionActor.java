@@ -30,6 +30,8 @@ import io.redisrouter.router.redis.Scripts;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -87,6 +89,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   record Outcome(String streamId, Envelope envelope, Result result, String reason, int attempts, String error)
       implements Command {}
 
+  /**
+   * Makes the actor fail the way a bug would (an exception thrown by a message handler). Only the supervision tests
+   * send it; nothing in the router does.
+   */
+  record InjectedFailure(String why) implements Command {}
+
   private enum Tick implements Command { POLL, CLAIM, RENEW, ENSURE_GROUP, WAKE }
 
   private record SubscriberGone(ActorRef<Delivery> subscriber) implements Command {}
@@ -105,7 +113,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private record AckDone(String[] ids, Throwable error) implements Command {}
 
-  private record DeadLetterDone(String streamId, String reason, Throwable error) implements Command {}
+  /** A lease renewal's answer: of the {@code held} entries, {@code owned} are still this consumer's. */
+  private record Renewed(String[] held, List<Object> owned, Throwable error) implements Command {}
+
+  /** {@code written}: false when the entry was no longer this consumer's (nothing was written). */
+  private record DeadLetterDone(String streamId, String reason, boolean written, Throwable error)
+      implements Command {}
 
   /** A subscriber's answer to a first attempt made here. */
   private record InlineAnswer(DeliveryAck answer) implements Command {}
@@ -115,14 +128,37 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** A first attempt made here, waiting for its answer. */
   private record Inline(Envelope envelope, String deliveryId, long sentNanos) {}
 
+  /** Backoff of the restarts after a failure (an exception in the actor, whatever its cause). */
+  static final Duration RESTART_MIN_BACKOFF = Duration.ofMillis(200);
+  static final Duration RESTART_MAX_BACKOFF = Duration.ofSeconds(10);
+
+  /**
+   * The supervised subscription: an exception restarts it with backoff (200 ms to 10 s, 20% jitter, without limit).
+   * A restarted incarnation is a new consumer in the group: it calls {@code reattach} with itself so that its owner
+   * (the router, which keeps who is subscribed) sends it every subscriber again; what the failed incarnation had in
+   * flight stays pending in Redis and is claimed back once idle past the ack timeout, like a crashed consumer's.
+   */
   public static Behavior<Command> create(String channel, String subscription, ChannelPolicy policy,
                                          ConsumerSettings consumerSettings, String nodeId, RedisHandle handle,
-                                         Wakeups wakeups, RouterMetrics metrics) {
+                                         Wakeups wakeups, RouterMetrics metrics,
+                                         java.util.function.Consumer<ActorRef<Command>> reattach) {
     if (policy.mode() != ChannelMode.RELIABLE) {
       throw new IllegalArgumentException("channel '" + channel + "' is broadcast, not reliable");
     }
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SubscriptionActor(ctx, timers, channel,
-        subscription, policy, consumerSettings, nodeId, handle, wakeups, metrics)));
+    java.util.concurrent.atomic.AtomicInteger incarnation = new java.util.concurrent.atomic.AtomicInteger();
+    return Behaviors.supervise(Behaviors.<Command>setup(ctx -> {
+          if (incarnation.incrementAndGet() > 1) {
+            ctx.getLog().warn("subscription '{}' of channel '{}' restarted after a failure (incarnation {}):"
+                + " re-attaching its subscribers; what it had in flight stays pending and is claimed again after the"
+                + " ack timeout", subscription, channel, incarnation.get());
+            metrics.failuresRecovered.increment();
+            reattach.accept(ctx.getSelf());
+          }
+          return Behaviors.withTimers(timers -> new SubscriptionActor(ctx, timers, channel, subscription, policy,
+              consumerSettings, nodeId, handle, wakeups, metrics));
+        }))
+        .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(RESTART_MIN_BACKOFF, RESTART_MAX_BACKOFF,
+            0.2).withResetBackoffAfter(Duration.ofSeconds(30)));
   }
 
   private final TimerScheduler<Command> timers;
@@ -164,6 +200,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private boolean acking;
   private String claimCursor = "0-0";
   private boolean claimFirst = true;
+  /**
+   * A claim (take-over of entries other consumers left pending past the ack timeout) is due: until it ran, freed
+   * room goes to it rather than to new reads, so that fresh traffic never starves a take-over. Reads and claims
+   * never run at once: they share the one {@code max-in-flight} budget.
+   */
+  private boolean claimDue = true;
 
   private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String channel,
                             String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
@@ -196,6 +238,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(AddSubscriber.class, this::onAdd)
+        .onMessage(InjectedFailure.class, f -> {
+          throw new IllegalStateException("injected failure: " + f.why());
+        })
         .onMessage(RemoveSubscriber.class, this::onRemove)
         .onMessage(SubscriberGone.class, g -> removeSubscriber(g.subscriber()))
         .onMessageEquals(Stop.INSTANCE, this::onStop)
@@ -206,26 +251,33 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessage(ReadDone.class, this::onReadDone)
         .onMessage(ClaimDone.class, this::onClaimDone)
         .onMessage(AckDone.class, this::onAckDone)
+        .onMessage(Renewed.class, this::onRenewed)
         .onMessage(DeadLetterDone.class, this::onDeadLetterDone)
         .onMessage(InlineAnswer.class, this::onInlineAnswer)
         .onMessageEquals(Sweep.INSTANCE, this::sweep)
         .onMessageEquals(Tick.POLL, this::read)
         .onMessageEquals(Tick.WAKE, this::read)
-        .onMessageEquals(Tick.CLAIM, this::claim)
+        .onMessageEquals(Tick.CLAIM, () -> {
+          claimDue = true;
+          return claim();
+        })
         .onMessageEquals(Tick.RENEW, this::renew)
         .onMessageEquals(Tick.ENSURE_GROUP, () -> {
           ensureGroup();
           return this;
         })
-        .onSignal(PostStop.class, s -> {
-          wakeups.unregister(channel, wake);
-          // the children stop with us; their entries (and those of the first attempts made here) stay pending
-          metrics.inFlight.add(-(inFlight.size() + inline.size()));
-          inFlight.clear();
-          inline.clear();
-          return this;
-        })
+        .onSignal(PreRestart.class, s -> released())
+        .onSignal(PostStop.class, s -> released())
         .build();
+  }
+
+  /** Stopped or restarting: the children stop with us; their entries (and the first attempts') stay pending. */
+  private Behavior<Command> released() {
+    wakeups.unregister(channel, wake);
+    metrics.inFlight.add(-(inFlight.size() + inline.size()));
+    inFlight.clear();
+    inline.clear();
+    return this;
   }
 
   // ---- subscribers ------------------------------------------------------------------------------------------------
@@ -342,6 +394,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private Behavior<Command> read() {
+    if (claimDue || claiming) {
+      return claim(); // a take-over goes first; the read follows once the claim scan is done
+    }
     if (!groupReady || reading || subscribers.isEmpty() || room() <= 0) {
       return this;
     }
@@ -376,8 +431,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     for (StreamMessage<String, byte[]> m : r.messages()) {
       start(m.getId(), m.getBody(), 1);
     }
-    if (r.messages().size() >= r.requested()) {
-      return read(); // there may be more
+    if (claimDue || r.messages().size() >= r.requested()) {
+      return read(); // a claim that waited for this read, or more to read
     }
     return this;
   }
@@ -444,7 +499,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       // a late answer: the entry failed its first attempt meanwhile and a delivery actor owns it; an ack of any
       // attempt still means it was processed
       ActorRef<Object> child = inFlight.get(streamId);
-      if (child != null && answer instanceof DeliveryAck.Ack) child.tell(answer);
+      if (child != null && answer instanceof DeliveryAck.Ack) {
+        child.tell(answer);
+      } else if (child == null && answer instanceof DeliveryAck.Ack && !settling.contains(streamId)) {
+        // the lease was lost meanwhile: processed all the same, so acknowledge it (a no-op when it was already)
+        acksToSend.add(streamId);
+        settling.add(streamId);
+        sendAcks();
+      }
       return this;
     }
     if (answer instanceof DeliveryAck.Ack) {
@@ -582,11 +644,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       f = handle.evalScript(cmd, Scripts.DEAD_LETTER, ScriptOutputType.VALUE,
           new String[] {stream, deadStream},
           bytes(subscription), bytes(streamId), body, bytes(reason), bytes(Integer.toString(attempts)),
-          bytes(error == null ? "" : error), bytes(subscription), bytes(Long.toString(System.currentTimeMillis())));
+          bytes(error == null ? "" : error), bytes(subscription), bytes(Long.toString(System.currentTimeMillis())),
+          bytes(consumer));
     } catch (RedisUnavailableException e) {
       f = CompletableFuture.failedFuture(e);
     }
-    getContext().pipeToSelf(f, (id, err) -> new DeadLetterDone(streamId, reason, err));
+    getContext().pipeToSelf(f, (id, err) -> new DeadLetterDone(streamId, reason, id != null, err));
   }
 
   private Behavior<Command> onDeadLetterDone(DeadLetterDone d) {
@@ -594,6 +657,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (d.error() != null) {
       getContext().getLog().warn("subscription '{}': dead-lettering {} ({}) failed: {}; it stays pending and is"
           + " handled again after the ack timeout", subscription, d.streamId(), d.reason(), describe(d.error()));
+    } else if (!d.written()) {
+      metrics.leasesLost.increment();
+      getContext().getLog().info("subscription '{}' of channel '{}': {} was not dead-lettered ({}): it is no longer"
+          + " pending for this consumer (another one took it over after the ack timeout, or it was acknowledged)",
+          subscription, channel, d.streamId(), d.reason());
     } else {
       metrics.deadLettered.increment();
       if (DeadLetter.EXPIRED.equals(d.reason())) metrics.expired.increment();
@@ -612,17 +680,70 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     int i = 0;
     for (String id : inFlight.keySet()) held[i++] = id;
     for (String id : inline.keySet()) held[i++] = id;
+    CompletionStage<List<Object>> f;
     try {
-      handle.commands().xclaim(stream, groupConsumer, XClaimArgs.Builder.justid().minIdleTime(0), held);
+      f = claimOwned(handle, stream, subscription, consumer, true, held);
     } catch (RedisUnavailableException e) {
-      // nothing to renew on a dead connection; the next tick tries again
+      return this; // nothing to renew on a dead connection; the next tick tries again
+    }
+    getContext().pipeToSelf(f, (owned, err) -> new Renewed(held, owned, err));
+    return this;
+  }
+
+  /**
+   * Claims {@code ids} for {@code consumer} only where it still holds them (see {@link Scripts#CLAIM_OWNED});
+   * {@code renewal}: JUSTID (the lease only), else one more delivery is counted. Completes with the ids owned.
+   */
+  static CompletionStage<List<Object>> claimOwned(RedisHandle handle, String stream, String group, String consumer,
+                                                  boolean renewal, String... ids) {
+    byte[][] args = new byte[ids.length + 3][];
+    args[0] = bytes(group);
+    args[1] = bytes(consumer);
+    args[2] = bytes(renewal ? "JUSTID" : "COUNT");
+    for (int i = 0; i < ids.length; i++) args[i + 3] = bytes(ids[i]);
+    return handle.evalScript(handle.commands(), Scripts.CLAIM_OWNED, ScriptOutputType.MULTI, new String[] {stream},
+        args);
+  }
+
+  /**
+   * The entries a renewal found no longer ours: another consumer took them over (this one did not renew within the
+   * ack timeout: a stall, a pause, a partition), or they were acknowledged meanwhile. Whatever this node still
+   * does with them stops: no retry, no dead-lettering; a late ack of the subscriber is still sent (it was processed).
+   */
+  private Behavior<Command> onRenewed(Renewed r) {
+    if (r.error() != null) {
+      getContext().getLog().debug("subscription '{}': lease renewal failed: {}", subscription, describe(r.error()));
+      return this;
+    }
+    Set<String> owned = new HashSet<>(r.owned().size() * 2);
+    for (Object o : r.owned()) owned.add(o instanceof byte[] b ? new String(b, StandardCharsets.US_ASCII) : String.valueOf(o));
+    int lost = 0;
+    for (String id : r.held()) {
+      if (owned.contains(id) || settling.contains(id)) continue;
+      if (inline.remove(id) != null) {
+        lost++;
+      } else {
+        ActorRef<Object> child = inFlight.remove(id);
+        if (child == null) continue;
+        getContext().unwatch(child);
+        getContext().stop(child);
+        lost++;
+      }
+      metrics.inFlight.decrement();
+    }
+    if (lost > 0) {
+      metrics.leasesLost.add(lost);
+      getContext().getLog().warn("subscription '{}' of channel '{}': lost the lease on {} entries (not renewed within"
+          + " the ack timeout of {} ms, so another consumer took them over, or they were acknowledged): this node"
+          + " stops handling them", subscription, channel, lost, policy.ackTimeout().toMillis());
+      return read();
     }
     return this;
   }
 
   private Behavior<Command> claim() {
-    if (!groupReady || claiming || subscribers.isEmpty() || room() <= 0) {
-      return this;
+    if (!groupReady || claiming || reading || subscribers.isEmpty() || room() <= 0) {
+      return this; // still due: the next freed room (or the end of the read in progress) runs it
     }
     int count = room();
     CompletionStage<ClaimDone> f;
@@ -660,6 +781,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private Behavior<Command> onClaimDone(ClaimDone c) {
     claiming = false;
     if (c.error() != null) {
+      claimDue = false; // tried again at the next claim tick; reads go on meanwhile
       if (ConsumerGroups.isNoGroup(c.error())) {
         onGroupGone("XAUTOCLAIM");
       } else {
@@ -694,13 +816,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       getContext().getLog().info("subscription '{}' of channel '{}': took over {} entries left pending by a stopped"
           + " or stuck consumer", subscription, channel, taken);
     }
-    if (claimFirst || !"0-0".equals(claimCursor) && room() > 0) {
-      claimFirst = false;
-      if (!"0-0".equals(claimCursor)) {
-        return claim(); // keep scanning the pending list
-      }
+    claimFirst = false;
+    if ("0-0".equals(claimCursor)) {
+      claimDue = false; // the whole pending list was scanned: new reads may have the room again
     }
-    return this;
+    return read(); // the next part of the scan while it is due, else new entries
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------------

@@ -51,6 +51,12 @@ public final class MetricsRoutes extends RouteSupport {
     counter("redis_router_retried", "Delivery retries (attempts after the first)", m.retried);
     counter("redis_router_ack_timeouts", "Deliveries that got no ack within the ack timeout", m.ackTimeouts);
     counter("redis_router_claimed", "Pending entries taken over from a stopped or stuck consumer", m.claimed);
+    counter("redis_router_leases_lost", "Entries this node stopped handling (no retry, no dead-lettering) because"
+        + " another consumer took them over after this one did not renew its lease within the ack timeout",
+        m.leasesLost);
+    counter("redis_router_failures_recovered", "Exceptions the router recovered from: subscription actors restarted"
+        + " with backoff (subscribers re-attached), publishes answered unavailable after a failed write",
+        m.failuresRecovered);
     counter("redis_router_dead_lettered", "Messages moved to a dead-letter stream (any reason)", m.deadLettered);
     counter("redis_router_expired", "Messages dead-lettered because their deadline passed before delivery",
         m.expired);
@@ -66,17 +72,23 @@ public final class MetricsRoutes extends RouteSupport {
         .help("Publishes waiting in the ingress queue")
         .callback(cb -> cb.call(runtime.ingressDepth()))
         .register(registry);
+    GaugeWithCallback.builder().name("redis_router_until_received_waiting")
+        .help("Until-received broadcasts waiting for a receiver (republished with backoff); at"
+            + " ingress.until-received-max new ones are refused with 429")
+        .callback(cb -> cb.call(runtime.untilReceivedWaiting()))
+        .register(registry);
     GaugeWithCallback.builder().name("redis_router_ingress_capacity")
         .help("Size of the ingress queue (publishes beyond it are refused with 429)")
         .callback(cb -> cb.call(runtime.ingressCapacity()))
         .register(registry);
     GaugeWithCallback.builder().name("redis_router_redis_connections")
-        .help("Connections this router holds to a Redis instance: " + CONNECTIONS_PER_INSTANCE
-            + " while it is up, 0 while it is down")
+        .help("Connections this router has open to a Redis instance, counted as Lettuce opens and closes them ("
+            + CONNECTIONS_PER_INSTANCE + " while it is up; 0 while it is down, more for a moment while a reconnect"
+            + " replaces them)")
         .labelNames("instance")
         .callback(cb -> {
           for (RedisHandle h : runtime.handles().values()) {
-            cb.call(h.isUp() ? CONNECTIONS_PER_INSTANCE : 0, h.instance());
+            cb.call(h.openConnections(), h.instance());
           }
         })
         .register(registry);

@@ -46,6 +46,9 @@ public final class OpsRoutes extends RouteSupport {
             redis.put(h.instance(), h.isUp() ? "up" : "down: " + h.lastError());
             ready &= h.isUp();
           }
+          boolean ingress = runtime.ingressRunning();
+          body.put("ingress", ingress ? "running" : "stopped: " + runtime.ingressStoppedReason());
+          ready &= ingress;
           body.put("accepting", accepting.getAsBoolean());
           body.put("status", ready ? "ready" : "not-ready");
           return complete(json(ready ? StatusCodes.OK : StatusCodes.SERVICE_UNAVAILABLE, body));

@@ -18,9 +18,11 @@ import io.redisrouter.router.redis.RedisUnavailableException;
 import io.redisrouter.router.redis.Scripts;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.stream.ActorAttributes;
 import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.QueueOfferResult;
+import org.apache.pekko.stream.Supervision;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.slf4j.Logger;
@@ -62,7 +64,14 @@ public final class PublishIngress {
   public record Pending(Envelope envelope, ChannelPolicy policy, boolean dedup, Consumer<PublishReply> reply) {}
 
   /** Outcome of {@link #offer(Pending)}. */
-  public enum Offer { ENQUEUED, OVERLOADED, CLOSED }
+  public enum Offer {
+    ENQUEUED,
+    /** The ingress queue is full. */
+    OVERLOADED,
+    /** An until-received broadcast, and {@code ingress.until-received-max} of them wait for a receiver already. */
+    UNTIL_RECEIVED_FULL,
+    CLOSED
+  }
 
   private final BoundedSourceQueue<Pending> queue;
   private final CompletionStage<Done> done;
@@ -74,12 +83,18 @@ public final class PublishIngress {
   private final long dedupWindowMs;
   private final int queueSize;
   private final Duration connectWait;
+  private final DeadlineGuard guard;
+  /** Until-received broadcasts waiting for a receiver now (each holds one of {@link #untilReceivedMax}). */
+  private final java.util.concurrent.atomic.AtomicInteger untilReceived = new java.util.concurrent.atomic.AtomicInteger();
+  private final int untilReceivedMax;
 
   public PublishIngress(IngressSettings settings, Duration dedupWindow, Duration connectWait,
                         Function<String, RedisHandle> handles, Wakeups wakeups, RouterMetrics metrics, Scheduler scheduler, ExecutionContext ec,
                         Materializer materializer) {
     this.handles = handles;
     this.connectWait = connectWait;
+    this.guard = new DeadlineGuard(scheduler, ec, metrics);
+    this.untilReceivedMax = settings.untilReceivedMax();
     this.wakeups = wakeups;
     this.metrics = metrics;
     this.scheduler = scheduler;
@@ -95,17 +110,75 @@ public final class PublishIngress {
           l.add(p);
           return l;
         })
-        .mapAsyncUnordered(settings.maxBatchesInFlight(), this::writeBatch)
+        .mapAsyncUnordered(settings.maxBatchesInFlight(), this::writeBatchSafely)
+        // a batch that failed in a way writeBatchSafely did not foresee is dropped (its messages are answered by
+        // their deadline guard), never the stream: the ingress goes on with the next batch
+        .withAttributes(ActorAttributes.withSupervisionStrategy(Supervision.getResumingDecider()))
         .toMat(Sink.ignore(), org.apache.pekko.stream.javadsl.Keep.both())
         .run(materializer);
     this.queue = pair.first();
     this.done = pair.second();
+    done.whenComplete((d, e) -> {
+      if (e != null) log.error("publish ingress stream failed; publishes are refused from now on", e);
+    });
   }
 
-  /** Offers a message; never blocks. */
+  /** Whether the ingress takes publishes (false once its stream ended: shut down, or failed). */
+  public boolean isRunning() {
+    return !done.toCompletableFuture().isDone();
+  }
+
+  /** Why the ingress stopped, or null while it runs. */
+  public String stoppedReason() {
+    CompletableFuture<Done> f = done.toCompletableFuture();
+    if (!f.isDone()) return null;
+    try {
+      f.getNow(null);
+      return "completed (shutting down)";
+    } catch (CompletionException | java.util.concurrent.CancellationException e) {
+      return "failed: " + (e.getCause() != null ? e.getCause() : e);
+    }
+  }
+
+  /**
+   * {@link #writeBatch} that never fails: an exception (a bug, a value a codec cannot handle) answers every message
+   * of the batch not answered yet with {@code unavailable}, is logged and counted, and the ingress goes on.
+   */
+  private CompletionStage<Done> writeBatchSafely(List<Pending> batch) {
+    CompletionStage<Done> f;
+    try {
+      f = writeBatch(batch);
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    return f.exceptionally(e -> {
+      Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+      metrics.failuresRecovered.increment();
+      log.error("a publish batch of {} messages failed; answering them unavailable and going on", batch.size(), c);
+      for (Pending p : batch) failed(p, c);
+      return Done.getInstance();
+    });
+  }
+
+  /** Answers one message whose write failed with an exception (no-op when it was answered already). */
+  private void failed(Pending p, Throwable e) {
+    if (p.reply() instanceof DeadlineGuard.Guarded g && g.answered()) return;
+    metrics.publishRejected.increment();
+    p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.UNAVAILABLE,
+        "the router failed to write the message (" + e.getClass().getSimpleName() + "); nothing was written, retry"
+            + " later", List.of(), RETRY_AFTER_UNAVAILABLE));
+  }
+
+  /**
+   * Offers a message; never blocks. An enqueued message is answered exactly once, by its deadline at the latest
+   * (see {@link DeadlineGuard}); a refused one is not answered here (the caller answers with the offer's outcome).
+   */
   public Offer offer(Pending p) {
-    QueueOfferResult r = queue.offer(p);
+    if (isUntilReceived(p) && untilReceived.get() >= untilReceivedMax) return Offer.UNTIL_RECEIVED_FULL;
+    DeadlineGuard.Guarded g = guard.guard(p.envelope(), p.policy().redisInstance(), p.reply());
+    QueueOfferResult r = queue.offer(new Pending(p.envelope(), p.policy(), p.dedup(), g));
     if (r == QueueOfferResult.enqueued()) return Offer.ENQUEUED;
+    guard.cancel(g);
     if (r == QueueOfferResult.dropped()) return Offer.OVERLOADED;
     return Offer.CLOSED;
   }
@@ -117,6 +190,21 @@ public final class PublishIngress {
 
   public int capacity() {
     return queueSize;
+  }
+
+  private static boolean isUntilReceived(Pending p) {
+    return p.policy().mode() == ChannelMode.BROADCAST
+        && p.policy().broadcastDelivery() == BroadcastDelivery.UNTIL_RECEIVED;
+  }
+
+  /** Until-received broadcasts waiting for a receiver now. */
+  public int untilReceivedWaiting() {
+    return untilReceived.get();
+  }
+
+  /** The bound of {@link #untilReceivedWaiting()} ({@code ingress.until-received-max}). */
+  public int untilReceivedMax() {
+    return untilReceivedMax;
   }
 
   /** The time a publisher rejected for overload should wait. */
@@ -141,7 +229,12 @@ public final class PublishIngress {
     Set<String> seen = null;
     for (Pending p : batch) {
       String instance = p.policy().redisInstance();
-      RedisHandle h = handles.apply(instance);
+      RedisHandle h;
+      try {
+        h = handles.apply(instance);
+      } catch (RuntimeException e) {
+        continue; // answered by write, message by message
+      }
       if (!h.isUp()) {
         if (seen == null) {
           seen = new HashSet<>(2);
@@ -163,65 +256,15 @@ public final class PublishIngress {
     List<CompletableFuture<?>> writes = new ArrayList<>(batch.size());
     Map<StatefulRedisConnection<String, byte[]>, Boolean> toFlush = new IdentityHashMap<>(2);
     Set<String> written = new HashSet<>(4);
+    Map<RedisHandle, RedisHandle.Live> lives = new IdentityHashMap<>(2);
     for (Pending p : batch) {
-      Envelope e = p.envelope();
-      if (e.isExpired(now)) {
-        metrics.publishExpired.increment();
-        p.reply().accept(new PublishReply.Expired(e.id(),
-            "the deadline " + e.deadline() + " passed while the message waited in the ingress queue", 0));
-        continue;
-      }
-      RedisHandle handle = handles.apply(p.policy().redisInstance());
-      StatefulRedisConnection<String, byte[]> conn;
       try {
-        conn = handle.publishConnection();
-      } catch (RedisUnavailableException ex) {
-        rejectUnavailable(p, ex);
-        continue;
-      }
-      toFlush.put(conn, Boolean.TRUE);
-      RedisAsyncCommands<String, byte[]> async = conn.async();
-      byte[] body = EnvelopeCodec.encode(e);
-      if (p.policy().mode() == ChannelMode.BROADCAST) {
-        writes.add(async.publish(RedisKeys.broadcast(e.channel()), body).toCompletableFuture()
-            .handle((receivers, err) -> {
-              onBroadcastResult(p, handle, body, 1, receivers, err);
-              return null;
-            }));
-      } else if (p.dedup()) {
-        CompletionStage<List<Object>> f = handle.evalScript(async, Scripts.DEDUP_XADD, ScriptOutputType.MULTI,
-            new String[] {RedisKeys.stream(e.channel()), RedisKeys.dedup(e.channel(), e.id())},
-            Long.toString(dedupWindowMs).getBytes(StandardCharsets.US_ASCII), body);
-        written.add(e.channel());
-        writes.add(f.toCompletableFuture().handle((r, err) -> {
-          if (err != null) {
-            rejectUnavailable(p, err);
-          } else {
-            boolean fresh = ((Number) r.get(0)).longValue() == 1L;
-            String id = new String((byte[]) r.get(1), StandardCharsets.US_ASCII);
-            if (fresh) {
-              metrics.publishAccepted.increment();
-              metrics.published(e.channel()).increment();
-            } else {
-              metrics.publishDuplicates.increment();
-            }
-            p.reply().accept(new PublishReply.Accepted(e.id(), id, !fresh, 1, -1));
-          }
-          return null;
-        }));
-      } else {
-        written.add(e.channel());
-        writes.add(async.xadd(RedisKeys.stream(e.channel()), RedisKeys.FIELD_ENVELOPE, body).toCompletableFuture()
-            .handle((id, err) -> {
-              if (err != null) {
-                rejectUnavailable(p, err);
-              } else {
-                metrics.publishAccepted.increment();
-                metrics.published(e.channel()).increment();
-                p.reply().accept(new PublishReply.Accepted(e.id(), id, false, 1, -1));
-              }
-              return null;
-            }));
+        writeOne(p, now, writes, toFlush, written, lives);
+      } catch (RuntimeException ex) {
+        metrics.failuresRecovered.increment();
+        log.error("writing publish '{}' to channel '{}' failed; answering it unavailable", p.envelope().id(),
+            p.envelope().channel(), ex);
+        failed(p, ex);
       }
     }
     for (StatefulRedisConnection<String, byte[]> c : toFlush.keySet()) {
@@ -236,6 +279,76 @@ public final class PublishIngress {
     });
   }
 
+  private void writeOne(Pending p, Instant now, List<CompletableFuture<?>> writes,
+                        Map<StatefulRedisConnection<String, byte[]>, Boolean> toFlush, Set<String> written,
+                        Map<RedisHandle, RedisHandle.Live> lives) {
+    Envelope e = p.envelope();
+    if (e.isExpired(now)) {
+      metrics.publishExpired.increment();
+      p.reply().accept(new PublishReply.Expired(e.id(),
+          "the deadline " + e.deadline() + " passed while the message waited in the ingress queue", 0));
+      return;
+    }
+    RedisHandle handle = handles.apply(p.policy().redisInstance());
+    RedisHandle.Live live;
+    try {
+      // read once per batch and instance: the connection and the script digests of one incarnation, even if the
+      // connections drop while the batch is written (its commands then fail, and are answered, one by one)
+      live = lives.computeIfAbsent(handle, RedisHandle::connected);
+    } catch (RedisUnavailableException ex) {
+      rejectUnavailable(p, ex);
+      return;
+    }
+    StatefulRedisConnection<String, byte[]> conn = live.publish();
+    toFlush.put(conn, Boolean.TRUE);
+    if (p.reply() instanceof DeadlineGuard.Guarded g && !g.markSent()) {
+      return; // its deadline passed and the guard answered it: it must not be written now
+    }
+    RedisAsyncCommands<String, byte[]> async = conn.async();
+    byte[] body = EnvelopeCodec.encode(e);
+    if (p.policy().mode() == ChannelMode.BROADCAST) {
+      writes.add(async.publish(RedisKeys.broadcast(e.channel()), body).toCompletableFuture()
+          .handle((receivers, err) -> {
+            onBroadcastResult(p, handle, body, 1, receivers, err);
+            return null;
+          }));
+    } else if (p.dedup()) {
+      CompletionStage<List<Object>> f = handle.evalScript(live, async, Scripts.DEDUP_XADD, ScriptOutputType.MULTI,
+          new String[] {RedisKeys.stream(e.channel()), RedisKeys.dedup(e.channel(), e.id())},
+          Long.toString(dedupWindowMs).getBytes(StandardCharsets.US_ASCII), body);
+      written.add(e.channel());
+      writes.add(f.toCompletableFuture().handle((r, err) -> {
+        if (err != null) {
+          rejectUnavailable(p, err);
+        } else {
+          boolean fresh = ((Number) r.get(0)).longValue() == 1L;
+          String id = new String((byte[]) r.get(1), StandardCharsets.US_ASCII);
+          if (fresh) {
+            metrics.publishAccepted.increment();
+            metrics.published(e.channel()).increment();
+          } else {
+            metrics.publishDuplicates.increment();
+          }
+          p.reply().accept(new PublishReply.Accepted(e.id(), id, !fresh, 1, -1));
+        }
+        return null;
+      }));
+    } else {
+      written.add(e.channel());
+      writes.add(async.xadd(RedisKeys.stream(e.channel()), RedisKeys.FIELD_ENVELOPE, body).toCompletableFuture()
+          .handle((id, err) -> {
+            if (err != null) {
+              rejectUnavailable(p, err);
+            } else {
+              metrics.publishAccepted.increment();
+              metrics.published(e.channel()).increment();
+              p.reply().accept(new PublishReply.Accepted(e.id(), id, false, 1, -1));
+            }
+            return null;
+          }));
+    }
+  }
+
   private void rejectUnavailable(Pending p, Throwable err) {
     metrics.publishRejected.increment();
     Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
@@ -248,15 +361,25 @@ public final class PublishIngress {
         "redis did not accept the message: " + msg + outcome, List.of(), RETRY_AFTER_UNAVAILABLE));
   }
 
+  /**
+   * The outcome of one PUBLISH of a broadcast. An until-received broadcast that no subscriber received is published
+   * again with backoff until one does or its deadline comes; while it waits it holds one of
+   * {@code ingress.until-received-max} places (from its first miss, {@code attempt} 1, to its answer), and when none
+   * is free it is refused {@code overloaded} at once. Republishes go over the publish connection (flushed each), never
+   * the command connection that the reliable subscriptions read with.
+   */
   private void onBroadcastResult(Pending p, RedisHandle handle, byte[] body, int attempt, Long receivers,
                                  Throwable err) {
     Envelope e = p.envelope();
+    boolean holding = attempt > 1;
     if (err != null) {
+      if (holding) untilReceived.decrementAndGet();
       rejectUnavailable(p, err);
       return;
     }
-    boolean untilReceived = p.policy().broadcastDelivery() == BroadcastDelivery.UNTIL_RECEIVED;
-    if (receivers > 0 || !untilReceived) {
+    boolean untilReceivedMode = p.policy().broadcastDelivery() == BroadcastDelivery.UNTIL_RECEIVED;
+    if (receivers > 0 || !untilReceivedMode) {
+      if (holding) untilReceived.decrementAndGet();
       metrics.publishAccepted.increment();
       metrics.published(e.channel()).increment();
       p.reply().accept(new PublishReply.Accepted(e.id(), null, false, attempt, receivers));
@@ -264,17 +387,29 @@ public final class PublishIngress {
     }
     Duration delay = backoff(p.policy(), attempt);
     if (!Instant.now().plus(delay).isBefore(e.deadline())) {
+      if (holding) untilReceived.decrementAndGet();
       metrics.publishExpired.increment();
       p.reply().accept(new PublishReply.Expired(e.id(),
           "no subscriber received the message before its deadline " + e.deadline() + " (" + attempt + " attempts)",
           attempt));
       return;
     }
+    if (!holding && untilReceived.incrementAndGet() > untilReceivedMax) {
+      untilReceived.decrementAndGet();
+      metrics.publishRejected.increment();
+      p.reply().accept(new PublishReply.Rejected(e.id(), PublishReply.RejectReason.OVERLOADED,
+          "no subscriber received the message, and " + untilReceivedMax + " until-received messages wait for a"
+              + " receiver already (ingress.until-received-max): it is not published again; retry later",
+          List.of(), RETRY_AFTER_OVERLOAD));
+      return;
+    }
     scheduler.scheduleOnce(delay, () -> {
       CompletionStage<Long> f;
       try {
-        f = handle.commands().publish(RedisKeys.broadcast(e.channel()), body);
-      } catch (RedisUnavailableException ex) {
+        RedisHandle.Live live = handle.connected();
+        f = live.publish().async().publish(RedisKeys.broadcast(e.channel()), body);
+        live.publish().flushCommands();
+      } catch (RuntimeException ex) {
         f = CompletableFuture.failedFuture(ex);
       }
       f.whenComplete((r, ex) -> onBroadcastResult(p, handle, body, attempt + 1, r, ex));

@@ -24,6 +24,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -52,14 +53,43 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
 
   private record ServerVersion(String version, Throwable error) implements Command {}
 
+  private enum HealthTick implements Command {
+    INSTANCE,
+    /** A PING failed without an answer (a timeout, a closed connection): it stays outstanding, counted as missed. */
+    NOT_ANSWERED
+  }
+
+  /** A PING on connection {@code index} was answered (any reply, error replies included, shows the server lives). */
+  private record Pong(int index) implements Command {}
+
+  /** Names of the connections, by their index in the health check. */
+  private static final String[] ROLES = {"commands", "publish", "pub/sub"};
+
   /** Thrown to make the supervisor restart the actor. */
-  static final class ConnectionFailure extends RuntimeException {
+  static class ConnectionFailure extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     ConnectionFailure(String message) {
       super(message, null, false, false);
     }
   }
+
+  /**
+   * Thrown when an open connection drops (the server closed it, {@code CLIENT KILL}, a network reset): the server was
+   * reachable a moment ago, so the connections are opened again at once, without the backoff that connect failures
+   * get (a connect that then fails backs off as usual).
+   */
+  static final class ConnectionDropped extends ConnectionFailure {
+    private static final long serialVersionUID = 1L;
+
+    ConnectionDropped(String message) {
+      super(message);
+    }
+  }
+
+  /** Immediate reconnects after dropped connections allowed within {@link #DROP_WINDOW}; beyond them: backoff. */
+  static final int MAX_IMMEDIATE_RECONNECTS = 5;
+  static final Duration DROP_WINDOW = Duration.ofSeconds(10);
 
   /** Codec of every connection: string keys, byte values. */
   public static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
@@ -68,12 +98,19 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   public static final Duration RECONNECT_MAX_BACKOFF = Duration.ofSeconds(5);
 
   /**
-   * The supervised behavior: restarted with backoff (100 ms to 5 s, 20% jitter) whenever it fails, without limit.
+   * The supervised behavior: restarted at once when open connections dropped (up to
+   * {@value #MAX_IMMEDIATE_RECONNECTS} times in {@link #DROP_WINDOW}), and with backoff (100 ms to 5 s, 20% jitter)
+   * whenever a connect fails, a health check finds the server not answering, or the drops come faster; without limit.
    */
   public static Behavior<Command> create(RedisInstanceSettings settings, String nodeId, ClientResources resources,
                                          RedisHandle handle) {
-    return Behaviors.supervise(
-            Behaviors.<Command>setup(ctx -> new RedisConnectionActor(ctx, settings, nodeId, resources, handle)))
+    Behavior<Command> reconnectingAtOnce = Behaviors.supervise(
+            Behaviors.<Command>setup(ctx -> Behaviors.withTimers(timers ->
+                new RedisConnectionActor(ctx, timers, settings, nodeId, resources, handle))))
+        .onFailure(ConnectionDropped.class, SupervisorStrategy.restart()
+            .withLimit(MAX_IMMEDIATE_RECONNECTS, DROP_WINDOW)
+            .withLoggingEnabled(false));
+    return Behaviors.supervise(reconnectingAtOnce)
         .onFailure(Exception.class,
             SupervisorStrategy.restartWithBackoff(RECONNECT_MIN_BACKOFF, RECONNECT_MAX_BACKOFF, 0.2)
                 .withResetBackoffAfter(Duration.ofSeconds(30))
@@ -84,11 +121,17 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   private final RedisHandle handle;
   private final RedisClient client;
   private final List<CompletableFuture<? extends StatefulConnection<String, byte[]>>> opening;
+  private final TimerScheduler<Command> timers;
   private RedisHandle.Live live;
+  /** Per connection (see {@link #ROLES}): a PING is on its way, and how many health ticks it has been unanswered. */
+  private final boolean[] pingOutstanding = new boolean[ROLES.length];
+  private final int[] missed = new int[ROLES.length];
 
-  private RedisConnectionActor(ActorContext<Command> ctx, RedisInstanceSettings settings, String nodeId,
-                               ClientResources resources, RedisHandle handle) {
+  private RedisConnectionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
+                               RedisInstanceSettings settings, String nodeId, ClientResources resources,
+                               RedisHandle handle) {
     super(ctx);
+    this.timers = timers;
     this.settings = settings;
     this.handle = handle;
     this.client = RedisClient.create(resources);
@@ -110,7 +153,7 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
 
       @Override
       public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
-        self.tell(new ConnectionLost(connection.getClass().getSimpleName()));
+        self.tell(new ConnectionLost(roleOf(connection)));
       }
     });
 
@@ -121,6 +164,7 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
     CompletableFuture<StatefulRedisPubSubConnection<String, byte[]>> sub =
         client.connectPubSubAsync(CODEC, uri(nodeId, "sub")).toCompletableFuture();
     this.opening = List.of(cmd, pub, sub);
+    handle.track(opening);
 
     CompletionStage<RedisHandle.Live> all = CompletableFuture.allOf(cmd, pub, sub).thenCompose(v -> {
       StatefulRedisConnection<String, byte[]> c = cmd.join(); // all completed: join does not block here
@@ -133,16 +177,24 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
           handle.onBroadcast(channel, message);
         }
       });
-      CompletableFuture<String> dedup = c.async().scriptLoad(Scripts.DEDUP_XADD).toCompletableFuture();
-      CompletableFuture<String> dead = c.async().scriptLoad(Scripts.DEAD_LETTER).toCompletableFuture();
-      return CompletableFuture.allOf(dedup, dead).thenApply(x -> {
-        Map<String, String> shas = new HashMap<>();
-        shas.put(Scripts.DEDUP_XADD, dedup.join());
-        shas.put(Scripts.DEAD_LETTER, dead.join());
-        return new RedisHandle.Live(c, p, s, Map.copyOf(shas));
+      List<CompletableFuture<String>> loads = Scripts.ALL.stream()
+          .map(script -> c.async().scriptLoad(script).toCompletableFuture()).toList();
+      return io.redisrouter.router.internal.Stages.all(loads).thenApply(shas -> {
+        Map<String, String> byScript = new HashMap<>();
+        for (int i = 0; i < shas.size(); i++) byScript.put(Scripts.ALL.get(i), shas.get(i));
+        return new RedisHandle.Live(c, p, s, Map.copyOf(byScript));
       });
     });
     ctx.pipeToSelf(all, (l, e) -> e == null ? new Connected(l) : new ConnectFailed(e));
+  }
+
+  /** The role of one of this incarnation's connections ("commands", "publish", "pub/sub"), for the logs. */
+  private String roleOf(RedisChannelHandler<?, ?> connection) {
+    List<CompletableFuture<? extends StatefulConnection<String, byte[]>>> mine = opening;
+    for (int i = 0; mine != null && i < mine.size(); i++) {
+      if (mine.get(i).getNow(null) == connection) return ROLES[i];
+    }
+    return "a";
   }
 
   private RedisURI uri(String nodeId, String role) {
@@ -173,6 +225,13 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
         .onMessage(ConnectFailed.class, this::onConnectFailed)
         .onMessage(ConnectionLost.class, this::onConnectionLost)
         .onMessage(ServerVersion.class, this::onServerVersion)
+        .onMessageEquals(HealthTick.INSTANCE, this::onHealthTick)
+        .onMessageEquals(HealthTick.NOT_ANSWERED, () -> this)
+        .onMessage(Pong.class, p -> {
+          pingOutstanding[p.index()] = false;
+          missed[p.index()] = 0;
+          return this;
+        })
         .onSignal(PreRestart.class, s -> closeAll())
         .onSignal(PostStop.class, s -> closeAll())
         .build();
@@ -185,7 +244,58 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
         settings.name(), settings.redactedUri());
     getContext().pipeToSelf(live.commands().async().info("server"),
         (info, err) -> new ServerVersion(err == null ? versionOf(info) : null, err));
+    timers.startTimerWithFixedDelay(HealthTick.INSTANCE, settings.healthCheckInterval());
     return this;
+  }
+
+  /**
+   * The health check: a PING on every connection per interval. A connection whose PING is still unanswered after
+   * {@code health-check-max-missed} intervals belongs to a server that stopped, paused or vanished without closing
+   * the socket (a half-open connection): the instance is reported down at once and this actor fails, so that its
+   * supervisor opens fresh connections. Commands already sent fail with their command timeout.
+   */
+  private Behavior<Command> onHealthTick() {
+    if (live == null) return this;
+    for (int i = 0; i < ROLES.length; i++) {
+      if (pingOutstanding[i]) {
+        if (++missed[i] >= settings.healthCheckMaxMissed()) {
+          String reason = "no answer to PING on the " + ROLES[i] + " connection for "
+              + settings.healthCheckInterval().multipliedBy(missed[i]).toMillis() + " ms (server stopped, paused or"
+              + " unreachable)";
+          handle.down(reason);
+          getContext().getLog().warn("redis instance '{}' at {}: {}; reporting it down and reconnecting",
+              settings.name(), settings.redactedUri(), reason);
+          throw new ConnectionFailure("redis instance '" + settings.name() + "': " + reason);
+        }
+        continue;
+      }
+      pingOutstanding[i] = true;
+      int index = i;
+      CompletionStage<String> ping;
+      try {
+        ping = ping(i);
+      } catch (RuntimeException e) {
+        ping = CompletableFuture.failedFuture(e);
+      }
+      getContext().pipeToSelf(ping, (pong, err) ->
+          err == null || err instanceof io.lettuce.core.RedisCommandExecutionException
+              || err.getCause() instanceof io.lettuce.core.RedisCommandExecutionException
+              ? new Pong(index) : HealthTick.NOT_ANSWERED);
+    }
+    return this;
+  }
+
+  private CompletionStage<String> ping(int index) {
+    return switch (index) {
+      case 0 -> live.commands().async().ping();
+      case 1 -> {
+        // auto-flush is off on the publish connection: flush the PING (and whatever the ingress has queued)
+        CompletionStage<String> f = live.publish().async().ping();
+        live.publish().flushCommands();
+        yield f;
+      }
+      default -> live.pubsub().async().ping();
+    };
   }
 
   private Behavior<Command> onServerVersion(ServerVersion v) {
@@ -228,9 +338,9 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
       return this; // a connection of a failed attempt closing: the ConnectFailed restarts us
     }
     handle.down("connection lost");
-    getContext().getLog().warn("redis instance '{}' at {}: connection lost; reconnecting with backoff",
-        settings.name(), settings.redactedUri());
-    throw new ConnectionFailure("connection to redis instance '" + settings.name() + "' lost");
+    getContext().getLog().warn("redis instance '{}' at {}: connection lost (the {} connection closed); reconnecting", settings.name(),
+        settings.redactedUri(), l.which());
+    throw new ConnectionDropped("connection to redis instance '" + settings.name() + "' lost");
   }
 
   private Behavior<Command> closeAll() {

@@ -31,7 +31,8 @@ public final class RedisHandle {
   private static final Logger log = LoggerFactory.getLogger(RedisHandle.class);
 
   /** The connections of one incarnation of the connection actor. */
-  record Live(StatefulRedisConnection<String, byte[]> commands,
+  /** One incarnation's connections and the digests of the scripts loaded on them. */
+  public record Live(StatefulRedisConnection<String, byte[]> commands,
               StatefulRedisConnection<String, byte[]> publish,
               StatefulRedisPubSubConnection<String, byte[]> pubsub,
               Map<String, String> scriptShas) {}
@@ -56,6 +57,23 @@ public final class RedisHandle {
     return instance;
   }
 
+  /** The connections of the connection actor's current incarnation, opening or open. */
+  private volatile List<CompletableFuture<? extends io.lettuce.core.api.StatefulConnection<String, byte[]>>>
+      connections = List.of();
+
+  /** Connections to the instance open now: those of the current incarnation that connected and are not closed. */
+  public int openConnections() {
+    int open = 0;
+    for (var f : connections) {
+      if (f.isDone() && !f.isCompletedExceptionally() && f.getNow(null) != null && f.getNow(null).isOpen()) open++;
+    }
+    return open;
+  }
+
+  void track(List<CompletableFuture<? extends io.lettuce.core.api.StatefulConnection<String, byte[]>>> opening) {
+    this.connections = List.copyOf(opening);
+  }
+
   public boolean isUp() {
     return live != null;
   }
@@ -78,6 +96,16 @@ public final class RedisHandle {
     return current().publish();
   }
 
+  /**
+   * The connections of now, read once: a caller that uses several of them (the publish connection and the script
+   * digests loaded with it) gets one incarnation's, even if the connections drop meanwhile.
+   *
+   * @throws RedisUnavailableException when not connected
+   */
+  public Live connected() {
+    return current();
+  }
+
   private Live current() {
     Live l = live;
     if (l == null) {
@@ -92,7 +120,13 @@ public final class RedisHandle {
    */
   public <T> CompletionStage<T> evalScript(RedisAsyncCommands<String, byte[]> commands, String script,
                                            ScriptOutputType type, String[] keys, byte[]... args) {
-    String sha = current().scriptShas().get(script);
+    return evalScript(current(), commands, script, type, keys, args);
+  }
+
+  /** {@link #evalScript(RedisAsyncCommands, String, ScriptOutputType, String[], byte[]...)} with {@code live}'s digests. */
+  public <T> CompletionStage<T> evalScript(Live live, RedisAsyncCommands<String, byte[]> commands, String script,
+                                           ScriptOutputType type, String[] keys, byte[]... args) {
+    String sha = live.scriptShas().get(script);
     if (sha == null) {
       return commands.<T>eval(script, type, keys, args);
     }

@@ -1,5 +1,7 @@
 package io.redisrouter.router.redis;
 
+import java.util.List;
+
 /** Lua scripts the router runs. Each one is atomic on the server, so a reply lost to a reconnect cannot half-apply it. */
 public final class Scripts {
   private Scripts() {}
@@ -16,14 +18,44 @@ public final class Scripts {
           + "return {1, id}\n";
 
   /**
-   * Dead-letter one entry and acknowledge it on the source stream, atomically.
+   * Dead-letter one entry and acknowledge it on the source stream, atomically, only while this consumer owns it.
    * KEYS[1] source stream, KEYS[2] dead-letter stream; ARGV[1] group, ARGV[2] source entry id,
    * ARGV[3] envelope (may be empty), ARGV[4] reason, ARGV[5] attempts, ARGV[6] last error, ARGV[7] subscription,
-   * ARGV[8] time in ms. Returns the dead-letter entry id.
+   * ARGV[8] time in ms, ARGV[9] consumer. Returns the dead-letter entry id, or {@code false} (nil) when the entry
+   * is not pending for that consumer: another consumer took it over after the ack timeout, or it was acknowledged
+   * meanwhile; then nothing is written, so that no entry ends both acknowledged and dead-lettered.
    */
   public static final String DEAD_LETTER =
-      "local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[3], 'reason', ARGV[4], 'attempts', ARGV[5],"
-          + " 'error', ARGV[6], 'sub', ARGV[7], 'at', ARGV[8], 'src', ARGV[2])\n"
-          + "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-          + "return id\n";
+      "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[9])\n"
+          + "if #p == 0 then return false end\n"
+          + "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end\n"
+          + "return redis.call('XADD', KEYS[2], '*', 'e', ARGV[3], 'reason', ARGV[4], 'attempts', ARGV[5],"
+          + " 'error', ARGV[6], 'sub', ARGV[7], 'at', ARGV[8], 'src', ARGV[2])\n";
+
+  /**
+   * Claims entries only from the consumer that holds them: a lease renewal or a retry must never take an entry
+   * that another consumer took over (after this one stalled past the ack timeout). KEYS[1] stream; ARGV[1] group,
+   * ARGV[2] consumer, ARGV[3] {@code JUSTID} (a renewal: resets the idle time, keeps the delivery count) or
+   * {@code COUNT} (a retry: also counts one more delivery), ARGV[4..] entry ids. Returns the ids still owned (and
+   * so claimed); the others are no longer this consumer's.
+   */
+  public static final String CLAIM_OWNED =
+      "local owned = {}\n"
+          + "for i = 4, #ARGV do\n"
+          + "  local id = ARGV[i]\n"
+          + "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2])\n"
+          + "  if #p > 0 then\n"
+          + "    local r\n"
+          + "    if ARGV[3] == 'JUSTID' then\n"
+          + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')\n"
+          + "    else\n"
+          + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id)\n"
+          + "    end\n"
+          + "    if #r > 0 then owned[#owned + 1] = id end\n"
+          + "  end\n"
+          + "end\n"
+          + "return owned\n";
+
+  /** Every script, loaded (SCRIPT LOAD) on each connect. */
+  public static final List<String> ALL = List.of(DEDUP_XADD, DEAD_LETTER, CLAIM_OWNED);
 }

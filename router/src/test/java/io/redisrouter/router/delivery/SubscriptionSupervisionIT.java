@@ -1,0 +1,118 @@
+package io.redisrouter.router.delivery;
+
+import io.redisrouter.config.RouterSettings;
+import io.redisrouter.protocol.Delivery;
+import io.redisrouter.protocol.PublishReply;
+import io.redisrouter.protocol.PublishRequest;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterTestSupport;
+import io.redisrouter.testkit.LogCapture;
+import io.redisrouter.testkit.MessageChecker;
+import io.redisrouter.testkit.RedisServer;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * An exception inside a subscription actor (a bug, a reply it did not expect) restarts it with backoff; its
+ * subscribers are attached again and delivery goes on. Before the supervision, the actor stopped and its subscribers
+ * silently received nothing more.
+ */
+class SubscriptionSupervisionIT {
+  static RedisServer redis;
+  static ActorTestKit kit;
+  static ActorRef<RouterCommand> router;
+  static final RouterMetrics metrics = new RouterMetrics();
+
+  @BeforeAll
+  static void start() {
+    redis = RedisServer.start();
+    kit = ActorTestKit.create();
+    RouterSettings settings = RouterTestSupport.settings(redis, "");
+    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+    redis.close();
+  }
+
+  private static void publish(MessageChecker checker, String channel, String id) {
+    checker.sent(id);
+    PublishReply r = RouterTestSupport.publish(kit, router, PublishRequest.of(channel,
+        RouterTestSupport.payload(id, 32)).withMessageId(id));
+    assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
+    checker.acked(id);
+  }
+
+  @Test
+  void aFailedSubscriptionRestartsAndItsSubscribersGetTheNextMessages() {
+    String channel = "supervised";
+    MessageChecker checker = new MessageChecker();
+    ConcurrentLinkedQueue<Delivery> seen = new ConcurrentLinkedQueue<>();
+    ActorRef<Delivery> subscriber = kit.spawn(RouterTestSupport.acking(d -> {
+      seen.add(d);
+      checker.delivered(d.envelope().id());
+    }));
+    assertInstanceOf(SubscribeReply.Subscribed.class,
+        RouterTestSupport.subscribe(kit, router, channel, "workers", subscriber));
+    for (int i = 0; i < 10; i++) publish(checker, channel, "before-" + i);
+    TestProbe<Object> probe = kit.createTestProbe();
+    probe.awaitAssert(Duration.ofSeconds(10), () -> {
+      assertEquals(10, seen.size());
+      return null;
+    });
+
+    // the subscription actor: the parent of the ref its first attempts are answered to
+    Delivery first = seen.peek();
+    org.apache.pekko.actor.ActorRef classic = Adapter.toClassic(kit.system()).actorSelection(
+        first.replyTo().path().parent()).resolveOne(Duration.ofSeconds(3)).toCompletableFuture().join();
+    ActorRef<SubscriptionActor.Command> subscription = Adapter.toTyped(classic);
+    TestProbe<Object> watcher = kit.createTestProbe();
+    kit.spawn(Behaviors.<Object>setup(ctx -> {
+      ctx.watch(subscription);
+      return Behaviors.receiveSignal((c, sig) -> {
+        watcher.ref().tell("terminated");
+        return Behaviors.same();
+      });
+    }));
+
+    long restartsBefore = metrics.failuresRecovered.sum();
+    try (LogCapture logs = LogCapture.start()) {
+      subscription.tell(new SubscriptionActor.InjectedFailure("test"));
+      // the fault happened and was handled: the actor failed and was restarted, not stopped
+      probe.awaitAssert(Duration.ofSeconds(5), () -> {
+        assertTrue(logs.linesContaining("restarted after a failure").size() > 0, "restart logged");
+        return null;
+      });
+      assertEquals(restartsBefore + 1, metrics.failuresRecovered.sum(), "restart counted");
+      watcher.expectNoMessage(Duration.ofMillis(300));
+
+      for (int i = 0; i < 10; i++) publish(checker, channel, "after-" + i);
+      probe.awaitAssert(Duration.ofSeconds(10), () -> {
+        assertEquals(0, checker.lostIds().size(), () -> "not delivered: " + checker.lostIds());
+        return null;
+      });
+    }
+    MessageChecker.Report report = checker.report();
+    checker.logReport("SubscriptionSupervisionIT");
+    assertEquals(20, report.acked());
+    assertEquals(0, report.lost(), "lost");
+  }
+}
