@@ -327,6 +327,7 @@ public final class RouterSettings {
     return new ConsumerSettings(
         r.positiveDuration("poll-interval"),
         r.positiveDuration("claim-interval"),
-        r.positiveDuration("lease-renew-interval"));
+        r.positiveDuration("lease-renew-interval"),
+        r.positiveDuration("idle-consumer-removal"));
   }
 }

@@ -83,6 +83,9 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private record SubscriptionStopped(SubscriptionKey key, ActorRef<SubscriptionActor.Command> ref)
       implements RouterCommand {}
 
+  /** A channel's janitor found its stream and dead letters empty for a while. */
+  private record ChannelIdle(String channel) implements RouterCommand {}
+
   /** A subscription actor restarted after a failure: it gets its members again. */
   private record Reattach(SubscriptionKey key, ActorRef<SubscriptionActor.Command> ref) implements RouterCommand {}
 
@@ -101,7 +104,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private final PublishIngress ingress;
   private final Map<SubscriptionKey, ActorRef<SubscriptionActor.Command>> subscriptions = new HashMap<>();
   private final Map<SubscriptionKey, BroadcastSubscription> broadcasts = new HashMap<>();
-  private final Set<String> janitored = new HashSet<>();
+  private final Map<String, ActorRef<Object>> janitors = new HashMap<>();
   private final Map<SubscriptionKey, Set<ActorRef<Delivery>>> members = new HashMap<>();
   private final Set<ActorRef<Delivery>> watchedSubscribers = new HashSet<>();
   private final String idPrefix = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
@@ -153,6 +156,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
         })
         .onMessage(SubscriberTerminated.class, this::onSubscriberTerminated)
         .onMessage(Reattach.class, this::onReattach)
+        .onMessage(ChannelIdle.class, this::onChannelIdle)
         .onMessage(ChannelSeen.class, c -> {
           ensureJanitor(c.channel(), settings.policyFor(c.channel()));
           return this;
@@ -273,6 +277,24 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     return this;
   }
 
+  /**
+   * An empty channel that no subscription on this node uses costs nothing: its janitor stops and its per-channel
+   * counters go; the next publish or subscribe starts them again.
+   */
+  private Behavior<RouterCommand> onChannelIdle(ChannelIdle c) {
+    for (SubscriptionKey k : subscriptions.keySet()) {
+      if (k.channel().equals(c.channel())) return this;
+    }
+    ActorRef<Object> janitor = janitors.remove(c.channel());
+    if (janitor == null) return this;
+    getContext().stop(janitor);
+    metrics.channelJanitors.decrementAndGet();
+    knownChannels.remove(c.channel());
+    metrics.forgetChannel(c.channel());
+    getContext().getLog().debug("channel '{}' is empty and unused on this node: its janitor stopped", c.channel());
+    return this;
+  }
+
   private Behavior<RouterCommand> onReattach(Reattach r) {
     if (!r.ref().equals(subscriptions.get(r.key()))) return this; // stopped meanwhile
     ActorRef<SubscribeReply> ignore = getContext().getSystem().ignoreRef();
@@ -335,8 +357,10 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
 
   private void ensureJanitor(String channel, ChannelPolicy policy) {
     knownChannels.add(channel);
-    if (janitored.add(channel)) {
-      getContext().spawnAnonymous(ChannelJanitor.create(channel, policy, handle(policy.redisInstance())));
+    if (!janitors.containsKey(channel)) {
+      janitors.put(channel, getContext().spawnAnonymous(ChannelJanitor.create(channel, policy, settings.consumer(),
+          handle(policy.redisInstance()), metrics, () -> self.tell(new ChannelIdle(channel)))));
+      metrics.channelJanitors.incrementAndGet();
     }
   }
 

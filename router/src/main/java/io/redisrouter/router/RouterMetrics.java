@@ -66,6 +66,28 @@ public final class RouterMetrics {
     return c != null ? c : ackedByChannel.computeIfAbsent(channel, k -> new RateCounter());
   }
 
+  private final Map<String, String> retentionPinned = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Channel janitors running on this node (one per reliable channel in use here; idle ones stop). */
+  public final java.util.concurrent.atomic.AtomicInteger channelJanitors = new java.util.concurrent.atomic.AtomicInteger();
+
+  /** Channels whose retention a consumer group holds back now (channel to group; a live, unmodifiable view). */
+  public Map<String, String> retentionPinned() {
+    return Collections.unmodifiableMap(retentionPinned);
+  }
+
+  /** Records that {@code group} holds back {@code channel}'s retention, or ({@code group} null) that none does. */
+  public void retentionPinned(String channel, String group) {
+    if (group == null) retentionPinned.remove(channel);
+    else retentionPinned.put(channel, group);
+  }
+
+  /** Drops a channel's per-channel counters (the channel went idle on this node; they start again at its next use). */
+  public void forgetChannel(String channel) {
+    publishedByChannel.remove(channel);
+    ackedByChannel.remove(channel);
+    retentionPinned.remove(channel);
+  }
+
   /** Channels that had a publish on this node, with their counters (a live, unmodifiable view). */
   public Map<String, RateCounter> publishedByChannel() {
     return Collections.unmodifiableMap(publishedByChannel);

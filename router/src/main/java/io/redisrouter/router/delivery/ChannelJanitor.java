@@ -4,7 +4,11 @@ import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.XTrimArgs;
 import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.ScriptOutputType;
 import io.redisrouter.config.ChannelPolicy;
+import io.redisrouter.config.ConsumerSettings;
+import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.redis.Scripts;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
@@ -12,6 +16,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,33 +34,132 @@ public final class ChannelJanitor {
 
   private enum Tick { TRIM }
 
-  private record Trimmed(long removed, String threshold, Throwable error) {}
+  /**
+   * One round's outcome: {@code removed} entries trimmed below {@code threshold}; {@code pinnedBy} names the consumer
+   * group that held retention back (entries older than max-age kept for it), or null; {@code idle}: the channel's
+   * stream and dead letters are empty.
+   */
+  record Trimmed(long removed, String threshold, String pinnedBy, boolean idle, long deadTrimmed,
+                 long consumersRemoved, Throwable error) {
+    static Trimmed failed(Throwable e) {
+      return new Trimmed(0, null, null, false, 0, 0, e);
+    }
+  }
 
-  public static Behavior<Object> create(String channel, ChannelPolicy policy, RedisHandle handle) {
+  /** Rounds in a row a channel must be found empty before it is reported idle. */
+  static final int IDLE_ROUNDS = 2;
+
+  /**
+   * The janitor of a reliable channel: every {@code trim-interval} it trims the stream (never below what a group
+   * still needs), trims the dead letters by their own retention, removes group consumers that hold nothing and have
+   * been idle for {@code idle-consumer-removal}, says when a group pins retention (WARN once, and the
+   * {@code retention_pinned} gauge), and calls {@code onIdle} while the channel has been empty for
+   * {@value #IDLE_ROUNDS} rounds (its owner stops it when nothing on the node uses the channel). Restarted with
+   * backoff after a failure.
+   */
+  public static Behavior<Object> create(String channel, ChannelPolicy policy, ConsumerSettings consumerSettings,
+                                        RedisHandle handle, RouterMetrics metrics, Runnable onIdle) {
     String stream = RedisKeys.stream(channel);
     return Behaviors.supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(Tick.TRIM, policy.trimInterval());
       boolean[] busy = {false};
+      int[] idleRounds = {0};
       return Behaviors.receive(Object.class)
           .onMessageEquals(Tick.TRIM, () -> {
             if (busy[0]) return Behaviors.same();
             busy[0] = true;
-            ctx.pipeToSelf(trim(handle, stream, policy), (t, e) -> e != null ? new Trimmed(0, null, e) : t);
+            ctx.pipeToSelf(round(handle, channel, policy, consumerSettings),
+                (t, e) -> e != null ? Trimmed.failed(e) : t);
             return Behaviors.same();
           })
           .onMessage(Trimmed.class, t -> {
             busy[0] = false;
             if (t.error() != null) {
               ctx.getLog().debug("retention of channel '{}' failed: {}", channel, SubscriptionActor.describe(t.error()));
-            } else if (t.removed() > 0) {
-              ctx.getLog().debug("retention of channel '{}': trimmed {} entries below {}", channel, t.removed(),
-                  t.threshold());
+              return Behaviors.same();
             }
+            if (t.removed() > 0 || t.deadTrimmed() > 0 || t.consumersRemoved() > 0) {
+              ctx.getLog().debug("retention of channel '{}': trimmed {} entries below {}, {} dead letters, removed {}"
+                  + " idle consumers", channel, t.removed(), t.threshold(), t.deadTrimmed(), t.consumersRemoved());
+            }
+            String was = metrics.retentionPinned().get(channel);
+            if (t.pinnedBy() != null && !t.pinnedBy().equals(was)) {
+              metrics.retentionPinned(channel, t.pinnedBy());
+              ctx.getLog().warn("retention of channel '{}' is held back by consumer group '{}': entries older than"
+                  + " max-age ({}) are kept until that group reads and acknowledges them (it lags, or holds pending"
+                  + " entries); the stream grows meanwhile", channel, t.pinnedBy(), policy.retentionMaxAge());
+            } else if (t.pinnedBy() == null && was != null) {
+              metrics.retentionPinned(channel, null);
+              ctx.getLog().info("retention of channel '{}' is no longer held back by consumer group '{}'", channel,
+                  was);
+            }
+            idleRounds[0] = t.idle() ? idleRounds[0] + 1 : 0;
+            if (idleRounds[0] >= IDLE_ROUNDS) onIdle.run();
+            return Behaviors.same();
+          })
+          .onSignal(org.apache.pekko.actor.typed.PostStop.class, sig -> {
+            metrics.retentionPinned(channel, null);
             return Behaviors.same();
           })
           .build();
     }))).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1),
         Duration.ofSeconds(30), 0.2));
+  }
+
+  /** One round: the stream's retention, then the dead letters', the idle consumers and whether the channel is empty. */
+  static CompletionStage<Trimmed> round(RedisHandle handle, String channel, ChannelPolicy policy,
+                                        ConsumerSettings consumerSettings) {
+    RedisAsyncCommands<String, byte[]> cmd;
+    try {
+      cmd = handle.commands();
+    } catch (RedisUnavailableException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    String stream = RedisKeys.stream(channel);
+    String dead = RedisKeys.deadLetters(channel);
+    return trim(handle, stream, policy).thenCompose(t -> trimDead(cmd, dead, policy)
+        .thenCompose(deadTrimmed -> removeIdleConsumers(handle, cmd, stream, consumerSettings)
+            .thenCompose(removed -> cmd.xlen(stream).thenCompose(len -> cmd.xlen(dead).thenApply(deadLen ->
+                new Trimmed(t.removed(), t.threshold(), t.pinnedBy(), len == 0 && deadLen == 0, deadTrimmed, removed,
+                    null))))));
+  }
+
+  /** The dead letters' own retention: exact trimming (they are few, and a cap should hold as written). */
+  private static CompletionStage<Long> trimDead(RedisAsyncCommands<String, byte[]> cmd, String dead,
+                                                ChannelPolicy policy) {
+    CompletionStage<Long> byAge = policy.deadLetterMaxAge().isZero()
+        ? CompletableFuture.completedFuture(0L)
+        : cmd.xtrim(dead, new XTrimArgs().minId((System.currentTimeMillis() - policy.deadLetterMaxAge().toMillis())
+            + "-0"));
+    if (policy.deadLetterMaxLength() <= 0) return byAge;
+    return byAge.thenCompose(n -> cmd.xtrim(dead, new XTrimArgs().maxlen(policy.deadLetterMaxLength()))
+        .thenApply(m -> n + m));
+  }
+
+  /**
+   * Removes, in every group of the stream, the consumers that hold nothing and have been idle for
+   * {@code idle-consumer-removal} (a script checks both and removes at once, so an entry read meanwhile is never
+   * dropped with its consumer). The consumers of this node's running subscriptions are kept; an idle live
+   * consumer of another node may be removed (it holds nothing) and comes back with its next read.
+   */
+  private static CompletionStage<Long> removeIdleConsumers(RedisHandle handle, RedisAsyncCommands<String, byte[]> cmd,
+                                                           String stream, ConsumerSettings consumerSettings) {
+    return cmd.exists(stream).thenCompose(n -> n == 0 ? CompletableFuture.completedFuture(List.<Object>of())
+        : cmd.xinfoGroups(stream)).thenCompose(groups -> {
+          List<CompletableFuture<Long>> removals = new ArrayList<>();
+          for (Object g : groups) {
+            String name = String.valueOf(asMap(g).get("name"));
+            List<byte[]> args = new ArrayList<>();
+            args.add(name.getBytes(StandardCharsets.UTF_8));
+            args.add(Long.toString(consumerSettings.idleConsumerRemoval().toMillis()).getBytes(StandardCharsets.US_ASCII));
+            for (String live : handle.liveConsumers(stream, name)) args.add(live.getBytes(StandardCharsets.UTF_8));
+            CompletionStage<Long> r = handle.evalScript(cmd, Scripts.REMOVE_IDLE_CONSUMERS, ScriptOutputType.INTEGER,
+                new String[] {stream}, args.toArray(byte[][]::new));
+            removals.add(r.toCompletableFuture());
+          }
+          return io.redisrouter.router.internal.Stages.all(removals)
+              .thenApply(l -> l.stream().mapToLong(Long::longValue).sum());
+        });
   }
 
   /** Computes the safe trim point and trims to it; completes with what was removed. */
@@ -87,28 +191,44 @@ public final class ChannelJanitor {
       }));
     }
     return byPolicy.thenCompose(policyId -> {
-      if (policyId == null) return CompletableFuture.completedFuture(new Trimmed(0, null, null));
-      return safeLimit(cmd, stream).thenCompose(safe -> {
-        if (safe == null && untilAcked) return CompletableFuture.completedFuture(new Trimmed(0, null, null));
+      if (policyId == null) return CompletableFuture.completedFuture(trimmed(0, null, null));
+      return safeLimit(cmd, stream).thenCompose(limit -> {
+        String safe = limit == null ? null : limit.id();
+        if (safe == null && untilAcked) return CompletableFuture.completedFuture(trimmed(0, null, null));
         String threshold = safe == null ? policyId : minId(policyId, safe);
-        return cmd.xtrim(stream, new XTrimArgs().minId(threshold).approximateTrimming())
-            .thenApply(n -> new Trimmed(n, threshold, null));
+        boolean heldBack = !untilAcked && safe != null && compare(safe, policyId) < 0;
+        return cmd.xtrim(stream, new XTrimArgs().minId(threshold).approximateTrimming()).thenCompose(n -> {
+          if (!heldBack) return CompletableFuture.completedFuture(trimmed(n, threshold, null));
+          // held back only if what is left starts before the age limit
+          return cmd.xrange(stream, Range.create("-", "+"), Limit.from(1)).thenApply(first ->
+              trimmed(n, threshold, !first.isEmpty() && compare(first.get(0).getId(), policyId) < 0
+                  ? limit.group() : null));
+        });
       });
     });
   }
+
+  private static Trimmed trimmed(long removed, String threshold, String pinnedBy) {
+    return new Trimmed(removed, threshold, pinnedBy, false, 0, 0, null);
+  }
+
+  /** The trim limit of the groups, and the group that sets it. */
+  private record GroupLimit(String id, String group) {}
 
   /**
    * The highest id below which every group is done: min over groups of (oldest pending id, or the id after the
    * last delivered one when nothing is pending). {@code null} when there are no groups.
    */
-  private static CompletionStage<String> safeLimit(RedisAsyncCommands<String, byte[]> cmd, String stream) {
+  private static CompletionStage<GroupLimit> safeLimit(RedisAsyncCommands<String, byte[]> cmd, String stream) {
     return cmd.xinfoGroups(stream).thenCompose(groups -> {
       List<CompletableFuture<String>> limits = new ArrayList<>();
+      List<String> names = new ArrayList<>();
       for (Object g : groups) {
         Map<String, Object> info = asMap(g);
         String name = String.valueOf(info.get("name"));
         long pending = info.get("pending") instanceof Number n ? n.longValue() : 0;
         String lastDelivered = String.valueOf(info.get("last-delivered-id"));
+        names.add(name);
         if (pending > 0) {
           limits.add(cmd.xpending(stream, name).toCompletableFuture().thenApply(p -> {
             Range.Boundary<String> lower = p.getMessageIds().getLower();
@@ -118,11 +238,11 @@ public final class ChannelJanitor {
           limits.add(CompletableFuture.completedFuture(nextId(lastDelivered)));
         }
       }
-      return CompletableFuture.allOf(limits.toArray(CompletableFuture[]::new)).thenApply(v -> {
-        String min = null;
-        for (CompletableFuture<String> l : limits) {
-          String id = l.join(); // completed: allOf finished
-          min = min == null ? id : minId(min, id);
+      return io.redisrouter.router.internal.Stages.all(limits).thenApply(ids -> {
+        GroupLimit min = null;
+        for (int i = 0; i < ids.size(); i++) {
+          String id = ids.get(i);
+          if (min == null || compare(id, min.id()) < 0) min = new GroupLimit(id, names.get(i));
         }
         return min;
       });

@@ -231,6 +231,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     ActorRef<Command> self = ctx.getSelf();
     this.wake = () -> self.tell(Tick.WAKE);
     wakeups.register(channel, wake);
+    handle.registerConsumer(stream, subscription, consumer);
     ensureGroup();
   }
 
@@ -274,6 +275,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** Stopped or restarting: the children stop with us; their entries (and the first attempts') stay pending. */
   private Behavior<Command> released() {
     wakeups.unregister(channel, wake);
+    handle.unregisterConsumer(stream, subscription, consumer);
     metrics.inFlight.add(-(inFlight.size() + inline.size()));
     inFlight.clear();
     inline.clear();

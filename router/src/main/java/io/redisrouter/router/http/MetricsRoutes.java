@@ -72,6 +72,15 @@ public final class MetricsRoutes extends RouteSupport {
         .help("Publishes waiting in the ingress queue")
         .callback(cb -> cb.call(runtime.ingressDepth()))
         .register(registry);
+    GaugeWithCallback.builder().name("redis_router_channel_janitors")
+        .help("Reliable channels whose retention this node keeps now (a channel empty and unused here is dropped)")
+        .callback(cb -> cb.call(m.channelJanitors.get()))
+        .register(registry);
+    GaugeWithCallback.builder().name("redis_router_retention_pinned")
+        .help("Channels whose retention a consumer group holds back now: entries older than max-age are kept"
+            + " because the group lags or holds them pending (each is also a WARN naming the group)")
+        .callback(cb -> cb.call(m.retentionPinned().size()))
+        .register(registry);
     GaugeWithCallback.builder().name("redis_router_until_received_waiting")
         .help("Until-received broadcasts waiting for a receiver (republished with backoff); at"
             + " ingress.until-received-max new ones are refused with 429")

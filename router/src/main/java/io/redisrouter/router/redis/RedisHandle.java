@@ -74,6 +74,24 @@ public final class RedisHandle {
     this.connections = List.copyOf(opening);
   }
 
+  /** Consumers of subscriptions running on this node, as "stream\ngroup\nconsumer" (never removed as idle). */
+  private final Set<String> liveConsumers = ConcurrentHashMap.newKeySet();
+
+  /** A subscription on this node consumes {@code stream} in {@code group} as {@code consumer} (until unregistered). */
+  public void registerConsumer(String stream, String group, String consumer) {
+    liveConsumers.add(stream + '\n' + group + '\n' + consumer);
+  }
+
+  public void unregisterConsumer(String stream, String group, String consumer) {
+    liveConsumers.remove(stream + '\n' + group + '\n' + consumer);
+  }
+
+  /** The consumers of {@code group} on {@code stream} that subscriptions on this node use now. */
+  public List<String> liveConsumers(String stream, String group) {
+    String prefix = stream + '\n' + group + '\n';
+    return liveConsumers.stream().filter(k -> k.startsWith(prefix)).map(k -> k.substring(prefix.length())).toList();
+  }
+
   public boolean isUp() {
     return live != null;
   }

@@ -56,6 +56,26 @@ public final class Scripts {
           + "end\n"
           + "return owned\n";
 
+  /**
+   * Removes the consumers of a group that hold nothing and have been idle long enough, checked and removed in one
+   * step (XGROUP DELCONSUMER drops a consumer's pending entries: one that read an entry meanwhile must stay).
+   * KEYS[1] stream; ARGV[1] group, ARGV[2] minimum idle time in ms, ARGV[3..] consumers to keep (live on the
+   * calling node). Returns how many were removed.
+   */
+  public static final String REMOVE_IDLE_CONSUMERS =
+      "local keep = {}\n"
+          + "for i = 3, #ARGV do keep[ARGV[i]] = true end\n"
+          + "local removed = 0\n"
+          + "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do\n"
+          + "  local f = {}\n"
+          + "  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end\n"
+          + "  if f['pending'] == 0 and f['idle'] >= tonumber(ARGV[2]) and not keep[f['name']] then\n"
+          + "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])\n"
+          + "    removed = removed + 1\n"
+          + "  end\n"
+          + "end\n"
+          + "return removed\n";
+
   /** Every script, loaded (SCRIPT LOAD) on each connect. */
-  public static final List<String> ALL = List.of(DEDUP_XADD, DEAD_LETTER, CLAIM_OWNED);
+  public static final List<String> ALL = List.of(DEDUP_XADD, DEAD_LETTER, CLAIM_OWNED, REMOVE_IDLE_CONSUMERS);
 }
