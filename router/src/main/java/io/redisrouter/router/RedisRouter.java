@@ -107,6 +107,8 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private final Map<String, ActorRef<Object>> janitors = new HashMap<>();
   private final Map<SubscriptionKey, Set<ActorRef<Delivery>>> members = new HashMap<>();
   private final Set<ActorRef<Delivery>> watchedSubscribers = new HashSet<>();
+  /** The prefetch each subscriber asked for (to attach it again the same way after a subscription restarted). */
+  private final Map<ActorRef<Delivery>, Integer> prefetchOf = new HashMap<>();
   private final String idPrefix = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
   private final AtomicLong idSequence = new AtomicLong();
   private final Set<String> knownChannels = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -273,7 +275,8 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
       return ref;
     });
     addMember(key, s.subscriber());
-    sub.tell(new SubscriptionActor.AddSubscriber(s.subscriber(), s.replyTo()));
+    prefetchOf.put(s.subscriber(), s.prefetch());
+    sub.tell(new SubscriptionActor.AddSubscriber(s.subscriber(), s.replyTo(), s.prefetch()));
     return this;
   }
 
@@ -299,7 +302,8 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     if (!r.ref().equals(subscriptions.get(r.key()))) return this; // stopped meanwhile
     ActorRef<SubscribeReply> ignore = getContext().getSystem().ignoreRef();
     for (ActorRef<Delivery> member : members.getOrDefault(r.key(), Set.of())) {
-      r.ref().tell(new SubscriptionActor.AddSubscriber(member, ignore));
+      r.ref().tell(new SubscriptionActor.AddSubscriber(member, ignore,
+          prefetchOf.getOrDefault(member, RouterCommand.Subscribe.DEFAULT_PREFETCH)));
     }
     return this;
   }
@@ -330,6 +334,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
 
   private Behavior<RouterCommand> onSubscriberTerminated(SubscriberTerminated t) {
     watchedSubscribers.remove(t.subscriber());
+    prefetchOf.remove(t.subscriber());
     for (SubscriptionKey key : new ArrayList<>(members.keySet())) {
       BroadcastSubscription b = broadcasts.get(key);
       if (b != null) b.remove(t.subscriber());

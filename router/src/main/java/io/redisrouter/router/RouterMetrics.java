@@ -26,6 +26,10 @@ public final class RouterMetrics {
   /** Exceptions recovered from: subscription actors restarted, publishes answered unavailable after a failed write. */
   public final LongAdder failuresRecovered = new LongAdder();
   public final LongAdder deadLettered = new LongAdder();
+  /** Deliveries an embedded subscriber's gate handed over (what reached the subscriber's mailbox). */
+  public final LongAdder handedToSubscribers = new LongAdder();
+  /** Deliveries a subscriber's gate dropped before handing them over: expired, or their attempt had ended. */
+  public final LongAdder deliveriesSkipped = new LongAdder();
   public final LongAdder expired = new LongAdder();
   public final LongAdder broadcastDelivered = new LongAdder();
   public final LongAdder broadcastExpired = new LongAdder();

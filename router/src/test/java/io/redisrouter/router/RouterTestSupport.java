@@ -66,8 +66,14 @@ public final class RouterTestSupport {
 
   public static SubscribeReply subscribe(ActorTestKit kit, ActorRef<RouterCommand> router, String channel,
                                          String subscription, ActorRef<Delivery> subscriber) {
+    return subscribe(kit, router, channel, subscription, subscriber, RouterCommand.Subscribe.DEFAULT_PREFETCH);
+  }
+
+  /** {@link #subscribe} for a subscriber that holds up to {@code prefetch} deliveries unanswered. */
+  public static SubscribeReply subscribe(ActorTestKit kit, ActorRef<RouterCommand> router, String channel,
+                                         String subscription, ActorRef<Delivery> subscriber, int prefetch) {
     TestProbe<SubscribeReply> probe = kit.createTestProbe();
-    router.tell(new RouterCommand.Subscribe(channel, subscription, subscriber, probe.getRef()));
+    router.tell(new RouterCommand.Subscribe(channel, subscription, subscriber, probe.getRef(), prefetch));
     return probe.receiveMessage(Duration.ofSeconds(10));
   }
 

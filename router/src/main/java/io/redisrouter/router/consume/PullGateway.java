@@ -185,7 +185,7 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
     if (member || joining) return;
     joining = true;
     router.tell(new RouterCommand.Subscribe(subscription.channel(), subscription.name(), deliveries,
-        subscribeReplies));
+        subscribeReplies).withPrefetch(RouterCommand.Subscribe.MAX_PREFETCH));
   }
 
   private Behavior<Command> onSubscribeAnswer(SubscribeAnswer a) {

@@ -253,7 +253,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
 
   private void join() {
     router.tell(new RouterCommand.Subscribe(subscription.channel(), subscription.name(), deliveries,
-        subscribeReplies));
+        subscribeReplies).withPrefetch(RouterCommand.Subscribe.MAX_PREFETCH));
   }
 
   @Override

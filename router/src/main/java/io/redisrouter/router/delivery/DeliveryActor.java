@@ -72,7 +72,7 @@ final class DeliveryActor {
   }
 
   /** Where the entry lives in Redis. */
-  record Source(RedisHandle handle, String stream, String group, String consumer) {}
+  record Source(RedisHandle handle, String stream, String group, String consumer, LiveDeliveries live) {}
 
   static Behavior<Object> create(ActorRef<SubscriptionActor.Command> parent, String streamId, Envelope envelope,
                                  int firstAttempt, ChannelPolicy policy, Source source, RouterMetrics metrics) {
@@ -194,6 +194,16 @@ final class DeliveryActor {
         .onMessage(DeliveryAck.Ack.class, a -> onAck())
         .onMessage(DeliveryAck.Nack.class, n -> onNack(n, deliveryId))
         .onMessageEquals(AckTimeout.INSTANCE, () -> {
+          // the ack timeout runs from when the subscriber got it (time waiting for a busy subscriber is not an
+          // attempt's): before that, wait on, unless the deadline came meanwhile
+          long handed = source.live().handedAt(deliveryId);
+          long waited = handed < 0 ? -1 : System.nanoTime() - handed;
+          if (handed < 0 && envelope.isExpired(Instant.now())) return expire();
+          if (handed < 0 || waited < policy.ackTimeout().toNanos()) {
+            timers.startSingleTimer(AckTimeout.INSTANCE, handed < 0 ? policy.ackTimeout()
+                : policy.ackTimeout().minusNanos(waited));
+            return Behaviors.same();
+          }
           metrics.ackTimeouts.increment();
           return fail("no ack within the ack timeout of " + policy.ackTimeout().toMillis() + " ms");
         })

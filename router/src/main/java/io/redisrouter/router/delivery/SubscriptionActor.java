@@ -70,7 +70,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   public interface Command {}
 
   /** Adds a local subscriber; replies {@link SubscribeReply.Subscribed}. */
-  public record AddSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo) implements Command {}
+  public record AddSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo, int prefetch)
+      implements Command {
+    public AddSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo) {
+      this(subscriber, replyTo, io.redisrouter.protocol.RouterCommand.Subscribe.DEFAULT_PREFETCH);
+    }
+  }
 
   /** Removes a local subscriber; the actor stops when the last one is gone. */
   public record RemoveSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo) implements Command {}
@@ -177,6 +182,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final DeliveryActor.Source source;
 
   private final List<ActorRef<Delivery>> subscribers = new ArrayList<>();
+  /** The gate in front of each subscriber (demand-driven delivery, stale work dropped before it is handed over). */
+  private final Map<ActorRef<Delivery>, ActorRef<Object>> gates = new HashMap<>();
+  /** The attempts going on, and when each reached its subscriber (shared with the gates and delivery actors). */
+  private final LiveDeliveries live = new LiveDeliveries();
+  /** Entry id to the delivery id of the attempt its delivery actor made last. */
+  private final Map<String, String> childAttempts = new HashMap<>();
   private int nextSubscriber;
   private final Map<String, ActorRef<Object>> inFlight = new HashMap<>();
   /** First attempts made here, in the order they were sent (so the oldest is the first to time out). */
@@ -225,7 +236,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     // XAUTOCLAIM once idle, like any crashed consumer's entries
     this.consumer = nodeId + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0xfffff));
     this.groupConsumer = Consumer.from(subscription, consumer);
-    this.source = new DeliveryActor.Source(handle, stream, subscription, consumer);
+    this.source = new DeliveryActor.Source(handle, stream, subscription, consumer, live);
     this.inlineAnswers = ctx.messageAdapter(DeliveryAck.class, InlineAnswer::new);
     this.ackTimeoutNanos = policy.ackTimeout().toNanos();
     ActorRef<Command> self = ctx.getSelf();
@@ -279,6 +290,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     metrics.inFlight.add(-(inFlight.size() + inline.size()));
     inFlight.clear();
     inline.clear();
+    live.clear();
+    childAttempts.clear();
     return this;
   }
 
@@ -287,6 +300,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private Behavior<Command> onAdd(AddSubscriber a) {
     if (!subscribers.contains(a.subscriber())) {
       subscribers.add(a.subscriber());
+      if (a.prefetch() < policy.maxInFlight()) {
+        gates.put(a.subscriber(), getContext().spawnAnonymous(SubscriberGate.create(a.subscriber(),
+            Math.max(1, a.prefetch()), policy.ackTimeout(), live, metrics)));
+      } // else no gate: it may hold all max-in-flight deliveries (the router's HTTP consumers), they go straight to it
       getContext().watchWith(a.subscriber(), new SubscriberGone(a.subscriber()));
     }
     if (groupReady) {
@@ -306,6 +323,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private Behavior<Command> removeSubscriber(ActorRef<Delivery> s) {
     if (subscribers.remove(s)) {
       getContext().unwatch(s);
+      ActorRef<Object> gate = gates.remove(s);
+      if (gate != null) getContext().stop(gate);
+      live.orphan(gate != null ? gate : s); // what waited there or was with it times out at once: retried elsewhere
     }
     return this; // the router stops us (Stop) once it has taken the subscription out of its table
   }
@@ -470,7 +490,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       ActorRef<Delivery> target = subscribers.get(Math.floorMod(nextSubscriber++, subscribers.size()));
       inline.put(streamId, new Inline(envelope, deliveryId, System.nanoTime()));
       metrics.delivered.increment();
-      target.tell(new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
+      handTo(target, new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
       return;
     }
     spawnDelivery(streamId, envelope, attempt, null);
@@ -513,6 +533,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     if (answer instanceof DeliveryAck.Ack) {
       inline.remove(streamId);
+      live.end(id);
       metrics.inFlight.decrement();
       metrics.acked.increment();
       metrics.acked(channel).increment();
@@ -527,6 +548,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     String error = n.error() == null || n.error().isBlank() ? "nack without error" : n.error();
     if (n.doNotRetry()) {
       inline.remove(streamId);
+      live.end(id);
       metrics.inFlight.decrement();
       deadLetter(streamId, in.envelope(), null, DeadLetter.REJECTED, 1, "subscriber rejected it (do not retry): "
           + error);
@@ -539,6 +561,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** The first attempt made here failed: a supervised delivery actor retries it (or it is dead-lettered). */
   private void failInline(String streamId, Inline in, String error) {
     inline.remove(streamId);
+    live.end(in.deliveryId());
     if (policy.maxAttempts() <= 1) {
       metrics.inFlight.decrement();
       deadLetter(streamId, in.envelope(), null, DeadLetter.MAX_ATTEMPTS, 1, error);
@@ -550,19 +573,42 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** Fails the first attempts that got no answer within the ack timeout (oldest first). */
   private Behavior<Command> sweep() {
     long now = System.nanoTime();
-    Iterator<Map.Entry<String, Inline>> it = inline.entrySet().iterator();
+    Instant wallNow = null;
     List<Map.Entry<String, Inline>> late = null;
-    while (it.hasNext()) {
-      Map.Entry<String, Inline> e = it.next();
-      if (now - e.getValue().sentNanos() < ackTimeoutNanos) break;
-      if (late == null) late = new ArrayList<>();
-      late.add(e);
+    List<Map.Entry<String, Inline>> expired = null;
+    // at most max-in-flight entries: each is checked (the ack timeout runs from the hand-over, in no fixed order)
+    for (Map.Entry<String, Inline> e : inline.entrySet()) {
+      long handed = live.handedAt(e.getValue().deliveryId());
+      if (handed >= 0) {
+        if (now - handed >= ackTimeoutNanos) {
+          if (late == null) late = new ArrayList<>();
+          late.add(e);
+        }
+      } else {
+        if (wallNow == null) wallNow = Instant.now();
+        if (e.getValue().envelope().isExpired(wallNow)) {
+          if (expired == null) expired = new ArrayList<>();
+          expired.add(e);
+        }
+      }
     }
-    if (late == null) return this;
-    for (Map.Entry<String, Inline> e : late) {
-      metrics.ackTimeouts.increment();
-      failInline(e.getKey(), e.getValue(), "no ack within the ack timeout of " + policy.ackTimeout().toMillis()
-          + " ms");
+    if (late == null && expired == null) return this;
+    if (late != null) {
+      for (Map.Entry<String, Inline> e : late) {
+        metrics.ackTimeouts.increment();
+        failInline(e.getKey(), e.getValue(), "no ack within the ack timeout of " + policy.ackTimeout().toMillis()
+            + " ms");
+      }
+    }
+    if (expired != null) {
+      for (Map.Entry<String, Inline> e : expired) {
+        // its deadline came while it waited for the subscriber (busy with earlier ones): never handed over
+        inline.remove(e.getKey());
+        live.end(e.getValue().deliveryId());
+        metrics.inFlight.decrement();
+        deadLetter(e.getKey(), e.getValue().envelope(), null, DeadLetter.EXPIRED, 0, "deadline "
+            + e.getValue().envelope().deadline() + " passed while the delivery waited for a busy subscriber");
+      }
     }
     return read();
   }
@@ -573,14 +619,30 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     ActorRef<Delivery> target = subscribers.get(Math.floorMod(nextSubscriber++, subscribers.size()));
     metrics.delivered.increment();
-    target.tell(new Delivery(d.envelope(), subscription, d.deliveryId(), true, d.replyTo()));
+    String previous = childAttempts.put(d.streamId(), d.deliveryId());
+    if (previous != null) live.end(previous);
+    handTo(target, new Delivery(d.envelope(), subscription, d.deliveryId(), true, d.replyTo()));
     return this;
+  }
+
+  /** Through the subscriber's gate, or straight to it when it has none (it takes up to max-in-flight). */
+  private void handTo(ActorRef<Delivery> target, Delivery d) {
+    ActorRef<Object> gate = gates.get(target);
+    if (gate == null) {
+      live.start(d.deliveryId(), target);
+      live.handedOver(d.deliveryId());
+      target.tell(d);
+    } else {
+      live.start(d.deliveryId(), gate);
+      gate.tell(d);
+    }
   }
 
   private Behavior<Command> onOutcome(Outcome o) {
     if (inFlight.remove(o.streamId()) == null) {
       return this;
     }
+    endChildAttempt(o.streamId());
     metrics.inFlight.decrement();
     switch (o.result()) {
       case ACKED -> {
@@ -594,11 +656,17 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     return read();
   }
 
+  private void endChildAttempt(String streamId) {
+    String attempt = childAttempts.remove(streamId);
+    if (attempt != null) live.end(attempt);
+  }
+
   private Behavior<Command> onChildStopped(ChildStopped c) {
     // only when the entry is still owned by that child: a later delivery of the same entry (claimed again
     // after its outcome) has a child of its own
     if (inFlight.get(c.streamId()) == c.child()) {
       inFlight.remove(c.streamId());
+      endChildAttempt(c.streamId());
       metrics.inFlight.decrement();
       // stopped without an outcome: its supervisor gave up
       getContext().getLog().warn("subscription '{}': delivery of {} stopped without an outcome; it stays pending"
@@ -722,11 +790,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     int lost = 0;
     for (String id : r.held()) {
       if (owned.contains(id) || settling.contains(id)) continue;
-      if (inline.remove(id) != null) {
+      Inline gone = inline.remove(id);
+      if (gone != null) {
+        live.end(gone.deliveryId());
         lost++;
       } else {
         ActorRef<Object> child = inFlight.remove(id);
         if (child == null) continue;
+        endChildAttempt(id);
         getContext().unwatch(child);
         getContext().stop(child);
         lost++;

@@ -119,9 +119,17 @@ public final class PublishIngress {
     this.queue = pair.first();
     this.done = pair.second();
     done.whenComplete((d, e) -> {
-      if (e != null) log.error("publish ingress stream failed; publishes are refused from now on", e);
+      if (e == null) return;
+      if (completing || e instanceof org.apache.pekko.stream.AbruptStageTerminationException) {
+        log.debug("publish ingress stream ended with the router: {}", e.toString());
+      } else {
+        log.error("publish ingress stream failed; publishes are refused from now on", e);
+      }
     });
   }
+
+  /** {@link #complete()} was called: the stream ends because the router stops. */
+  private volatile boolean completing;
 
   /** Whether the ingress takes publishes (false once its stream ended: shut down, or failed). */
   public boolean isRunning() {
@@ -214,6 +222,7 @@ public final class PublishIngress {
 
   /** Stops taking messages; what is queued is still written. Completes when the last batch is done. */
   public CompletionStage<Done> complete() {
+    completing = true;
     try {
       queue.complete();
     } catch (IllegalStateException alreadyDone) {

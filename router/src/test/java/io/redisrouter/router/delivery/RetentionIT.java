@@ -106,7 +106,8 @@ class RetentionIT {
     // answers nothing: the test acks
     var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> null));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, AGE_CHANNEL, group, subscriber));
+        RouterTestSupport.subscribe(kit, router, AGE_CHANNEL, group, subscriber,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
 
     int n = 20;
     List<String> all = ids("age", n);
@@ -147,7 +148,8 @@ class RetentionIT {
     TestProbe<Received> billing = kit.createTestProbe();
     var billingSubscriber = kit.spawn(DeliveryITSupport.recording(billing.getRef(), d -> null));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, LENGTH_CHANNEL, "billing", billingSubscriber));
+        RouterTestSupport.subscribe(kit, router, LENGTH_CHANNEL, "billing", billingSubscriber,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
 
     // early entries: billing holds the last one pending, so none of them can go yet
     List<String> early = ids("early", 5);
@@ -162,7 +164,8 @@ class RetentionIT {
     TestProbe<Received> audit = kit.createTestProbe();
     var auditSubscriber = kit.spawn(DeliveryITSupport.recording(audit.getRef(), d -> d.ack()));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, LENGTH_CHANNEL, "audit", auditSubscriber));
+        RouterTestSupport.subscribe(kit, router, LENGTH_CHANNEL, "audit", auditSubscriber,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
     TestProbe<SubscribeReply> unsub = kit.createTestProbe();
     router.tell(new RouterCommand.Unsubscribe(LENGTH_CHANNEL, "audit", auditSubscriber, unsub.getRef()));
     assertInstanceOf(SubscribeReply.Unsubscribed.class, unsub.receiveMessage(Duration.ofSeconds(10)));
@@ -191,7 +194,8 @@ class RetentionIT {
     TestProbe<Received> audit2 = kit.createTestProbe();
     var auditSubscriber2 = kit.spawn(DeliveryITSupport.recording(audit2.getRef(), d -> d.ack()));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, LENGTH_CHANNEL, "audit", auditSubscriber2));
+        RouterTestSupport.subscribe(kit, router, LENGTH_CHANNEL, "audit", auditSubscriber2,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
     Map<String, Delivery> auditGot = receive(audit2, auditChecker, late.size());
     assertEquals(late.size(), auditGot.size());
     awaitStreamIs(audit2, LENGTH_CHANNEL, List.of(lateIds.get(late.get(late.size() - 1))));

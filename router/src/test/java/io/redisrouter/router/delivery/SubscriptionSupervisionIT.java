@@ -79,10 +79,10 @@ class SubscriptionSupervisionIT {
       return null;
     });
 
-    // the subscription actor: the parent of the ref its first attempts are answered to
+    // the subscription actor: the parent of the subscriber's gate, whose adapter the deliveries are answered to
     Delivery first = seen.peek();
     org.apache.pekko.actor.ActorRef classic = Adapter.toClassic(kit.system()).actorSelection(
-        first.replyTo().path().parent()).resolveOne(Duration.ofSeconds(3)).toCompletableFuture().join();
+        first.replyTo().path().parent().parent()).resolveOne(Duration.ofSeconds(3)).toCompletableFuture().join();
     ActorRef<SubscriptionActor.Command> subscription = Adapter.toTyped(classic);
     TestProbe<Object> watcher = kit.createTestProbe();
     kit.spawn(Behaviors.<Object>setup(ctx -> {

@@ -110,7 +110,8 @@ class RouterCrashReclaimIT {
         RouterTestSupport.settings(redis, SETTINGS + "node-id = node-a")), "router");
     ActorRef<Delivery> subA = kitA.spawn(evenAcking(checker, ackedByA, heldByA, redeliveredToA), "sub-a");
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kitA, routerA, CHANNEL, SUBSCRIPTION, subA));
+        RouterTestSupport.subscribe(kitA, routerA, CHANNEL, SUBSCRIPTION, subA,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
 
     // 4000 messages at ~500/s through the publisher node, which lives through the whole test
     try (PacedPublisher publisher = new PacedPublisher("crash-publisher", "m", CHANNEL, TOTAL, 10,
@@ -152,7 +153,8 @@ class RouterCrashReclaimIT {
           if (d.envelope().attempt() > 1) redeliveredToB.incrementAndGet();
         }), "sub-b");
         assertInstanceOf(SubscribeReply.Subscribed.class,
-            RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB));
+            RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
 
         probe.awaitAssert(Duration.ofSeconds(30), () -> {
           assertTrue(publisher.done(), publisher::summary);

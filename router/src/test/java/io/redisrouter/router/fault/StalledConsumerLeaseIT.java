@@ -122,7 +122,8 @@ class StalledConsumerLeaseIT {
 
       ActorRef<Delivery> subA = kitA.spawn(holding("a", handouts), "sub-a");
       assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kitA, routerA, CHANNEL, SUBSCRIPTION, subA));
+          RouterTestSupport.subscribe(kitA, routerA, CHANNEL, SUBSCRIPTION, subA,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
       for (int i = 0; i < TOTAL; i++) {
         PublishReply r = RouterTestSupport.publish(kitB, routerB,
             PublishRequest.of(CHANNEL, RouterTestSupport.payload("m" + i, 64)).withMessageId("m" + i));
@@ -139,7 +140,8 @@ class StalledConsumerLeaseIT {
       long stalledAt = System.nanoTime();
       ActorRef<Delivery> subB = kitB.spawn(ackingAfter("b", B_PROCESSING, handouts, acked), "sub-b").narrow();
       assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB));
+          RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
       // the fault happened: b takes a's entries over while a is stalled
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
         assertTrue(handouts.stream().anyMatch(h -> h.router().equals("b")), "b took over a's entries");

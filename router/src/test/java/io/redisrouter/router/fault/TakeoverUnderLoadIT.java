@@ -96,7 +96,8 @@ class TakeoverUnderLoadIT {
         return Behaviors.same();
       }), "sub-a");
       assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kitA, routerA, CHANNEL, SUBSCRIPTION, subA));
+          RouterTestSupport.subscribe(kitA, routerA, CHANNEL, SUBSCRIPTION, subA,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
       for (int i = 0; i < CRASHED; i++) {
         routerA.tell(new RouterCommand.Publish(PublishRequest.of(CHANNEL, RouterTestSupport.payload("old-" + i, 64))
             .withMessageId("old-" + i).withTimeToLive(TTL), kitA.system().ignoreRef()));
@@ -134,7 +135,8 @@ class TakeoverUnderLoadIT {
           return null;
         });
         assertInstanceOf(SubscribeReply.Subscribed.class,
-            RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB));
+            RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB,
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
         probe.awaitAssert(TTL, () -> {
           assertEquals(CRASHED, crashedDone.size(), () -> "crashed node's entries done: " + crashedDone.size()
               + "; fresh done " + freshDone.get() + ", published " + publisher.accepted());

@@ -76,8 +76,9 @@ class AdminHttpIT {
 
   static TestProbe<Delivery> subscribe(String channel, String subscription) {
     TestProbe<Delivery> probe = kit.createTestProbe();
+    // a probe: the test answers its deliveries later, several at a time
     SubscribeReply r = RouterTestSupport.subscribe(kit, service.runtime().router(), channel, subscription,
-        probe.getRef());
+        probe.getRef(), io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH);
     assertInstanceOf(SubscribeReply.Subscribed.class, r);
     return probe;
   }

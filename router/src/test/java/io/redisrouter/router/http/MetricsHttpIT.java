@@ -103,7 +103,8 @@ class MetricsHttpIT {
 
     TestProbe<Delivery> sub = kit.createTestProbe();
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, service.runtime().router(), "met-ch", "m", sub.getRef()));
+        RouterTestSupport.subscribe(kit, service.runtime().router(), "met-ch", "m", sub.getRef(),
+            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH)); // holds 4 at once
     for (int i = 0; i < 4; i++) {
       HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/met-ch/messages",
           "{\"payload\": \"m" + i + "\"}");

@@ -1,0 +1,66 @@
+package io.redisrouter.router.delivery;
+
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The delivery attempts of one subscription that are going on, and when each reached its subscriber. Written by the
+ * subscription actor (start, end) and by the subscribers' gates (handed over), read by both and by the delivery
+ * actors: an attempt's ack timeout runs from when the subscriber got the delivery, not from when it was queued for
+ * it, so time spent waiting for a slow subscriber never burns an attempt.
+ */
+final class LiveDeliveries {
+  /** An attempt: which gate has it, and when it handed it over (-1: not yet). */
+  private static final class Attempt {
+    final Object gate;
+    volatile long handedAt = -1;
+
+    Attempt(Object gate) {
+      this.gate = gate;
+    }
+  }
+
+  private final ConcurrentHashMap<String, Attempt> attempts = new ConcurrentHashMap<>();
+
+  /** Attempt {@code deliveryId} goes to the subscriber behind {@code gate}. */
+  void start(String deliveryId, Object gate) {
+    attempts.put(deliveryId, new Attempt(gate));
+  }
+
+  void end(String deliveryId) {
+    attempts.remove(deliveryId);
+  }
+
+  void clear() {
+    attempts.clear();
+  }
+
+  boolean isCurrent(String deliveryId) {
+    return attempts.containsKey(deliveryId);
+  }
+
+  /** The gate handed the delivery to its subscriber now. */
+  void handedOver(String deliveryId) {
+    Attempt a = attempts.get(deliveryId);
+    if (a != null && a.handedAt < 0) a.handedAt = System.nanoTime();
+  }
+
+  /**
+   * When the subscriber got delivery {@code deliveryId} ({@link System#nanoTime()}), or -1 while it waits in the
+   * gate (or is no longer current).
+   */
+  long handedAt(String deliveryId) {
+    Attempt a = attempts.get(deliveryId);
+    return a == null ? -1 : a.handedAt;
+  }
+
+  /**
+   * The subscriber behind {@code gate} left: what waited in its gate or was with it will get no answer; those
+   * attempts count as handed over long ago, so that their ack timeout has passed at its next check.
+   */
+  void orphan(Object gate) {
+    long longAgo = System.nanoTime() - Long.MAX_VALUE / 4;
+    attempts.values().forEach(a -> {
+      if (a.gate == gate) a.handedAt = longAgo;
+    });
+  }
+}
