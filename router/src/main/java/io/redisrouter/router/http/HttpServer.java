@@ -37,13 +37,18 @@ public final class HttpServer extends AllDirectives {
   private final Route route;
 
   /** Longest wait, at shutdown, for the requests in flight to be answered before the connections are closed. */
-  static final Duration DRAIN_MAX = Duration.ofSeconds(5);
+  private final Duration drainMax;
   /** In-flight requests must stay at zero this long before the connections are closed. */
   static final Duration DRAIN_QUIET = Duration.ofMillis(100);
-  /** Hard deadline of {@link ServerBinding#terminate}: a request still running then is answered 503. */
-  static final Duration TERMINATE_DEADLINE = Duration.ofSeconds(10);
+  /**
+   * Hard deadline of {@link ServerBinding#terminate}: then every connection closes (a request still running gets no
+   * answer); a new request on an open connection meanwhile is answered 503 shutting-down.
+   */
+  private final Duration terminateDeadline;
 
   public HttpServer(ActorSystem<?> system, RouterRuntime runtime, HttpSettings settings) {
+    this.drainMax = settings.shutdownDrainMax();
+    this.terminateDeadline = settings.shutdownTerminateDeadline();
     Auth auth = new Auth(settings);
     List<Route> groups = List.of(
         new PublishRoutes(runtime, settings, auth, endpoints).route(),
@@ -72,7 +77,7 @@ public final class HttpServer extends AllDirectives {
    * Binds host:port (port 0 = any free port) and registers the shutdown steps: (service-unbind) readiness fails, the
    * port closes, and every response from then on carries {@code Connection: close}, so that clients leave their
    * keep-alive connections after the answer in flight; (service-requests-done) once no request has been in flight
-   * for {@link #DRAIN_QUIET} (at most {@link #DRAIN_MAX}), the remaining connections are closed with
+   * for {@link #DRAIN_QUIET} (at most {@code http.shutdown.drain-max}), the remaining connections are closed with
    * {@link ServerBinding#terminate}. Closing a connection whose answer was emitted but not yet written would
    * leave its client without a reply for a message that was accepted; the drain makes that window negligible.
    * The router then finishes the accepted publishes (service-stop) before its actors and deliveries stop.
@@ -96,18 +101,18 @@ public final class HttpServer extends AllDirectives {
         return drained(system, start, start).thenCompose(x -> {
           log.info("shutdown: HTTP requests drained in {} ms ({} in flight); closing the remaining connections",
               (System.nanoTime() - start) / 1_000_000, inFlight.get());
-          return binding.terminate(TERMINATE_DEADLINE);
+          return binding.terminate(terminateDeadline);
         }).thenApply(x -> Done.getInstance());
       });
       return binding;
     });
   }
 
-  /** Completes once no request was in flight for {@link #DRAIN_QUIET}, or after {@link #DRAIN_MAX}; never blocks. */
+  /** Completes once no request was in flight for {@link #DRAIN_QUIET}, or after {@code http.shutdown.drain-max}; never blocks. */
   private CompletionStage<Done> drained(ActorSystem<?> system, long start, long quietSince) {
     long now = System.nanoTime();
     long since = inFlight.get() == 0 ? quietSince : now;
-    if (now - since >= DRAIN_QUIET.toNanos() || now - start >= DRAIN_MAX.toNanos()) {
+    if (now - since >= DRAIN_QUIET.toNanos() || now - start >= drainMax.toNanos()) {
       return java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance());
     }
     java.util.concurrent.CompletableFuture<Done> next = new java.util.concurrent.CompletableFuture<>();

@@ -45,6 +45,8 @@ public final class HttpSettings {
   private final Duration pullIdleRelease;
   private final Duration subscriptionRefresh;
   private final Duration subscriptionTombstoneRetention;
+  private final Duration shutdownDrainMax;
+  private final Duration shutdownTerminateDeadline;
 
   private HttpSettings(Config c) {
     String p = "redis-router.http.";
@@ -61,6 +63,8 @@ public final class HttpSettings {
       this.pullIdleRelease = c.getDuration(p + "pull-idle-release");
       this.subscriptionRefresh = c.getDuration(p + "subscription-refresh");
       this.subscriptionTombstoneRetention = c.getDuration(p + "subscription-tombstone-retention");
+      this.shutdownDrainMax = c.getDuration(p + "shutdown.drain-max");
+      this.shutdownTerminateDeadline = c.getDuration(p + "shutdown.terminate-deadline");
       List<Token> list = new ArrayList<>();
       for (Config t : c.getConfigList(p + "auth.tokens")) {
         String secret = t.getString("token");
@@ -88,6 +92,8 @@ public final class HttpSettings {
     positive(p + "webhook.timeout", webhookTimeout);
     positive(p + "pull-idle-release", pullIdleRelease);
     positive(p + "subscription-refresh", subscriptionRefresh);
+    positive(p + "shutdown.drain-max", shutdownDrainMax);
+    positive(p + "shutdown.terminate-deadline", shutdownTerminateDeadline);
     if (subscriptionTombstoneRetention.compareTo(subscriptionRefresh.multipliedBy(2)) < 0) {
       throw new ConfigError(p + "subscription-tombstone-retention", p + "subscription-tombstone-retention = "
           + subscriptionTombstoneRetention + " is invalid: use at least twice " + p + "subscription-refresh ("
@@ -112,6 +118,16 @@ public final class HttpSettings {
     if (d.isNegative() || d.isZero()) {
       throw new ConfigError(key, key + " = " + d + " is invalid: use a duration > 0, e.g. 30s");
     }
+  }
+
+  /** Longest wait at shutdown for the requests in flight to finish before connections are closed. */
+  public Duration shutdownDrainMax() {
+    return shutdownDrainMax;
+  }
+
+  /** Then, the hard deadline: every connection closes (a request still running gets no answer). */
+  public Duration shutdownTerminateDeadline() {
+    return shutdownTerminateDeadline;
   }
 
   public static HttpSettings load(Config config) {

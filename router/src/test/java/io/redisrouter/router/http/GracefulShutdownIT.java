@@ -95,16 +95,24 @@ class GracefulShutdownIT {
     long[] backlog = new long[1]; // accepted but not delivered when the first node had stopped
 
     RouterService first;
+    long stopMs;
+    String lateAnswer;
     try (LogCapture logs = LogCapture.start()) {
       // a slow consumer on the first node (one delivery in flight, acked after 20 ms: at most ~50/s) so that a
       // backlog builds up, which the second node must deliver
       first = HttpTestSupport.start("graceful-1", redis,
           "redis-router.channels.overrides.\"" + CHANNEL + "\".max-in-flight = 1");
-      ActorRef<Delivery> sub1 = kit.spawn(Behaviors.<Delivery>setup(ctx -> Behaviors.receiveMessage(d -> {
-        checker.delivered(d.envelope().id());
-        ctx.scheduleOnce(Duration.ofMillis(20), d.replyTo(), d.ack());
+      // a message counts as delivered when the subscriber is done with it and acks it (20 ms after it came)
+      ActorRef<Object> sub1Raw = kit.spawn(Behaviors.setup(ctx -> Behaviors.receiveMessage(m -> {
+        if (m instanceof Delivery d) {
+          ctx.scheduleOnce(Duration.ofMillis(20), ctx.getSelf(), new Done(d));
+        } else if (m instanceof Done done) {
+          checker.delivered(done.d().envelope().id());
+          done.d().replyTo().tell(done.d().ack());
+        }
         return Behaviors.same();
       })), "sub-1");
+      ActorRef<Delivery> sub1 = sub1Raw.narrow();
       assertInstanceOf(SubscribeReply.Subscribed.class,
           RouterTestSupport.subscribe(kit, first.runtime().router(), CHANNEL, SUBSCRIPTION, sub1));
 
@@ -157,10 +165,35 @@ class GracefulShutdownIT {
             r.toString());
         return null;
       });
-      stopCalled.set(true);
-      long t0 = System.nanoTime();
-      first.stop().toCompletableFuture().get(60, TimeUnit.SECONDS);
-      long stopMs = (System.nanoTime() - t0) / 1_000_000;
+      // a client with a connection open before the shutdown, idle until it begins
+      java.net.URI uri = java.net.URI.create(base);
+      int lateStatus;
+      try (RawHttp raw = new RawHttp(uri.getHost(), uri.getPort())) {
+        assertEquals(200, raw.request("GET", "/health/live", null), "the idle connection works");
+        // Redis holds its writes for 1.5 s as the shutdown begins: the publishes in flight wait, and the drain of
+        // the requests in flight with them
+        redis.call("CLIENT", "PAUSE", "1500", "WRITE");
+        stopCalled.set(true);
+        long t0 = System.nanoTime();
+        java.util.concurrent.CompletableFuture<?> stopping = first.stop().toCompletableFuture();
+        probe.awaitAssert(Duration.ofSeconds(5), Duration.ofMillis(10), () -> {
+          assertTrue(logs.linesContaining("HTTP endpoint stops accepting").size() > 0, "unbind logged");
+          return null;
+        });
+        // a publish on that connection now: the port is closed, but an open connection is still served until the
+        // drain ends; the answer waits for Redis like the others, then comes with "Connection: close"
+        checker.sent("late-raw");
+        lateStatus = raw.request("POST", "/v1/channels/" + CHANNEL + "/messages",
+            "{\"payload\": \"late\", \"idempotencyKey\": \"late-raw\"}");
+        if (lateStatus == 202) {
+          checker.acked("late-raw");
+          accepted.incrementAndGet();
+        }
+        outcomes.add(true, "raw " + lateStatus);
+        lateAnswer = lateStatus + (raw.closeAsked ? " close" : " keep-alive");
+        stopping.get(60, TimeUnit.SECONDS);
+        stopMs = (System.nanoTime() - t0) / 1_000_000;
+      }
       // the publishers go on against the closed port for a while
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
         assertTrue(refusedAfterStop.get() >= 2 * PUBLISHERS, outcomes.toString());
@@ -190,10 +223,14 @@ class GracefulShutdownIT {
 
     // during the shutdown only 202 (accepted before the drain), 503 or a refused connection
     for (String outcome : outcomes.during.keySet()) {
-      assertTrue(List.of("202", "503", "refused").contains(outcome) || outcome.startsWith("io-error"),
+      assertTrue(List.of("202", "503", "refused", "raw 202").contains(outcome) || outcome.startsWith("io-error"),
           "unexpected outcome during shutdown: " + outcomes);
     }
     assertEquals(0, outcomes.during("500"), outcomes.toString());
+    // the drain happened: a request on an open connection after the port closed was answered (after Redis let the
+    // write through) and the client was told to close; the stop waited for it
+    assertEquals("202 close", lateAnswer, outcomes.toString());
+    assertTrue(stopMs >= 1000, "the drain waited for the publishes Redis held: stop took " + stopMs + " ms");
     assertTrue(outcomes.before.keySet().stream().allMatch(o -> o.equals("202")), outcomes.toString());
 
     // a new node on the same Redis and subscription delivers what the first did not
@@ -211,6 +248,10 @@ class GracefulShutdownIT {
       probe.awaitAssert(Duration.ofSeconds(30), Duration.ofMillis(200), () -> {
         MessageChecker.Report r = checker.report();
         assertEquals(0, r.lost(), "lost ids (first 10): " + checker.lostIds().stream().limit(10).toList() + " " + r);
+        // and Redis agrees: nothing left pending (an ack lost in the shutdown would leave its entry pending until
+        // the second node's ack timeout takes it over and its subscriber acks it)
+        assertEquals(0L, (Long) redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0),
+            "entries still pending");
         return null;
       });
     } finally {
@@ -224,6 +265,61 @@ class GracefulShutdownIT {
     assertTrue(backlog[0] > 0, "a backlog was left when the first node stopped");
     assertTrue(deliveredBySecond.get() >= backlog[0], "the second node delivered the backlog: "
         + deliveredBySecond.get() + " < " + backlog[0]);
+  }
+
+  private record Done(Delivery d) {}
+
+  /** One HTTP/1.1 connection, kept open, for requests written by hand (the JDK client picks its own connections). */
+  private static final class RawHttp implements AutoCloseable {
+    private final java.net.Socket socket;
+    private final java.io.InputStream in;
+    private final String host;
+    /** The last answer asked to close the connection. */
+    boolean closeAsked;
+
+    RawHttp(String host, int port) throws IOException {
+      this.host = host;
+      this.socket = new java.net.Socket(host, port);
+      socket.setSoTimeout(10_000);
+      this.in = new java.io.BufferedInputStream(socket.getInputStream());
+    }
+
+    /** Sends one request and reads its whole answer; returns the status code. */
+    int request(String method, String path, String json) throws IOException {
+      byte[] body = json == null ? new byte[0] : json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      String head = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer "
+          + HttpTestSupport.TOKEN + "\r\n" + (json == null ? "" : "Content-Type: application/json\r\n")
+          + "Content-Length: " + body.length + "\r\n\r\n";
+      var out = socket.getOutputStream();
+      out.write(head.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.write(body);
+      out.flush();
+      String status = line();
+      int length = 0;
+      closeAsked = false;
+      for (String h = line(); !h.isEmpty(); h = line()) {
+        if (h.equalsIgnoreCase("connection: close")) closeAsked = true;
+        if (h.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+          length = Integer.parseInt(h.substring(15).trim());
+        }
+      }
+      in.readNBytes(length);
+      return Integer.parseInt(status.split(" ")[1]);
+    }
+
+    private String line() throws IOException {
+      StringBuilder b = new StringBuilder();
+      for (int c = in.read(); c != '\n'; c = in.read()) {
+        if (c < 0) throw new IOException("connection closed after: " + b);
+        if (c != '\r') b.append((char) c);
+      }
+      return b.toString();
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
   }
 
   private static int indexOf(List<String> lines, String text) {

@@ -23,7 +23,8 @@ public final class HttpTestSupport {
   private HttpTestSupport() {}
 
   /**
-   * Configuration of a service on {@code redis}, HTTP on 127.0.0.1:0 with auth on and {@link #TOKEN} (all scopes),
+   * Configuration of a service on {@code redis}, HTTP on 127.0.0.1:0 with auth on and {@link #TOKEN} (all scopes,
+   * unless {@code extra} sets {@code redis-router.http.auth.tokens}),
    * fast consumer timings; {@code extra} is HOCON at the root (e.g. {@code redis-router.channels.defaults.ack-timeout = 1s}).
    */
   public static Config config(RedisServer redis, String extra) {
@@ -31,10 +32,10 @@ public final class HttpTestSupport {
             + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
             + "redis-router.http.port = 0\n"
             + "redis-router.http.host = \"127.0.0.1\"\n"
-            + "redis-router.http.auth.enabled = true\n"
-            + "redis-router.http.auth.tokens = [{ name = test, token = \"" + TOKEN + "\", scopes = [publish, consume, admin] }]\n")
+            + "redis-router.http.auth.enabled = true\n")
         .withFallback(ConfigFactory.parseString(
-            "redis-router.consumer.poll-interval = 50ms\n"
+            "redis-router.http.auth.tokens = [{ name = test, token = \"" + TOKEN + "\", scopes = [publish, consume, admin] }]\n"
+                + "redis-router.consumer.poll-interval = 50ms\n"
                 + "redis-router.consumer.claim-interval = 500ms\n"
                 + "redis-router.consumer.lease-renew-interval = 500ms\n"
                 + "redis-router.channels.defaults.backoff { min = 50ms, max = 400ms, jitter = 0.1 }\n"

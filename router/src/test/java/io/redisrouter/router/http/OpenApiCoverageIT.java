@@ -39,11 +39,19 @@ class OpenApiCoverageIT {
   static RedisServer redis;
   static RouterService service;
   static JsonNode document;
+  /** Scope name to a token that has only that scope. */
+  static final Map<String, String> SCOPED_TOKENS = Map.of("publish", "only-publish-token",
+      "consume", "only-consume-token", "admin", "only-admin-token");
 
   @BeforeAll
   static void start() throws Exception {
     redis = RedisServer.start();
-    service = HttpTestSupport.start("openapi-coverage", redis, "");
+    // the test's token with every scope, and one token per scope
+    service = HttpTestSupport.start("openapi-coverage", redis, "redis-router.http.auth.tokens = ["
+        + "{ name = all, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }, "
+        + "{ name = p, token = \"" + SCOPED_TOKENS.get("publish") + "\", scopes = [publish] }, "
+        + "{ name = c, token = \"" + SCOPED_TOKENS.get("consume") + "\", scopes = [consume] }, "
+        + "{ name = a, token = \"" + SCOPED_TOKENS.get("admin") + "\", scopes = [admin] }]\n");
     HttpResponse<String> r = HttpTestSupport.get(service, "/v1/openapi.json");
     assertEquals(200, r.statusCode(), r.body());
     document = HttpTestSupport.json(r);
@@ -145,13 +153,82 @@ class OpenApiCoverageIT {
    * One request with a JSON body "{}" where the method takes one; the body is read up to 2 KiB or for 3 s (a stream
    * does not end). A request that gets no answer in 3 s (a long poll) counts as routed: the router's 404 comes at once.
    */
+  /**
+   * Every bearer operation names its scope ({@code x-required-scope}) and the live server enforces exactly that:
+   * a token with only that scope is let through (whatever the answer then), a token with only another scope is
+   * answered 403. Undocumented methods on a documented path are not served (404 or 405).
+   */
+  @Test
+  void everyOperationAnswers403ToATokenWithoutItsScopeAndNothingUndocumentedIsServed() throws Exception {
+    List<String> problems = new ArrayList<>();
+    int checked = 0;
+    int refused = 0;
+    for (Iterator<Map.Entry<String, JsonNode>> paths = document.get("paths").fields(); paths.hasNext(); ) {
+      Map.Entry<String, JsonNode> p = paths.next();
+      String path = p.getKey().replaceAll("\\{([^}]+)}", "coverage-$1");
+      Set<String> documentedMethods = new java.util.HashSet<>();
+      for (Iterator<Map.Entry<String, JsonNode>> ops = p.getValue().fields(); ops.hasNext(); ) {
+        Map.Entry<String, JsonNode> op = ops.next();
+        String method = op.getKey().toUpperCase(java.util.Locale.ROOT);
+        if (!Set.of("GET", "POST", "PUT", "DELETE", "PATCH").contains(method)) continue;
+        documentedMethods.add(method);
+        String name = method + " " + p.getKey();
+        JsonNode security = op.getValue().get("security");
+        if (security == null || !security.toString().contains("bearer")) continue;
+        String scope = op.getValue().path("x-required-scope").asText(null);
+        if (scope == null || !SCOPED_TOKENS.containsKey(scope)) {
+          problems.add(name + ": bearer operation without a known x-required-scope (" + scope + ")");
+          continue;
+        }
+        for (Map.Entry<String, String> t : SCOPED_TOKENS.entrySet()) {
+          Answer a = call(method, path, t.getValue());
+          checked++;
+          if (t.getKey().equals(scope)) {
+            if (a.status == 403 || a.status == 401) problems.add(name + ": refused " + a + " to a '" + scope + "' token");
+          } else if (a.status != 403) {
+            problems.add(name + ": a token with only '" + t.getKey() + "' got " + a + ", not 403 (needs '" + scope + "')");
+          } else {
+            refused++;
+          }
+        }
+      }
+      for (String other : List.of("GET", "POST", "PUT", "DELETE", "PATCH")) {
+        if (documentedMethods.contains(other)) continue;
+        // a literal segment that another documented template of that method matches ({id} = "replay") is that one
+        if (matchesDocumented(other, path)) continue;
+        Answer a = call(other, path, HttpTestSupport.TOKEN);
+        if (a.status != 405 && !(a.status == 404 && a.body.contains("no such endpoint"))) {
+          problems.add(other + " " + p.getKey() + ": undocumented, yet answered " + a);
+        }
+      }
+    }
+    log.info("OpenApiCoverageIT: {} scoped calls, {} refused 403 as documented", checked, refused);
+    assertTrue(problems.isEmpty(), String.join("\n", problems));
+    assertTrue(refused >= 30, "403s seen: " + refused);
+  }
+
+  /** Whether a documented operation of {@code method} has a path template matching the concrete {@code path}. */
+  private static boolean matchesDocumented(String method, String path) {
+    for (Iterator<Map.Entry<String, JsonNode>> paths = document.get("paths").fields(); paths.hasNext(); ) {
+      Map.Entry<String, JsonNode> p = paths.next();
+      if (!p.getValue().has(method.toLowerCase(java.util.Locale.ROOT))) continue;
+      String regex = p.getKey().replaceAll("\\{[^}]+}", "[^/]+");
+      if (path.matches(regex)) return true;
+    }
+    return false;
+  }
+
   private static Answer call(String method, String path, boolean token) throws Exception {
+    return call(method, path, token ? HttpTestSupport.TOKEN : null);
+  }
+
+  private static Answer call(String method, String path, String token) throws Exception {
     boolean hasBody = Set.of("POST", "PUT", "PATCH").contains(method);
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(service.baseUrl() + path))
         .timeout(Duration.ofSeconds(3))
         .method(method, hasBody ? HttpRequest.BodyPublishers.ofString("{}") : HttpRequest.BodyPublishers.noBody());
     if (hasBody) b.header("Content-Type", "application/json");
-    if (token) b.header("Authorization", "Bearer " + HttpTestSupport.TOKEN);
+    if (token != null) b.header("Authorization", "Bearer " + token);
     try {
       HttpResponse<InputStream> r = HttpTestSupport.client().send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
       InputStream in = r.body();
