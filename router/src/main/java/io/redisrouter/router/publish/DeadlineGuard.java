@@ -16,15 +16,20 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
- * Every publish is answered by its deadline, whatever Redis does. A message waiting in the ingress queue behind a
- * stalled Redis, or written to a Redis that does not answer, would otherwise wait for a command timeout (or
- * several). Each unanswered publish sits in a set ordered by deadline, and leaves it when answered, so the set is
+ * Every publish is answered at most {@link #GRACE_MS} plus one {@link #SWEEP_PERIOD} after its deadline, whatever
+ * Redis does. A message waiting in the ingress queue behind a stalled Redis, or written to a Redis that does not
+ * answer, would otherwise wait for a command timeout (or several). Each unanswered publish sits in a set ordered by deadline, and leaves it when answered, so the set is
  * bounded by the messages in flight; a sweep runs every {@link #SWEEP_PERIOD} while the set is not empty (never
  * when idle) and answers those past their deadline: {@code Expired} when nothing was sent, {@code Rejected}
  * (unavailable, outcome unknown, retry with the message id) when the write is on its way.
  */
 final class DeadlineGuard {
   static final Duration SWEEP_PERIOD = Duration.ofMillis(100);
+  /**
+   * A publish is answered by the guard only this long after its deadline: what handles the publish itself (an
+   * expiry in the queue, an until-received broadcast given up at its deadline) answers first when it can.
+   */
+  static final long GRACE_MS = 100;
   private static final Duration RETRY_AFTER_UNKNOWN = Duration.ofSeconds(1);
   private static final int QUEUED = 0;
   private static final int SENT = 1;
@@ -120,7 +125,7 @@ final class DeadlineGuard {
       } catch (java.util.NoSuchElementException empty) {
         break;
       }
-      if (g.deadlineMs > now) break;
+      if (g.deadlineMs + GRACE_MS > now) break;
       int was = g.finish();
       pending.remove(g);
       if (was == QUEUED) {

@@ -178,7 +178,7 @@ public final class PublishIngress {
   }
 
   /**
-   * Offers a message; never blocks. An enqueued message is answered exactly once, by its deadline at the latest
+   * Offers a message; never blocks. An enqueued message is answered exactly once, shortly after its deadline at the latest
    * (see {@link DeadlineGuard}); a refused one is not answered here (the caller answers with the offer's outcome).
    */
   public Offer offer(Pending p) {
@@ -396,11 +396,16 @@ public final class PublishIngress {
     }
     Duration delay = backoff(p.policy(), attempt);
     if (!Instant.now().plus(delay).isBefore(e.deadline())) {
-      if (holding) untilReceived.decrementAndGet();
-      metrics.publishExpired.increment();
-      p.reply().accept(new PublishReply.Expired(e.id(),
-          "no subscriber received the message before its deadline " + e.deadline() + " (" + attempt + " attempts)",
-          attempt));
+      // no time for another attempt: it is given up at the deadline, not before (a subscriber may still come)
+      Runnable expire = () -> {
+        if (holding) untilReceived.decrementAndGet();
+        metrics.publishExpired.increment();
+        p.reply().accept(new PublishReply.Expired(e.id(), "no subscriber received the message before its deadline "
+            + e.deadline() + " (" + attempt + " attempts)", attempt));
+      };
+      Duration left = Duration.between(Instant.now(), e.deadline());
+      if (left.isNegative() || left.isZero()) expire.run();
+      else scheduler.scheduleOnce(left, expire, ec);
       return;
     }
     if (!holding && untilReceived.incrementAndGet() > untilReceivedMax) {

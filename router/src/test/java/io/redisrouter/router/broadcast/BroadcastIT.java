@@ -207,7 +207,7 @@ class BroadcastIT {
     log.info("until-received without subscriber: expired after {} attempts, {} ms: {}", e.attempts(), ms, e.message());
     assertTrue(e.attempts() >= 2, () -> "attempts " + e.attempts());
     assertTrue(e.message().contains("deadline"), e::message);
-    // never answered later than the deadline plus one backoff step (max 400 ms) and some slack
-    assertTrue(ms < 5_000, () -> "expired only after " + ms + " ms");
+    // given up at the deadline: not before it (a subscriber could still have come), and promptly after it
+    assertTrue(ms >= 490 && ms < 800, () -> "expired after " + ms + " ms for a 500 ms time to live");
   }
 }
