@@ -111,6 +111,10 @@ class PublishHttpIT {
    */
   @Test
   void requestsDoNotStartAThreadEach() throws Exception {
+    // the fallback this guards against (an async stage on the common pool) starts a thread per task only when the
+    // common pool's parallelism is 1: the build sets it so on every machine (surefire argLine)
+    assertEquals(1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism(),
+        "run with -Djava.util.concurrent.ForkJoinPool.common.parallelism=1 (the build's surefire argLine)");
     java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
     for (int i = 0; i < 20; i++) { // warm up: pools start their threads
       HttpTestSupport.post(service, "/v1/channels/http-threads/messages", "{\"payload\": \"warm\"}");

@@ -150,8 +150,18 @@ class WebhookEndToEndIT {
       int deliveredAtOutage = serviceB.okById().size();
       long retriedBeforeOutage = service.runtime().metrics().retried.sum();
       CompletableFuture<Long> backUp = new CompletableFuture<>();
+      // retries counted from 1 s into the outage (past any backoff of an error answered before it) until B is back:
+      // those can only come from calls that B, being down, refused
+      long[] retriedInOutage = new long[2];
+      int[] callsInOutage = new int[2];
+      scheduler.schedule(() -> {
+        retriedInOutage[0] = service.runtime().metrics().retried.sum();
+        callsInOutage[0] = serviceB.calls.size();
+      }, 1000, TimeUnit.MILLISECONDS);
       scheduler.schedule(() -> {
         try {
+          retriedInOutage[1] = service.runtime().metrics().retried.sum();
+          callsInOutage[1] = serviceB.calls.size();
           serviceB.restart(); // on the same port
           backUp.complete(System.nanoTime());
         } catch (RuntimeException e) {
@@ -213,6 +223,10 @@ class WebhookEndToEndIT {
       // the faults did happen: error answers near 20%, retries, and calls that failed during the outage
       assertTrue(serviceB.errorAnswers() > TOTAL / 10, "error answers: " + serviceB.errorAnswers());
       assertTrue(retriedDuringOutage > 0, "retries while service B was down");
+      // the outage happened: B took no call while down, and the router's attempts meanwhile failed and were retried
+      assertEquals(callsInOutage[0], callsInOutage[1], "calls service B answered while it was down");
+      assertTrue(retriedInOutage[1] - retriedInOutage[0] > 0, "retries of calls refused during the outage: "
+          + (retriedInOutage[1] - retriedInOutage[0]));
       // a duplicate needs a 2xx the router never got: a message is in at most one call at a time and a 2xx after
       // the timeout still acks it, so only the calls cut off when service B went down (at most the parallelism)
       assertTrue(report.duplicated() <= PARALLELISM, report::toString);
