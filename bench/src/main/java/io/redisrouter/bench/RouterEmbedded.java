@@ -37,6 +37,18 @@ final class RouterEmbedded implements Scenario {
   private Tracker tracker;
   private ActorRef<Delivery> subscriber;
   private java.util.concurrent.atomic.AtomicBoolean crash;
+  /** Deliveries the crashed subscriber took with it unacked (the crash happened: at least one). */
+  private final java.util.concurrent.atomic.AtomicInteger lostWithCrash = new java.util.concurrent.atomic.AtomicInteger();
+  /** Deliveries after the first attempt (what the crash left was delivered again). */
+  private final java.util.concurrent.atomic.AtomicInteger redelivered = new java.util.concurrent.atomic.AtomicInteger();
+
+  int lostWithCrash() {
+    return lostWithCrash.get();
+  }
+
+  int redelivered() {
+    return redelivered.get();
+  }
 
   RouterEmbedded(boolean broadcast, boolean restart) {
     this.broadcast = broadcast;
@@ -73,7 +85,11 @@ final class RouterEmbedded implements Scenario {
     java.util.concurrent.atomic.AtomicBoolean crashed = new java.util.concurrent.atomic.AtomicBoolean();
     crash = crashed;
     Behavior<Delivery> behavior = Behaviors.receiveMessage(d -> {
-      if (crashed.get()) return Behaviors.stopped(); // the process died: this and what is queued is never acked
+      if (crashed.get()) {
+        lostWithCrash.incrementAndGet();
+        return Behaviors.stopped(); // the process died: this and what is queued is never acked
+      }
+      if (d.envelope().attempt() > 1) redelivered.incrementAndGet();
       tracker.delivered(d.envelope().payload());
       if (d.ackRequired()) d.replyTo().tell(d.ack());
       return Behaviors.same();

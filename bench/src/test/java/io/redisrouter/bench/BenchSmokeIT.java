@@ -45,7 +45,12 @@ class BenchSmokeIT {
 
   @Test
   void routerLosesNothingWhenItsSubscriberCrashesMidway() throws Exception {
-    RunResult r = Runner.run(() -> new RouterEmbedded(false, true), redis, 4_000, 256, 4_000, 8_000);
+    RouterEmbedded[] node = new RouterEmbedded[1];
+    RunResult r = Runner.run(() -> node[0] = new RouterEmbedded(false, true), redis, 4_000, 256, 4_000, 8_000);
+    // the crash happened: the subscriber died holding a delivery, and what it left was delivered again
+    assertTrue(node[0].lostWithCrash() >= 1, "deliveries the crashed subscriber took with it: "
+        + node[0].lostWithCrash());
+    assertTrue(node[0].redelivered() >= 1, "redelivered after the crash: " + node[0].redelivered());
     assertEquals(0, r.lost(), r.toString());
     assertEquals(4_000, r.delivered());
   }
