@@ -131,7 +131,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private enum Sweep implements Command { INSTANCE }
 
   /** A first attempt made here, waiting for its answer. */
-  private record Inline(Envelope envelope, String deliveryId, long sentNanos) {}
+  private record Inline(Envelope envelope, String deliveryId) {}
 
   /** Backoff of the restarts after a failure (an exception in the actor, whatever its cause). */
   static final Duration RESTART_MIN_BACKOFF = Duration.ofMillis(200);
@@ -210,7 +210,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private boolean claiming;
   private boolean acking;
   private String claimCursor = "0-0";
-  private boolean claimFirst = true;
   /**
    * A claim (take-over of entries other consumers left pending past the ack timeout) is due: until it ran, freed
    * room goes to it rather than to new reads, so that fresh traffic never starves a take-over. Reads and claims
@@ -488,7 +487,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       // the fast path: the first attempt of a new entry is made here
       String deliveryId = DeliveryIds.of(streamId, 1);
       ActorRef<Delivery> target = subscribers.get(Math.floorMod(nextSubscriber++, subscribers.size()));
-      inline.put(streamId, new Inline(envelope, deliveryId, System.nanoTime()));
+      inline.put(streamId, new Inline(envelope, deliveryId));
       metrics.delivered.increment();
       handTo(target, new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
       return;
@@ -786,7 +785,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return this;
     }
     Set<String> owned = new HashSet<>(r.owned().size() * 2);
-    for (Object o : r.owned()) owned.add(o instanceof byte[] b ? new String(b, StandardCharsets.US_ASCII) : String.valueOf(o));
+    for (Object o : r.owned()) {
+      owned.add(o instanceof byte[] b ? new String(b, StandardCharsets.US_ASCII) : String.valueOf(o));
+    }
     int lost = 0;
     for (String id : r.held()) {
       if (owned.contains(id) || settling.contains(id)) continue;
@@ -889,7 +890,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       getContext().getLog().info("subscription '{}' of channel '{}': took over {} entries left pending by a stopped"
           + " or stuck consumer", subscription, channel, taken);
     }
-    claimFirst = false;
     if ("0-0".equals(claimCursor)) {
       claimDue = false; // the whole pending list was scanned: new reads may have the room again
     }

@@ -338,8 +338,8 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
       return this; // a connection of a failed attempt closing: the ConnectFailed restarts us
     }
     handle.down("connection lost");
-    getContext().getLog().warn("redis instance '{}' at {}: connection lost (the {} connection closed); reconnecting", settings.name(),
-        settings.redactedUri(), l.which());
+    getContext().getLog().warn("redis instance '{}' at {}: connection lost (the {} connection closed); reconnecting",
+        settings.name(), settings.redactedUri(), l.which());
     throw new ConnectionDropped("connection to redis instance '" + settings.name() + "' lost");
   }
 

@@ -30,8 +30,7 @@ import java.util.function.Consumer;
 public final class RedisHandle {
   private static final Logger log = LoggerFactory.getLogger(RedisHandle.class);
 
-  /** The connections of one incarnation of the connection actor. */
-  /** One incarnation's connections and the digests of the scripts loaded on them. */
+  /** One incarnation's connections (of the connection actor) and the digests of the scripts loaded on them. */
   public record Live(StatefulRedisConnection<String, byte[]> commands,
               StatefulRedisConnection<String, byte[]> publish,
               StatefulRedisPubSubConnection<String, byte[]> pubsub,
@@ -107,16 +106,9 @@ public final class RedisHandle {
   }
 
   /**
-   * The publish connection: auto-flush is off, so whoever writes to it must call
-   * {@code flushCommands()} after a batch. Only the publish ingress uses it.
-   */
-  public StatefulRedisConnection<String, byte[]> publishConnection() {
-    return current().publish();
-  }
-
-  /**
    * The connections of now, read once: a caller that uses several of them (the publish connection and the script
-   * digests loaded with it) gets one incarnation's, even if the connections drop meanwhile.
+   * digests loaded with it) gets one incarnation's, even if the connections drop meanwhile. Auto-flush is off on
+   * the publish connection: whoever writes to it calls {@code flushCommands()} after a batch (the ingress does).
    *
    * @throws RedisUnavailableException when not connected
    */
