@@ -1,6 +1,7 @@
 package io.redisrouter.router.delivery;
 
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The delivery attempts of one subscription that are going on, and when each reached its subscriber. Written by the
@@ -20,18 +21,50 @@ final class LiveDeliveries {
   }
 
   private final ConcurrentHashMap<String, Attempt> attempts = new ConcurrentHashMap<>();
+  /** How many current attempts each gate has (waiting in it or with its subscriber). */
+  private final ConcurrentHashMap<Object, AtomicInteger> perGate = new ConcurrentHashMap<>();
 
-  /** Attempt {@code deliveryId} goes to the subscriber behind {@code gate}. */
-  void start(String deliveryId, Object gate) {
-    attempts.put(deliveryId, new Attempt(gate));
+  /**
+   * Attempt {@code deliveryId} goes to the subscriber behind {@code gate}. Returns how many current attempts that
+   * gate has now, this one included.
+   */
+  int start(String deliveryId, Object gate) {
+    Attempt previous = attempts.put(deliveryId, new Attempt(gate));
+    if (previous != null) release(previous.gate);
+    return perGate.computeIfAbsent(gate, g -> new AtomicInteger()).incrementAndGet();
   }
 
   void end(String deliveryId) {
-    attempts.remove(deliveryId);
+    Attempt a = attempts.remove(deliveryId);
+    if (a != null) release(a.gate);
+  }
+
+  private void release(Object gate) {
+    AtomicInteger n = perGate.get(gate);
+    if (n != null && n.decrementAndGet() <= 0) perGate.remove(gate, n);
   }
 
   void clear() {
     attempts.clear();
+    perGate.clear();
+  }
+
+  /** How many current attempts the gate has (waiting in it or with its subscriber). */
+  int assigned(Object gate) {
+    AtomicInteger n = perGate.get(gate);
+    return n == null ? 0 : n.get();
+  }
+
+  /** The gate attempt {@code deliveryId} went to, or null when it is not current. */
+  Object gateOf(String deliveryId) {
+    Attempt a = attempts.get(deliveryId);
+    return a == null ? null : a.gate;
+  }
+
+  /** Whether attempt {@code deliveryId} is current and its subscriber has it (its gate handed it over). */
+  boolean isHandedOver(String deliveryId) {
+    Attempt a = attempts.get(deliveryId);
+    return a != null && a.handedAt >= 0;
   }
 
   boolean isCurrent(String deliveryId) {

@@ -65,6 +65,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * retries with backoff, one incarnation per attempt; entries taken over from other consumers start with a child.
  */
 public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.Command> {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SubscriptionActor.class);
+
 
   /** Messages of a subscription actor. */
   public interface Command {}
@@ -189,6 +191,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** Entry id to the delivery id of the attempt its delivery actor made last. */
   private final Map<String, String> childAttempts = new HashMap<>();
   private int nextSubscriber;
+  /** Each gated subscriber's prefetch. */
+  private final Map<ActorRef<Delivery>, Integer> prefetches = new HashMap<>();
+  /**
+   * Entries just handed to a gate that has no room for them yet: their delivery count in Redis is lowered by one
+   * (in one script after this step), so that an entry read but never handed over does not burn an attempt should
+   * this node crash; the lease renewals keep the counts true afterwards. Pairs: entry id, delivery count.
+   */
+  private final List<String> waitingMarks = new ArrayList<>();
   private final Map<String, ActorRef<Object>> inFlight = new HashMap<>();
   /** First attempts made here, in the order they were sent (so the oldest is the first to time out). */
   private final java.util.LinkedHashMap<String, Inline> inline = new java.util.LinkedHashMap<>();
@@ -302,6 +312,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       if (a.prefetch() < policy.maxInFlight()) {
         gates.put(a.subscriber(), getContext().spawnAnonymous(SubscriberGate.create(a.subscriber(),
             Math.max(1, a.prefetch()), policy.ackTimeout(), live, metrics)));
+        prefetches.put(a.subscriber(), Math.max(1, a.prefetch()));
       } // else no gate: it may hold all max-in-flight deliveries (the router's HTTP consumers), they go straight to it
       getContext().watchWith(a.subscriber(), new SubscriberGone(a.subscriber()));
     }
@@ -323,8 +334,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (subscribers.remove(s)) {
       getContext().unwatch(s);
       ActorRef<Object> gate = gates.remove(s);
-      if (gate != null) getContext().stop(gate);
-      live.orphan(gate != null ? gate : s); // what waited there or was with it times out at once: retried elsewhere
+      prefetches.remove(s);
+      if (gate != null) {
+        getContext().stop(gate);
+        handAgain(gate);
+      }
+      live.orphan(gate != null ? gate : s); // what was with it times out at once: retried elsewhere
     }
     return this; // the router stops us (Stop) once it has taken the subscription out of its table
   }
@@ -452,6 +467,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     for (StreamMessage<String, byte[]> m : r.messages()) {
       start(m.getId(), m.getBody(), 1);
     }
+    flushWaitingMarks();
     if (claimDue || r.messages().size() >= r.requested()) {
       return read(); // a claim that waited for this read, or more to read
     }
@@ -486,7 +502,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (attempt == 1 && !subscribers.isEmpty()) {
       // the fast path: the first attempt of a new entry is made here
       String deliveryId = DeliveryIds.of(streamId, 1);
-      ActorRef<Delivery> target = subscribers.get(Math.floorMod(nextSubscriber++, subscribers.size()));
+      ActorRef<Delivery> target = nextTarget();
       inline.put(streamId, new Inline(envelope, deliveryId));
       metrics.delivered.increment();
       handTo(target, new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
@@ -616,12 +632,39 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (subscribers.isEmpty()) {
       return this; // we are stopping; the entry stays pending
     }
-    ActorRef<Delivery> target = subscribers.get(Math.floorMod(nextSubscriber++, subscribers.size()));
+    ActorRef<Delivery> target = nextTarget();
     metrics.delivered.increment();
     String previous = childAttempts.put(d.streamId(), d.deliveryId());
     if (previous != null) live.end(previous);
     handTo(target, new Delivery(d.envelope(), subscription, d.deliveryId(), true, d.replyTo()));
+    flushWaitingMarks();
     return this;
+  }
+
+  /** Round robin among the subscribers, skipping those whose gate is full while another has room. */
+  private ActorRef<Delivery> nextTarget() {
+    int n = subscribers.size();
+    for (int i = 0; i < n; i++) {
+      ActorRef<Delivery> s = subscribers.get(Math.floorMod(nextSubscriber++, n));
+      ActorRef<Object> gate = gates.get(s);
+      if (gate == null || live.assigned(gate) < prefetches.getOrDefault(s, 1)) return s;
+    }
+    return subscribers.get(Math.floorMod(nextSubscriber++, n));
+  }
+
+  /**
+   * A subscriber left: the first attempts that waited in its gate and never reached it go to another subscriber as
+   * they are (no attempt burnt); what it had unanswered times out at once.
+   */
+  private void handAgain(ActorRef<Object> gate) {
+    if (subscribers.isEmpty()) return;
+    for (Map.Entry<String, Inline> e : inline.entrySet()) {
+      Inline in = e.getValue();
+      if (live.gateOf(in.deliveryId()) != gate || live.isHandedOver(in.deliveryId())) continue;
+      handTo(nextTarget(), new Delivery(in.envelope().withAttempt(1), subscription, in.deliveryId(), true,
+          inlineAnswers));
+    }
+    flushWaitingMarks();
   }
 
   /** Through the subscriber's gate, or straight to it when it has none (it takes up to max-in-flight). */
@@ -632,8 +675,33 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       live.handedOver(d.deliveryId());
       target.tell(d);
     } else {
-      live.start(d.deliveryId(), gate);
+      if (live.start(d.deliveryId(), gate) > prefetches.getOrDefault(target, 1)) {
+        waitingMarks.add(DeliveryIds.entry(d.deliveryId()));
+        waitingMarks.add(Integer.toString(attemptOf(d.deliveryId()) - 1));
+      }
       gate.tell(d);
+    }
+  }
+
+  private static int attemptOf(String deliveryId) {
+    int hash = deliveryId.lastIndexOf('#');
+    return hash < 0 ? 1 : Integer.parseInt(deliveryId.substring(hash + 1));
+  }
+
+  /** Sends the delivery counts of the entries that went to wait in a gate (see {@link #waitingMarks}). */
+  private void flushWaitingMarks() {
+    if (waitingMarks.isEmpty()) return;
+    String[] pairs = waitingMarks.toArray(new String[0]);
+    waitingMarks.clear();
+    try {
+      claimOwned(handle, stream, subscription, consumer, "SET", pairs).whenComplete((owned, err) -> {
+        if (err != null) {
+          log.debug("subscription '{}': could not lower the delivery count of {} waiting entries: {}", subscription,
+              pairs.length / 2, describe(err));
+        }
+      });
+    } catch (RedisUnavailableException e) {
+      // the next lease renewal sets the counts
     }
   }
 
@@ -746,12 +814,21 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return this;
     }
     String[] held = new String[inFlight.size() + inline.size()];
+    String[] pairs = new String[held.length * 2];
     int i = 0;
-    for (String id : inFlight.keySet()) held[i++] = id;
-    for (String id : inline.keySet()) held[i++] = id;
+    for (String id : inFlight.keySet()) {
+      pairs[2 * i] = id;
+      pairs[2 * i + 1] = Integer.toString(deliveryCount(childAttempts.get(id)));
+      held[i++] = id;
+    }
+    for (Map.Entry<String, Inline> e : inline.entrySet()) {
+      pairs[2 * i] = e.getKey();
+      pairs[2 * i + 1] = Integer.toString(deliveryCount(e.getValue().deliveryId()));
+      held[i++] = e.getKey();
+    }
     CompletionStage<List<Object>> f;
     try {
-      f = claimOwned(handle, stream, subscription, consumer, true, held);
+      f = claimOwned(handle, stream, subscription, consumer, "SET", pairs);
     } catch (RedisUnavailableException e) {
       return this; // nothing to renew on a dead connection; the next tick tries again
     }
@@ -760,15 +837,30 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   /**
-   * Claims {@code ids} for {@code consumer} only where it still holds them (see {@link Scripts#CLAIM_OWNED});
-   * {@code renewal}: JUSTID (the lease only), else one more delivery is counted. Completes with the ids owned.
+   * The delivery count Redis should hold for an entry whose current attempt is {@code deliveryId}: the attempt once
+   * its subscriber has it, one less while it waits in a gate, -1 (keep) between attempts.
+   */
+  private int deliveryCount(String deliveryId) {
+    if (deliveryId == null || !live.isCurrent(deliveryId)) return -1;
+    int attempt = attemptOf(deliveryId);
+    return live.isHandedOver(deliveryId) ? attempt : attempt - 1;
+  }
+
+  /**
+   * Claims {@code ids} for {@code consumer} only where it still holds them (see {@link Scripts#CLAIM_OWNED} for the
+   * modes: JUSTID, COUNT, SET). Completes with the ids owned.
    */
   static CompletionStage<List<Object>> claimOwned(RedisHandle handle, String stream, String group, String consumer,
                                                   boolean renewal, String... ids) {
+    return claimOwned(handle, stream, group, consumer, renewal ? "JUSTID" : "COUNT", ids);
+  }
+
+  static CompletionStage<List<Object>> claimOwned(RedisHandle handle, String stream, String group, String consumer,
+                                                  String mode, String... ids) {
     byte[][] args = new byte[ids.length + 3][];
     args[0] = bytes(group);
     args[1] = bytes(consumer);
-    args[2] = bytes(renewal ? "JUSTID" : "COUNT");
+    args[2] = bytes(mode);
     for (int i = 0; i < ids.length; i++) args[i + 3] = bytes(ids[i]);
     return handle.evalScript(handle.commands(), Scripts.CLAIM_OWNED, ScriptOutputType.MULTI, new String[] {stream},
         args);
@@ -885,6 +977,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       start(m.getId(), m.getBody(), (int) Math.min(Integer.MAX_VALUE, count));
     }
     sendAcks();
+    flushWaitingMarks();
     if (taken > 0) {
       metrics.claimed.add(taken);
       getContext().getLog().info("subscription '{}' of channel '{}': took over {} entries left pending by a stopped"

@@ -35,21 +35,29 @@ public final class Scripts {
   /**
    * Claims entries only from the consumer that holds them: a lease renewal or a retry must never take an entry
    * that another consumer took over (after this one stalled past the ack timeout). KEYS[1] stream; ARGV[1] group,
-   * ARGV[2] consumer, ARGV[3] {@code JUSTID} (a renewal: resets the idle time, keeps the delivery count) or
-   * {@code COUNT} (a retry: also counts one more delivery), ARGV[4..] entry ids. Returns the ids still owned (and
-   * so claimed); the others are no longer this consumer's.
+   * ARGV[2] consumer, ARGV[3] the mode: {@code JUSTID} (a renewal: resets the idle time, keeps the delivery count),
+   * {@code COUNT} (a retry: also counts one more delivery), each with the entry ids from ARGV[4]; or {@code SET}
+   * (a renewal that also sets each delivery count) with pairs from ARGV[4]: entry id, delivery count (-1 keeps it).
+   * The counts say how often an entry really reached a subscriber: one read but still waiting for a busy subscriber
+   * holds one less, so that a consumer taking it over after a crash does not count an attempt that never was.
+   * Returns the ids still owned (and so claimed); the others are no longer this consumer's.
    */
   public static final String CLAIM_OWNED =
       "local owned = {}\n"
-          + "for i = 4, #ARGV do\n"
+          + "local set = ARGV[3] == 'SET'\n"
+          + "local step = 1\n"
+          + "if set then step = 2 end\n"
+          + "for i = 4, #ARGV, step do\n"
           + "  local id = ARGV[i]\n"
           + "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2])\n"
           + "  if #p > 0 then\n"
           + "    local r\n"
-          + "    if ARGV[3] == 'JUSTID' then\n"
-          + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')\n"
-          + "    else\n"
+          + "    if ARGV[3] == 'COUNT' then\n"
           + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id)\n"
+          + "    elseif set and tonumber(ARGV[i + 1]) >= 0 then\n"
+          + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', ARGV[i + 1], 'JUSTID')\n"
+          + "    else\n"
+          + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')\n"
           + "    end\n"
           + "    if #r > 0 then owned[#owned + 1] = id end\n"
           + "  end\n"
