@@ -91,7 +91,7 @@ final class RouterEmbedded implements Scenario {
       }
       if (d.envelope().attempt() > 1) redelivered.incrementAndGet();
       tracker.delivered(d.envelope().payload());
-      if (d.ackRequired()) d.replyTo().tell(d.ack());
+      d.replyTo().tell(d.ack()); // reliable: the ack; broadcast: paces the fan-out (broadcast-window)
       return Behaviors.same();
     });
     subscriber = system.systemActorOf(behavior, "subscriber-" + name, org.apache.pekko.actor.typed.Props.empty());

@@ -24,6 +24,7 @@ import java.time.Duration;
  * @param broadcastDelivery what a broadcast channel does when nobody listens
  * @param deadLetterMaxAge  dead letters older than this are trimmed; {@link Duration#ZERO} = kept until removed
  * @param deadLetterMaxLength approximate cap of the dead-letter stream; 0 = no cap
+ * @param broadcastWindow   broadcast deliveries one subscriber may hold unanswered; more are dropped and counted
  */
 public record ChannelPolicy(
     ChannelMode mode,
@@ -40,7 +41,8 @@ public record ChannelPolicy(
     Duration trimInterval,
     BroadcastDelivery broadcastDelivery,
     Duration deadLetterMaxAge,
-    long deadLetterMaxLength) {
+    long deadLetterMaxLength,
+    int broadcastWindow) {
 
   public ChannelPolicy {
     requireNonNull(mode, "mode");

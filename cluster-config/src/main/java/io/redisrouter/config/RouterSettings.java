@@ -44,7 +44,7 @@ public final class RouterSettings {
       "health-check-interval", "health-check-max-missed");
   private static final List<String> POLICY_KEYS = List.of(
       "mode", "redis-instance", "time-to-live", "ack-timeout", "max-attempts", "backoff",
-      "max-in-flight", "retention", "broadcast-delivery");
+      "max-in-flight", "retention", "broadcast-delivery", "broadcast-window");
   private static final List<String> BACKOFF_KEYS = List.of("min", "max", "jitter");
   private static final List<String> RETENTION_KEYS = List.of("max-age", "max-length", "trim-interval",
       "dead-letter-max-age", "dead-letter-max-length");
@@ -304,8 +304,9 @@ public final class RouterSettings {
     BroadcastDelivery delivery = r.oneOf("broadcast-delivery", BroadcastDelivery.values(), BroadcastDelivery::configName);
     Duration deadMaxAge = r.nonNegativeDuration("retention.dead-letter-max-age", MAX_RETENTION_AGE, "ten years");
     long deadMaxLength = r.longAtLeast("retention.dead-letter-max-length", 0);
+    int broadcastWindow = r.intBetween("broadcast-window", 1, 1_000_000);
     return new ChannelPolicy(mode, instance, ttl, ackTimeout, maxAttempts, backoffMin, backoffMax, jitter,
-        maxInFlight, maxAge, maxLength, trimInterval, delivery, deadMaxAge, deadMaxLength);
+        maxInFlight, maxAge, maxLength, trimInterval, delivery, deadMaxAge, deadMaxLength, broadcastWindow);
   }
 
   private static IngressSettings readIngress(BlockReader r) {

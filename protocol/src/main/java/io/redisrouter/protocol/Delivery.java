@@ -7,12 +7,14 @@ import java.util.Objects;
 /**
  * One delivery attempt of a message to a subscriber. Reliable deliveries must be answered with
  * {@link DeliveryAck.Ack} or {@link DeliveryAck.Nack} to {@link #replyTo()} within the channel's ack timeout,
- * quoting {@link #deliveryId()}; an answer to an older attempt is ignored.
+ * quoting {@link #deliveryId()}; an answer to an older attempt is ignored. Broadcast deliveries are never retried,
+ * but answering them paces them too: a subscriber holds at most its channel's {@code broadcast-window} of them
+ * unanswered (an answer, the deadline or the ack timeout frees a place), and a message beyond is dropped and counted.
  *
  * @param envelope     the message, with {@link Envelope#attempt()} set to this attempt
  * @param subscription the subscription this delivery belongs to
  * @param deliveryId   identifies this attempt; quote it in the ack or nack
- * @param ackRequired  false for broadcast channels (at-most-once: nothing to answer)
+ * @param ackRequired  false for broadcast channels (at-most-once: nothing is retried; an answer only paces them)
  * @param replyTo      where the ack or nack goes
  */
 public record Delivery(Envelope envelope, String subscription, String deliveryId, boolean ackRequired,

@@ -20,6 +20,7 @@ import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.protocol.Validation;
+import io.redisrouter.router.delivery.BroadcastGate;
 import io.redisrouter.router.delivery.BroadcastSubscription;
 import io.redisrouter.router.delivery.ChannelJanitor;
 import io.redisrouter.router.delivery.SubscriptionActor;
@@ -259,7 +260,12 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     if (policy.mode() == ChannelMode.BROADCAST) {
       BroadcastSubscription b = broadcasts.computeIfAbsent(key, k -> new BroadcastSubscription(k.channel(),
           k.subscription(), handle(policy.redisInstance()), getContext().getSystem().ignoreRef(), metrics));
-      b.add(s.subscriber());
+      if (!b.has(s.subscriber())) {
+        // the subscriber holds at most its window of broadcast deliveries unanswered; more are dropped, counted
+        int window = Math.max(s.prefetch(), policy.broadcastWindow());
+        b.add(s.subscriber(), getContext().spawnAnonymous(BroadcastGate.create(s.subscriber(), key.channel(),
+            key.subscription(), window, policy.ackTimeout(), metrics)).narrow());
+      }
       addMember(key, s.subscriber());
       // answered once Redis confirmed the SUBSCRIBE: a message published after the reply is not missed
       SubscribeReply ok = new SubscribeReply.Subscribed(s.channel(), s.subscription(), ChannelMode.BROADCAST);
@@ -329,6 +335,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     BroadcastSubscription b = broadcasts.remove(key);
     if (b != null) {
       b.close();
+      b.gates().forEach(g -> getContext().stop(g));
     }
   }
 
@@ -337,7 +344,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     prefetchOf.remove(t.subscriber());
     for (SubscriptionKey key : new ArrayList<>(members.keySet())) {
       BroadcastSubscription b = broadcasts.get(key);
-      if (b != null) b.remove(t.subscriber());
+      if (b != null) stopGate(b.remove(t.subscriber()));
       removeMember(key, t.subscriber());
     }
     return this;
@@ -353,11 +360,15 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     }
     BroadcastSubscription b = broadcasts.get(key);
     if (b != null) {
-      b.remove(u.subscriber());
+      stopGate(b.remove(u.subscriber()));
     }
     removeMember(key, u.subscriber());
     u.replyTo().tell(new SubscribeReply.Unsubscribed(u.channel(), u.subscription()));
     return this;
+  }
+
+  private void stopGate(ActorRef<Delivery> gate) {
+    if (gate != null) getContext().stop(gate);
   }
 
   private void ensureJanitor(String channel, ChannelPolicy policy) {

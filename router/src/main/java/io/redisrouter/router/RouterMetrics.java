@@ -33,6 +33,8 @@ public final class RouterMetrics {
   public final LongAdder expired = new LongAdder();
   public final LongAdder broadcastDelivered = new LongAdder();
   public final LongAdder broadcastExpired = new LongAdder();
+  /** Broadcast messages dropped because the subscriber held its whole {@code broadcast-window} unanswered. */
+  public final LongAdder broadcastDropped = new LongAdder();
   /** Messages held by delivery actors on this node now (delivered and awaiting the ack, or waiting for a retry). */
   public final LongAdder inFlight = new LongAdder();
 
@@ -140,6 +142,7 @@ public final class RouterMetrics {
     m.put("expired", expired.sum());
     m.put("broadcast_delivered", broadcastDelivered.sum());
     m.put("broadcast_expired", broadcastExpired.sum());
+    m.put("broadcast_dropped", broadcastDropped.sum());
     return m;
   }
 

@@ -13,6 +13,8 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,7 +34,9 @@ public final class BroadcastSubscription {
   private final RedisHandle handle;
   private final ActorRef<DeliveryAck> ignore;
   private final RouterMetrics metrics;
+  /** The members' gates (each bounds what its subscriber holds unanswered), in the order they joined. */
   private final List<ActorRef<Delivery>> members = new CopyOnWriteArrayList<>();
+  private final Map<ActorRef<Delivery>, ActorRef<Delivery>> gateOf = new ConcurrentHashMap<>();
   private final AtomicInteger next = new AtomicInteger();
   private final Consumer<byte[]> listener = this::onMessage;
   private final CompletionStage<Void> subscribed;
@@ -52,14 +56,25 @@ public final class BroadcastSubscription {
     return subscribed;
   }
 
-  public void add(ActorRef<Delivery> member) {
-    if (!members.contains(member)) members.add(member);
+  public boolean has(ActorRef<Delivery> member) {
+    return gateOf.containsKey(member);
   }
 
-  /** Removes a member; returns true when it was the last one (the owner then calls {@link #close()}). */
-  public boolean remove(ActorRef<Delivery> member) {
-    members.remove(member);
-    return members.isEmpty();
+  /** Adds a member, whose deliveries go through {@code gate} (a {@link BroadcastGate}). */
+  public void add(ActorRef<Delivery> member, ActorRef<Delivery> gate) {
+    if (gateOf.putIfAbsent(member, gate) == null) members.add(gate);
+  }
+
+  /** Removes a member; returns its gate (the owner stops it), or null when it was not one. */
+  public ActorRef<Delivery> remove(ActorRef<Delivery> member) {
+    ActorRef<Delivery> gate = gateOf.remove(member);
+    if (gate != null) members.remove(gate);
+    return gate;
+  }
+
+  /** The gates of the members left (stopped by the owner when it closes the subscription). */
+  public List<ActorRef<Delivery>> gates() {
+    return List.copyOf(members);
   }
 
   public void close() {
@@ -81,7 +96,6 @@ public final class BroadcastSubscription {
     int n = members.size();
     if (n == 0) return;
     ActorRef<Delivery> target = members.get(Math.floorMod(next.getAndIncrement(), n));
-    metrics.broadcastDelivered.increment();
     target.tell(new Delivery(e.withAttempt(1), subscription, DeliveryIds.of(e.id(), 1), false, ignore));
   }
 }

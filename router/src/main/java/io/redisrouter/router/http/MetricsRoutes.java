@@ -64,6 +64,8 @@ public final class MetricsRoutes extends RouteSupport {
         m.broadcastDelivered);
     counter("redis_router_broadcast_expired", "Broadcast messages dropped because their deadline had passed",
         m.broadcastExpired);
+    counter("redis_router_broadcast_dropped", "Broadcast messages dropped because the subscriber held its whole"
+        + " broadcast-window unanswered (a subscriber slower than the flow)", m.broadcastDropped);
     GaugeWithCallback.builder().name("redis_router_in_flight")
         .help("Messages held by delivery actors on this node (awaiting an ack, or a retry)")
         .callback(cb -> cb.call(m.inFlight.sum()))

@@ -57,6 +57,7 @@ class BroadcastIT {
         "  \"news.late\" { mode = broadcast }",
         "  \"news.quick\" { mode = broadcast }",
         "  \"news.nobody\" { mode = broadcast }",
+        "  \"news.slow\" { mode = broadcast, broadcast-window = 50 }",
         "  alerts { mode = broadcast, broadcast-delivery = until-received, backoff { min = 50ms } }",
         "  \"alerts.nobody\" { mode = broadcast, broadcast-delivery = until-received, backoff { min = 50ms } }",
         "}"));
@@ -92,6 +93,64 @@ class BroadcastIT {
 
   private static PublishRequest msg(String channel, String text) {
     return PublishRequest.of(channel, text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Broadcast fan-out is bounded: a subscriber holds at most its {@code broadcast-window} deliveries unanswered;
+   * what arrives beyond is dropped and counted, and each answer frees one place. One that answers keeps up.
+   */
+  @Test
+  void aSubscriberHoldsAtMostItsBroadcastWindowUnansweredAndWhatItMissesIsCounted() {
+    TestProbe<Delivery> slow = kit.createTestProbe();
+    subscribe("news.slow", "slow", slow);
+    long droppedBefore = metrics.broadcastDropped.sum();
+    for (int i = 0; i < 200; i++) accepted(RouterTestSupport.publish(kit, router, msg("news.slow", "s" + i)));
+    List<Delivery> held = new ArrayList<>();
+    for (int i = 0; i < 50; i++) held.add(slow.receiveMessage(WAIT));
+    slow.expectNoMessage(Duration.ofMillis(300));
+    TestProbe<Object> probe = kit.createTestProbe();
+    probe.awaitAssert(WAIT, () -> {
+      assertEquals(150, metrics.broadcastDropped.sum() - droppedBefore, "dropped beyond the window");
+      return null;
+    });
+    for (int i = 0; i < 50; i++) assertEquals("s" + i, text(held.get(i)), "the first 50 are the ones held");
+
+    // ten answers free ten places: of the next 20, ten reach the subscriber and ten are dropped
+    // (the answers reach the gate's mailbox at once, the next messages only after their round trip through Redis)
+    for (int i = 0; i < 10; i++) held.get(i).replyTo().tell(held.get(i).ack());
+    long droppedMid = metrics.broadcastDropped.sum();
+    for (int i = 0; i < 20; i++) accepted(RouterTestSupport.publish(kit, router, msg("news.slow", "t" + i)));
+    List<String> next = new ArrayList<>();
+    while (next.size() < 10) next.add(text(slow.receiveMessage(WAIT)));
+    slow.expectNoMessage(Duration.ofMillis(300));
+    log.info("broadcast window 50: 200 published to a subscriber that answers none: 50 held, {} dropped; after 10"
+        + " answers: {} of the next 20 delivered, {} dropped", droppedMid - droppedBefore, next,
+        metrics.broadcastDropped.sum() - droppedMid);
+    List<String> firstTen = new ArrayList<>();
+    for (int i = 0; i < 10; i++) firstTen.add("t" + i);
+    assertEquals(firstTen, next, "the ten places went to the next ten messages");
+    probe.awaitAssert(WAIT, () -> {
+      assertEquals(10, metrics.broadcastDropped.sum() - droppedMid, "dropped while the window was full again");
+      return null;
+    });
+
+    // a subscriber that answers each delivery is never dropped from
+    ActorRef<Delivery> answering = kit.spawn(org.apache.pekko.actor.typed.javadsl.Behaviors.receiveMessage(d -> {
+      d.replyTo().tell(d.ack());
+      return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+    }));
+    TestProbe<SubscribeReply> sr = kit.createTestProbe();
+    router.tell(new RouterCommand.Subscribe("news.slow", "fast", answering, sr.getRef()));
+    assertInstanceOf(SubscribeReply.Subscribed.class, sr.receiveMessage(WAIT));
+    long droppedAfter = metrics.broadcastDropped.sum();
+    long deliveredBefore = metrics.broadcastDelivered.sum();
+    for (int i = 0; i < 300; i++) accepted(RouterTestSupport.publish(kit, router, msg("news.slow", "f" + i)));
+    probe.awaitAssert(WAIT, () -> {
+      // each of the 300 reached "fast"; "slow" (still full) took none of them
+      assertEquals(300, metrics.broadcastDelivered.sum() - deliveredBefore, "delivered");
+      return null;
+    });
+    assertEquals(300, metrics.broadcastDropped.sum() - droppedAfter, "dropped: only the full subscriber's copies");
   }
 
   @Test
