@@ -14,6 +14,8 @@ import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.MethodRejection;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.server.RouteResult;
+import org.apache.pekko.http.javadsl.server.RouteResults;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,6 +36,16 @@ public final class HttpServer extends AllDirectives {
   private final Endpoints endpoints = new Endpoints();
   private final AtomicBoolean accepting = new AtomicBoolean(true);
   private final AtomicInteger inFlight = new AtomicInteger();
+  /** Set once the drain is over: from then on every request is answered 503 shutting-down at once. */
+  private final AtomicBoolean drainOver = new AtomicBoolean();
+  /** The answers of the requests in flight (completed with 503 shutting-down when the drain is over first). */
+  private final java.util.Set<java.util.concurrent.CompletableFuture<RouteResult>>
+      running = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** The answer to a request the node cannot finish before it closes its connections. */
+  private static final HttpResponse SHUTTING_DOWN = RouteSupport.error(StatusCodes.SERVICE_UNAVAILABLE,
+      "shutting-down", "this router node is shutting down and did not finish this request within"
+          + " http.shutdown.drain-max: it may still take effect; retry on another node (a publish retried with the"
+          + " same idempotencyKey or messageId is not written twice)");
   private final Route route;
 
   /** Longest wait, at shutdown, for the requests in flight to be answered before the connections are closed. */
@@ -41,8 +53,9 @@ public final class HttpServer extends AllDirectives {
   /** In-flight requests must stay at zero this long before the connections are closed. */
   static final Duration DRAIN_QUIET = Duration.ofMillis(100);
   /**
-   * Hard deadline of {@link ServerBinding#terminate}: then every connection closes (a request still running gets no
-   * answer); a new request on an open connection meanwhile is answered 503 shutting-down.
+   * Hard deadline of {@link ServerBinding#terminate}: then every connection closes. Pekko HTTP (1.3) resets a
+   * connection whose request is still running then instead of answering it, so the router answers such requests
+   * itself, 503 shutting-down, when the drain ends ({@code http.shutdown.drain-max}).
    */
   private final Duration terminateDeadline;
 
@@ -77,8 +90,9 @@ public final class HttpServer extends AllDirectives {
    * Binds host:port (port 0 = any free port) and registers the shutdown steps: (service-unbind) readiness fails, the
    * port closes, and every response from then on carries {@code Connection: close}, so that clients leave their
    * keep-alive connections after the answer in flight; (service-requests-done) once no request has been in flight
-   * for {@link #DRAIN_QUIET} (at most {@code http.shutdown.drain-max}), the remaining connections are closed with
-   * {@link ServerBinding#terminate}. Closing a connection whose answer was emitted but not yet written would
+   * for {@link #DRAIN_QUIET} (at most {@code http.shutdown.drain-max}; a request still running then, and any that
+   * arrives after, is answered 503 shutting-down with {@code Connection: close}), the remaining connections are
+   * closed with {@link ServerBinding#terminate}. Closing a connection whose answer was emitted but not yet written would
    * leave its client without a reply for a message that was accepted; the drain makes that window negligible.
    * The router then finishes the accepted publishes (service-stop) before its actors and deliveries stop.
    */
@@ -112,24 +126,55 @@ public final class HttpServer extends AllDirectives {
   private CompletionStage<Done> drained(ActorSystem<?> system, long start, long quietSince) {
     long now = System.nanoTime();
     long since = inFlight.get() == 0 ? quietSince : now;
-    if (now - since >= DRAIN_QUIET.toNanos() || now - start >= drainMax.toNanos()) {
+    if (now - start >= drainMax.toNanos() && !drainOver.getAndSet(true)) {
+      cutOff();
+      since = now; // the 503s are written during the next quiet period
+    }
+    if (now - since >= DRAIN_QUIET.toNanos() || now - start >= drainMax.plus(Duration.ofSeconds(1)).toNanos()) {
       return java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance());
     }
     java.util.concurrent.CompletableFuture<Done> next = new java.util.concurrent.CompletableFuture<>();
+    long quiet = since;
     system.scheduler().scheduleOnce(Duration.ofMillis(20),
-        () -> drained(system, start, since).whenComplete((d, e) -> next.complete(Done.getInstance())),
+        () -> drained(system, start, quiet).whenComplete((d, e) -> next.complete(Done.getInstance())),
         system.executionContext());
     return next;
   }
 
-  /** Counts the requests in flight and, once shutdown began, asks clients to close their connections. */
+  /** The drain is over: the requests still running are answered 503 shutting-down now. */
+  private void cutOff() {
+    int n = 0;
+    for (var answer : running) {
+      if (answer.complete(RouteResults.complete(SHUTTING_DOWN))) n++;
+    }
+    if (n > 0) {
+      log.warn("shutdown: {} requests still running after http.shutdown.drain-max ({} ms) answered 503"
+          + " shutting-down (they may still take effect)", n, drainMax.toMillis());
+    }
+  }
+
+  /**
+   * Counts the requests in flight and, once shutdown began, asks clients to close their connections; once the
+   * drain is over, answers 503 shutting-down (see {@link #cutOff()}).
+   */
   private Route tracked(java.util.function.Supplier<Route> inner) {
+    Route handled = inner.get();
     return mapResponse(resp -> accepting.get() ? resp
             : resp.addHeader(org.apache.pekko.http.javadsl.model.headers.Connection.create("close")),
         () -> mapRouteResultFuture(result -> {
           inFlight.incrementAndGet();
-          return Stages.plain(result).whenComplete((r, e) -> inFlight.decrementAndGet());
-        }, inner));
+          var answer = new java.util.concurrent.CompletableFuture<RouteResult>();
+          running.add(answer);
+          if (drainOver.get()) answer.complete(RouteResults.complete(SHUTTING_DOWN));
+          Stages.plain(result).whenComplete((r, e) -> {
+            if (e != null) answer.completeExceptionally(e);
+            else answer.complete(r);
+          });
+          return answer.whenComplete((r, e) -> {
+            running.remove(answer);
+            inFlight.decrementAndGet();
+          });
+        }, () -> extractRequestContext(ctx -> drainOver.get() ? complete(SHUTTING_DOWN) : handled)));
   }
 
   /** Requests being handled now. */

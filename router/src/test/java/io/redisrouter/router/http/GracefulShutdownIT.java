@@ -267,6 +267,76 @@ class GracefulShutdownIT {
         + deliveredBySecond.get() + " < " + backlog[0]);
   }
 
+  /**
+   * The "503 while shutting down" path: a request still running when the drain ends ({@code http.shutdown.drain-max})
+   * is answered 503 shutting-down with {@code Connection: close}, instead of having its connection closed unanswered
+   * by terminate (which Pekko HTTP does to a request still running at its deadline). Here Redis holds the publish
+   * (CLIENT PAUSE WRITE 2 s) past a 300 ms drain-max. The answer says the publish may still take effect: it does,
+   * once Redis resumes, and the client's retry on another node with the same idempotency key is not written twice.
+   */
+  @Test
+  void aRequestStillRunningWhenTheDrainEndsIsAnswered503AndItsRetryIsNotWrittenTwice() throws Exception {
+    String channel = "graceful-503";
+    try (LogCapture logs = LogCapture.start()) {
+      RouterService node = HttpTestSupport.start("graceful-503", redis, String.join("\n",
+          "redis-router.http.shutdown.drain-max = 300ms",
+          "redis-router.http.shutdown.terminate-deadline = 5s"));
+      java.net.URI uri = java.net.URI.create(node.baseUrl());
+      int heldStatus;
+      long heldMs;
+      String heldBody;
+      boolean heldClose;
+      try (RawHttp conn = new RawHttp(uri.getHost(), uri.getPort())) {
+        assertEquals(202, conn.request("POST", "/v1/channels/" + channel + "/messages",
+            "{\"payload\": \"before\", \"idempotencyKey\": \"before\"}"), "the connection works");
+        redis.call("CLIENT", "PAUSE", "2000", "WRITE");
+        conn.send("POST", "/v1/channels/" + channel + "/messages",
+            "{\"payload\": \"held\", \"idempotencyKey\": \"held\"}");
+        TestProbe<Object> probe = kit.createTestProbe();
+        probe.awaitAssert(Duration.ofSeconds(5), Duration.ofMillis(10), () -> {
+          assertEquals(1, node.http().inFlight(), "the held publish is in flight");
+          return null;
+        });
+        long stopAt = System.nanoTime();
+        java.util.concurrent.CompletableFuture<?> stopping = node.stop().toCompletableFuture();
+        heldStatus = conn.read();
+        heldMs = (System.nanoTime() - stopAt) / 1_000_000;
+        heldBody = conn.lastBody;
+        heldClose = conn.closeAsked;
+        stopping.get(30, TimeUnit.SECONDS);
+      }
+      log.info("GracefulShutdownIT 503 path: a publish Redis held past drain-max (300 ms) answered {} {} ms after"
+          + " stop(): {}", heldStatus, heldMs, heldBody);
+      assertEquals(503, heldStatus, "a request still running when the drain ends");
+      assertTrue(heldBody.contains("shutting-down") && heldBody.contains("same idempotencyKey"),
+          "the JSON error body says what to do: " + heldBody);
+      assertTrue(heldClose, "and the client is told to close the connection");
+      assertTrue(heldMs >= 250 && heldMs < 1500, "at the end of the drain (300 ms), not at the end of the 2 s"
+          + " pause: " + heldMs + " ms");
+      assertEquals(1, logs.linesContaining("requests still running after http.shutdown.drain-max").size(),
+          "the cut-off is logged");
+      // it did take effect once Redis let writes through: the router finished the publish it had accepted
+      assertEquals(1L, redis.callLong("EXISTS", RedisKeys.dedup(channel, "held")), "the held publish was written");
+    }
+    // the client retries on another node with the same key: answered as a duplicate, not written twice
+    long lengthBefore = redis.callLong("XLEN", RedisKeys.stream(channel));
+    RouterService other = HttpTestSupport.start("graceful-503-retry", redis, "");
+    try {
+      HttpResponse<String> retry = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
+              java.net.URI.create(other.baseUrl() + "/v1/channels/" + channel + "/messages"))
+          .header("Authorization", "Bearer " + HttpTestSupport.TOKEN)
+          .header("Content-Type", "application/json")
+          .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+              "{\"payload\": \"held\", \"idempotencyKey\": \"held\"}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(202, retry.statusCode(), retry.body());
+      assertTrue(retry.body().contains("\"duplicate\":true"), "the retry is a duplicate: " + retry.body());
+      assertEquals(lengthBefore, redis.callLong("XLEN", RedisKeys.stream(channel)), "nothing written twice");
+    } finally {
+      other.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
   private record Done(Delivery d) {}
 
   /** One HTTP/1.1 connection, kept open, for requests written by hand (the JDK client picks its own connections). */
@@ -276,6 +346,8 @@ class GracefulShutdownIT {
     private final String host;
     /** The last answer asked to close the connection. */
     boolean closeAsked;
+    /** The last answer's body. */
+    String lastBody = "";
 
     RawHttp(String host, int port) throws IOException {
       this.host = host;
@@ -286,6 +358,12 @@ class GracefulShutdownIT {
 
     /** Sends one request and reads its whole answer; returns the status code. */
     int request(String method, String path, String json) throws IOException {
+      send(method, path, json);
+      return read();
+    }
+
+    /** Writes one request (answers come in order: read them with {@link #read()}). */
+    void send(String method, String path, String json) throws IOException {
       byte[] body = json == null ? new byte[0] : json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
       String head = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer "
           + HttpTestSupport.TOKEN + "\r\n" + (json == null ? "" : "Content-Type: application/json\r\n")
@@ -294,6 +372,10 @@ class GracefulShutdownIT {
       out.write(head.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
       out.write(body);
       out.flush();
+    }
+
+    /** Reads the next answer whole; returns its status code. */
+    int read() throws IOException {
       String status = line();
       int length = 0;
       closeAsked = false;
@@ -303,7 +385,7 @@ class GracefulShutdownIT {
           length = Integer.parseInt(h.substring(15).trim());
         }
       }
-      in.readNBytes(length);
+      lastBody = new String(in.readNBytes(length), java.nio.charset.StandardCharsets.UTF_8);
       return Integer.parseInt(status.split(" ")[1]);
     }
 
