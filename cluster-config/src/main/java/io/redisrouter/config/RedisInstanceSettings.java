@@ -20,6 +20,10 @@ import java.time.Duration;
  * @param healthCheckInterval how often every connection is sent a PING
  * @param healthCheckMaxMissed PINGs in a row left unanswered (each for one interval) after which the connections
  *                             are taken for dead and opened again; the instance is reported down at once
+ * @param connectionsPerInstance 1: one RESP3 connection carries every command, publish and pub/sub message of the
+ *                             instance; 3: commands, publishes and pub/sub each on their own (RESP2 or RESP3)
+ * @param singleConnectionRequired with 1: refuse to run (instance down, an ERROR naming the key) when the server
+ *                             has no RESP3, instead of falling back to 3 connections with a WARN
  */
 public record RedisInstanceSettings(
     String name,
@@ -30,7 +34,9 @@ public record RedisInstanceSettings(
     Duration commandTimeout,
     int requestQueueSize,
     Duration healthCheckInterval,
-    int healthCheckMaxMissed) {
+    int healthCheckMaxMissed,
+    int connectionsPerInstance,
+    boolean singleConnectionRequired) {
 
   /** URI scheme of plain connections. */
   public static final String SCHEME = "redis://";
@@ -44,12 +50,16 @@ public record RedisInstanceSettings(
     requireNonNull(commandTimeout, "commandTimeout");
     requireNonNull(healthCheckInterval, "healthCheckInterval");
     tls = tls || uri.startsWith(TLS_SCHEME);
+    if (connectionsPerInstance != 1 && connectionsPerInstance != 3) {
+      throw new IllegalArgumentException("connectionsPerInstance must be 1 or 3, not " + connectionsPerInstance);
+    }
   }
 
-  /** Settings as before, with the health check given (the other constructor's defaults: 1 s, 3 missed). */
+  /** Settings as before, with the health check and connection mode given (the other constructor's defaults: 1 s, 3 missed). */
   public RedisInstanceSettings(String name, String uri, String password, boolean tls, Duration connectTimeout,
                                Duration commandTimeout, int requestQueueSize) {
-    this(name, uri, password, tls, connectTimeout, commandTimeout, requestQueueSize, Duration.ofSeconds(1), 3);
+    this(name, uri, password, tls, connectTimeout, commandTimeout, requestQueueSize, Duration.ofSeconds(1), 3, 1,
+        false);
   }
 
   /** How long a stalled instance goes unnoticed at most: {@code healthCheckInterval x (healthCheckMaxMissed + 1)}. */
@@ -72,7 +82,9 @@ public record RedisInstanceSettings(
         + ", commandTimeout=" + commandTimeout
         + ", requestQueueSize=" + requestQueueSize
         + ", healthCheckInterval=" + healthCheckInterval
-        + ", healthCheckMaxMissed=" + healthCheckMaxMissed + "]";
+        + ", healthCheckMaxMissed=" + healthCheckMaxMissed
+        + ", connectionsPerInstance=" + connectionsPerInstance
+        + ", singleConnectionRequired=" + singleConnectionRequired + "]";
   }
 
   /**

@@ -41,7 +41,7 @@ public final class RouterSettings {
   private static final String DEFAULT_INSTANCE = "default";
   private static final List<String> INSTANCE_KEYS = List.of(
       "uri", "password", "tls", "connect-timeout", "command-timeout", "request-queue-size",
-      "health-check-interval", "health-check-max-missed");
+      "health-check-interval", "health-check-max-missed", "connections-per-instance", "single-connection-required");
   private static final List<String> POLICY_KEYS = List.of(
       "mode", "redis-instance", "time-to-live", "ack-timeout", "max-attempts", "backoff",
       "max-in-flight", "retention", "broadcast-delivery", "broadcast-window");
@@ -230,9 +230,20 @@ public final class RouterSettings {
           r.positiveDuration("command-timeout"),
           r.intAtLeast("request-queue-size", 1),
           r.positiveDuration("health-check-interval"),
-          r.intBetween("health-check-max-missed", 1, 1000)));
+          r.intBetween("health-check-max-missed", 1, 1000),
+          connectionsPerInstance(r),
+          r.bool("single-connection-required")));
     }
     return Collections.unmodifiableMap(result);
+  }
+
+  private static int connectionsPerInstance(BlockReader r) {
+    int n = r.intBetween("connections-per-instance", 1, 3);
+    if (n == 2) {
+      throw r.invalid("connections-per-instance", "1 (one RESP3 connection for everything) or 3 (commands,"
+          + " publishes and pub/sub apart)");
+    }
+    return n;
   }
 
   private static void checkUri(BlockReader r, String uri) {

@@ -25,6 +25,16 @@ public final class RouterTestSupport {
   private RouterTestSupport() {}
 
   /**
+   * Redis connections one router node holds per instance in this run: 1 by default, 3 when the run sets
+   * {@code ROUTER_REDIS_CONNECTIONS_PER_INSTANCE=3} (the configuration's environment override; CI runs the suite in
+   * both modes).
+   */
+  public static int connectionsPerInstance() {
+    String v = System.getenv("ROUTER_REDIS_CONNECTIONS_PER_INSTANCE");
+    return v == null || v.isBlank() ? 1 : Integer.parseInt(v.trim());
+  }
+
+  /**
    * Settings for a router on {@code redis}. {@code extra} is HOCON relative to {@code redis-router}, applied over
    * fast test defaults (50 ms poll, 1 s claim interval, short backoff).
    */

@@ -14,6 +14,8 @@ final class LiveDeliveries {
   private static final class Attempt {
     final Object gate;
     volatile long handedAt = -1;
+    /** The subscriber really got it (an orphaned attempt gets a handedAt without this). */
+    volatile boolean reached;
 
     Attempt(Object gate) {
       this.gate = gate;
@@ -61,10 +63,10 @@ final class LiveDeliveries {
     return a == null ? null : a.gate;
   }
 
-  /** Whether attempt {@code deliveryId} is current and its subscriber has it (its gate handed it over). */
+  /** Whether attempt {@code deliveryId} is current and reached its subscriber (its gate handed it over). */
   boolean isHandedOver(String deliveryId) {
     Attempt a = attempts.get(deliveryId);
-    return a != null && a.handedAt >= 0;
+    return a != null && a.reached;
   }
 
   boolean isCurrent(String deliveryId) {
@@ -74,7 +76,10 @@ final class LiveDeliveries {
   /** The gate handed the delivery to its subscriber now. */
   void handedOver(String deliveryId) {
     Attempt a = attempts.get(deliveryId);
-    if (a != null && a.handedAt < 0) a.handedAt = System.nanoTime();
+    if (a != null && a.handedAt < 0) {
+      a.handedAt = System.nanoTime();
+      a.reached = true;
+    }
   }
 
   /**

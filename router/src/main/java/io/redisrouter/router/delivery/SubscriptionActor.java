@@ -340,11 +340,21 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         handAgain(gate);
       }
       live.orphan(gate != null ? gate : s); // what was with it times out at once: retried elsewhere
+      renew(); // Redis counts the deliveries it got now, not at the next renewal (a takeover may come first)
     }
     return this; // the router stops us (Stop) once it has taken the subscription out of its table
   }
 
   private Behavior<Command> onStop() {
+    // the delivery counts left in Redis say what reached a subscriber, for whoever claims these entries next
+    String[] pairs = countPairs();
+    if (pairs.length > 0) {
+      try {
+        claimOwned(handle, stream, subscription, consumer, "SET", pairs);
+      } catch (RedisUnavailableException e) {
+        // left as the last renewal set them
+      }
+    }
     getContext().getLog().info("subscription '{}' of channel '{}': no subscriber left on this node; {} in-flight"
         + " entries stay pending and are claimed again after the ack timeout", subscription, channel, inFlight.size());
     return Behaviors.stopped();
@@ -813,19 +823,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (inFlight.isEmpty() && inline.isEmpty()) {
       return this;
     }
-    String[] held = new String[inFlight.size() + inline.size()];
-    String[] pairs = new String[held.length * 2];
-    int i = 0;
-    for (String id : inFlight.keySet()) {
-      pairs[2 * i] = id;
-      pairs[2 * i + 1] = Integer.toString(deliveryCount(childAttempts.get(id)));
-      held[i++] = id;
-    }
-    for (Map.Entry<String, Inline> e : inline.entrySet()) {
-      pairs[2 * i] = e.getKey();
-      pairs[2 * i + 1] = Integer.toString(deliveryCount(e.getValue().deliveryId()));
-      held[i++] = e.getKey();
-    }
+    String[] pairs = countPairs();
+    String[] held = new String[pairs.length / 2];
+    for (int i = 0; i < held.length; i++) held[i] = pairs[2 * i];
     CompletionStage<List<Object>> f;
     try {
       f = claimOwned(handle, stream, subscription, consumer, "SET", pairs);
@@ -834,6 +834,21 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     getContext().pipeToSelf(f, (owned, err) -> new Renewed(held, owned, err));
     return this;
+  }
+
+  /** Every entry held here with the delivery count Redis should hold for it (pairs: id, count). */
+  private String[] countPairs() {
+    String[] pairs = new String[(inFlight.size() + inline.size()) * 2];
+    int i = 0;
+    for (String id : inFlight.keySet()) {
+      pairs[i++] = id;
+      pairs[i++] = Integer.toString(deliveryCount(childAttempts.get(id)));
+    }
+    for (Map.Entry<String, Inline> e : inline.entrySet()) {
+      pairs[i++] = e.getKey();
+      pairs[i++] = Integer.toString(deliveryCount(e.getValue().deliveryId()));
+    }
+    return pairs;
   }
 
   /**

@@ -1,8 +1,5 @@
 package io.redisrouter.router.publish;
 
-import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.redisrouter.config.BroadcastDelivery;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.config.IngressSettings;
@@ -12,6 +9,7 @@ import io.redisrouter.protocol.EnvelopeCodec;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.delivery.Wakeups;
+import io.redisrouter.router.redis.CommandBatch;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
@@ -263,7 +261,7 @@ public final class PublishIngress {
   private CompletionStage<Done> write(List<Pending> batch) {
     Instant now = Instant.now();
     List<CompletableFuture<?>> writes = new ArrayList<>(batch.size());
-    Map<StatefulRedisConnection<String, byte[]>, Boolean> toFlush = new IdentityHashMap<>(2);
+    Map<RedisHandle, CommandBatch> toFlush = new IdentityHashMap<>(2);
     Set<String> written = new HashSet<>(4);
     Map<RedisHandle, RedisHandle.Live> lives = new IdentityHashMap<>(2);
     for (Pending p : batch) {
@@ -276,8 +274,8 @@ public final class PublishIngress {
         failed(p, ex);
       }
     }
-    for (StatefulRedisConnection<String, byte[]> c : toFlush.keySet()) {
-      c.flushCommands();
+    for (CommandBatch b : toFlush.values()) {
+      b.dispatch(); // one write and flush per instance; the connection's other users are not held back
     }
     if (writes.isEmpty()) {
       return CompletableFuture.completedFuture(Done.getInstance());
@@ -289,7 +287,7 @@ public final class PublishIngress {
   }
 
   private void writeOne(Pending p, Instant now, List<CompletableFuture<?>> writes,
-                        Map<StatefulRedisConnection<String, byte[]>, Boolean> toFlush, Set<String> written,
+                        Map<RedisHandle, CommandBatch> toFlush, Set<String> written,
                         Map<RedisHandle, RedisHandle.Live> lives) {
     Envelope e = p.envelope();
     if (e.isExpired(now)) {
@@ -308,21 +306,19 @@ public final class PublishIngress {
       rejectUnavailable(p, ex);
       return;
     }
-    StatefulRedisConnection<String, byte[]> conn = live.publish();
-    toFlush.put(conn, Boolean.TRUE);
+    CommandBatch batch = toFlush.computeIfAbsent(handle, h -> new CommandBatch(h, live));
     if (p.reply() instanceof DeadlineGuard.Guarded g && !g.markSent()) {
       return; // its deadline passed and the guard answered it: it must not be written now
     }
-    RedisAsyncCommands<String, byte[]> async = conn.async();
     byte[] body = EnvelopeCodec.encode(e);
     if (p.policy().mode() == ChannelMode.BROADCAST) {
-      writes.add(async.publish(RedisKeys.broadcast(e.channel()), body).toCompletableFuture()
+      writes.add(batch.publish(RedisKeys.broadcast(e.channel()), body)
           .handle((receivers, err) -> {
             onBroadcastResult(p, handle, body, 1, receivers, err);
             return null;
           }));
     } else if (p.dedup()) {
-      CompletionStage<List<Object>> f = handle.evalScript(live, async, Scripts.DEDUP_XADD, ScriptOutputType.MULTI,
+      CompletionStage<List<Object>> f = batch.evalScript(Scripts.DEDUP_XADD,
           new String[] {RedisKeys.stream(e.channel()), RedisKeys.dedup(e.channel(), e.id())},
           Long.toString(dedupWindowMs).getBytes(StandardCharsets.US_ASCII), body);
       written.add(e.channel());
@@ -344,7 +340,7 @@ public final class PublishIngress {
       }));
     } else {
       written.add(e.channel());
-      writes.add(async.xadd(RedisKeys.stream(e.channel()), RedisKeys.FIELD_ENVELOPE, body).toCompletableFuture()
+      writes.add(batch.xadd(RedisKeys.stream(e.channel()), RedisKeys.FIELD_ENVELOPE, body)
           .handle((id, err) -> {
             if (err != null) {
               rejectUnavailable(p, err);
@@ -422,7 +418,6 @@ public final class PublishIngress {
       try {
         RedisHandle.Live live = handle.connected();
         f = live.publish().async().publish(RedisKeys.broadcast(e.channel()), body);
-        live.publish().flushCommands();
       } catch (RuntimeException ex) {
         f = CompletableFuture.failedFuture(ex);
       }

@@ -35,10 +35,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
- * Owns the connections of one Redis instance: a multiplexed command connection, a publish connection that the
- * ingress flushes per batch, and a pub/sub connection (3 in all, whatever the load). Lettuce's own reconnect and
- * replay are off: when a connection drops, this actor fails and its supervisor restarts it with backoff, which
- * opens fresh connections. Until then every user gets a {@link RedisUnavailableException} at once.
+ * Owns the connections of one Redis instance. By default that is one RESP3 connection ({@code HELLO 3}, Redis 6+)
+ * that carries everything: reads, acks, claims, scripts, janitor and admin commands, the ingress's pipelined
+ * publishes (each batch one write, see {@link CommandBatch}) and broadcast SUBSCRIBE/PUBLISH, whose messages arrive
+ * as RESP3 pushes. With {@code connections-per-instance = 3}, or when the server refuses RESP3 (one WARN, then the
+ * fallback), there are three: commands, publishes and pub/sub apart. Either way the count is fixed, whatever the
+ * load. Lettuce's own reconnect and replay are off: when a connection drops, this actor fails and its supervisor
+ * restarts it (at once, or with backoff), which opens fresh connections. Until then every user gets a
+ * {@link RedisUnavailableException} at once.
  */
 public final class RedisConnectionActor extends AbstractBehavior<RedisConnectionActor.Command> {
 
@@ -62,8 +66,9 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   /** A PING on connection {@code index} was answered (any reply, error replies included, shows the server lives). */
   private record Pong(int index) implements Command {}
 
-  /** Names of the connections, by their index in the health check. */
-  private static final String[] ROLES = {"commands", "publish", "pub/sub"};
+  /** Names of the connections, by their index in the health check: split mode, and single-connection mode. */
+  private static final String[] SPLIT_ROLES = {"commands", "publish", "pub/sub"};
+  private static final String[] SINGLE_ROLES = {"only"};
 
   /** Thrown to make the supervisor restart the actor. */
   static class ConnectionFailure extends RuntimeException {
@@ -123,9 +128,12 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   private final List<CompletableFuture<? extends StatefulConnection<String, byte[]>>> opening;
   private final TimerScheduler<Command> timers;
   private RedisHandle.Live live;
-  /** Per connection (see {@link #ROLES}): a PING is on its way, and how many health ticks it has been unanswered. */
-  private final boolean[] pingOutstanding = new boolean[ROLES.length];
-  private final int[] missed = new int[ROLES.length];
+  /** This incarnation opens one RESP3 connection (else three). */
+  private final boolean single;
+  private final String[] roles;
+  /** Per connection (see {@link #roles}): a PING is on its way, and how many health ticks it has been unanswered. */
+  private final boolean[] pingOutstanding;
+  private final int[] missed;
 
   private RedisConnectionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
                                RedisInstanceSettings settings, String nodeId, ClientResources resources,
@@ -134,8 +142,15 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
     this.timers = timers;
     this.settings = settings;
     this.handle = handle;
+    this.single = settings.connectionsPerInstance() == 1 && handle.resp3Refused() == null;
+    this.roles = single ? SINGLE_ROLES : SPLIT_ROLES;
+    this.pingOutstanding = new boolean[roles.length];
+    this.missed = new int[roles.length];
     this.client = RedisClient.create(resources);
     client.setOptions(ClientOptions.builder()
+        // one connection: RESP3 or nothing (HELLO 3 refused fails the connect, see onConnectFailed); split: RESP3
+        // when the server has it, else RESP2
+        .protocolVersion(single ? io.lettuce.core.protocol.ProtocolVersion.RESP3 : null)
         .autoReconnect(false)
         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
         .requestQueueSize(settings.requestQueueSize())
@@ -157,42 +172,59 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
       }
     });
 
-    CompletableFuture<StatefulRedisConnection<String, byte[]>> cmd =
-        client.connectAsync(CODEC, uri(nodeId, "cmd")).toCompletableFuture();
-    CompletableFuture<StatefulRedisConnection<String, byte[]>> pub =
-        client.connectAsync(CODEC, uri(nodeId, "pub")).toCompletableFuture();
-    CompletableFuture<StatefulRedisPubSubConnection<String, byte[]>> sub =
-        client.connectPubSubAsync(CODEC, uri(nodeId, "sub")).toCompletableFuture();
-    this.opening = List.of(cmd, pub, sub);
-    handle.track(opening);
-
-    CompletionStage<RedisHandle.Live> all = CompletableFuture.allOf(cmd, pub, sub).thenCompose(v -> {
-      StatefulRedisConnection<String, byte[]> c = cmd.join(); // all completed: join does not block here
-      StatefulRedisConnection<String, byte[]> p = pub.join();
-      StatefulRedisPubSubConnection<String, byte[]> s = sub.join();
-      p.setAutoFlushCommands(false);
-      s.addListener(new RedisPubSubAdapter<>() {
-        @Override
-        public void message(String channel, byte[] message) {
-          handle.onBroadcast(channel, message);
-        }
+    CompletionStage<RedisHandle.Live> all;
+    if (single) {
+      CompletableFuture<StatefulRedisPubSubConnection<String, byte[]>> only =
+          client.connectPubSubAsync(CODEC, uri(nodeId, "main")).toCompletableFuture();
+      this.opening = List.of(only);
+      handle.track(opening);
+      all = only.thenCompose(c -> {
+        listen(c);
+        return loadScripts(c).thenApply(shas -> new RedisHandle.Live(c, c, c, shas));
       });
-      List<CompletableFuture<String>> loads = Scripts.ALL.stream()
-          .map(script -> c.async().scriptLoad(script).toCompletableFuture()).toList();
-      return io.redisrouter.router.internal.Stages.all(loads).thenApply(shas -> {
-        Map<String, String> byScript = new HashMap<>();
-        for (int i = 0; i < shas.size(); i++) byScript.put(Scripts.ALL.get(i), shas.get(i));
-        return new RedisHandle.Live(c, p, s, Map.copyOf(byScript));
+    } else {
+      CompletableFuture<StatefulRedisConnection<String, byte[]>> cmd =
+          client.connectAsync(CODEC, uri(nodeId, "cmd")).toCompletableFuture();
+      CompletableFuture<StatefulRedisConnection<String, byte[]>> pub =
+          client.connectAsync(CODEC, uri(nodeId, "pub")).toCompletableFuture();
+      CompletableFuture<StatefulRedisPubSubConnection<String, byte[]>> sub =
+          client.connectPubSubAsync(CODEC, uri(nodeId, "sub")).toCompletableFuture();
+      this.opening = List.of(cmd, pub, sub);
+      handle.track(opening);
+      all = CompletableFuture.allOf(cmd, pub, sub).thenCompose(v -> {
+        StatefulRedisConnection<String, byte[]> c = cmd.join(); // all completed: join does not block here
+        StatefulRedisPubSubConnection<String, byte[]> s = sub.join();
+        listen(s);
+        return loadScripts(c).thenApply(shas -> new RedisHandle.Live(c, pub.join(), s, shas));
       });
-    });
+    }
     ctx.pipeToSelf(all, (l, e) -> e == null ? new Connected(l) : new ConnectFailed(e));
+  }
+
+  private void listen(StatefulRedisPubSubConnection<String, byte[]> s) {
+    s.addListener(new RedisPubSubAdapter<>() {
+      @Override
+      public void message(String channel, byte[] message) {
+        handle.onBroadcast(channel, message);
+      }
+    });
+  }
+
+  private static CompletionStage<Map<String, String>> loadScripts(StatefulRedisConnection<String, byte[]> c) {
+    List<CompletableFuture<String>> loads = Scripts.ALL.stream()
+        .map(script -> c.async().scriptLoad(script).toCompletableFuture()).toList();
+    return io.redisrouter.router.internal.Stages.all(loads).thenApply(shas -> {
+      Map<String, String> byScript = new HashMap<>();
+      for (int i = 0; i < shas.size(); i++) byScript.put(Scripts.ALL.get(i), shas.get(i));
+      return Map.copyOf(byScript);
+    });
   }
 
   /** The role of one of this incarnation's connections ("commands", "publish", "pub/sub"), for the logs. */
   private String roleOf(RedisChannelHandler<?, ?> connection) {
     List<CompletableFuture<? extends StatefulConnection<String, byte[]>>> mine = opening;
     for (int i = 0; mine != null && i < mine.size(); i++) {
-      if (mine.get(i).getNow(null) == connection) return ROLES[i];
+      if (mine.get(i).getNow(null) == connection) return roles[i];
     }
     return "a";
   }
@@ -240,8 +272,9 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   private Behavior<Command> onConnected(Connected c) {
     this.live = c.live();
     handle.up(live);
-    getContext().getLog().info("redis instance '{}' connected at {} (3 connections: commands, publish, pub/sub)",
-        settings.name(), settings.redactedUri());
+    getContext().getLog().info("redis instance '{}' connected at {} ({})", settings.name(), settings.redactedUri(),
+        single ? "1 connection, RESP3: commands, publishes and pub/sub"
+            : "3 connections: commands, publish, pub/sub");
     getContext().pipeToSelf(live.commands().async().info("server"),
         (info, err) -> new ServerVersion(err == null ? versionOf(info) : null, err));
     timers.startTimerWithFixedDelay(HealthTick.INSTANCE, settings.healthCheckInterval());
@@ -256,10 +289,10 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
    */
   private Behavior<Command> onHealthTick() {
     if (live == null) return this;
-    for (int i = 0; i < ROLES.length; i++) {
+    for (int i = 0; i < roles.length; i++) {
       if (pingOutstanding[i]) {
         if (++missed[i] >= settings.healthCheckMaxMissed()) {
-          String reason = "no answer to PING on the " + ROLES[i] + " connection for "
+          String reason = "no answer to PING on the " + roles[i] + " connection for "
               + settings.healthCheckInterval().multipliedBy(missed[i]).toMillis() + " ms (server stopped, paused or"
               + " unreachable)";
           handle.down(reason);
@@ -288,12 +321,7 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   private CompletionStage<String> ping(int index) {
     return switch (index) {
       case 0 -> live.commands().async().ping();
-      case 1 -> {
-        // auto-flush is off on the publish connection: flush the PING (and whatever the ingress has queued)
-        CompletionStage<String> f = live.publish().async().ping();
-        live.publish().flushCommands();
-        yield f;
-      }
+      case 1 -> live.publish().async().ping();
       default -> live.pubsub().async().ping();
     };
   }
@@ -327,6 +355,22 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
 
   private Behavior<Command> onConnectFailed(ConnectFailed f) {
     String reason = describe(f.cause());
+    if (single && refusesResp3(reason)) {
+      if (settings.singleConnectionRequired()) {
+        handle.down("the server refused RESP3 (" + reason + "), and single-connection-required is set");
+        getContext().getLog().error("redis instance '{}' at {}: the server has no RESP3 (HELLO 3 refused: {}), and"
+                + " redis-router.redis.instances.{}.single-connection-required = true: not using it (readiness"
+                + " stays false). Use Redis 6 or later, or allow the fallback to 3 connections (set the key to"
+                + " false)", settings.name(), settings.redactedUri(), reason, settings.name());
+        throw new ConnectionFailure("redis instance '" + settings.name() + "' has no RESP3");
+      }
+      handle.refuseResp3(reason);
+      getContext().getLog().warn("redis instance '{}' at {}: the server has no RESP3 (HELLO 3 refused: {}): using 3"
+              + " connections (commands, publish, pub/sub) instead of 1. Set connections-per-instance = 3 to say so,"
+              + " or single-connection-required = true to refuse such a server", settings.name(),
+          settings.redactedUri(), reason);
+      throw new ConnectionDropped("redis instance '" + settings.name() + "' has no RESP3: reconnecting with 3");
+    }
     handle.down("connect failed: " + reason);
     getContext().getLog().warn("redis instance '{}' at {}: connect failed ({}); retrying with backoff",
         settings.name(), settings.redactedUri(), reason);
@@ -351,6 +395,12 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
     handle.closing(client.shutdownAsync(0, 2, java.util.concurrent.TimeUnit.SECONDS)
         .exceptionally(e -> null));
     return this;
+  }
+
+  /** Whether a connect failure is the server refusing {@code HELLO 3} (older than 6, or a proxy without RESP3). */
+  static boolean refusesResp3(String reason) {
+    String r = reason.toUpperCase(java.util.Locale.ROOT);
+    return r.contains("HELLO") || r.contains("NOPROTO") || r.contains("RESP3");
   }
 
   /**

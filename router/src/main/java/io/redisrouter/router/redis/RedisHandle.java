@@ -30,7 +30,10 @@ import java.util.function.Consumer;
 public final class RedisHandle {
   private static final Logger log = LoggerFactory.getLogger(RedisHandle.class);
 
-  /** One incarnation's connections (of the connection actor) and the digests of the scripts loaded on them. */
+  /**
+   * One incarnation's connections (of the connection actor) and the digests of the scripts loaded on them. With one
+   * connection per instance (the default) the three are the same RESP3 connection.
+   */
   public record Live(StatefulRedisConnection<String, byte[]> commands,
               StatefulRedisConnection<String, byte[]> publish,
               StatefulRedisPubSubConnection<String, byte[]> pubsub,
@@ -91,6 +94,17 @@ public final class RedisHandle {
     return liveConsumers.stream().filter(k -> k.startsWith(prefix)).map(k -> k.substring(prefix.length())).toList();
   }
 
+  /** Why the server refused RESP3 (then this node uses 3 connections to it), or null. */
+  private volatile String resp3Refused;
+
+  public String resp3Refused() {
+    return resp3Refused;
+  }
+
+  void refuseResp3(String reason) {
+    this.resp3Refused = reason;
+  }
+
   public boolean isUp() {
     return live != null;
   }
@@ -100,15 +114,15 @@ public final class RedisHandle {
     return lastError;
   }
 
-  /** Async commands on the shared, multiplexed command connection (auto-flushed). */
+  /** Async commands on the shared, multiplexed command connection (auto-flushed; the only one by default). */
   public RedisAsyncCommands<String, byte[]> commands() {
     return current().commands().async();
   }
 
   /**
    * The connections of now, read once: a caller that uses several of them (the publish connection and the script
-   * digests loaded with it) gets one incarnation's, even if the connections drop meanwhile. Auto-flush is off on
-   * the publish connection: whoever writes to it calls {@code flushCommands()} after a batch (the ingress does).
+   * digests loaded with it) gets one incarnation's, even if the connections drop meanwhile. Every connection is
+   * auto-flushed; a batch of publishes goes out as one write through a {@link CommandBatch}.
    *
    * @throws RedisUnavailableException when not connected
    */

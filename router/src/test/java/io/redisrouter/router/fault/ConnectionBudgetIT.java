@@ -38,14 +38,16 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The connection budget (design guide §2, issue point 4): one router node uses at most 3 Redis connections
- * (commands, publish, pub/sub), whatever the number of publishers and subscriptions.
+ * The connection budget (design guide §2): one router node holds one Redis connection per instance (RESP3:
+ * commands, pipelined publishes and pub/sub on it), or 3 with {@code connections-per-instance = 3}, whatever the
+ * number of publishers and subscriptions.
  *
- * <p>1,000 publisher actors (each keeping one publish in flight, so up to 1,000 concurrent publishes) and 100
- * subscriptions (10 channels × 10 subscription names, each with its own acking subscriber actor) share one router.
- * While the load runs, {@code CLIENT LIST} on the test Redis is sampled: the router's connections (client names
- * {@code rr:*}) must never exceed 3 and be exactly 3 once connected. Every message must reach every subscription of
- * its channel: the checker tracks (message, subscription) pairs, lost = 0.
+ * <p>1,000 publisher actors (each keeping one publish in flight, so up to 1,000 concurrent publishes), 100 reliable
+ * subscriptions (10 channels × 10 subscription names, each with its own acking subscriber actor) and 10 broadcast
+ * subscriptions share one router. While the load runs, {@code CLIENT LIST} on the test Redis is sampled: the router's
+ * connections (client names {@code rr:*}) are exactly the mode's count throughout. Then its connection is killed
+ * (CLIENT KILL) and sampled during the reconnect: never more than the count plus the closing ones. Every message
+ * must reach every subscription of its channel: the checker tracks (message, subscription) pairs, lost = 0.
  */
 class ConnectionBudgetIT {
   private static final Logger log = LoggerFactory.getLogger(ConnectionBudgetIT.class);
@@ -53,6 +55,9 @@ class ConnectionBudgetIT {
   private static final int SUBSCRIPTIONS_PER_CHANNEL = 10;
   private static final int PUBLISHERS = 1000;
   private static final int MESSAGES_PER_PUBLISHER = 5;
+  private static final String BROADCAST = "budget-bc";
+  private static final int BROADCAST_SUBSCRIPTIONS = 10;
+  private static final int BROADCASTS = 200;
 
   static RedisServer redis;
   static ActorTestKit kit;
@@ -148,12 +153,15 @@ class ConnectionBudgetIT {
   }
 
   @Test
-  void thousandPublishersAndHundredSubscriptionsShareThreeConnections() throws Exception {
+  void thousandPublishersAndHundredTenSubscriptionsShareOneConnection() throws Exception {
     long t0 = System.nanoTime();
+    int budget = RouterTestSupport.connectionsPerInstance();
     MessageChecker checker = new MessageChecker();
     RouterMetrics metrics = new RouterMetrics();
-    ActorRef<RouterCommand> router = kit.spawn(RedisRouter.create(
-        RouterTestSupport.settings(redis, "node-id = node-budget"), metrics), "router");
+    io.redisrouter.config.RouterSettings settings = RouterTestSupport.settings(redis, "node-id = node-budget\n"
+        + "channels.overrides.\"" + BROADCAST + "\".mode = broadcast");
+    assertEquals(budget, settings.redisInstances().get("default").connectionsPerInstance(), "the mode of this run");
+    ActorRef<RouterCommand> router = kit.spawn(RedisRouter.create(settings, metrics), "router");
     TestProbe<Object> probe = kit.createTestProbe();
 
     // 100 subscriptions over 10 channels, one acking subscriber actor each
@@ -170,8 +178,18 @@ class ConnectionBudgetIT {
             RouterTestSupport.subscribe(kit, router, channel(c), sub, subscriber));
       }
     }
+    // 10 broadcast subscriptions (one acking subscriber each: the answer paces the fan-out)
+    Map<String, AtomicInteger> perBroadcast = new ConcurrentHashMap<>();
+    for (int s = 0; s < BROADCAST_SUBSCRIPTIONS; s++) {
+      String sub = "bc-" + s;
+      AtomicInteger n = perBroadcast.computeIfAbsent(sub, k -> new AtomicInteger());
+      ActorRef<Delivery> subscriber = kit.spawn(RouterTestSupport.acking(d -> n.incrementAndGet()),
+          "broadcast-subscriber-" + sub);
+      assertInstanceOf(SubscribeReply.Subscribed.class,
+          RouterTestSupport.subscribe(kit, router, BROADCAST, sub, subscriber));
+    }
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(3, redis.clientCount("rr:"), () -> "clients: " + redis.clients());
+      assertEquals(budget, redis.clientCount("rr:"), () -> "clients: " + redis.clients());
       return null;
     });
 
@@ -200,6 +218,11 @@ class ConnectionBudgetIT {
         publishers.add(kit.spawn(publisher(i, router, checker, counts), "publisher-" + i));
       }
       publishers.forEach(p -> p.tell(new Start()));
+      // broadcasts in the middle of the load, on the same connection as everything else (in the default mode)
+      for (int i = 0; i < BROADCASTS; i++) {
+        RouterTestSupport.publishAsync(kit, router, PublishRequest.of(BROADCAST, RouterTestSupport.payload("b" + i,
+            64)));
+      }
 
       probe.awaitAssert(Duration.ofSeconds(40), () -> {
         assertEquals(PUBLISHERS, counts.finished.get(), () -> "publishers finished; accepted "
@@ -219,6 +242,10 @@ class ConnectionBudgetIT {
     // no connection opened during the load, however short-lived (the test's own harness connection stays open)
     long acceptedDuring = Long.parseLong(redis.infoField("stats", "total_connections_received")) - acceptedBefore;
     assertEquals(0L, acceptedDuring, "connections Redis accepted during the load");
+    probe.awaitAssert(Duration.ofSeconds(10), () -> {
+      perBroadcast.forEach((sub, n) -> assertEquals(BROADCASTS, n.get(), sub + " broadcasts received"));
+      return null;
+    });
     for (int c = 0; c < CHANNELS; c++) {
       String ch = channel(c);
       for (int s = 0; s < SUBSCRIPTIONS_PER_CHANNEL; s++) {
@@ -249,9 +276,51 @@ class ConnectionBudgetIT {
         metrics.delivered.sum(), metrics.acked.sum(), metrics.ackTimeouts.sum(), metrics.retried.sum(),
         metrics.claimed.sum());
 
+    // a reconnect: the router's connections are killed; sampled until it is back with its budget
+    List<Integer> reconnectSamples = java.util.Collections.synchronizedList(new ArrayList<>());
+    ScheduledExecutorService again = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "client-list-sampler-reconnect");
+      t.setDaemon(true);
+      return t;
+    });
+    long killed;
+    try {
+      again.scheduleWithFixedDelay(() -> reconnectSamples.add(redis.clientCount("rr:")), 0, 5, TimeUnit.MILLISECONDS);
+      killed = 0;
+      for (Map<String, String> c : redis.clients()) {
+        if (c.getOrDefault("name", "").startsWith("rr:")) {
+          redis.call("CLIENT", "KILL", "ID", c.get("id"));
+          killed++;
+        }
+      }
+      probe.awaitAssert(Duration.ofSeconds(10), () -> {
+        assertTrue(Long.parseLong(redis.infoField("stats", "total_connections_received")) - acceptedBefore
+            >= budget, "the router reconnected");
+        assertEquals(budget, redis.clientCount("rr:"), () -> "clients: " + redis.clients());
+        return null;
+      });
+    } finally {
+      again.shutdownNow();
+      again.awaitTermination(5, TimeUnit.SECONDS);
+    }
+    int maxDuringReconnect;
+    synchronized (reconnectSamples) {
+      maxDuringReconnect = reconnectSamples.stream().mapToInt(Integer::intValue).max().orElse(-1);
+    }
+    // and it works again: a publish and its deliveries go through the new connection
+    assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(kit, router,
+        PublishRequest.of(BROADCAST, RouterTestSupport.payload("after-reconnect", 64))));
+    log.info("reconnect: killed {} router connections; CLIENT LIST sampled {} times until it was back: rr:* max {};"
+        + " now {}", killed, reconnectSamples.size(), maxDuringReconnect, redis.clientCount("rr:"));
+
     assertTrue(samples.size() >= 5, "too few CLIENT LIST samples: " + samples.size());
-    assertTrue(maxConnections <= 3, "router connections must stay within 3, saw " + maxConnections);
-    assertEquals(3, minConnections, "router connections while connected");
+    assertEquals(budget, maxConnections, "router connections must stay within the budget");
+    assertEquals(budget, minConnections, "router connections while connected");
+    assertEquals(budget, killed, "connections killed");
+    assertTrue(reconnectSamples.size() >= 2, "reconnect samples: " + reconnectSamples.size());
+    // the new connections open once the old ones closed (the actor closes its client before it reconnects); one
+    // still closing may be seen next to the new one
+    assertTrue(maxDuringReconnect <= budget + 1, "connections during the reconnect: " + maxDuringReconnect);
     assertEquals(0, maxOthers.get(), "no other client may connect");
     assertEquals(100, perSubscription.size());
     long expectedPairs = (long) PUBLISHERS * MESSAGES_PER_PUBLISHER * SUBSCRIPTIONS_PER_CHANNEL;

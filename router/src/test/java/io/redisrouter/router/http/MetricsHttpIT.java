@@ -98,7 +98,8 @@ class MetricsHttpIT {
         "redis_router_ingress_depth", "redis_router_publish_to_ack_seconds_count")) {
       assertTrue(before.containsKey(name), "missing " + name + " in " + before.keySet());
     }
-    assertEquals(3.0, before.get("redis_router_redis_connections{instance=\"default\"}"));
+    assertEquals((double) io.redisrouter.router.RouterTestSupport.connectionsPerInstance(),
+        before.get("redis_router_redis_connections{instance=\"default\"}"));
     assertEquals(0.0, before.get("redis_router_redis_connections{instance=\"spare\"}"));
 
     TestProbe<Delivery> sub = kit.createTestProbe();
@@ -148,7 +149,8 @@ class MetricsHttpIT {
     assertTrue(delta(a, before, "redis_router_publish_to_ack_seconds_sum") > 0);
     assertEquals(3.0, delta(a, before, "redis_router_publish_to_ack_seconds_bucket{le=\"+Inf\"}"));
     assertEquals(0.0, a.get("redis_router_ingress_depth"));
-    assertEquals(3.0, a.get("redis_router_redis_connections{instance=\"default\"}"));
+    assertEquals((double) io.redisrouter.router.RouterTestSupport.connectionsPerInstance(),
+        a.get("redis_router_redis_connections{instance=\"default\"}"));
     assertEquals(0.0, a.get("redis_router_redis_connections{instance=\"spare\"}"));
     sub.expectNoMessage(Duration.ofMillis(200));
   }
