@@ -41,6 +41,8 @@ public final class BenchMain {
           LettuceStreams::new),
       new Def("router", "b. router embedded, reliable", "at-least-once + deadlines/retries", 60_000,
           () -> new RouterEmbedded(false, false)),
+      new Def("router-split", "b. router embedded, reliable, 3 connections", "at-least-once + deadlines/retries",
+          60_000, () -> new RouterEmbedded(false, false, 3)),
       new Def("http-one", "c. router HTTP publish, 1 per request", "at-least-once", 5_000,
           () -> new RouterHttp(RouterHttp.Mode.PUBLISH_ONE)),
       new Def("http-bare", "c. bare Pekko HTTP route, 202 (no Redis)", "none", 5_000, BareHttp::new),
@@ -58,6 +60,8 @@ public final class BenchMain {
           () -> new NaivePool(false, 16)),
       new Def("broadcast", "e. router broadcast mode", "at-most-once", 60_000,
           () -> new RouterEmbedded(true, false)),
+      new Def("broadcast-split", "e. router broadcast mode, 3 connections", "at-most-once", 60_000,
+          () -> new RouterEmbedded(true, false, 3)),
       new Def("pubsub", "e. raw Lettuce PUBLISH/SUBSCRIBE", "at-most-once", 60_000, LettucePubSub::new));
 
   private static final List<Def> RESTARTS = List.of(
@@ -67,7 +71,7 @@ public final class BenchMain {
       new Def("naive-restart", "naive Jedis pool + re-publish on 0", "blind retry", 20_000,
           () -> new NaivePool(true, 16)));
 
-  private static final List<String> AOF_PASS = List.of("ceiling", "router", "redisson-stream");
+  private static final List<String> AOF_PASS = List.of("ceiling", "router", "router-split", "redisson-stream");
 
   public static void main(String[] args) throws Exception {
     if (System.getProperty("logback.configurationFile") == null) {

@@ -34,7 +34,8 @@ final class Report {
     for (BenchMain.Row r : rows) {
       if (!r.def().id().equals("router")) continue;
       for (BenchMain.Row peer : BenchMain.byId(rows, r.size(), r.pass()).values()) {
-        if (peer == r || !List.of("ceiling", "redisson-stream", "redisson-topic", "naive").contains(peer.def().id())) {
+        if (peer == r || !List.of("ceiling", "router-split", "redisson-stream", "redisson-topic", "naive")
+            .contains(peer.def().id())) {
           continue;
         }
         b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s |%n", size(r.size()), r.pass(),
@@ -46,6 +47,10 @@ final class Report {
       b.append(String.format(Locale.ROOT, "%nHTTP single-message publish vs a bare Pekko HTTP route answering 202"
               + " (same client, 64 requests in flight, 256 B): %s.%n",
           ratio(http.get("http-one").median(), http.get("http-bare").median())));
+    }
+    if (http.containsKey("broadcast") && http.containsKey("broadcast-split")) {
+      b.append(String.format(Locale.ROOT, "Broadcast mode, 1 connection vs 3 connections (256 B): %s.%n",
+          ratio(http.get("broadcast").median(), http.get("broadcast-split").median())));
     }
     if (http.containsKey("broadcast") && http.containsKey("pubsub")) {
       b.append(String.format(Locale.ROOT, "Broadcast mode vs raw PUBLISH/SUBSCRIBE (256 B): %s.%n",

@@ -50,9 +50,17 @@ final class RouterEmbedded implements Scenario {
     return redelivered.get();
   }
 
+  /** Redis connections of the router: 1 (the default, RESP3) or 3 (commands, publish, pub/sub apart). */
+  private final int connections;
+
   RouterEmbedded(boolean broadcast, boolean restart) {
+    this(broadcast, restart, 1);
+  }
+
+  RouterEmbedded(boolean broadcast, boolean restart, int connections) {
     this.broadcast = broadcast;
     this.restart = restart;
+    this.connections = connections;
   }
 
   static Config config(BenchRedis redis, String extra) {
@@ -70,8 +78,9 @@ final class RouterEmbedded implements Scenario {
   public void start(BenchRedis redis, Tracker tracker, String key) throws Exception {
     this.channel = key;
     this.tracker = tracker;
-    Config config = config(redis, broadcast
-        ? "redis-router.channels.overrides.\"" + key + "\".mode = broadcast" : "");
+    Config config = config(redis, (broadcast
+        ? "redis-router.channels.overrides.\"" + key + "\".mode = broadcast\n" : "")
+        + "redis-router.redis.instances.default.connections-per-instance = " + connections);
     RouterSettings settings = RouterSettings.load(config);
     system = ActorSystem.create(Behaviors.empty(), "bench-router", config);
     ActorRef<RouterCommand> router = system.systemActorOf(RedisRouter.create(settings), "router",
