@@ -340,6 +340,8 @@ public final class RouterSettings {
         r.positiveDuration("poll-interval"),
         r.positiveDuration("claim-interval"),
         r.positiveDuration("lease-renew-interval"),
-        r.positiveDuration("idle-consumer-removal"));
+        r.positiveDuration("idle-consumer-removal"),
+        r.positiveDuration("idle-poll-max"),
+        r.positiveDuration("idle-claim-max"));
   }
 }

@@ -104,6 +104,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private enum Tick implements Command { POLL, CLAIM, RENEW, ENSURE_GROUP, WAKE }
 
+  /** The group's pending summary, read before a take-over scan: is there anything another consumer holds? */
+  private record ClaimCheck(io.lettuce.core.models.stream.PendingMessages pending, Throwable error)
+      implements Command {}
+
   private record SubscriberGone(ActorRef<Delivery> subscriber) implements Command {}
 
   private record ChildStopped(String streamId, ActorRef<Object> child) implements Command {}
@@ -226,6 +230,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * never run at once: they share the one {@code max-in-flight} budget.
    */
   private boolean claimDue = true;
+  /** The next poll after this ({@code poll-interval}, doubling up to {@code idle-poll-max} while reads find nothing). */
+  private Duration pollDelay;
+  /** The next claim check after this ({@code claim-interval}, doubling up to {@code idle-claim-max} while idle). */
+  private Duration claimDelay;
+  private final java.util.function.Consumer<byte[]> doorbell;
 
   private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String channel,
                             String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
@@ -251,6 +260,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     ActorRef<Command> self = ctx.getSelf();
     this.wake = () -> self.tell(Tick.WAKE);
     wakeups.register(channel, wake);
+    this.pollDelay = consumerSettings.pollInterval();
+    this.claimDelay = consumerSettings.claimInterval();
+    byte[] own = wakeups.token();
+    // another node wrote entries here (its own rings are ignored: it woke its subscriptions locally)
+    this.doorbell = from -> {
+      if (!java.util.Arrays.equals(from, own)) self.tell(Tick.WAKE);
+    };
+    handle.addDoorbellListener(channel, doorbell);
     handle.registerConsumer(stream, subscription, consumer);
     ensureGroup();
   }
@@ -276,12 +293,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessage(DeadLetterDone.class, this::onDeadLetterDone)
         .onMessage(InlineAnswer.class, this::onInlineAnswer)
         .onMessageEquals(Sweep.INSTANCE, this::sweep)
-        .onMessageEquals(Tick.POLL, this::read)
-        .onMessageEquals(Tick.WAKE, this::read)
-        .onMessageEquals(Tick.CLAIM, () -> {
-          claimDue = true;
-          return claim();
+        .onMessageEquals(Tick.POLL, () -> {
+          timers.startSingleTimer(Tick.POLL, pollDelay); // the safety net goes on whatever this read does
+          return read();
         })
+        .onMessageEquals(Tick.WAKE, this::read)
+        .onMessageEquals(Tick.CLAIM, this::checkClaim)
+        .onMessage(ClaimCheck.class, this::onClaimCheck)
         .onMessageEquals(Tick.RENEW, this::renew)
         .onMessageEquals(Tick.ENSURE_GROUP, () -> {
           ensureGroup();
@@ -295,6 +313,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** Stopped or restarting: the children stop with us; their entries (and the first attempts') stay pending. */
   private Behavior<Command> released() {
     wakeups.unregister(channel, wake);
+    handle.removeDoorbellListener(channel, doorbell);
     handle.unregisterConsumer(stream, subscription, consumer);
     metrics.inFlight.add(-(inFlight.size() + inline.size()));
     inFlight.clear();
@@ -412,10 +431,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     groupReady = true;
     waitingForGroup.forEach(r -> r.tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE)));
     waitingForGroup.clear();
-    timers.startTimerWithFixedDelay(Tick.POLL, consumerSettings.pollInterval());
-    timers.startTimerWithFixedDelay(Tick.CLAIM, consumerSettings.claimInterval());
+    timers.startSingleTimer(Tick.POLL, pollDelay);
+    timers.startSingleTimer(Tick.CLAIM, claimDelay);
     timers.startTimerWithFixedDelay(Tick.RENEW, renewInterval());
-    timers.startTimerWithFixedDelay(Sweep.INSTANCE, sweepInterval());
     claim(); // first take over what crashed consumers left behind
     return read();
   }
@@ -470,6 +488,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       }
       return this;
     }
+    if (r.messages().isEmpty()) {
+      Duration doubled = pollDelay.multipliedBy(2);
+      pollDelay = doubled.compareTo(consumerSettings.idlePollMax()) > 0 ? consumerSettings.idlePollMax() : doubled;
+    } else if (!pollDelay.equals(consumerSettings.pollInterval())) {
+      pollDelay = consumerSettings.pollInterval(); // traffic: poll at the short interval again
+      timers.startSingleTimer(Tick.POLL, pollDelay);
+    }
     if (!r.messages().isEmpty()) {
       // where the group continues should Redis lose it: after the last entry read (ids come in order)
       handle.recordGroupPosition(stream, subscription, r.messages().get(r.messages().size() - 1).getId());
@@ -514,6 +539,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       String deliveryId = DeliveryIds.of(streamId, 1);
       ActorRef<Delivery> target = nextTarget();
       inline.put(streamId, new Inline(envelope, deliveryId));
+      if (!timers.isTimerActive(Sweep.INSTANCE)) timers.startTimerWithFixedDelay(Sweep.INSTANCE, sweepInterval());
       metrics.delivered.increment();
       handTo(target, new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
       return;
@@ -617,6 +643,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         }
       }
     }
+    if (inline.isEmpty()) timers.cancel(Sweep.INSTANCE); // started again by the next first attempt
     if (late == null && expired == null) return this;
     if (late != null) {
       for (Map.Entry<String, Inline> e : late) {
@@ -920,6 +947,46 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return read();
     }
     return this;
+  }
+
+  /**
+   * The claim tick: a take-over scan (XAUTOCLAIM) runs only when another consumer of the group holds entries (the
+   * XPENDING summary, one cheap command); while none does, the next check waits twice as long, up to
+   * {@code idle-claim-max}. A scan in progress goes on at once.
+   */
+  private Behavior<Command> checkClaim() {
+    if (!"0-0".equals(claimCursor) || !groupReady) {
+      timers.startSingleTimer(Tick.CLAIM, claimDelay);
+      claimDue = groupReady;
+      return claim();
+    }
+    CompletionStage<io.lettuce.core.models.stream.PendingMessages> f;
+    try {
+      f = handle.commands().xpending(stream, subscription);
+    } catch (RedisUnavailableException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    getContext().pipeToSelf(f, ClaimCheck::new);
+    return this;
+  }
+
+  private Behavior<Command> onClaimCheck(ClaimCheck c) {
+    long foreign;
+    if (c.error() != null) {
+      foreign = 1; // unknown: scan as before
+    } else {
+      Long own = c.pending().getConsumerMessageCount().get(consumer);
+      foreign = c.pending().getCount() - (own == null ? 0 : own);
+    }
+    if (foreign > 0) {
+      claimDelay = consumerSettings.claimInterval();
+      claimDue = true;
+    } else {
+      Duration doubled = claimDelay.multipliedBy(2);
+      claimDelay = doubled.compareTo(consumerSettings.idleClaimMax()) > 0 ? consumerSettings.idleClaimMax() : doubled;
+    }
+    timers.startSingleTimer(Tick.CLAIM, claimDelay);
+    return claimDue ? claim() : this;
   }
 
   private Behavior<Command> claim() {

@@ -6,9 +6,17 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Local signals "new entries on this channel": the publish ingress rings them after Redis confirmed a batch, so
  * that subscriptions on the same node read at once instead of waiting for their next poll. Subscriptions on other
- * nodes rely on their poll interval.
+ * nodes are woken by the channel's doorbell (a PUBLISH after the batch's writes, carrying {@link #token()}: a node
+ * ignores its own rings, it woke its subscriptions already).
  */
 public final class Wakeups {
+  private final byte[] token = java.util.UUID.randomUUID().toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  /** This node's doorbell token. */
+  public byte[] token() {
+    return token;
+  }
+
   private final ConcurrentHashMap<String, Set<Runnable>> byChannel = new ConcurrentHashMap<>();
 
   public void register(String channel, Runnable wake) {

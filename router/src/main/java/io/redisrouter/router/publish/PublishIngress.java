@@ -322,6 +322,7 @@ public final class PublishIngress {
           new String[] {RedisKeys.stream(e.channel()), RedisKeys.dedup(e.channel(), e.id())},
           Long.toString(dedupWindowMs).getBytes(StandardCharsets.US_ASCII), body);
       written.add(e.channel());
+      batch.ringAfter(e.channel(), wakeups.token());
       writes.add(f.toCompletableFuture().handle((r, err) -> {
         if (err != null) {
           rejectUnavailable(p, err);
@@ -340,6 +341,7 @@ public final class PublishIngress {
       }));
     } else {
       written.add(e.channel());
+      batch.ringAfter(e.channel(), wakeups.token());
       writes.add(batch.xadd(RedisKeys.stream(e.channel()), RedisKeys.FIELD_ENVELOPE, body)
           .handle((id, err) -> {
             if (err != null) {

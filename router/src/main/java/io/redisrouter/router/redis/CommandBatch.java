@@ -31,6 +31,9 @@ public final class CommandBatch {
   private final RedisHandle.Live live;
   private final StatefulConnection<String, byte[]> connection;
   private final List<RedisCommand<String, byte[], ?>> commands = new ArrayList<>();
+  /** Reliable channels written in this batch: their doorbells ring after the writes. */
+  private final java.util.Set<String> touched = new java.util.LinkedHashSet<>();
+  private byte[] bell;
 
   /** A batch for {@code live}'s publish connection (the only connection in single-connection mode). */
   public CommandBatch(RedisHandle handle, RedisHandle.Live live) {
@@ -80,6 +83,16 @@ public final class CommandBatch {
     }).thenCompose(x -> x);
   }
 
+  /**
+   * Rings {@code channel}'s doorbell ({@link RedisKeys#doorbell}) with {@code token} after the batch's writes (a
+   * PUBLISH per channel, once per batch, executed after the writes on the same connection): subscriptions on other
+   * nodes that receive it read the new entries at once.
+   */
+  public void ringAfter(String channel, byte[] token) {
+    touched.add(channel);
+    bell = token;
+  }
+
   public boolean isEmpty() {
     return commands.isEmpty();
   }
@@ -90,6 +103,7 @@ public final class CommandBatch {
    */
   public void dispatch() {
     if (commands.isEmpty()) return;
+    for (String channel : touched) publish(RedisKeys.doorbell(channel), bell); // answers unused: a hint only
     try {
       connection.dispatch(commands);
     } catch (RuntimeException e) {

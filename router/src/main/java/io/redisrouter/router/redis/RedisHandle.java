@@ -42,8 +42,9 @@ public final class RedisHandle {
   private final String instance;
   private volatile Live live;
   private volatile String lastError = "not connected yet";
+  /** Listeners per Redis pub/sub channel (broadcast channels and doorbells). */
   private final Map<String, Set<Consumer<byte[]>>> broadcastListeners = new ConcurrentHashMap<>();
-  /** Per broadcast channel with listeners: completes once Redis confirmed a SUBSCRIBE to it. */
+  /** Per pub/sub channel with listeners: completes once Redis confirmed a SUBSCRIBE to it. */
   private final Map<String, CompletableFuture<Void>> broadcastSubscribed = new ConcurrentHashMap<>();
   private final java.util.concurrent.ConcurrentLinkedQueue<CompletableFuture<Void>> waiters =
       new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -187,7 +188,7 @@ public final class RedisHandle {
     groupPositions.remove(stream + '\n' + group);
   }
 
-  // ---- broadcast (pub/sub) -------------------------------------------------------------------------------------
+  // ---- pub/sub: broadcast channels and doorbells -------------------------------------------------------------
 
   /**
    * Registers a listener for a broadcast channel; subscribes on Redis when it is the first one. The returned stage
@@ -195,9 +196,32 @@ public final class RedisHandle {
    * published on the channel seen.
    */
   public CompletionStage<Void> addBroadcastListener(String channel, Consumer<byte[]> listener) {
-    CompletableFuture<Void> subscribed = broadcastSubscribed.computeIfAbsent(channel, k -> new CompletableFuture<>());
+    return addListener(RedisKeys.broadcast(channel), listener);
+  }
+
+  /** Removes a listener; unsubscribes on Redis when it was the last one. */
+  public void removeBroadcastListener(String channel, Consumer<byte[]> listener) {
+    removeListener(RedisKeys.broadcast(channel), listener);
+  }
+
+  /**
+   * Registers a listener for the doorbell of a reliable channel ({@link RedisKeys#doorbell}): the publish ingress of
+   * every node rings it after it wrote entries there, so that subscriptions on other nodes read at once instead of
+   * waiting for their poll. The listener also runs after every reconnect (a doorbell may have been missed).
+   */
+  public void addDoorbellListener(String channel, Consumer<byte[]> listener) {
+    addListener(RedisKeys.doorbell(channel), listener);
+  }
+
+  public void removeDoorbellListener(String channel, Consumer<byte[]> listener) {
+    removeListener(RedisKeys.doorbell(channel), listener);
+  }
+
+  private CompletionStage<Void> addListener(String redisChannel, Consumer<byte[]> listener) {
+    CompletableFuture<Void> subscribed = broadcastSubscribed.computeIfAbsent(redisChannel,
+        k -> new CompletableFuture<>());
     boolean[] first = {false};
-    broadcastListeners.compute(channel, (k, set) -> {
+    broadcastListeners.compute(redisChannel, (k, set) -> {
       if (set == null) {
         set = new CopyOnWriteArraySet<>();
         first[0] = true;
@@ -207,9 +231,10 @@ public final class RedisHandle {
     });
     Live l = live;
     if (first[0] && l != null) {
-      l.pubsub().async().subscribe(RedisKeys.broadcast(channel)).whenComplete((v, e) -> {
+      l.pubsub().async().subscribe(redisChannel).whenComplete((v, e) -> {
         if (e != null) {
-          log.warn("SUBSCRIBE to broadcast channel '{}' on '{}' failed: {} (retried on reconnect)", channel, instance, e.toString());
+          log.warn("SUBSCRIBE to '{}' on '{}' failed: {} (retried on reconnect)", redisChannel, instance,
+              e.toString());
         } else {
           subscribed.complete(null);
         }
@@ -218,35 +243,32 @@ public final class RedisHandle {
     return subscribed;
   }
 
-  /** Removes a listener; unsubscribes on Redis when it was the last one. */
-  public void removeBroadcastListener(String channel, Consumer<byte[]> listener) {
+  private void removeListener(String redisChannel, Consumer<byte[]> listener) {
     boolean[] last = {false};
-    broadcastListeners.computeIfPresent(channel, (k, set) -> {
+    broadcastListeners.computeIfPresent(redisChannel, (k, set) -> {
       set.remove(listener);
       if (set.isEmpty()) {
         last[0] = true;
-        broadcastSubscribed.remove(channel);
+        broadcastSubscribed.remove(redisChannel);
         return null;
       }
       return set;
     });
     Live l = live;
     if (last[0] && l != null) {
-      l.pubsub().async().unsubscribe(RedisKeys.broadcast(channel));
+      l.pubsub().async().unsubscribe(redisChannel);
     }
   }
 
   /** Called from the pub/sub connection's listener (a Netty thread): hands the message to every local listener. */
   void onBroadcast(String redisChannel, byte[] message) {
-    String channel = RedisKeys.channelOfBroadcast(redisChannel);
-    if (channel == null) return;
-    Set<Consumer<byte[]>> set = broadcastListeners.get(channel);
+    Set<Consumer<byte[]>> set = broadcastListeners.get(redisChannel);
     if (set == null) return;
     for (Consumer<byte[]> l : set) {
       try {
         l.accept(message);
       } catch (RuntimeException e) {
-        log.warn("broadcast listener of '{}' failed: {}", channel, e.toString());
+        log.warn("listener of '{}' failed: {}", redisChannel, e.toString());
       }
     }
   }
@@ -275,7 +297,7 @@ public final class RedisHandle {
     CompletableFuture<Void> w;
     while ((w = waiters.poll()) != null) w.complete(null);
     List<CompletableFuture<Void>> confirms = List.copyOf(broadcastSubscribed.values());
-    List<String> channels = broadcastListeners.keySet().stream().map(RedisKeys::broadcast).toList();
+    List<String> channels = List.copyOf(broadcastListeners.keySet());
     if (!channels.isEmpty()) {
       l.pubsub().async().subscribe(channels.toArray(String[]::new)).whenComplete((v, e) -> {
         if (e != null) {
@@ -285,7 +307,14 @@ public final class RedisHandle {
         }
       });
     }
+    // doorbells rung while the connection was down were missed: every subscription listening reads once now
+    broadcastListeners.forEach((redisChannel, set) -> {
+      if (RedisKeys.isDoorbell(redisChannel)) onBroadcast(redisChannel, RECONNECTED);
+    });
   }
+
+  /** The doorbell "message" a listener gets after a reconnect. */
+  public static final byte[] RECONNECTED = new byte[0];
 
   void down(String reason) {
     this.lastError = reason;

@@ -27,9 +27,16 @@ public final class RedisKeys {
     return "rr:bc:" + channel;
   }
 
-  /** The inverse of {@link #broadcast(String)}, or {@code null} when the name is not one of ours. */
-  public static String channelOfBroadcast(String redisChannel) {
-    return redisChannel.startsWith("rr:bc:") ? redisChannel.substring(6) : null;
+  /**
+   * The pub/sub channel that rings when entries were written to a reliable channel's stream (the message is the
+   * writing node's id): subscriptions on other nodes read at once instead of waiting for their next poll.
+   */
+  public static String doorbell(String channel) {
+    return "rr:wake:" + channel;
+  }
+
+  public static boolean isDoorbell(String redisChannel) {
+    return redisChannel.startsWith("rr:wake:");
   }
 
   /** Hash of the subscriptions created over the HTTP API: field = subscription name, value = its JSON. */

@@ -39,7 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>Under a steady publish load (100 messages a second, 2 s time to live each) with an acking subscriber:
  * {@code /health/ready} turns 503 within twice the command timeout (the health check's PINGs go unanswered), every
  * publish gets an answer within its deadline plus one second (no future waits for a Redis that does not answer),
- * and once Redis answers again the node recovers by itself, with exactly 3 connections and lost = 0 for the
+ * and once Redis answers again the node recovers by itself, with its connections (1, or 3 split) and lost = 0 for the
  * accepted messages.
  */
 class RedisStallIT {
@@ -160,7 +160,8 @@ class RedisStallIT {
         return null;
       });
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
-        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:" + NODE + ":"), () -> "router connections: " + redis.clients());
+        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:" + NODE + ":"),
+            () -> "router connections: " + redis.clients());
         assertEquals(RouterTestSupport.connectionsPerInstance(), service.runtime().handles().get("default").openConnections(), "connections metric");
         return null;
       });
@@ -245,14 +246,17 @@ class RedisStallIT {
         return null;
       });
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
-        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:" + NODE + ":"), () -> "router connections: " + redis.clients());
+        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:" + NODE + ":"),
+            () -> "router connections: " + redis.clients());
         return null;
       });
       int lostSeen = logs.linesContaining("connection lost").size();
       MessageChecker.Report report = checker.report();
       log.info("client kill: {} connections killed in 30 s, {} 'connection lost' lines; publishes: {}; {}", kills,
           lostSeen, publisher.summary(), report);
-      assertTrue(kills >= 30 && lostSeen >= 10, "the kills happened and were seen: " + kills + " / " + lostSeen);
+      // a round of kills finds the node's connections (1, or 3 in the split mode) unless it is reconnecting
+      assertTrue(kills >= 10 * RouterTestSupport.connectionsPerInstance() && lostSeen >= 10,
+          "the kills happened and were seen: " + kills + " / " + lostSeen);
       assertTrue(report.acked() > 0, "messages were accepted between the kills");
       assertEquals(0, report.lost(), "lost");
       assertEquals(0, publisher.noReply.sum(), "publishes without an answer");
