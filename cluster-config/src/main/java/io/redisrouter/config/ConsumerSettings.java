@@ -13,8 +13,8 @@ import java.time.Duration;
  * @param idleConsumerRemoval a consumer holding nothing and idle this long is removed
  * @param idlePollMax        the poll interval doubles from {@code pollInterval} up to this while reads find nothing
  *                           (the doorbell of a publish wakes a subscription at once; the poll is the safety net)
- * @param idleClaimMax       the claim interval doubles from {@code claimInterval} up to this while no other consumer
- *                           of the group holds entries (then there is nothing to take over)
+ * @param idleClaimMax       the claim interval doubles from {@code claimInterval} up to this while the group has no
+ *                           pending entry the subscription does not hold itself (then there is nothing to take over)
  */
 public record ConsumerSettings(Duration pollInterval, Duration claimInterval, Duration leaseRenewInterval,
                                Duration idleConsumerRemoval, Duration idlePollMax, Duration idleClaimMax) {

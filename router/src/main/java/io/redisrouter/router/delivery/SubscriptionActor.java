@@ -55,9 +55,11 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * One subscription (one Redis consumer group) on this node: reads new entries with non-blocking XREADGROUP (woken
- * by local publishes, otherwise polled), keeps at most {@code max-in-flight} of them in flight, acknowledges them
- * (XACK, batched) or dead-letters them, renews the lease on what it holds (XCLAIM JUSTID), and takes over entries
- * that another consumer left pending for longer than the ack timeout (XAUTOCLAIM).
+ * by local publishes and by the channel's doorbell, rung by other nodes' publishes; otherwise a safety-net poll that
+ * backs off while idle), keeps at most {@code max-in-flight} of them in flight, acknowledges them (XACK, batched) or
+ * dead-letters them, renews the lease on what it holds (XCLAIM JUSTID), and takes over entries that another consumer
+ * left pending for longer than the ack timeout (XAUTOCLAIM, only when the XPENDING summary shows another consumer
+ * holds entries).
  *
  * <p>The first attempt of a new entry is made here (the fast path: one message to the subscriber and one back, no
  * actor per message; the ack timeouts of these attempts are checked by one periodic sweep). When that attempt fails
@@ -950,9 +952,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   /**
-   * The claim tick: a take-over scan (XAUTOCLAIM) runs only when another consumer of the group holds entries (the
-   * XPENDING summary, one cheap command); while none does, the next check waits twice as long, up to
-   * {@code idle-claim-max}. A scan in progress goes on at once.
+   * The claim tick: a take-over scan (XAUTOCLAIM) runs only when the group has pending entries that this actor does
+   * not hold (the XPENDING summary, one cheap command); while it has none, the next check waits twice as long, up
+   * to {@code idle-claim-max}. A scan in progress goes on at once.
    */
   private Behavior<Command> checkClaim() {
     if (!"0-0".equals(claimCursor) || !groupReady) {
@@ -971,14 +973,15 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private Behavior<Command> onClaimCheck(ClaimCheck c) {
-    long foreign;
+    long untracked;
     if (c.error() != null) {
-      foreign = 1; // unknown: scan as before
+      untracked = 1; // unknown: scan as before
     } else {
-      Long own = c.pending().getConsumerMessageCount().get(consumer);
-      foreign = c.pending().getCount() - (own == null ? 0 : own);
+      // pending entries this actor does not hold: another consumer's, or its own left behind (an XACK that failed
+      // in a reconnect, an earlier incarnation's): what a scan may have to take over once idle past the ack timeout
+      untracked = c.pending().getCount() - (inFlight.size() + inline.size() + settling.size());
     }
-    if (foreign > 0) {
+    if (untracked > 0) {
       claimDelay = consumerSettings.claimInterval();
       claimDue = true;
     } else {
