@@ -26,6 +26,7 @@ import io.redisrouter.router.redis.ConsumerGroups;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
+import io.redisrouter.router.redis.StreamIds;
 import io.redisrouter.router.redis.Scripts;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -400,11 +401,17 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     groupReady = false;
     groupLost = true;
+    String oldest = null;
+    for (String id : inline.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
+    for (String id : inFlight.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
+    if (oldest != null) handle.lowerGroupPosition(stream, subscription, oldest);
     getContext().getLog().warn("redis instance '{}': consumer group '{}' of channel '{}' is gone ({} answered"
-            + " NOGROUP: Redis lost it, or it was deleted); creating it again at the last entry this node read ({});"
-            + " {} entries in flight here are no longer pending in Redis: their current delivery goes on and an ack"
-            + " is a no-op, but a failed attempt is not retried", handle.instance(), subscription, channel, command,
-        positionText(handle.groupPosition(stream, subscription)), inFlight.size() + inline.size());
+            + " NOGROUP: Redis lost it, or it was deleted); creating it again {} ({}){}", handle.instance(),
+        subscription, channel, command,
+        oldest == null ? "at the last entry this node read" : "just before the oldest entry in flight here",
+        positionText(handle.groupPosition(stream, subscription)), oldest == null ? "" : ": the "
+            + (inFlight.size() + inline.size()) + " entries in flight here are read into it again, so that their acks"
+            + " and retries work; entries after them acknowledged already may be delivered again");
     ensureGroup();
   }
 

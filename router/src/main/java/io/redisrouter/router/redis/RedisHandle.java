@@ -178,6 +178,16 @@ public final class RedisHandle {
     groupPositions.merge(stream + '\n' + group, id, (a, b) -> StreamIds.compare(a, b) >= 0 ? a : b);
   }
 
+  /**
+   * Moves the position back to just before {@code id} when that is lower (the group Redis lost is created there):
+   * entries this node still holds in flight are read again into the new group, so that their acks, renewals and
+   * retries work on it; entries after them that were acknowledged already are delivered again (at-least-once).
+   */
+  public void lowerGroupPosition(String stream, String group, String id) {
+    String before = StreamIds.before(id);
+    groupPositions.merge(stream + '\n' + group, before, (a, b) -> StreamIds.compare(a, b) <= 0 ? a : b);
+  }
+
   /** The last entry id of {@code stream} this node read or claimed in {@code group}, or {@code null}. */
   public String groupPosition(String stream, String group) {
     return groupPositions.get(stream + '\n' + group);

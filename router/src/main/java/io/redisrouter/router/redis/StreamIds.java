@@ -10,6 +10,15 @@ public final class StreamIds {
     return c != 0 ? c : Long.compareUnsigned(part(a, false), part(b, false));
   }
 
+  /** The greatest id below {@code id} ({@code 0-0} for the smallest): a group created there reads {@code id} next. */
+  public static String before(String id) {
+    long ms = part(id, true);
+    long seq = part(id, false);
+    if (seq != 0) return Long.toUnsignedString(ms) + "-" + Long.toUnsignedString(seq - 1);
+    if (ms != 0) return Long.toUnsignedString(ms - 1) + "-" + Long.toUnsignedString(-1L);
+    return "0-0";
+  }
+
   private static long part(String id, boolean ms) {
     int dash = id.indexOf('-');
     String s = ms ? (dash < 0 ? id : id.substring(0, dash)) : (dash < 0 ? "0" : id.substring(dash + 1));

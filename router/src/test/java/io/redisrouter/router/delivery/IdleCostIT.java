@@ -112,10 +112,10 @@ class IdleCostIT {
         assertTrue(rate < BOUND, "idle commands/s still " + rate);
         return null;
       });
-      // the measured window: 10 s of nothing
+      // the measured window: 6 s of nothing
       Map<String, Long> before = commandStats();
       long t0 = System.nanoTime();
-      Thread.sleep(10_000); // a measuring window
+      Thread.sleep(6_000); // a measuring window
       double seconds = (System.nanoTime() - t0) / 1e9;
       Map<String, Long> idle = delta(commandStats(), before);
       long total = idle.values().stream().mapToLong(Long::longValue).sum();

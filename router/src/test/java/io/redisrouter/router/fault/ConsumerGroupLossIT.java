@@ -98,4 +98,56 @@ class ConsumerGroupLossIT {
         + " lost 0", seen.size());
     assertEquals(9, seen.size(), seen::toString);
   }
+
+  /**
+   * Entries in flight here when the group vanished are not lost when their attempt then fails: the group is
+   * recreated just before the oldest of them, they are read into it again, and the retry after a nack works on it.
+   * Before, the group came back at the last entry read, the three were pending nowhere, and the retry found it no
+   * longer held them ("lost the lease"): they were never delivered again.
+   */
+  @Test
+  void entriesInFlightWhenTheGroupVanishedAreRetriedAfterANack() {
+    String channel = "group.loss.inflight";
+    String stream = RedisKeys.stream(channel);
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Delivery> sub = kit.createTestProbe();
+    assertInstanceOf(SubscribeReply.Subscribed.class, RouterTestSupport.subscribe(kit, router, channel, "billing",
+        sub.getRef(), io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
+    List<String> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      String id = "held-" + i;
+      ids.add(id);
+      assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(kit, router,
+          PublishRequest.of(channel, RouterTestSupport.payload(id, 64)).withMessageId(id)));
+    }
+    List<Delivery> held = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) held.add(sub.receiveMessage(Duration.ofSeconds(10)));
+    assertEquals(3L, redis.callList("XPENDING", stream, "billing").get(0), "the three are pending, unanswered");
+
+    redis.call("XGROUP", "DESTROY", stream, "billing"); // the fault: Redis loses the group
+    assertEquals(0L, groups(stream), "no group left");
+    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+      assertEquals(1L, groups(stream), "the group is restored");
+      return null;
+    });
+    // the subscriber fails all three: each must be retried (attempt 2) and reach it again
+    for (Delivery d : held) d.replyTo().tell(d.nack("failed after the group was lost", false));
+    java.util.Set<String> again = new java.util.HashSet<>();
+    for (int i = 0; i < 3; i++) {
+      Delivery d = sub.receiveMessage(Duration.ofSeconds(10));
+      assertTrue(d.envelope().attempt() >= 2, "a retry: " + d.deliveryId());
+      again.add(d.envelope().id());
+      d.replyTo().tell(d.ack());
+    }
+    assertEquals(new java.util.HashSet<>(ids), again, "each of the three was delivered again");
+    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+      assertEquals(0L, redis.callList("XPENDING", stream, "billing").get(0), "all acknowledged in the new group");
+      return null;
+    });
+    log.info("ConsumerGroupLossIT in flight: sent 3, held unanswered when the group vanished, nacked after its"
+        + " restore: delivered again {}, lost 0", again.size());
+  }
+
+  private static long groups(String stream) {
+    return redis.callList("XINFO", "GROUPS", stream).size();
+  }
 }
