@@ -54,7 +54,7 @@ class RouterSettingsTest {
     if (System.getenv("ROUTER_REDIS_PASSWORD") == null) assertNull(redis.password());
     assertEquals(Duration.ofSeconds(5), redis.connectTimeout());
     assertEquals(Duration.ofSeconds(5), redis.commandTimeout());
-    assertEquals(10_000, redis.requestQueueSize());
+    assertEquals(30_000, redis.requestQueueSize());
     assertEquals(Set.of("default"), s.redisInstances().keySet());
     assertTrue(s.underlying().hasPath("redis-router.channels.defaults"));
   }
@@ -140,7 +140,7 @@ class RouterSettingsTest {
     assertEquals(Duration.ofSeconds(2), cache.connectTimeout());
     assertEquals(Duration.ofSeconds(5), cache.commandTimeout());
     assertNull(cache.password());
-    assertEquals(10_000, cache.requestQueueSize());
+    assertEquals(30_000, cache.requestQueueSize());
     assertEquals("secret", s.redisInstance("default").password());
     assertEquals("cache", s.policyFor("sessions").redisInstance());
   }

@@ -61,14 +61,28 @@ public final class ChannelJanitor {
                                         RedisHandle handle, RouterMetrics metrics, Runnable onIdle) {
     String stream = RedisKeys.stream(channel);
     return Behaviors.supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      timers.startTimerWithFixedDelay(Tick.TRIM, policy.trimInterval());
+      // each channel's rounds start at a random point of the interval: thousands of janitors started together
+      // (a node subscribing to many channels at once) spread their commands over it instead of sending them in one
+      // burst that would overflow the connection's command queue
+      long interval = Math.max(1, policy.trimInterval().toMillis());
+      Duration phase = Duration.ofMillis(java.util.concurrent.ThreadLocalRandom.current().nextLong(interval));
+      timers.startTimerWithFixedDelay(Tick.TRIM, phase, policy.trimInterval());
       boolean[] busy = {false};
       int[] idleRounds = {0};
       return Behaviors.receive(Object.class)
           .onMessageEquals(Tick.TRIM, () -> {
             if (busy[0]) return Behaviors.same();
+            // at most RedisHandle.JANITOR_ROUNDS_AT_ONCE rounds per Redis instance run at once: a round that finds them all
+            // taken waits for its next tick (the phases are random, so no channel waits for long)
+            if (!handle.janitorRounds().tryAcquire()) return Behaviors.same();
             busy[0] = true;
-            ctx.pipeToSelf(round(handle, channel, policy, consumerSettings),
+            CompletionStage<Trimmed> r;
+            try {
+              r = round(handle, channel, policy, consumerSettings);
+            } catch (RuntimeException e) {
+              r = CompletableFuture.failedFuture(e);
+            }
+            ctx.pipeToSelf(r.whenComplete((t, e) -> handle.janitorRounds().release()),
                 (t, e) -> e != null ? Trimmed.failed(e) : t);
             return Behaviors.same();
           })

@@ -95,6 +95,18 @@ public final class RedisHandle {
     return liveConsumers.stream().filter(k -> k.startsWith(prefix)).map(k -> k.substring(prefix.length())).toList();
   }
 
+  /** Janitor rounds that may run at once on this instance (each is a few commands in sequence). */
+  public static final int JANITOR_ROUNDS_AT_ONCE = 512;
+  private final java.util.concurrent.Semaphore janitorRounds = new java.util.concurrent.Semaphore(JANITOR_ROUNDS_AT_ONCE);
+
+  /**
+   * The permits of the channels' janitor rounds on this instance: thousands of channels never put thousands of
+   * rounds on the connection at once (its command queue is bounded by {@code request-queue-size}).
+   */
+  public java.util.concurrent.Semaphore janitorRounds() {
+    return janitorRounds;
+  }
+
   /** Why the server refused RESP3 (then this node uses 3 connections to it), or null. */
   private volatile String resp3Refused;
 
@@ -239,18 +251,29 @@ public final class RedisHandle {
       set.add(listener);
       return set;
     });
-    Live l = live;
-    if (first[0] && l != null) {
-      l.pubsub().async().subscribe(redisChannel).whenComplete((v, e) -> {
-        if (e != null) {
-          log.warn("SUBSCRIBE to '{}' on '{}' failed: {} (retried on reconnect)", redisChannel, instance,
-              e.toString());
-        } else {
-          subscribed.complete(null);
-        }
-      });
-    }
+    if (first[0]) subscribe(redisChannel, subscribed, 1);
     return subscribed;
+  }
+
+  /**
+   * SUBSCRIBE to {@code redisChannel} while it has listeners; a failure (a full command queue under a burst, a
+   * connection closing) is retried after a second, and every channel is subscribed again after a reconnect.
+   */
+  private void subscribe(String redisChannel, CompletableFuture<Void> subscribed, int attempt) {
+    Live l = live;
+    if (l == null || !broadcastListeners.containsKey(redisChannel) || subscribed.isDone()) return;
+    l.pubsub().async().subscribe(redisChannel).whenComplete((v, e) -> {
+      if (e == null) {
+        subscribed.complete(null);
+        return;
+      }
+      if (attempt == 1 || attempt % 60 == 0) {
+        log.warn("SUBSCRIBE to '{}' on '{}' failed: {} (retried every second, and on reconnect)", redisChannel,
+            instance, e.toString());
+      }
+      CompletableFuture.delayedExecutor(1, java.util.concurrent.TimeUnit.SECONDS)
+          .execute(() -> subscribe(redisChannel, subscribed, attempt + 1));
+    });
   }
 
   private void removeListener(String redisChannel, Consumer<byte[]> listener) {
