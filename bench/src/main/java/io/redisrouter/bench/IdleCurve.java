@@ -83,7 +83,8 @@ public final class IdleCurve {
         + " | trickle msg/s | trickle p50 / p99 ms | commands/s with the trickle |\n|---|---|---|---|---|---|---|---|\n");
     for (Point p : points) {
       b.append(String.format(Locale.ROOT, "| %,d | %.0f | %s | %.1f | %d | %.0f | %.1f / %.1f | %.0f |%n",
-          p.subscriptions(), p.commandsPerSecond(), p.byCommand(), p.cpuPercent(), p.heapMb(), p.trickleRate(),
+          p.subscriptions(), p.commandsPerSecond(), p.byCommand().toString().replace('|', ' '), p.cpuPercent(),
+          p.heapMb(), p.trickleRate(),
           p.p50Ms(), p.p99Ms(), p.trickleCommandsPerSecond()));
     }
     return b.toString();
