@@ -33,9 +33,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code INFO commandstats} (not timed). Polls back off while reads find nothing (here from 100 ms up to
  * {@code idle-poll-max = 2s}), claim scans run only when another consumer holds entries (else the check backs off to
  * {@code idle-claim-max = 4s}): what is left is those checks. Before, each subscription polled every 100 ms and
- * scanned for claims every claim interval: over 10,000 commands a second here. (The channels' janitors come on top,
- * one round of about 9 commands per channel every {@code trim-interval}, 30 s: their first round falls after the
- * measured window; batching them is still to do.)
+ * scanned for claims every claim interval: over 10,000 commands a second here. The channels' janitors come on top,
+ * one round of about 10 commands per channel every {@code trim-interval} (30 s), spread by their random phases:
+ * about a third of the total here; batching them is still to do.
  *
  * <p>The doorbell keeps that cheap without making delivery slow: a second node publishes to 20 of the idle channels;
  * each is delivered by the first node within milliseconds although its poll is seconds away.
