@@ -9,6 +9,7 @@ import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RedisRouter;
 import io.redisrouter.router.RouterRuntime;
+import io.redisrouter.testkit.RedisServer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -24,7 +25,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -128,19 +128,19 @@ public final class IdleCurve {
       }
       Thread.sleep(settleSeconds * 1000L); // the polls and claim checks back off to their idle intervals
       var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-      Map<String, Long> before = commandStats(redis);
+      Map<String, Long> before = redis.server.commandCalls();
       long cpu0 = os.getProcessCpuTime();
       long t0 = System.nanoTime();
       Thread.sleep(measureSeconds * 1000L); // the measured window
       double seconds = (System.nanoTime() - t0) / 1e9;
       double cpu = (os.getProcessCpuTime() - cpu0) / 1e9 / seconds * 100;
-      Map<String, Long> idle = delta(commandStats(redis), before);
+      Map<String, Long> idle = RedisServer.callsBetween(before, redis.server.commandCalls());
       double rate = idle.values().stream().mapToLong(Long::longValue).sum() / seconds;
       System.gc();
       long heapMb = (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) / (1024 * 1024);
 
       // the trickle: 100 msg/s, one message per channel in turn
-      Map<String, Long> beforeTrickle = commandStats(redis);
+      Map<String, Long> beforeTrickle = redis.server.commandCalls();
       long start = System.nanoTime();
       int sent = 0;
       List<CompletableFuture<PublishReply>> replies = new ArrayList<>();
@@ -158,8 +158,8 @@ public final class IdleCurve {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (!sentAt.isEmpty() && System.nanoTime() < deadline) Thread.sleep(50);
       double trickleSeconds = (System.nanoTime() - start) / 1e9;
-      double trickleCommands = delta(commandStats(redis), beforeTrickle).values().stream()
-          .mapToLong(Long::longValue).sum() / trickleSeconds;
+      double trickleCommands = RedisServer.callsBetween(beforeTrickle, redis.server.commandCalls()).values()
+          .stream().mapToLong(Long::longValue).sum() / trickleSeconds;
       long delivered;
       double p50;
       double p99;
@@ -176,27 +176,5 @@ public final class IdleCurve {
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
-  }
-
-  /** Calls per command name, from INFO commandstats. */
-  static Map<String, Long> commandStats(BenchRedis redis) {
-    Map<String, Long> calls = new TreeMap<>();
-    for (String line : redis.server.command("INFO", "commandstats").split("\r?\n")) {
-      if (!line.startsWith("cmdstat_")) continue;
-      String name = line.substring(8, line.indexOf(':'));
-      int at = line.indexOf("calls=") + 6;
-      calls.put(name, Long.parseLong(line.substring(at, line.indexOf(',', at))));
-    }
-    return calls;
-  }
-
-  /** What was called since {@code before}, the harness's own INFO and CLIENT calls left out. */
-  static Map<String, Long> delta(Map<String, Long> after, Map<String, Long> before) {
-    Map<String, Long> d = new TreeMap<>();
-    after.forEach((k, v) -> {
-      long n = v - before.getOrDefault(k, 0L);
-      if (n > 0 && !k.equals("info") && !k.equals("client")) d.put(k, n);
-    });
-    return d;
   }
 }

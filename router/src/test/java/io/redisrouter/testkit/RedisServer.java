@@ -515,6 +515,34 @@ public final class RedisServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Calls per command since the server started, from {@code INFO commandstats} (subcommands as
+     * {@code xinfo|groups}); what the server counts, whoever sent it.
+     */
+    public java.util.Map<String, Long> commandCalls() {
+        java.util.Map<String, Long> calls = new java.util.TreeMap<>();
+        for (String line : command("INFO", "commandstats").split("\r?\n")) {
+            if (!line.startsWith("cmdstat_")) continue;
+            int at = line.indexOf("calls=") + 6;
+            calls.put(line.substring(8, line.indexOf(':')), Long.parseLong(line.substring(at, line.indexOf(',', at))));
+        }
+        return calls;
+    }
+
+    /**
+     * The calls between two {@link #commandCalls()} readings, without the harness's own {@code INFO} and
+     * {@code CLIENT} calls.
+     */
+    public static java.util.Map<String, Long> callsBetween(java.util.Map<String, Long> before,
+                                                           java.util.Map<String, Long> after) {
+        java.util.Map<String, Long> d = new java.util.TreeMap<>();
+        after.forEach((k, v) -> {
+            long n = v - before.getOrDefault(k, 0L);
+            if (n > 0 && !k.equals("info") && !k.equals("client")) d.put(k, n);
+        });
+        return d;
+    }
+
     /** {@link #call(String...)} rendered as a String (integers as decimal, arrays via toString). */
     public String command(String... args) {
         Object r = call(args);

@@ -97,12 +97,9 @@ public final class HttpServer extends AllDirectives {
    * The router then finishes the accepted publishes (service-stop) before its actors and deliveries stop.
    */
   public CompletionStage<ServerBinding> bind(ActorSystem<?> system, String host, int port) {
-    // the answer to a request that arrives on an open connection while it is being closed (and to one still
-    // running at the hard deadline): the JSON error body instead of Pekko's empty 503
-    HttpResponse shuttingDown = RouteSupport.error(StatusCodes.SERVICE_UNAVAILABLE, "shutting-down",
-        "this router node is shutting down: retry on another node");
+    // should Pekko answer a request at terminate itself, the same JSON body instead of its empty 503
     return Http.get(system).newServerAt(host, port)
-        .adaptSettings(s -> s.withTerminationDeadlineExceededResponse(shuttingDown))
+        .adaptSettings(s -> s.withTerminationDeadlineExceededResponse(SHUTTING_DOWN))
         .bind(route).thenApply(binding -> {
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-stop-accepting", () -> {

@@ -21,7 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -65,28 +64,6 @@ class IdleCostIT {
       consumer.idle-claim-max = 4s
       """;
 
-  /** Calls per command name, from INFO commandstats. */
-  static Map<String, Long> commandStats() {
-    Map<String, Long> calls = new TreeMap<>();
-    for (String line : redis.command("INFO", "commandstats").split("\r?\n")) {
-      if (!line.startsWith("cmdstat_")) continue;
-      String name = line.substring(8, line.indexOf(':'));
-      int at = line.indexOf("calls=") + 6;
-      int end = line.indexOf(',', at);
-      calls.put(name, Long.parseLong(line.substring(at, end)));
-    }
-    return calls;
-  }
-
-  private static Map<String, Long> delta(Map<String, Long> after, Map<String, Long> before) {
-    Map<String, Long> d = new TreeMap<>();
-    after.forEach((k, v) -> {
-      long n = v - before.getOrDefault(k, 0L);
-      if (n > 0 && !k.equals("info") && !k.equals("client")) d.put(k, n); // the test's own calls left out
-    });
-    return d;
-  }
-
   @Test
   void thousandIdleSubscriptionsCostLittleAndADoorbellWakesThemAtOnce() throws Exception {
     ActorTestKit kitA = ActorTestKit.create("idle-a");
@@ -104,20 +81,21 @@ class IdleCostIT {
       // the polls back off within a few seconds (0.1 + 0.2 + ... + 2 s): wait until a 2 s window is under the bound
       TestProbe<Object> probe = kitA.createTestProbe();
       probe.awaitAssert(Duration.ofSeconds(30), Duration.ofMillis(100), () -> {
-        Map<String, Long> before = commandStats();
+        Map<String, Long> before = redis.commandCalls();
         long t0 = System.nanoTime();
         Thread.sleep(2000); // a measuring window (the test thread only), not a wait for something to happen
-        double rate = delta(commandStats(), before).values().stream().mapToLong(Long::longValue).sum()
+        double rate = RedisServer.callsBetween(before, redis.commandCalls()).values().stream()
+            .mapToLong(Long::longValue).sum()
             / ((System.nanoTime() - t0) / 1e9);
         assertTrue(rate < BOUND, "idle commands/s still " + rate);
         return null;
       });
       // the measured window: 6 s of nothing
-      Map<String, Long> before = commandStats();
+      Map<String, Long> before = redis.commandCalls();
       long t0 = System.nanoTime();
       Thread.sleep(6_000); // a measuring window
       double seconds = (System.nanoTime() - t0) / 1e9;
-      Map<String, Long> idle = delta(commandStats(), before);
+      Map<String, Long> idle = RedisServer.callsBetween(before, redis.commandCalls());
       long total = idle.values().stream().mapToLong(Long::longValue).sum();
       double rate = total / seconds;
       log.info("idle: {} subscriptions on {} channels: {} Redis commands in {} s = {} /s ({} per subscription per"
