@@ -126,7 +126,7 @@ public final class IdleCurve {
           throw new IllegalStateException("subscribe failed: " + f.get());
         }
       }
-      Thread.sleep(settleSeconds * 1000L); // the polls and claim checks back off to their idle intervals
+      Thread.sleep(settleSeconds * 1000L); // the first reads, claim checks and janitor rounds pass
       var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
       Map<String, Long> before = redis.server.commandCalls();
       long cpu0 = os.getProcessCpuTime();

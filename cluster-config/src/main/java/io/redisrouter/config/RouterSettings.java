@@ -336,12 +336,20 @@ public final class RouterSettings {
   }
 
   private static ConsumerSettings readConsumer(BlockReader r) {
+    if (r.config().hasPath("idle-poll-max")) {
+      // a key of earlier versions: say what took its place rather than ignore it
+      throw new ConfigError("redis-router.consumer.idle-poll-max", "redis-router.consumer.idle-poll-max is no longer"
+          + " used: idle subscriptions do not poll; remove it and set redis-router.consumer.watch-interval (how often"
+          + " the streams of idle subscriptions are checked for entries no wake-up announced) if the default 2s does"
+          + " not suit");
+    }
     return new ConsumerSettings(
         r.positiveDuration("poll-interval"),
         r.positiveDuration("claim-interval"),
         r.positiveDuration("lease-renew-interval"),
         r.positiveDuration("idle-consumer-removal"),
-        r.positiveDuration("idle-poll-max"),
-        r.positiveDuration("idle-claim-max"));
+        r.positiveDuration("watch-interval"),
+        r.positiveDuration("idle-claim-max"),
+        r.positiveDuration("quiet-trim-interval"));
   }
 }

@@ -115,6 +115,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private final Set<String> knownChannels = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final ActorRef<RouterCommand> self;
   private final RouterRuntime runtime;
+  private final org.apache.pekko.actor.Cancellable watchTimer;
 
   private RedisRouter(ActorContext<RouterCommand> ctx, RouterSettings settings, RouterMetrics metrics) {
     super(ctx);
@@ -123,12 +124,16 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     this.metrics = metrics;
     this.resources = DefaultClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2).build();
     for (RedisInstanceSettings instance : settings.redisInstances().values()) {
-      RedisHandle handle = new RedisHandle(instance.name());
+      RedisHandle handle = new RedisHandle(instance.name(), metrics.watchWakeups);
       handles.put(instance.name(), handle);
       ctx.spawn(RedisConnectionActor.create(instance, settings.nodeId(), resources, handle), "redis-" + instance.name());
     }
     this.ingress = new PublishIngress(settings.ingress(), settings.dedupWindow(), connectWait(settings), this::handle, wakeups, metrics,
         ctx.getSystem().scheduler(), ctx.getExecutionContext(), Materializer.createMaterializer(ctx));
+    // the safety net of idle subscriptions: one round per instance every watch-interval (see StreamWatch)
+    java.time.Duration watchEvery = settings.consumer().watchInterval();
+    this.watchTimer = ctx.getSystem().scheduler().scheduleWithFixedDelay(watchEvery, watchEvery,
+        () -> handles.values().forEach(h -> h.watch().round()), ctx.getExecutionContext());
     this.runtime = new RouterRuntime(settings, metrics, Map.copyOf(handles), this::submit, ingress, ctx.getSelf());
     ctx.getLog().info("router node '{}' started: {} redis instance(s) {}, ingress queue {} messages",
         settings.nodeId(), handles.size(), settings.redisInstances().values().stream()
@@ -375,7 +380,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     knownChannels.add(channel);
     if (!janitors.containsKey(channel)) {
       janitors.put(channel, getContext().spawnAnonymous(ChannelJanitor.create(channel, policy, settings.consumer(),
-          handle(policy.redisInstance()), metrics, () -> self.tell(new ChannelIdle(channel)))));
+          handle(policy.redisInstance()), wakeups, metrics, () -> self.tell(new ChannelIdle(channel)))));
       metrics.channelJanitors.incrementAndGet();
     }
   }
@@ -452,6 +457,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   // ---- lifecycle --------------------------------------------------------------------------------------------------
 
   private Behavior<RouterCommand> onStop() {
+    watchTimer.cancel();
     ingress.complete();
     broadcasts.values().forEach(BroadcastSubscription::close);
     // the connection actors (children) stopped before us and are closing their clients: release the shared

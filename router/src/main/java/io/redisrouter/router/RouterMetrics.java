@@ -35,6 +35,11 @@ public final class RouterMetrics {
   public final LongAdder broadcastExpired = new LongAdder();
   /** Broadcast messages dropped because the subscriber held its whole {@code broadcast-window} unanswered. */
   public final LongAdder broadcastDropped = new LongAdder();
+  /**
+   * Idle subscriptions the stream watch woke: their stream had entries that no publish wake-up or doorbell announced
+   * (written by something else than a router, or a doorbell lost).
+   */
+  public final LongAdder watchWakeups = new LongAdder();
   /** Messages held by delivery actors on this node now (delivered and awaiting the ack, or waiting for a retry). */
   public final LongAdder inFlight = new LongAdder();
 

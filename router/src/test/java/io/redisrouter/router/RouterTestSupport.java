@@ -43,7 +43,7 @@ public final class RouterTestSupport {
             "redis-router {\n" + extra + "\n}\n"
                 + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
                 + "redis-router.consumer.poll-interval = 50ms\n"
-                + "redis-router.consumer.idle-poll-max = 1s\n"
+                + "redis-router.consumer.watch-interval = 500ms\n"
                 + "redis-router.consumer.idle-claim-max = 2s\n"
                 + "redis-router.consumer.claim-interval = 500ms\n"
                 + "redis-router.consumer.lease-renew-interval = 500ms\n"

@@ -40,17 +40,57 @@ public final class ChannelJanitor {
    * stream and dead letters are empty.
    */
   record Trimmed(long removed, String threshold, String pinnedBy, boolean idle, long deadTrimmed,
-                 long consumersRemoved, Throwable error) {
+                 long consumersRemoved, String oldest, String oldestDead, Throwable error) {
     static Trimmed failed(Throwable e) {
-      return new Trimmed(0, null, null, false, 0, 0, e);
+      return new Trimmed(0, null, null, false, 0, 0, null, null, e);
     }
+  }
+
+  /**
+   * When ageing alone makes the next round necessary (as {@link System#nanoTime}): the oldest entry left passes
+   * max-age, or the oldest dead letter dead-letter-max-age; {@code Long.MAX_VALUE} when neither can (empty, no age
+   * limit, or retention pinned by a group: then its reads and acks, which touch the channel, move it on).
+   */
+  static long agesOutAt(Trimmed t, ChannelPolicy policy, ConsumerSettings consumerSettings, long nowNanos,
+                       long nowMillis) {
+    long due = Long.MAX_VALUE;
+    if (t.oldest() != null && t.pinnedBy() == null && !policy.retentionMaxAge().isZero()) {
+      due = Math.min(due, atMillis(idMillis(t.oldest()) + policy.retentionMaxAge().toMillis(), policy.retentionMaxAge(),
+          policy, consumerSettings, nowNanos, nowMillis));
+    }
+    if (t.oldestDead() != null && !policy.deadLetterMaxAge().isZero()) {
+      due = Math.min(due, atMillis(idMillis(t.oldestDead()) + policy.deadLetterMaxAge().toMillis(),
+          policy.deadLetterMaxAge(), policy, consumerSettings, nowNanos, nowMillis));
+    }
+    return due;
+  }
+
+  /**
+   * When {@code wallMillis} comes, as a {@link System#nanoTime}. One already past is an entry that approximate
+   * trimming left (it goes with the rest of its radix-tree node): looked at again after max-age (at least
+   * trim-interval, at most quiet-trim-interval), not at every tick.
+   */
+  private static long atMillis(long wallMillis, Duration maxAge, ChannelPolicy policy,
+                               ConsumerSettings consumerSettings, long nowNanos, long nowMillis) {
+    long inMillis = wallMillis - nowMillis;
+    if (inMillis <= 0) {
+      long later = Math.min(consumerSettings.quietTrimInterval().toMillis(), maxAge.toMillis());
+      inMillis = Math.max(policy.trimInterval().toMillis(), later);
+    }
+    return nowNanos + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(inMillis);
+  }
+
+  private static long idMillis(String id) {
+    int dash = id.indexOf('-');
+    return Long.parseUnsignedLong(dash < 0 ? id : id.substring(0, dash));
   }
 
   /** Rounds in a row a channel must be found empty before it is reported idle. */
   static final int IDLE_ROUNDS = 2;
 
   /**
-   * The janitor of a reliable channel: every {@code trim-interval} it trims the stream (never below what a group
+   * The janitor of a reliable channel: every {@code trim-interval} after something happened on the channel on this
+   * node ({@link Wakeups#touch}), else every {@code quiet-trim-interval}, it trims the stream (never below what a group
    * still needs), trims the dead letters by their own retention, removes group consumers that hold nothing and have
    * been idle for {@code idle-consumer-removal}, says when a group pins retention (WARN once, and the
    * {@code retention_pinned} gauge), and calls {@code onIdle} while the channel has been empty for
@@ -58,7 +98,8 @@ public final class ChannelJanitor {
    * backoff after a failure.
    */
   public static Behavior<Object> create(String channel, ChannelPolicy policy, ConsumerSettings consumerSettings,
-                                        RedisHandle handle, RouterMetrics metrics, Runnable onIdle) {
+                                        RedisHandle handle, Wakeups activity, RouterMetrics metrics,
+                                        Runnable onIdle) {
     String stream = RedisKeys.stream(channel);
     return Behaviors.supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       // each channel's rounds start at a random point of the interval: thousands of janitors started together
@@ -69,13 +110,26 @@ public final class ChannelJanitor {
       timers.startTimerWithFixedDelay(Tick.TRIM, phase, policy.trimInterval());
       boolean[] busy = {false};
       int[] idleRounds = {0};
+      long quietNanos = consumerSettings.quietTrimInterval().toNanos();
+      long[] lastRound = {System.nanoTime() - quietNanos}; // the first tick runs a round
+      long[] agesOut = {Long.MAX_VALUE};
       return Behaviors.receive(Object.class)
           .onMessageEquals(Tick.TRIM, () -> {
             if (busy[0]) return Behaviors.same();
+            // a channel nothing happened on (on this node) since the last round is looked at every
+            // quiet-trim-interval only: its stream, groups and consumers changed only by ageing (or by other nodes,
+            // whose janitors see their own activity)
+            boolean touched = activity.takeTouched(channel);
+            long now = System.nanoTime();
+            if (!touched && now - lastRound[0] < quietNanos && now - agesOut[0] < 0) return Behaviors.same();
             // at most RedisHandle.JANITOR_ROUNDS_AT_ONCE rounds per Redis instance run at once: a round that finds them all
             // taken waits for its next tick (the phases are random, so no channel waits for long)
-            if (!handle.janitorRounds().tryAcquire()) return Behaviors.same();
+            if (!handle.janitorRounds().tryAcquire()) {
+              if (touched) activity.touch(channel); // still due
+              return Behaviors.same();
+            }
             busy[0] = true;
+            lastRound[0] = System.nanoTime();
             CompletionStage<Trimmed> r;
             try {
               r = round(handle, channel, policy, consumerSettings);
@@ -89,6 +143,7 @@ public final class ChannelJanitor {
           .onMessage(Trimmed.class, t -> {
             busy[0] = false;
             if (t.error() != null) {
+              activity.touch(channel); // tried again at the next tick
               ctx.getLog().debug("retention of channel '{}' failed: {}", channel, SubscriptionActor.describe(t.error()));
               return Behaviors.same();
             }
@@ -108,6 +163,11 @@ public final class ChannelJanitor {
                   was);
             }
             idleRounds[0] = t.idle() ? idleRounds[0] + 1 : 0;
+            long done = System.nanoTime();
+            agesOut[0] = agesOutAt(t, policy, consumerSettings, done, System.currentTimeMillis());
+            // held back by a group, or empty but not yet for IDLE_ROUNDS rounds: looked at again at the next tick
+            // (how long the anomaly lasts is reported; an unused empty channel lets its janitor go)
+            if (t.pinnedBy() != null || (t.idle() && idleRounds[0] < IDLE_ROUNDS)) agesOut[0] = done;
             if (idleRounds[0] >= IDLE_ROUNDS) onIdle.run();
             return Behaviors.same();
           })
@@ -133,9 +193,15 @@ public final class ChannelJanitor {
     String dead = RedisKeys.deadLetters(channel);
     return trim(handle, stream, policy).thenCompose(t -> trimDead(cmd, dead, policy)
         .thenCompose(deadTrimmed -> removeIdleConsumers(handle, cmd, stream, consumerSettings)
-            .thenCompose(removed -> cmd.xlen(stream).thenCompose(len -> cmd.xlen(dead).thenApply(deadLen ->
-                new Trimmed(t.removed(), t.threshold(), t.pinnedBy(), len == 0 && deadLen == 0, deadTrimmed, removed,
-                    null))))));
+            .thenCompose(removed -> first(cmd, stream).thenCompose(oldest -> first(cmd, dead).thenApply(oldestDead ->
+                new Trimmed(t.removed(), t.threshold(), t.pinnedBy(), oldest == null && oldestDead == null,
+                    deadTrimmed, removed, oldest, oldestDead, null))))));
+  }
+
+  /** The id of the stream's first entry, or null when it is empty (or missing). */
+  private static CompletionStage<String> first(RedisAsyncCommands<String, byte[]> cmd, String stream) {
+    return cmd.xrange(stream, Range.create("-", "+"), Limit.from(1))
+        .thenApply(l -> l.isEmpty() ? null : l.get(0).getId());
   }
 
   /** The dead letters' own retention: exact trimming (they are few, and a cap should hold as written). */
@@ -223,7 +289,7 @@ public final class ChannelJanitor {
   }
 
   private static Trimmed trimmed(long removed, String threshold, String pinnedBy) {
-    return new Trimmed(removed, threshold, pinnedBy, false, 0, 0, null);
+    return new Trimmed(removed, threshold, pinnedBy, false, 0, 0, null, null, null);
   }
 
   /** The trim limit of the groups, and the group that sets it. */

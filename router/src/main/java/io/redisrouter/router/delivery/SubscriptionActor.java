@@ -105,7 +105,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    */
   record InjectedFailure(String why) implements Command {}
 
-  private enum Tick implements Command { POLL, CLAIM, RENEW, ENSURE_GROUP, WAKE }
+  /**
+   * POLL: a read again after a failed one; WAKE: new entries announced (a local publish, the doorbell); WATCHED:
+   * the stream watch found entries after the last one known here (nothing announced them).
+   */
+  private enum Tick implements Command { POLL, CLAIM, RENEW, ENSURE_GROUP, WAKE, WATCHED }
 
   /** The group's pending summary, read before a take-over scan: is there anything another consumer holds? */
   private record ClaimCheck(io.lettuce.core.models.stream.PendingMessages pending, Throwable error)
@@ -117,7 +121,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private record GroupReady(ConsumerGroups.Ensured ensured, Throwable error) implements Command {}
 
-  private record ReadDone(List<StreamMessage<String, byte[]>> messages, int requested, Throwable error)
+  /** {@code head}: the stream's last entry id read just before (a verifying read), "0-0" when empty, else null. */
+  private record ReadDone(List<StreamMessage<String, byte[]>> messages, int requested, String head, Throwable error)
       implements Command {}
 
   /** {@code countsComplete}: {@code counts} lists every entry still pending for this consumer in the claimed range. */
@@ -233,11 +238,25 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * never run at once: they share the one {@code max-in-flight} budget.
    */
   private boolean claimDue = true;
-  /** The next poll after this ({@code poll-interval}, doubling up to {@code idle-poll-max} while reads find nothing). */
+  /** The next read after a failed one ({@code poll-interval}, doubling up to {@code watch-interval} while it fails). */
   private Duration pollDelay;
-  /** The next claim check after this ({@code claim-interval}, doubling up to {@code idle-claim-max} while idle). */
+  /**
+   * The last entry id this subscription knows its stream holds (the last it read, or the stream's last entry read
+   * just before a read that found nothing more): the stream watch wakes it for anything after. Null until known.
+   */
+  private String knownHead;
+  /** What the stream watch was last told ({@link #knownHead} then), or null while not watched. */
+  private String watchedAt;
+  /** The next read first asks for the stream's last entry id (the first read, after a failure, when watched). */
+  private boolean verifyNext = true;
+  /** A wake-up came while a read was out: it may have missed what was announced, so read again after it. */
+  private boolean wakePending;
+  /** When the next claim check runs ({@link System#nanoTime}). */
+  private long claimCheckAt;
+  /** The next claim check after this ({@code claim-interval}; {@code idle-claim-max} while there is nothing to take over). */
   private Duration claimDelay;
   private final java.util.function.Consumer<byte[]> doorbell;
+  private final Runnable watched;
 
   private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String channel,
                             String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
@@ -262,6 +281,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     this.ackTimeoutNanos = policy.ackTimeout().toNanos();
     ActorRef<Command> self = ctx.getSelf();
     this.wake = () -> self.tell(Tick.WAKE);
+    this.watched = () -> self.tell(Tick.WATCHED);
     wakeups.register(channel, wake);
     this.pollDelay = consumerSettings.pollInterval();
     this.claimDelay = consumerSettings.claimInterval();
@@ -296,11 +316,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessage(DeadLetterDone.class, this::onDeadLetterDone)
         .onMessage(InlineAnswer.class, this::onInlineAnswer)
         .onMessageEquals(Sweep.INSTANCE, this::sweep)
-        .onMessageEquals(Tick.POLL, () -> {
-          timers.startSingleTimer(Tick.POLL, pollDelay); // the safety net goes on whatever this read does
-          return read();
+        .onMessageEquals(Tick.POLL, this::read)
+        .onMessageEquals(Tick.WAKE, this::onWake)
+        .onMessageEquals(Tick.WATCHED, () -> {
+          watchedAt = null; // the watch let go of us
+          verifyNext = true;
+          return onWake();
         })
-        .onMessageEquals(Tick.WAKE, this::read)
         .onMessageEquals(Tick.CLAIM, this::checkClaim)
         .onMessage(ClaimCheck.class, this::onClaimCheck)
         .onMessageEquals(Tick.RENEW, this::renew)
@@ -316,6 +338,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** Stopped or restarting: the children stop with us; their entries (and the first attempts') stay pending. */
   private Behavior<Command> released() {
     wakeups.unregister(channel, wake);
+    handle.watch().forget(stream, getContext().getSelf());
+    // the consumer left in the group is removable once idle long enough: the janitor looks again then
+    wakeups.touchAt(channel, System.nanoTime() + consumerSettings.idleConsumerRemoval().toNanos()
+        + policy.trimInterval().toNanos());
     handle.removeDoorbellListener(channel, doorbell);
     handle.unregisterConsumer(stream, subscription, consumer);
     metrics.inFlight.add(-(inFlight.size() + inline.size()));
@@ -440,8 +466,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     groupReady = true;
     waitingForGroup.forEach(r -> r.tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE)));
     waitingForGroup.clear();
-    timers.startSingleTimer(Tick.POLL, pollDelay);
-    timers.startSingleTimer(Tick.CLAIM, claimDelay);
+    scheduleClaimCheck(claimDelay);
     timers.startTimerWithFixedDelay(Tick.RENEW, renewInterval());
     claim(); // first take over what crashed consumers left behind
     return read();
@@ -466,6 +491,28 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     return policy.maxInFlight() - inFlight.size() - inline.size();
   }
 
+  /**
+   * New entries were announced (or found by the stream watch): read them (after the read in progress, if any), and
+   * bring the next claim check to within {@code ack-timeout + claim-interval}: another consumer of the group (on
+   * another node) may read some of them and stop before it acknowledges them.
+   */
+  private Behavior<Command> onWake() {
+    if (reading) wakePending = true;
+    if (watchedAt != null) {
+      // reading now: the watch leaves it alone until it is idle again (with what it knows then)
+      handle.watch().forget(stream, getContext().getSelf());
+      watchedAt = null;
+    }
+    Duration soon = policy.ackTimeout().plus(consumerSettings.claimInterval());
+    if (groupReady && claimCheckAt - (System.nanoTime() + soon.toNanos()) > 0) scheduleClaimCheck(soon);
+    return read();
+  }
+
+  private void scheduleClaimCheck(Duration in) {
+    claimCheckAt = System.nanoTime() + in.toNanos();
+    timers.startSingleTimer(Tick.CLAIM, in);
+  }
+
   private Behavior<Command> read() {
     if (claimDue || claiming) {
       return claim(); // a take-over goes first; the read follows once the claim scan is done
@@ -474,15 +521,28 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return this;
     }
     int count = room();
+    boolean verify = verifyNext;
+    CompletionStage<String> head;
     CompletionStage<List<StreamMessage<String, byte[]>>> f;
     try {
-      f = handle.commands().xreadgroup(groupConsumer, XReadArgs.Builder.count(count),
-          XReadArgs.StreamOffset.lastConsumed(stream));
+      RedisAsyncCommands<String, byte[]> cmd = handle.commands();
+      // a verifying read asks for the stream's last entry just before it (the same connection runs them in order):
+      // when the read then finds nothing more, the group has read at least up to that entry
+      head = verify
+          ? cmd.xrevrange(stream, Range.create("-", "+"), Limit.from(1))
+              .thenApply(l -> l.isEmpty() ? "0-0" : l.get(0).getId())
+          : CompletableFuture.completedFuture(null);
+      f = cmd.xreadgroup(groupConsumer, XReadArgs.Builder.count(count), XReadArgs.StreamOffset.lastConsumed(stream));
     } catch (RedisUnavailableException e) {
+      head = CompletableFuture.completedFuture(null);
       f = CompletableFuture.failedFuture(e);
     }
     reading = true;
-    getContext().pipeToSelf(f, (msgs, err) -> new ReadDone(msgs, count, err));
+    wakePending = false;
+    verifyNext = false;
+    CompletionStage<String> h = head.exceptionally(e -> null);
+    getContext().pipeToSelf(f.thenCombine(h, (msgs, top) -> new ReadDone(msgs, count, top, null)),
+        (done, err) -> err != null ? new ReadDone(null, count, null, err) : done);
     return this;
   }
 
@@ -490,32 +550,49 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     reading = false;
     if (r.error() != null) {
       Throwable c = unwrap(r.error());
+      verifyNext = true; // what happened meanwhile is unknown
       if (ConsumerGroups.isNoGroup(c)) {
         onGroupGone("XREADGROUP");
       } else {
         getContext().getLog().debug("subscription '{}': read failed: {}", subscription, describe(c));
+        // read again soon (doubling while it fails); a reconnect wakes every subscription at once anyway
+        timers.startSingleTimer(Tick.POLL, pollDelay);
+        Duration doubled = pollDelay.multipliedBy(2);
+        Duration max = consumerSettings.watchInterval().compareTo(consumerSettings.pollInterval()) > 0
+            ? consumerSettings.watchInterval() : consumerSettings.pollInterval();
+        pollDelay = doubled.compareTo(max) > 0 ? max : doubled;
       }
       return this;
     }
-    if (r.messages().isEmpty()) {
-      Duration doubled = pollDelay.multipliedBy(2);
-      pollDelay = doubled.compareTo(consumerSettings.idlePollMax()) > 0 ? consumerSettings.idlePollMax() : doubled;
-    } else if (!pollDelay.equals(consumerSettings.pollInterval())) {
-      pollDelay = consumerSettings.pollInterval(); // traffic: poll at the short interval again
-      timers.startSingleTimer(Tick.POLL, pollDelay);
-    }
+    pollDelay = consumerSettings.pollInterval();
+    if (r.head() != null) knownHead = maxId(knownHead, r.head());
     if (!r.messages().isEmpty()) {
       // where the group continues should Redis lose it: after the last entry read (ids come in order)
-      handle.recordGroupPosition(stream, subscription, r.messages().get(r.messages().size() - 1).getId());
+      String last = r.messages().get(r.messages().size() - 1).getId();
+      handle.recordGroupPosition(stream, subscription, last);
+      knownHead = maxId(knownHead, last);
     }
     for (StreamMessage<String, byte[]> m : r.messages()) {
       start(m.getId(), m.getBody(), 1);
     }
     flushWaitingMarks();
-    if (claimDue || r.messages().size() >= r.requested()) {
-      return read(); // a claim that waited for this read, or more to read
+    if (claimDue || wakePending || r.messages().size() >= r.requested()) {
+      return read(); // a claim that waited for this read, a wake-up that came during it, or more to read
+    }
+    // read up: nothing to do until a wake-up (a publish here, the doorbell) or the stream watch finds more
+    if (knownHead == null) {
+      verifyNext = true; // not known yet (never read anything, no verifying read): the next read asks
+    } else if (!knownHead.equals(watchedAt)) {
+      watchedAt = knownHead;
+      handle.watch().idle(stream, getContext().getSelf(), knownHead, watched);
     }
     return this;
+  }
+
+  private static String maxId(String a, String b) {
+    if (a == null) return b;
+    if (b == null) return a;
+    return StreamIds.compare(a, b) >= 0 ? a : b;
   }
 
   private void start(String streamId, Map<String, byte[]> body, int attempt) {
@@ -804,6 +881,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       f = CompletableFuture.failedFuture(e);
     }
     acking = true;
+    wakeups.touch(channel); // the janitor's trim point may move on
     getContext().pipeToSelf(f, (n, err) -> new AckDone(ids, err));
   }
 
@@ -813,6 +891,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (a.error() != null) {
       getContext().getLog().warn("subscription '{}': XACK of {} entries failed ({}); they stay pending and will be"
           + " delivered again (duplicates)", subscription, a.ids().length, describe(a.error()));
+      // no longer held here: taken over (by this or another consumer) once idle past the ack timeout
+      Duration soon = policy.ackTimeout().plus(consumerSettings.claimInterval());
+      if (claimCheckAt - (System.nanoTime() + soon.toNanos()) > 0) scheduleClaimCheck(soon);
     }
     sendAcks();
     return this;
@@ -820,6 +901,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private void deadLetter(String streamId, Envelope envelope, byte[] raw, String reason, int attempts, String error) {
     settling.add(streamId);
+    wakeups.touch(channel);
     byte[] body = envelope != null ? EnvelopeCodec.encode(envelope) : raw == null ? new byte[0] : raw;
     CompletionStage<Object> f;
     try {
@@ -960,12 +1042,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   /**
    * The claim tick: a take-over scan (XAUTOCLAIM) runs only when the group has pending entries that this actor does
-   * not hold (the XPENDING summary, one cheap command); while it has none, the next check waits twice as long, up
-   * to {@code idle-claim-max}. A scan in progress goes on at once.
+   * not hold (the XPENDING summary, one cheap command); while it has none, the next check comes after
+   * {@code idle-claim-max}, or sooner after a write to the channel. A scan in progress goes on at once.
    */
   private Behavior<Command> checkClaim() {
     if (!"0-0".equals(claimCursor) || !groupReady) {
-      timers.startSingleTimer(Tick.CLAIM, claimDelay);
+      scheduleClaimCheck(claimDelay);
       claimDue = groupReady;
       return claim();
     }
@@ -992,10 +1074,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       claimDelay = consumerSettings.claimInterval();
       claimDue = true;
     } else {
-      Duration doubled = claimDelay.multipliedBy(2);
-      claimDelay = doubled.compareTo(consumerSettings.idleClaimMax()) > 0 ? consumerSettings.idleClaimMax() : doubled;
+      // nothing to take over: new work for a take-over comes from reads of other consumers, which follow writes to
+      // the channel (a wake-up brings the next check near, see onWake) or an XACK that failed here (likewise);
+      // what else there is (another consumer reading old entries and stopping) is found at idle-claim-max
+      claimDelay = consumerSettings.idleClaimMax();
     }
-    timers.startSingleTimer(Tick.CLAIM, claimDelay);
+    scheduleClaimCheck(claimDelay);
     return claimDue ? claim() : this;
   }
 

@@ -30,7 +30,40 @@ public final class Wakeups {
     });
   }
 
+  /** Channels something happened on since their janitor last looked (see {@link #touch}). */
+  private final ConcurrentHashMap<String, Boolean> touched = new ConcurrentHashMap<>();
+  /** Per channel, the earliest {@link System#nanoTime} at which its janitor should look again (see {@link #touchAt}). */
+  private final ConcurrentHashMap<String, Long> dueAt = new ConcurrentHashMap<>();
+
+  /**
+   * Something happened on {@code channel} on this node (a write, an ack, a take-over, a dead letter): its janitor's
+   * next round runs at {@code trim-interval} rather than {@code quiet-trim-interval}.
+   */
+  public void touch(String channel) {
+    touched.put(channel, Boolean.TRUE);
+  }
+
+  /**
+   * {@code channel}'s janitor should look again at {@code nanoTime} (e.g. when a stopped subscription's consumer
+   * becomes idle long enough to be removed).
+   */
+  public void touchAt(String channel, long nanoTime) {
+    dueAt.merge(channel, nanoTime, (a, b) -> a - b <= 0 ? a : b);
+  }
+
+  /** Whether {@code channel} was touched since the last call, or a look it asked for is due now (clears both). */
+  public boolean takeTouched(String channel) {
+    boolean t = touched.remove(channel) != null;
+    Long due = dueAt.get(channel);
+    if (due != null && System.nanoTime() - due >= 0) {
+      dueAt.remove(channel, due);
+      t = true;
+    }
+    return t;
+  }
+
   public void wake(String channel) {
+    touch(channel);
     Set<Runnable> set = byChannel.get(channel);
     if (set != null) {
       set.forEach(Runnable::run);

@@ -66,6 +66,8 @@ public final class MetricsRoutes extends RouteSupport {
         m.broadcastExpired);
     counter("redis_router_broadcast_dropped", "Broadcast messages dropped because the subscriber held its whole"
         + " broadcast-window unanswered (a subscriber slower than the flow)", m.broadcastDropped);
+    counter("redis_router_watch_wakeups", "Idle subscriptions woken by the stream watch: their stream had entries no"
+        + " wake-up announced (written by something else than a router, or a doorbell lost)", m.watchWakeups);
     GaugeWithCallback.builder().name("redis_router_in_flight")
         .help("Messages held by delivery actors on this node (awaiting an ack, or a retry)")
         .callback(cb -> cb.call(m.inFlight.sum()))

@@ -51,8 +51,21 @@ public final class RedisHandle {
   /** Per stream and group: the last entry id this node read or claimed there. */
   private final Map<String, String> groupPositions = new ConcurrentHashMap<>();
 
+  private final StreamWatch watch;
+
   public RedisHandle(String instance) {
+    this(instance, new java.util.concurrent.atomic.LongAdder());
+  }
+
+  /** {@code watchWakeups} counts the idle subscriptions the instance's {@link StreamWatch} wakes. */
+  public RedisHandle(String instance, java.util.concurrent.atomic.LongAdder watchWakeups) {
     this.instance = Objects.requireNonNull(instance, "instance");
+    this.watch = new StreamWatch(this, watchWakeups);
+  }
+
+  /** The safety net of this instance's idle subscriptions (its rounds are driven by the router's timer). */
+  public StreamWatch watch() {
+    return watch;
   }
 
   /** The instance's configured name. */
@@ -77,22 +90,25 @@ public final class RedisHandle {
     this.connections = List.copyOf(opening);
   }
 
-  /** Consumers of subscriptions running on this node, as "stream\ngroup\nconsumer" (never removed as idle). */
-  private final Set<String> liveConsumers = ConcurrentHashMap.newKeySet();
+  /** Consumers of subscriptions running on this node, per "stream\ngroup" (never removed as idle). */
+  private final Map<String, Set<String>> liveConsumers = new ConcurrentHashMap<>();
 
   /** A subscription on this node consumes {@code stream} in {@code group} as {@code consumer} (until unregistered). */
   public void registerConsumer(String stream, String group, String consumer) {
-    liveConsumers.add(stream + '\n' + group + '\n' + consumer);
+    liveConsumers.computeIfAbsent(stream + '\n' + group, k -> ConcurrentHashMap.newKeySet()).add(consumer);
   }
 
   public void unregisterConsumer(String stream, String group, String consumer) {
-    liveConsumers.remove(stream + '\n' + group + '\n' + consumer);
+    liveConsumers.computeIfPresent(stream + '\n' + group, (k, set) -> {
+      set.remove(consumer);
+      return set.isEmpty() ? null : set;
+    });
   }
 
   /** The consumers of {@code group} on {@code stream} that subscriptions on this node use now. */
   public List<String> liveConsumers(String stream, String group) {
-    String prefix = stream + '\n' + group + '\n';
-    return liveConsumers.stream().filter(k -> k.startsWith(prefix)).map(k -> k.substring(prefix.length())).toList();
+    Set<String> set = liveConsumers.get(stream + '\n' + group);
+    return set == null ? List.of() : List.copyOf(set);
   }
 
   /** Janitor rounds that may run at once on this instance (each is a few commands in sequence). */

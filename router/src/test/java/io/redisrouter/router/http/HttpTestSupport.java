@@ -36,7 +36,7 @@ public final class HttpTestSupport {
         .withFallback(ConfigFactory.parseString(
             "redis-router.http.auth.tokens = [{ name = test, token = \"" + TOKEN + "\", scopes = [publish, consume, admin] }]\n"
                 + "redis-router.consumer.poll-interval = 50ms\n"
-                + "redis-router.consumer.idle-poll-max = 1s\n"
+                + "redis-router.consumer.watch-interval = 500ms\n"
                 + "redis-router.consumer.idle-claim-max = 2s\n"
                 + "redis-router.consumer.claim-interval = 500ms\n"
                 + "redis-router.consumer.lease-renew-interval = 500ms\n"
