@@ -49,7 +49,8 @@ public final class IdleCurve {
     if (System.getProperty("logback.configurationFile") == null) {
       System.setProperty("logback.configurationFile", "bench-logback.xml");
     }
-    int settle = args.length > 0 ? Integer.parseInt(args[0]) : 40;
+    // 70 s: a channel janitor's first two rounds (the second confirms an empty channel) fall within two trim-intervals
+    int settle = args.length > 0 ? Integer.parseInt(args[0]) : 70;
     int measure = args.length > 1 ? Integer.parseInt(args[1]) : 30;
     List<Point> points = new ArrayList<>();
     String version;

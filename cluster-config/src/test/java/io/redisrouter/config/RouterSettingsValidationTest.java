@@ -145,6 +145,24 @@ class RouterSettingsValidationTest {
   }
 
   @Test
+  void aRemovedKeyNamesWhatReplacedIt() {
+    ConfigError e = fail("redis-router.consumer.idle-poll-max = 10s");
+    assertEquals("redis-router.consumer.idle-poll-max", e.key());
+    assertTrue(e.getMessage().contains("redis-router.consumer.watch-interval"), e.getMessage());
+  }
+
+  @Test
+  void idleTimingKeysAreRead() {
+    RouterSettings s = RouterSettings.load(ConfigFactory.parseString("redis-router.consumer { watch-interval = 3s,"
+        + " idle-claim-max = 20m, quiet-trim-interval = 2h }"));
+    assertEquals(java.time.Duration.ofSeconds(3), s.consumer().watchInterval());
+    assertEquals(java.time.Duration.ofMinutes(20), s.consumer().idleClaimMax());
+    assertEquals(java.time.Duration.ofHours(2), s.consumer().quietTrimInterval());
+    ConfigError zero = fail("redis-router.consumer.watch-interval = 0s");
+    assertEquals("redis-router.consumer.watch-interval", zero.key());
+  }
+
+  @Test
   void messageHasTheDocumentedShape() {
     assertEquals("redis-router.channels.defaults.max-attempts = 0 is invalid: use an integer >= 1",
         fail(D + "max-attempts = 0").getMessage());
