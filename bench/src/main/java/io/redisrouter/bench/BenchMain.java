@@ -80,8 +80,9 @@ public final class BenchMain {
     boolean quick = Arrays.asList(args).contains("--quick");
     int runs = quick ? 1 : 3;
     double scale = quick ? 0.1 : 1.0;
-    String only = Arrays.stream(args).filter(a -> a.startsWith("--only=")).map(a -> a.substring(7)).findFirst()
-        .orElse(null);
+    // --only=id,id,...: the scenarios (and "scaling", "aof") to run, by exact id
+    java.util.Set<String> only = Arrays.stream(args).filter(a -> a.startsWith("--only=")).map(a -> a.substring(7))
+        .findFirst().map(v -> java.util.Set.of(v.split(","))).orElse(null);
     List<Row> rows = new ArrayList<>();
     List<RunResult> restartResults = new ArrayList<>();
     List<ConnectionScaling.Point> scaling = new ArrayList<>();

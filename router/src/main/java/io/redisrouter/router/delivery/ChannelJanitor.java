@@ -32,7 +32,7 @@ import java.util.concurrent.CompletionStage;
 public final class ChannelJanitor {
   private ChannelJanitor() {}
 
-  private enum Tick { TRIM }
+  private enum Tick { TRIM, TOUCHED }
 
   /**
    * One round's outcome: {@code removed} entries trimmed below {@code threshold}; {@code pinnedBy} names the consumer
@@ -102,34 +102,48 @@ public final class ChannelJanitor {
                                         Runnable onIdle) {
     String stream = RedisKeys.stream(channel);
     return Behaviors.supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      // each channel's rounds start at a random point of the interval: thousands of janitors started together
-      // (a node subscribing to many channels at once) spread their commands over it instead of sending them in one
-      // burst that would overflow the connection's command queue
-      long interval = Math.max(1, policy.trimInterval().toMillis());
-      Duration phase = Duration.ofMillis(java.util.concurrent.ThreadLocalRandom.current().nextLong(interval));
-      timers.startTimerWithFixedDelay(Tick.TRIM, phase, policy.trimInterval());
+      // no periodic tick: one timer for the next round, set by what makes a round necessary (something happening
+      // on the channel here, an entry ageing out, a consumer becoming removable, quiet-trim-interval), so that a
+      // quiet channel's janitor costs nothing between rounds
+      org.apache.pekko.actor.typed.ActorRef<Object> self = ctx.getSelf();
+      activity.listen(channel, () -> self.tell(Tick.TOUCHED));
+      long trimNanos = Math.max(1, policy.trimInterval().toNanos());
+      long quietNanos = consumerSettings.quietTrimInterval().toNanos();
       boolean[] busy = {false};
       int[] idleRounds = {0};
-      long quietNanos = consumerSettings.quietTrimInterval().toNanos();
-      long[] lastRound = {System.nanoTime() - quietNanos}; // the first tick runs a round
-      long[] agesOut = {Long.MAX_VALUE};
+      long[] roundAt = {Long.MAX_VALUE}; // when the timer fires; MAX_VALUE: not set
+      java.util.function.LongConsumer schedule = at -> {
+        long now = System.nanoTime();
+        if (at == Long.MAX_VALUE) return;
+        if (roundAt[0] != Long.MAX_VALUE && roundAt[0] - at <= 0) return; // one as early is set already
+        roundAt[0] = at;
+        timers.startSingleTimer(Tick.TRIM, Duration.ofNanos(Math.max(0, at - now)));
+      };
+      // the first round at a random point of trim-interval: thousands of janitors started together (a node
+      // subscribing to many channels at once) spread their commands instead of sending them in one burst that would
+      // overflow the connection's command queue
+      schedule.accept(System.nanoTime() + java.util.concurrent.ThreadLocalRandom.current().nextLong(trimNanos));
       return Behaviors.receive(Object.class)
-          .onMessageEquals(Tick.TRIM, () -> {
-            if (busy[0]) return Behaviors.same();
-            // a channel nothing happened on (on this node) since the last round is looked at every
-            // quiet-trim-interval only: its stream, groups and consumers changed only by ageing (or by other nodes,
-            // whose janitors see their own activity)
-            boolean touched = activity.takeTouched(channel);
+          .onMessageEquals(Tick.TOUCHED, () -> {
+            // something happened here, or a look was asked for (see Wakeups#touchAt): a round within trim-interval
+            long due = activity.dueAt(channel);
             long now = System.nanoTime();
-            if (!touched && now - lastRound[0] < quietNanos && now - agesOut[0] < 0) return Behaviors.same();
-            // at most RedisHandle.JANITOR_ROUNDS_AT_ONCE rounds per Redis instance run at once: a round that finds them all
-            // taken waits for its next tick (the phases are random, so no channel waits for long)
+            long at = activity.isTouched(channel) ? now + trimNanos : Long.MAX_VALUE;
+            if (due != Long.MAX_VALUE && Math.max(due, now) - at < 0) at = Math.max(due, now);
+            schedule.accept(at);
+            return Behaviors.same();
+          })
+          .onMessageEquals(Tick.TRIM, () -> {
+            roundAt[0] = Long.MAX_VALUE;
+            if (busy[0]) return Behaviors.same(); // the round in progress sets the next
+            activity.takeTouched(channel);
+            // at most RedisHandle.JANITOR_ROUNDS_AT_ONCE rounds per Redis instance run at once: a round that finds
+            // them all taken comes again a trim-interval later
             if (!handle.janitorRounds().tryAcquire()) {
-              if (touched) activity.touch(channel); // still due
+              schedule.accept(System.nanoTime() + trimNanos);
               return Behaviors.same();
             }
             busy[0] = true;
-            lastRound[0] = System.nanoTime();
             CompletionStage<Trimmed> r;
             try {
               r = round(handle, channel, policy, consumerSettings);
@@ -142,8 +156,9 @@ public final class ChannelJanitor {
           })
           .onMessage(Trimmed.class, t -> {
             busy[0] = false;
+            long done = System.nanoTime();
             if (t.error() != null) {
-              activity.touch(channel); // tried again at the next tick
+              schedule.accept(done + trimNanos); // tried again
               ctx.getLog().debug("retention of channel '{}' failed: {}", channel, SubscriptionActor.describe(t.error()));
               return Behaviors.same();
             }
@@ -163,15 +178,24 @@ public final class ChannelJanitor {
                   was);
             }
             idleRounds[0] = t.idle() ? idleRounds[0] + 1 : 0;
-            long done = System.nanoTime();
-            agesOut[0] = agesOutAt(t, policy, consumerSettings, done, System.currentTimeMillis());
-            // held back by a group, or empty but not yet for IDLE_ROUNDS rounds: looked at again at the next tick
-            // (how long the anomaly lasts is reported; an unused empty channel lets its janitor go)
-            if (t.pinnedBy() != null || (t.idle() && idleRounds[0] < IDLE_ROUNDS)) agesOut[0] = done;
+            // the next round: a trim-interval on while something happens here, retention is held back by a group
+            // (how long that lasts is reported) or the channel is empty but not yet for IDLE_ROUNDS rounds (an
+            // unused empty channel lets its janitor go); else when an entry ages out, a consumer becomes removable,
+            // or after quiet-trim-interval
+            long next = done + quietNanos;
+            long ages = agesOutAt(t, policy, consumerSettings, done, System.currentTimeMillis());
+            if (ages - next < 0) next = ages;
+            long asked = activity.dueAt(channel);
+            if (asked != Long.MAX_VALUE && asked - next < 0) next = Math.max(asked, done);
+            if (activity.isTouched(channel) || t.pinnedBy() != null || (t.idle() && idleRounds[0] < IDLE_ROUNDS)) {
+              next = Math.min(next, done + trimNanos);
+            }
+            schedule.accept(next);
             if (idleRounds[0] >= IDLE_ROUNDS) onIdle.run();
             return Behaviors.same();
           })
           .onSignal(org.apache.pekko.actor.typed.PostStop.class, sig -> {
+            activity.unlisten(channel);
             metrics.retentionPinned(channel, null);
             return Behaviors.same();
           })

@@ -467,7 +467,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     waitingForGroup.forEach(r -> r.tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE)));
     waitingForGroup.clear();
     scheduleClaimCheck(claimDelay);
-    timers.startTimerWithFixedDelay(Tick.RENEW, renewInterval());
     claim(); // first take over what crashed consumers left behind
     return read();
   }
@@ -620,6 +619,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return;
     }
     metrics.inFlight.increment();
+    // lease renewals run while this consumer holds entries (an idle subscription has no timer ticking)
+    if (!timers.isTimerActive(Tick.RENEW)) timers.startTimerWithFixedDelay(Tick.RENEW, renewInterval());
     if (attempt == 1 && !subscribers.isEmpty()) {
       // the fast path: the first attempt of a new entry is made here
       String deliveryId = DeliveryIds.of(streamId, 1);
@@ -939,6 +940,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private Behavior<Command> renew() {
     if (inFlight.isEmpty() && inline.isEmpty()) {
+      timers.cancel(Tick.RENEW); // started again with the next entry taken
       return this;
     }
     String[] pairs = countPairs();

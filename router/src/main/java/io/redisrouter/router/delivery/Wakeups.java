@@ -34,13 +34,24 @@ public final class Wakeups {
   private final ConcurrentHashMap<String, Boolean> touched = new ConcurrentHashMap<>();
   /** Per channel, the earliest {@link System#nanoTime} at which its janitor should look again (see {@link #touchAt}). */
   private final ConcurrentHashMap<String, Long> dueAt = new ConcurrentHashMap<>();
+  /** Per channel, its janitor's "look at your channel" signal. */
+  private final ConcurrentHashMap<String, Runnable> listeners = new ConcurrentHashMap<>();
+
+  /** {@code channel}'s janitor: {@code signal} runs when the channel is touched after its last look, or a look is asked. */
+  public void listen(String channel, Runnable signal) {
+    listeners.put(channel, signal);
+  }
+
+  public void unlisten(String channel) {
+    listeners.remove(channel);
+  }
 
   /**
    * Something happened on {@code channel} on this node (a write, an ack, a take-over, a dead letter): its janitor's
-   * next round runs at {@code trim-interval} rather than {@code quiet-trim-interval}.
+   * next round comes within {@code trim-interval} (signalled once until the janitor takes the mark).
    */
   public void touch(String channel) {
-    touched.put(channel, Boolean.TRUE);
+    if (touched.put(channel, Boolean.TRUE) == null) signal(channel);
   }
 
   /**
@@ -49,6 +60,23 @@ public final class Wakeups {
    */
   public void touchAt(String channel, long nanoTime) {
     dueAt.merge(channel, nanoTime, (a, b) -> a - b <= 0 ? a : b);
+    signal(channel);
+  }
+
+  private void signal(String channel) {
+    Runnable r = listeners.get(channel);
+    if (r != null) r.run();
+  }
+
+  /** Whether {@code channel} was touched since its janitor last took the mark. */
+  public boolean isTouched(String channel) {
+    return touched.containsKey(channel);
+  }
+
+  /** When {@code channel}'s janitor was asked to look again ({@link System#nanoTime}), or {@code Long.MAX_VALUE}. */
+  public long dueAt(String channel) {
+    Long d = dueAt.get(channel);
+    return d == null ? Long.MAX_VALUE : d;
   }
 
   /** Whether {@code channel} was touched since the last call, or a look it asked for is due now (clears both). */
