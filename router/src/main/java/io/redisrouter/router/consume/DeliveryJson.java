@@ -3,7 +3,6 @@ package io.redisrouter.router.consume;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.EnvelopeCodec;
-import io.redisrouter.router.http.AdminRoutes;
 
 import java.io.IOException;
 import java.time.Instant;
@@ -23,7 +22,7 @@ public final class DeliveryJson {
     n.put("subscription", d.subscription());
     n.put("attempt", d.envelope().attempt());
     if (ackDeadline != null) n.put("ackDeadline", ackDeadline.toString());
-    n.setAll(AdminRoutes.envelopeNode(d.envelope(), true));
+    n.setAll(EnvelopeJson.of(d.envelope(), true));
     return n;
   }
 

@@ -8,6 +8,7 @@ import io.lettuce.core.ScriptOutputType;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.config.ConsumerSettings;
 import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.redis.GroupInfo;
 import io.redisrouter.router.redis.Scripts;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
@@ -215,11 +216,13 @@ public final class ChannelJanitor {
     }
     String stream = RedisKeys.stream(channel);
     String dead = RedisKeys.deadLetters(channel);
-    return trim(handle, stream, policy).thenCompose(t -> trimDead(cmd, dead, policy)
-        .thenCompose(deadTrimmed -> removeIdleConsumers(handle, cmd, stream, consumerSettings)
+    // the groups read once per round: for the trim limit and for the idle consumers
+    return GroupInfo.of(cmd, stream).thenCompose(groups -> trim(handle, stream, policy, groups)
+        .thenCompose(t -> trimDead(cmd, dead, policy)
+        .thenCompose(deadTrimmed -> removeIdleConsumers(handle, cmd, stream, groups, consumerSettings)
             .thenCompose(removed -> first(cmd, stream).thenCompose(oldest -> first(cmd, dead).thenApply(oldestDead ->
                 new Trimmed(t.removed(), t.threshold(), t.pinnedBy(), oldest == null && oldestDead == null,
-                    deadTrimmed, removed, oldest, oldestDead, null))))));
+                    deadTrimmed, removed, oldest, oldestDead, null)))))));
   }
 
   /** The id of the stream's first entry, or null when it is empty (or missing). */
@@ -247,27 +250,25 @@ public final class ChannelJanitor {
    * consumer of another node may be removed (it holds nothing) and comes back with its next read.
    */
   private static CompletionStage<Long> removeIdleConsumers(RedisHandle handle, RedisAsyncCommands<String, byte[]> cmd,
-                                                           String stream, ConsumerSettings consumerSettings) {
-    return cmd.exists(stream).thenCompose(n -> n == 0 ? CompletableFuture.completedFuture(List.<Object>of())
-        : cmd.xinfoGroups(stream)).thenCompose(groups -> {
-          List<CompletableFuture<Long>> removals = new ArrayList<>();
-          for (Object g : groups) {
-            String name = String.valueOf(asMap(g).get("name"));
-            List<byte[]> args = new ArrayList<>();
-            args.add(name.getBytes(StandardCharsets.UTF_8));
-            args.add(Long.toString(consumerSettings.idleConsumerRemoval().toMillis()).getBytes(StandardCharsets.US_ASCII));
-            for (String live : handle.liveConsumers(stream, name)) args.add(live.getBytes(StandardCharsets.UTF_8));
-            CompletionStage<Long> r = handle.evalScript(cmd, Scripts.REMOVE_IDLE_CONSUMERS, ScriptOutputType.INTEGER,
-                new String[] {stream}, args.toArray(byte[][]::new));
-            removals.add(r.toCompletableFuture());
-          }
-          return io.redisrouter.router.internal.Stages.all(removals)
-              .thenApply(l -> l.stream().mapToLong(Long::longValue).sum());
-        });
+                                                           String stream, List<GroupInfo> groups,
+                                                           ConsumerSettings consumerSettings) {
+    List<CompletableFuture<Long>> removals = new ArrayList<>();
+    for (GroupInfo g : groups) {
+      List<byte[]> args = new ArrayList<>();
+      args.add(g.name().getBytes(StandardCharsets.UTF_8));
+      args.add(Long.toString(consumerSettings.idleConsumerRemoval().toMillis()).getBytes(StandardCharsets.US_ASCII));
+      for (String live : handle.liveConsumers(stream, g.name())) args.add(live.getBytes(StandardCharsets.UTF_8));
+      CompletionStage<Long> r = handle.evalScript(cmd, Scripts.REMOVE_IDLE_CONSUMERS, ScriptOutputType.INTEGER,
+          new String[] {stream}, args.toArray(byte[][]::new));
+      removals.add(r.toCompletableFuture());
+    }
+    return io.redisrouter.router.internal.Stages.all(removals)
+        .thenApply(l -> l.stream().mapToLong(Long::longValue).sum());
   }
 
   /** Computes the safe trim point and trims to it; completes with what was removed. */
-  static CompletionStage<Trimmed> trim(RedisHandle handle, String stream, ChannelPolicy policy) {
+  static CompletionStage<Trimmed> trim(RedisHandle handle, String stream, ChannelPolicy policy,
+                                       List<GroupInfo> groups) {
     long maxAgeMs = policy.retentionMaxAge().toMillis();
     long maxLength = policy.retentionMaxLength();
     // max-age 0 means "keep until acknowledged": trim whatever every group is done with, and nothing while there
@@ -296,7 +297,7 @@ public final class ChannelJanitor {
     }
     return byPolicy.thenCompose(policyId -> {
       if (policyId == null) return CompletableFuture.completedFuture(trimmed(0, null, null));
-      return safeLimit(cmd, stream).thenCompose(limit -> {
+      return safeLimit(cmd, stream, groups).thenCompose(limit -> {
         String safe = limit == null ? null : limit.id();
         if (safe == null && untilAcked) return CompletableFuture.completedFuture(trimmed(0, null, null));
         String threshold = safe == null ? policyId : minId(policyId, safe);
@@ -323,55 +324,32 @@ public final class ChannelJanitor {
    * The highest id below which every group is done: min over groups of (oldest pending id, or the id after the
    * last delivered one when nothing is pending). {@code null} when there are no groups.
    */
-  private static CompletionStage<GroupLimit> safeLimit(RedisAsyncCommands<String, byte[]> cmd, String stream) {
-    return cmd.xinfoGroups(stream).thenCompose(groups -> {
-      List<CompletableFuture<String>> limits = new ArrayList<>();
-      List<String> names = new ArrayList<>();
-      for (Object g : groups) {
-        Map<String, Object> info = asMap(g);
-        String name = String.valueOf(info.get("name"));
-        long pending = info.get("pending") instanceof Number n ? n.longValue() : 0;
-        String lastDelivered = String.valueOf(info.get("last-delivered-id"));
-        names.add(name);
-        if (pending > 0) {
-          limits.add(cmd.xpending(stream, name).toCompletableFuture().thenApply(p -> {
-            Range.Boundary<String> lower = p.getMessageIds().getLower();
-            return lower.getValue() != null ? lower.getValue() : lastDelivered;
-          }));
-        } else {
-          limits.add(CompletableFuture.completedFuture(nextId(lastDelivered)));
-        }
+  private static CompletionStage<GroupLimit> safeLimit(RedisAsyncCommands<String, byte[]> cmd, String stream,
+                                                       List<GroupInfo> groups) {
+    List<CompletableFuture<String>> limits = new ArrayList<>();
+    List<String> names = new ArrayList<>();
+    for (GroupInfo g : groups) {
+      String name = g.name();
+      long pending = g.pending();
+      String lastDelivered = g.lastDeliveredId();
+      names.add(name);
+      if (pending > 0) {
+        limits.add(cmd.xpending(stream, name).toCompletableFuture().thenApply(p -> {
+          Range.Boundary<String> lower = p.getMessageIds().getLower();
+          return lower.getValue() != null ? lower.getValue() : lastDelivered;
+        }));
+      } else {
+        limits.add(CompletableFuture.completedFuture(nextId(lastDelivered)));
       }
-      return io.redisrouter.router.internal.Stages.all(limits).thenApply(ids -> {
-        GroupLimit min = null;
-        for (int i = 0; i < ids.size(); i++) {
-          String id = ids.get(i);
-          if (min == null || compare(id, min.id()) < 0) min = new GroupLimit(id, names.get(i));
-        }
-        return min;
-      });
-    }).exceptionally(e -> {
-      String m = String.valueOf(SubscriptionActor.unwrap(e).getMessage());
-      if (m.contains("no such key")) return null;
-      throw e instanceof RuntimeException re ? re : new RuntimeException(e);
-    });
-  }
-
-  private static Map<String, Object> asMap(Object group) {
-    java.util.HashMap<String, Object> m = new java.util.HashMap<>();
-    if (group instanceof List<?> l) {
-      for (int i = 0; i + 1 < l.size(); i += 2) {
-        Object k = l.get(i);
-        Object v = l.get(i + 1);
-        String key = k instanceof byte[] b ? new String(b, java.nio.charset.StandardCharsets.UTF_8) : String.valueOf(k);
-        Object val = v instanceof byte[] b ? new String(b, java.nio.charset.StandardCharsets.UTF_8) : v;
-        m.put(key, val);
-      }
-    } else if (group instanceof Map<?, ?> mm) {
-      mm.forEach((k, v) -> m.put(String.valueOf(k),
-          v instanceof byte[] b ? new String(b, java.nio.charset.StandardCharsets.UTF_8) : v));
     }
-    return m;
+    return io.redisrouter.router.internal.Stages.all(limits).thenApply(ids -> {
+      GroupLimit min = null;
+      for (int i = 0; i < ids.size(); i++) {
+        String id = ids.get(i);
+        if (min == null || compare(id, min.id()) < 0) min = new GroupLimit(id, names.get(i));
+      }
+      return min;
+    });
   }
 
   static String nextId(String id) {

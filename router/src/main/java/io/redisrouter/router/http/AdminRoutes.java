@@ -25,6 +25,7 @@ import io.redisrouter.router.RateCounter;
 import io.redisrouter.router.RedisRouter;
 import io.redisrouter.router.RouterRuntime;
 import io.redisrouter.router.redis.RedisHandle;
+import io.redisrouter.router.redis.GroupInfo;
 import io.redisrouter.router.redis.GroupLag;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
@@ -301,11 +302,7 @@ public final class AdminRoutes extends RouteSupport {
       CompletableFuture<Long> exists = cmd.exists(stream).toCompletableFuture();
       CompletableFuture<Long> length = cmd.xlen(stream).toCompletableFuture();
       CompletableFuture<Long> deadLetters = cmd.xlen(dead).toCompletableFuture();
-      CompletableFuture<List<Object>> groups = cmd.xinfoGroups(stream).toCompletableFuture()
-          .exceptionally(e -> {
-            if (String.valueOf(unwrap(e).getMessage()).contains("no such key")) return List.of();
-            throw e instanceof CompletionException ce ? ce : new CompletionException(e);
-          });
+      CompletableFuture<List<GroupInfo>> groups = GroupInfo.of(cmd, stream).toCompletableFuture();
       return CompletableFuture.allOf(exists, length, deadLetters, groups).thenCompose(v -> {
         boolean streamExists = exists.join() > 0;
         if (!streamExists && deadLetters.join() == 0 && !configured) {
@@ -325,22 +322,25 @@ public final class AdminRoutes extends RouteSupport {
 
   /** XINFO GROUPS rows as JSON, each with its oldest pending entry from the XPENDING summary. */
   private CompletionStage<ArrayNode> subscriptions(RedisAsyncCommands<String, byte[]> cmd, String stream,
-                                                   List<Object> groups) {
+                                                   List<GroupInfo> groups) {
     List<ObjectNode> rows = new ArrayList<>();
     List<CompletableFuture<Void>> pendings = new ArrayList<>();
     long now = System.currentTimeMillis();
-    for (Object g : groups) {
-      Map<String, Object> info = asMap(g);
-      String name = String.valueOf(info.get("name"));
+    for (GroupInfo info : groups) {
+      String name = info.name();
       ObjectNode row = JSON.createObjectNode();
       row.put("name", name);
-      row.put("consumers", asLong(info.get("consumers"), 0));
-      long pending = asLong(info.get("pending"), 0);
+      row.put("consumers", info.consumers());
+      long pending = info.pending();
       row.put("pending", pending);
-      row.put("lastDeliveredId", String.valueOf(info.get("last-delivered-id")));
+      row.put("lastDeliveredId", info.lastDeliveredId());
       // Redis 7+ only; null there too when the group's position cannot be computed (after deletions)
-      putLongOrNull(row, "entriesRead", info, "entries-read");
-      if (row.get("entriesRead").isNull()) row.put("entriesReadUnknown", GroupLag.ENTRIES_READ_UNKNOWN);
+      if (info.entriesRead() != null) {
+        row.put("entriesRead", info.entriesRead());
+      } else {
+        row.putNull("entriesRead");
+        row.put("entriesReadUnknown", GroupLag.ENTRIES_READ_UNKNOWN);
+      }
       row.putNull("lag"); // keeps the field order; set below
       pendings.add(GroupLag.of(cmd, stream, info).toCompletableFuture().thenAccept(lag -> {
         if (lag.value() != null) {
@@ -368,40 +368,6 @@ public final class AdminRoutes extends RouteSupport {
       rows.forEach(out::add);
       return out;
     });
-  }
-
-  private static void putLongOrNull(ObjectNode row, String field, Map<String, Object> info, String key) {
-    Object v = info.get(key);
-    if (v instanceof Number n) {
-      row.put(field, n.longValue());
-    } else {
-      row.putNull(field);
-    }
-  }
-
-  private static Map<String, Object> asMap(Object group) {
-    Map<String, Object> m = new HashMap<>();
-    if (group instanceof List<?> l) {
-      for (int i = 0; i + 1 < l.size(); i += 2) {
-        m.put(text(l.get(i)), l.get(i + 1) instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : l.get(i + 1));
-      }
-    } else if (group instanceof Map<?, ?> mm) {
-      mm.forEach((k, v) -> m.put(text(k), v instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : v));
-    }
-    return m;
-  }
-
-  private static String text(Object o) {
-    return o instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(o);
-  }
-
-  private static long asLong(Object v, long orElse) {
-    if (v instanceof Number n) return n.longValue();
-    try {
-      return v == null ? orElse : Long.parseLong(String.valueOf(v));
-    } catch (NumberFormatException e) {
-      return orElse;
-    }
   }
 
   /** The millisecond part of a stream entry id (when the entry was added). */
@@ -490,51 +456,9 @@ public final class AdminRoutes extends RouteSupport {
       n.putNull("envelope");
       n.put("undecodable", true);
     } else {
-      n.set("envelope", envelopeNode(d.envelope(), withPayload));
+      n.set("envelope", io.redisrouter.router.consume.EnvelopeJson.of(d.envelope(), withPayload));
     }
     return n;
-  }
-
-  public static ObjectNode envelopeNode(Envelope e, boolean withPayload) {
-    ObjectNode n = JSON.createObjectNode();
-    n.put("messageId", e.id());
-    n.put("channel", e.channel());
-    if (e.partitionKey() != null) n.put("partitionKey", e.partitionKey());
-    n.put("contentType", e.contentType());
-    ObjectNode headers = n.putObject("headers");
-    new TreeMap<>(e.headers()).forEach(headers::put);
-    n.put("publishedAt", e.publishedAt().toString());
-    n.put("deadline", e.deadline().toString());
-    n.put("payloadSize", e.payload().length);
-    if (withPayload) {
-      JsonNode readable = readablePayload(e.contentType(), e.payload());
-      if (readable != null) n.set("payload", readable);
-      n.put("payloadBase64", Base64.getEncoder().encodeToString(e.payload()));
-    }
-    return n;
-  }
-
-  /** The payload as a JSON value (JSON content) or a string (text content); null when it is neither. */
-  static JsonNode readablePayload(String contentType, byte[] payload) {
-    String ct = contentType == null ? "" : contentType.toLowerCase(Locale.ROOT);
-    boolean json = ct.startsWith("application/json") || ct.contains("+json");
-    boolean text = ct.startsWith("text/");
-    if (!json && !text) return null;
-    String s;
-    try {
-      s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(payload)).toString();
-    } catch (CharacterCodingException e) {
-      return null;
-    }
-    if (json) {
-      try {
-        return JSON.readTree(s);
-      } catch (IOException e) {
-        return null;
-      }
-    }
-    return JSON.getNodeFactory().textNode(s);
   }
 
   // ---- dead letters: delete ---------------------------------------------------------------------------------------

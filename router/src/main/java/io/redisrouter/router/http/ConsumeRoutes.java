@@ -16,6 +16,7 @@ import io.redisrouter.router.consume.HttpConsumers;
 import io.redisrouter.router.consume.HttpSubscription;
 import io.redisrouter.router.consume.PullGateway;
 import io.redisrouter.router.consume.SubscriptionStore;
+import io.redisrouter.router.redis.GroupInfo;
 import io.redisrouter.router.redis.GroupLag;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
@@ -281,20 +282,17 @@ public final class ConsumeRoutes extends RouteSupport {
               stats.put("error", "the channel has no stream or this subscription has no consumer group yet");
               return done(json(StatusCodes.OK, body));
             }
-            for (Object g : groups) {
-              Map<String, Object> info = groupInfo(g);
-              if (!name.equals(String.valueOf(info.get("name")))) continue;
-              stats.put("consumers", number(info.get("consumers")));
-              stats.put("pending", number(info.get("pending")));
-              stats.put("lastDeliveredId", String.valueOf(info.get("last-delivered-id")));
-              stats.putNull("lag");
-              // Redis 6.2 reports no lag: counted by the router there (GroupLag)
-              return GroupLag.of(cmd, stream, info).thenApply(lag -> {
-                if (lag.value() != null) stats.put("lag", lag.value()); else stats.put("lagUnknown", lag.unknown());
-                return json(StatusCodes.OK, body);
-              });
-            }
-            return done(json(StatusCodes.OK, body));
+            GroupInfo info = GroupInfo.find(GroupInfo.parse(groups), name);
+            if (info == null) return done(json(StatusCodes.OK, body));
+            stats.put("consumers", info.consumers());
+            stats.put("pending", info.pending());
+            stats.put("lastDeliveredId", info.lastDeliveredId());
+            stats.putNull("lag");
+            // Redis 6.2 reports no lag: counted by the router there (GroupLag)
+            return GroupLag.of(cmd, stream, info).thenApply(lag -> {
+              if (lag.value() != null) stats.put("lag", lag.value()); else stats.put("lagUnknown", lag.unknown());
+              return json(StatusCodes.OK, body);
+            });
           }).thenCompose(x -> x);
     }).exceptionally(this::redisError);
   }
@@ -590,20 +588,6 @@ public final class ConsumeRoutes extends RouteSupport {
     return v == null || v.isNull() ? null : v.asText();
   }
 
-  private static long number(Object o) {
-    return o instanceof Number n ? n.longValue() : 0L;
-  }
-
-  private static Map<String, Object> groupInfo(Object group) {
-    Map<String, Object> m = new HashMap<>();
-    if (group instanceof List<?> l) {
-      for (int i = 0; i + 1 < l.size(); i += 2) {
-        Object v = l.get(i + 1);
-        m.put(str(l.get(i)), v instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : v);
-      }
-    }
-    return m;
-  }
 
   private static String str(Object o) {
     return o instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(o);

@@ -55,19 +55,9 @@ public final class ConsumerGroups {
 
   /** The group's {@code last-delivered-id} (XINFO GROUPS), or {@code null} when there is no such group. */
   static CompletionStage<String> lastDelivered(RedisHandle handle, String stream, String group) {
-    return handle.commands().xinfoGroups(stream).thenApply(groups -> {
-      for (Object g : groups) {
-        if (!(g instanceof List<?> fields)) continue;
-        String name = null;
-        String last = null;
-        for (int i = 0; i + 1 < fields.size(); i += 2) {
-          String k = str(fields.get(i));
-          if ("name".equals(k)) name = str(fields.get(i + 1));
-          if ("last-delivered-id".equals(k)) last = str(fields.get(i + 1));
-        }
-        if (group.equals(name)) return last;
-      }
-      return null;
+    return handle.commands().xinfoGroups(stream).thenApply(reply -> {
+      GroupInfo g = GroupInfo.find(GroupInfo.parse(reply), group);
+      return g == null ? null : g.lastDeliveredId();
     });
   }
 
@@ -81,9 +71,5 @@ public final class ConsumerGroups {
     Throwable c = t;
     while (c instanceof CompletionException && c.getCause() != null) c = c.getCause();
     return c;
-  }
-
-  private static String str(Object o) {
-    return o instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(o);
   }
 }

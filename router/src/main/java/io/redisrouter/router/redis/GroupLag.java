@@ -4,7 +4,6 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -42,24 +41,21 @@ public final class GroupLag {
   private GroupLag() {}
 
   /**
-   * The lag of the group described by {@code info} (one XINFO GROUPS row as a map): the server's {@code lag} where
-   * it reports one, else counted up to {@link #COUNT_BOUND}.
+   * The lag of the group {@code info} describes: the server's {@code lag} where it reports one, else counted up to
+   * {@link #COUNT_BOUND}.
    */
-  public static CompletionStage<Lag> of(RedisAsyncCommands<String, byte[]> cmd, String stream,
-                                        Map<String, Object> info) {
-    if (info.get("lag") instanceof Number n) {
-      return CompletableFuture.completedFuture(new Lag(n.longValue(), null));
+  public static CompletionStage<Lag> of(RedisAsyncCommands<String, byte[]> cmd, String stream, GroupInfo info) {
+    if (info.lag() != null) {
+      return CompletableFuture.completedFuture(new Lag(info.lag(), null));
     }
-    boolean reported = info.containsKey("lag");
-    Object last = info.get("last-delivered-id");
-    String lastId = last instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(last);
-    String start = lastId == null || "0-0".equals(lastId) || "null".equals(lastId) ? "-" : "(" + lastId;
+    String lastId = info.lastDeliveredId();
+    String start = lastId == null || "0-0".equals(lastId) ? "-" : "(" + lastId;
     return cmd.<Long>eval(COUNT_AFTER, ScriptOutputType.INTEGER, new String[] {stream},
             start.getBytes(StandardCharsets.UTF_8),
             Integer.toString(COUNT_BOUND + 1).getBytes(StandardCharsets.UTF_8))
         .thenApply(count -> count <= COUNT_BOUND ? new Lag(count, null)
-            : new Lag(null, (reported ? "redis answered no lag for this group" : "redis before 7.0 does not report"
-                + " consumer-group lag") + " and more than " + COUNT_BOUND + " entries follow its last-delivered id,"
-                + " more than the router counts per request"));
+            : new Lag(null, (info.lagReported() ? "redis answered no lag for this group"
+                : "redis before 7.0 does not report consumer-group lag") + " and more than " + COUNT_BOUND
+                + " entries follow its last-delivered id, more than the router counts per request"));
   }
 }
