@@ -156,7 +156,7 @@ final class DeliveryActor {
     CompletionStage<List<Object>> claim;
     try {
       // only while this consumer still holds the entry: one that another consumer took over is never taken back
-      claim = SubscriptionActor.claimOwned(source.handle(), source.stream(), source.group(), source.consumer(), false,
+      claim = ConsumerCalls.claimOwned(source.handle(), source.stream(), source.group(), source.consumer(), "COUNT",
           streamId);
     } catch (RedisUnavailableException e) {
       claim = CompletableFuture.failedFuture(e);

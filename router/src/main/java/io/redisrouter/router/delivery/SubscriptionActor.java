@@ -1,17 +1,7 @@
 package io.redisrouter.router.delivery;
 
 import io.redisrouter.router.internal.DeliveryIds;
-import io.lettuce.core.Consumer;
-import io.lettuce.core.Limit;
-import io.lettuce.core.Range;
-import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.StreamMessage;
-import io.lettuce.core.XAutoClaimArgs;
-import io.lettuce.core.XClaimArgs;
-import io.lettuce.core.XReadArgs;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.models.stream.ClaimedMessages;
-import io.lettuce.core.models.stream.PendingMessage;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.config.ConsumerSettings;
 import io.redisrouter.protocol.ChannelMode;
@@ -25,9 +15,7 @@ import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.redis.ConsumerGroups;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
-import io.redisrouter.router.redis.RedisUnavailableException;
 import io.redisrouter.router.redis.StreamIds;
-import io.redisrouter.router.redis.Scripts;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -191,7 +179,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final String stream;
   private final String deadStream;
   private final String consumer;
-  private final Consumer<String> groupConsumer;
   private final Runnable wake;
   private final DeliveryActor.Source source;
 
@@ -257,6 +244,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private Duration claimDelay;
   private final java.util.function.Consumer<byte[]> doorbell;
   private final Runnable watched;
+  private final ConsumerCalls calls;
 
   private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String channel,
                             String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
@@ -275,8 +263,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     // a fresh consumer name per incarnation: whatever an earlier incarnation left pending is claimed back by
     // XAUTOCLAIM once idle, like any crashed consumer's entries
     this.consumer = nodeId + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0xfffff));
-    this.groupConsumer = Consumer.from(subscription, consumer);
     this.source = new DeliveryActor.Source(handle, stream, subscription, consumer, live);
+    this.calls = new ConsumerCalls(handle, stream, deadStream, subscription, consumer);
     this.inlineAnswers = ctx.messageAdapter(DeliveryAck.class, InlineAnswer::new);
     this.ackTimeoutNanos = policy.ackTimeout().toNanos();
     ActorRef<Command> self = ctx.getSelf();
@@ -396,13 +384,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private Behavior<Command> onStop() {
     // the delivery counts left in Redis say what reached a subscriber, for whoever claims these entries next
     String[] pairs = countPairs();
-    if (pairs.length > 0) {
-      try {
-        claimOwned(handle, stream, subscription, consumer, "SET", pairs);
-      } catch (RedisUnavailableException e) {
-        // left as the last renewal set them
-      }
-    }
+    if (pairs.length > 0) calls.claimOwned("SET", pairs); // while Redis is down, left as the last renewal set them
     getContext().getLog().info("subscription '{}' of channel '{}': no subscriber left on this node; {} in-flight"
         + " entries stay pending and are claimed again after the ack timeout", subscription, channel, inFlight.size());
     return Behaviors.stopped();
@@ -520,28 +502,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return this;
     }
     int count = room();
-    boolean verify = verifyNext;
-    CompletionStage<String> head;
-    CompletionStage<List<StreamMessage<String, byte[]>>> f;
-    try {
-      RedisAsyncCommands<String, byte[]> cmd = handle.commands();
-      // a verifying read asks for the stream's last entry just before it (the same connection runs them in order):
-      // when the read then finds nothing more, the group has read at least up to that entry
-      head = verify
-          ? cmd.xrevrange(stream, Range.create("-", "+"), Limit.from(1))
-              .thenApply(l -> l.isEmpty() ? "0-0" : l.get(0).getId())
-          : CompletableFuture.completedFuture(null);
-      f = cmd.xreadgroup(groupConsumer, XReadArgs.Builder.count(count), XReadArgs.StreamOffset.lastConsumed(stream));
-    } catch (RedisUnavailableException e) {
-      head = CompletableFuture.completedFuture(null);
-      f = CompletableFuture.failedFuture(e);
-    }
+    CompletionStage<ConsumerCalls.Read> f = calls.read(count, verifyNext);
     reading = true;
     wakePending = false;
     verifyNext = false;
-    CompletionStage<String> h = head.exceptionally(e -> null);
-    getContext().pipeToSelf(f.thenCombine(h, (msgs, top) -> new ReadDone(msgs, count, top, null)),
-        (done, err) -> err != null ? new ReadDone(null, count, null, err) : done);
+    getContext().pipeToSelf(f, (r, err) -> err != null ? new ReadDone(null, count, null, err)
+        : new ReadDone(r.messages(), count, r.head(), null));
     return this;
   }
 
@@ -817,16 +783,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (waitingMarks.isEmpty()) return;
     String[] pairs = waitingMarks.toArray(new String[0]);
     waitingMarks.clear();
-    try {
-      claimOwned(handle, stream, subscription, consumer, "SET", pairs).whenComplete((owned, err) -> {
-        if (err != null) {
-          log.debug("subscription '{}': could not lower the delivery count of {} waiting entries: {}", subscription,
-              pairs.length / 2, describe(err));
-        }
-      });
-    } catch (RedisUnavailableException e) {
-      // the next lease renewal sets the counts
-    }
+    calls.claimOwned("SET", pairs).whenComplete((owned, err) -> {
+      if (err != null) { // the next lease renewal sets the counts
+        log.debug("subscription '{}': could not lower the delivery count of {} waiting entries: {}", subscription,
+            pairs.length / 2, describe(err));
+      }
+    });
   }
 
   private Behavior<Command> onOutcome(Outcome o) {
@@ -875,12 +837,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     String[] ids = acksToSend.toArray(String[]::new);
     acksToSend.clear();
-    CompletionStage<Long> f;
-    try {
-      f = handle.commands().xack(stream, subscription, ids);
-    } catch (RedisUnavailableException e) {
-      f = CompletableFuture.failedFuture(e);
-    }
+    CompletionStage<Long> f = calls.ack(ids);
     acking = true;
     wakeups.touch(channel); // the janitor's trim point may move on
     getContext().pipeToSelf(f, (n, err) -> new AckDone(ids, err));
@@ -904,17 +861,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     settling.add(streamId);
     wakeups.touch(channel);
     byte[] body = envelope != null ? EnvelopeCodec.encode(envelope) : raw == null ? new byte[0] : raw;
-    CompletionStage<Object> f;
-    try {
-      RedisAsyncCommands<String, byte[]> cmd = handle.commands();
-      f = handle.evalScript(cmd, Scripts.DEAD_LETTER, ScriptOutputType.VALUE,
-          new String[] {stream, deadStream},
-          bytes(subscription), bytes(streamId), body, bytes(reason), bytes(Integer.toString(attempts)),
-          bytes(error == null ? "" : error), bytes(subscription), bytes(Long.toString(System.currentTimeMillis())),
-          bytes(consumer));
-    } catch (RedisUnavailableException e) {
-      f = CompletableFuture.failedFuture(e);
-    }
+    CompletionStage<Object> f = calls.deadLetter(streamId, body, reason, attempts, error);
     getContext().pipeToSelf(f, (id, err) -> new DeadLetterDone(streamId, reason, id != null, err));
   }
 
@@ -946,13 +893,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     String[] pairs = countPairs();
     String[] held = new String[pairs.length / 2];
     for (int i = 0; i < held.length; i++) held[i] = pairs[2 * i];
-    CompletionStage<List<Object>> f;
-    try {
-      f = claimOwned(handle, stream, subscription, consumer, "SET", pairs);
-    } catch (RedisUnavailableException e) {
-      return this; // nothing to renew on a dead connection; the next tick tries again
-    }
-    getContext().pipeToSelf(f, (owned, err) -> new Renewed(held, owned, err));
+    // on a dead connection it fails at once (logged, the next tick tries again)
+    getContext().pipeToSelf(calls.claimOwned("SET", pairs), (owned, err) -> new Renewed(held, owned, err));
     return this;
   }
 
@@ -979,26 +921,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (deliveryId == null || !live.isCurrent(deliveryId)) return -1;
     int attempt = attemptOf(deliveryId);
     return live.isHandedOver(deliveryId) ? attempt : attempt - 1;
-  }
-
-  /**
-   * Claims {@code ids} for {@code consumer} only where it still holds them (see {@link Scripts#CLAIM_OWNED} for the
-   * modes: JUSTID, COUNT, SET). Completes with the ids owned.
-   */
-  static CompletionStage<List<Object>> claimOwned(RedisHandle handle, String stream, String group, String consumer,
-                                                  boolean renewal, String... ids) {
-    return claimOwned(handle, stream, group, consumer, renewal ? "JUSTID" : "COUNT", ids);
-  }
-
-  static CompletionStage<List<Object>> claimOwned(RedisHandle handle, String stream, String group, String consumer,
-                                                  String mode, String... ids) {
-    byte[][] args = new byte[ids.length + 3][];
-    args[0] = bytes(group);
-    args[1] = bytes(consumer);
-    args[2] = bytes(mode);
-    for (int i = 0; i < ids.length; i++) args[i + 3] = bytes(ids[i]);
-    return handle.evalScript(handle.commands(), Scripts.CLAIM_OWNED, ScriptOutputType.MULTI, new String[] {stream},
-        args);
   }
 
   /**
@@ -1053,13 +975,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       claimDue = groupReady;
       return claim();
     }
-    CompletionStage<io.lettuce.core.models.stream.PendingMessages> f;
-    try {
-      f = handle.commands().xpending(stream, subscription);
-    } catch (RedisUnavailableException e) {
-      f = CompletableFuture.failedFuture(e);
-    }
-    getContext().pipeToSelf(f, ClaimCheck::new);
+    getContext().pipeToSelf(calls.pendingSummary(), ClaimCheck::new);
     return this;
   }
 
@@ -1090,36 +1006,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return this; // still due: the next freed room (or the end of the read in progress) runs it
     }
     int count = room();
-    CompletionStage<ClaimDone> f;
-    try {
-      RedisAsyncCommands<String, byte[]> cmd = handle.commands();
-      f = cmd.xautoclaim(stream, new XAutoClaimArgs<String>().consumer(groupConsumer)
-              .minIdleTime(policy.ackTimeout()).startId(claimCursor).count(count))
-          .thenCompose(cm -> deliveryCounts(cmd, cm));
-    } catch (RedisUnavailableException e) {
-      f = CompletableFuture.failedFuture(e);
-    }
+    CompletionStage<ConsumerCalls.Claimed> f = calls.autoClaim(claimCursor, count, policy.ackTimeout());
     claiming = true;
-    getContext().pipeToSelf(f, (done, err) ->
-        err != null ? new ClaimDone(List.of(), Map.of(), false, null, err) : done);
+    getContext().pipeToSelf(f, (c, err) -> err != null ? new ClaimDone(List.of(), Map.of(), false, null, err)
+        : new ClaimDone(c.messages(), c.counts(), c.countsComplete(), c.next(), null));
     return this;
-  }
-
-  private CompletionStage<ClaimDone> deliveryCounts(RedisAsyncCommands<String, byte[]> cmd,
-                                                    ClaimedMessages<String, byte[]> cm) {
-    List<StreamMessage<String, byte[]>> msgs = cm.getMessages();
-    if (msgs.isEmpty()) {
-      return CompletableFuture.completedFuture(new ClaimDone(msgs, Map.of(), false, cm.getId(), null));
-    }
-    String lo = msgs.get(0).getId();
-    String hi = msgs.get(msgs.size() - 1).getId();
-    long limit = msgs.size() * 2L + 16;
-    return cmd.xpending(stream, groupConsumer, Range.create(lo, hi), Limit.from(limit))
-        .thenApply(pending -> {
-          Map<String, Long> counts = new HashMap<>();
-          for (PendingMessage p : pending) counts.put(p.getId(), p.getRedeliveryCount());
-          return new ClaimDone(msgs, counts, pending.size() < limit, cm.getId(), null);
-        });
   }
 
   private Behavior<Command> onClaimDone(ClaimDone c) {
@@ -1168,10 +1059,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------------
-
-  private static byte[] bytes(String s) {
-    return s.getBytes(StandardCharsets.UTF_8);
-  }
 
   static Throwable unwrap(Throwable t) {
     Throwable c = t;
