@@ -49,18 +49,18 @@ public final class ChannelJanitor {
 
   /**
    * When ageing alone makes the next round necessary (as {@link System#nanoTime}): the oldest entry left passes
-   * max-age, or the oldest dead letter dead-letter-max-age; {@code Long.MAX_VALUE} when neither can (empty, no age
+   * max-age, or the oldest dead letter dead-letter-max-age; {@link #NEVER} when neither can (empty, no age
    * limit, or retention pinned by a group: then its reads and acks, which touch the channel, move it on).
    */
   static long agesOutAt(Trimmed t, ChannelPolicy policy, ConsumerSettings consumerSettings, long nowNanos,
                        long nowMillis) {
-    long due = Long.MAX_VALUE;
+    long due = NEVER;
     if (t.oldest() != null && t.pinnedBy() == null && !policy.retentionMaxAge().isZero()) {
-      due = Math.min(due, atMillis(idMillis(t.oldest()) + policy.retentionMaxAge().toMillis(), policy.retentionMaxAge(),
+      due = earlier(due, atMillis(idMillis(t.oldest()) + policy.retentionMaxAge().toMillis(), policy.retentionMaxAge(),
           policy, consumerSettings, nowNanos, nowMillis));
     }
     if (t.oldestDead() != null && !policy.deadLetterMaxAge().isZero()) {
-      due = Math.min(due, atMillis(idMillis(t.oldestDead()) + policy.deadLetterMaxAge().toMillis(),
+      due = earlier(due, atMillis(idMillis(t.oldestDead()) + policy.deadLetterMaxAge().toMillis(),
           policy.deadLetterMaxAge(), policy, consumerSettings, nowNanos, nowMillis));
     }
     return due;
@@ -84,6 +84,16 @@ public final class ChannelJanitor {
   private static long idMillis(String id) {
     int dash = id.indexOf('-');
     return Long.parseUnsignedLong(dash < 0 ? id : id.substring(0, dash));
+  }
+
+  /** "No round needed" among the {@link System#nanoTime} values of the next round. */
+  static final long NEVER = Long.MAX_VALUE;
+
+  /** The earlier of two {@link System#nanoTime} values, either of which may be {@link #NEVER}. */
+  static long earlier(long a, long b) {
+    if (a == NEVER) return b;
+    if (b == NEVER) return a;
+    return a - b <= 0 ? a : b;
   }
 
   /** Rounds in a row a channel must be found empty before it is reported idle. */
@@ -112,11 +122,10 @@ public final class ChannelJanitor {
       long quietNanos = consumerSettings.quietTrimInterval().toNanos();
       boolean[] busy = {false};
       int[] idleRounds = {0};
-      long[] roundAt = {Long.MAX_VALUE}; // when the timer fires; MAX_VALUE: not set
+      long[] roundAt = {NEVER}; // when the timer fires
       java.util.function.LongConsumer schedule = at -> {
         long now = System.nanoTime();
-        if (at == Long.MAX_VALUE) return;
-        if (roundAt[0] != Long.MAX_VALUE && roundAt[0] - at <= 0) return; // one as early is set already
+        if (at == NEVER || earlier(roundAt[0], at) != at) return; // none needed, or one as early is set already
         roundAt[0] = at;
         timers.startSingleTimer(Tick.TRIM, Duration.ofNanos(Math.max(0, at - now)));
       };
@@ -129,13 +138,13 @@ public final class ChannelJanitor {
             // something happened here, or a look was asked for (see Wakeups#touchAt): a round within trim-interval
             long due = activity.dueAt(channel);
             long now = System.nanoTime();
-            long at = activity.isTouched(channel) ? now + trimNanos : Long.MAX_VALUE;
-            if (due != Long.MAX_VALUE && Math.max(due, now) - at < 0) at = Math.max(due, now);
+            long at = activity.isTouched(channel) ? now + trimNanos : NEVER;
+            if (due != NEVER) at = earlier(at, due - now < 0 ? now : due);
             schedule.accept(at);
             return Behaviors.same();
           })
           .onMessageEquals(Tick.TRIM, () -> {
-            roundAt[0] = Long.MAX_VALUE;
+            roundAt[0] = NEVER;
             if (busy[0]) return Behaviors.same(); // the round in progress sets the next
             activity.takeTouched(channel);
             // at most RedisHandle.JANITOR_ROUNDS_AT_ONCE rounds per Redis instance run at once: a round that finds
@@ -183,13 +192,12 @@ public final class ChannelJanitor {
             // (how long that lasts is reported) or the channel is empty but not yet for IDLE_ROUNDS rounds (an
             // unused empty channel lets its janitor go); else when an entry ages out, a consumer becomes removable,
             // or after quiet-trim-interval
-            long next = done + quietNanos;
-            long ages = agesOutAt(t, policy, consumerSettings, done, System.currentTimeMillis());
-            if (ages - next < 0) next = ages;
+            long next = earlier(done + quietNanos, agesOutAt(t, policy, consumerSettings, done,
+                System.currentTimeMillis()));
             long asked = activity.dueAt(channel);
-            if (asked != Long.MAX_VALUE && asked - next < 0) next = Math.max(asked, done);
+            if (asked != NEVER) next = earlier(next, asked - done < 0 ? done : asked);
             if (activity.isTouched(channel) || t.pinnedBy() != null || (t.idle() && idleRounds[0] < IDLE_ROUNDS)) {
-              next = Math.min(next, done + trimNanos);
+              next = earlier(next, done + trimNanos);
             }
             schedule.accept(next);
             if (idleRounds[0] >= IDLE_ROUNDS) onIdle.run();

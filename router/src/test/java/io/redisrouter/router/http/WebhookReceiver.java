@@ -183,6 +183,7 @@ final class WebhookReceiver implements AutoCloseable {
   private void handle(HttpExchange ex) throws IOException {
     int now = current.incrementAndGet();
     highest.accumulateAndGet(now, Math::max);
+    boolean counted = true;
     try (ex) {
       byte[] bytes;
       try (InputStream in = ex.getRequestBody()) {
@@ -212,6 +213,10 @@ final class WebhookReceiver implements AutoCloseable {
         return; // closed without an answer
       }
       byte[] answer = ("{\"status\":" + status + "}").getBytes();
+      // no longer in flight once the answer starts on its way: the client may send its next call as soon as it has
+      // it, and that call must not be counted next to this one (this thread may not have got here yet)
+      current.decrementAndGet();
+      counted = false;
       ex.getResponseHeaders().set("Content-Type", "application/json");
       ex.sendResponseHeaders(status, answer.length);
       try (OutputStream out = ex.getResponseBody()) {
@@ -225,7 +230,7 @@ final class WebhookReceiver implements AutoCloseable {
         errorAnswers.incrementAndGet();
       }
     } finally {
-      current.decrementAndGet();
+      if (counted) current.decrementAndGet();
     }
   }
 }
