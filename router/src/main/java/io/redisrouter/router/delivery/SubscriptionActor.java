@@ -43,9 +43,10 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * One subscription (one Redis consumer group) on this node: reads new entries with non-blocking XREADGROUP (woken
- * by local publishes and by the channel's doorbell, rung by other nodes' publishes; otherwise a safety-net poll that
- * backs off while idle), keeps at most {@code max-in-flight} of them in flight, acknowledges them (XACK, batched) or
+ * One subscription (one Redis consumer group) on this node: reads new entries with non-blocking XREADGROUP until
+ * it has read its stream up, then sends nothing until it is woken (by local publishes, by the channel's doorbell
+ * rung by other nodes' publishes, or by its instance's {@link io.redisrouter.router.redis.StreamWatch} for entries
+ * no wake-up announced), keeps at most {@code max-in-flight} of them in flight, acknowledges them (XACK, batched) or
  * dead-letters them, renews the lease on what it holds (XCLAIM JUSTID), and takes over entries that another consumer
  * left pending for longer than the ack timeout (XAUTOCLAIM, only when the XPENDING summary shows another consumer
  * holds entries).
