@@ -51,7 +51,12 @@ public final class StreamWatch {
    * and waits: it is woken by {@code wake} (once) when the stream has an entry after {@code known}.
    */
   public void idle(String stream, Object key, String known, Runnable wake) {
-    idle.computeIfAbsent(stream, s -> new ConcurrentHashMap<>()).put(key, new Idle(known, wake));
+    // inside compute: never into a map that a round is dropping as empty at the same moment
+    idle.compute(stream, (s, m) -> {
+      Map<Object, Idle> subs = m == null ? new ConcurrentHashMap<>() : m;
+      subs.put(key, new Idle(known, wake));
+      return subs;
+    });
   }
 
   /** The subscription {@code key} stopped: no longer watched. */
@@ -69,7 +74,8 @@ public final class StreamWatch {
 
   /**
    * One round: asks about every watched stream (from the lowest id its idle subscriptions know) and wakes those
-   * behind. Skipped while the previous round is still out or the instance is down. Completes with the number of
+   * behind. Of several subscriptions of one stream that know different ids, those that know more than the entry
+   * found are asked about again at the next round (from the lowest id left). Skipped while the previous round is still out or the instance is down. Completes with the number of
    * subscriptions woken.
    */
   public CompletionStage<Integer> round() {
@@ -119,7 +125,7 @@ public final class StreamWatch {
           i.wake().run();
         }
       }
-      if (subs.isEmpty()) idle.remove(m.getStream(), subs);
+      idle.computeIfPresent(m.getStream(), (k, v) -> v.isEmpty() ? null : v);
     }
     if (n > 0) {
       log.debug("stream watch of redis instance '{}': woke {} idle subscriptions (entries no wake-up announced)",
