@@ -148,9 +148,10 @@ class BroadcastIT {
     probe.awaitAssert(WAIT, () -> {
       // each of the 300 reached "fast"; "slow" (still full) took none of them
       assertEquals(300, metrics.broadcastDelivered.sum() - deliveredBefore, "delivered");
+      // the two subscriptions count apart: the full one's last drops may come just after the last delivery
+      assertEquals(300, metrics.broadcastDropped.sum() - droppedAfter, "dropped: only the full subscriber's copies");
       return null;
     });
-    assertEquals(300, metrics.broadcastDropped.sum() - droppedAfter, "dropped: only the full subscriber's copies");
   }
 
   @Test
