@@ -67,11 +67,6 @@ public final class StreamWatch {
     });
   }
 
-  /** Idle subscriptions watched now. */
-  public int watched() {
-    return idle.values().stream().mapToInt(Map::size).sum();
-  }
-
   /**
    * One round: asks about every watched stream (from the lowest id its idle subscriptions know) and wakes those
    * behind. Of several subscriptions of one stream that know different ids, those that know more than the entry
