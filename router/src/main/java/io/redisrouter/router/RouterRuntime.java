@@ -74,6 +74,19 @@ public final class RouterRuntime {
     return h;
   }
 
+  /**
+   * Runs {@code f} on the command connection of the instance that carries {@code channel}; an unknown instance or
+   * a missing connection is a failed stage (see {@link io.redisrouter.router.redis.RedisFailures}), never a throw.
+   */
+  public <T> CompletionStage<T> onCommands(String channel,
+      java.util.function.Function<io.lettuce.core.api.async.RedisAsyncCommands<String, byte[]>, CompletionStage<T>> f) {
+    try {
+      return io.redisrouter.router.redis.RedisFailures.on(handleFor(channel), f);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
   /** Whether every configured Redis instance is connected now. */
   public boolean allRedisUp() {
     return handles.values().stream().allMatch(RedisHandle::isUp);

@@ -47,12 +47,20 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   /** The gateway of a pull subscription (created on demand), or why there is none. */
   public record Lookup(String name, ActorRef<LookupResult> replyTo) implements Command {}
 
-  /**
-   * {@code subscription} is empty when there is no such subscription; {@code gateway} is null for a webhook
-   * subscription (nothing to pull) or when Redis could not be read ({@code error}).
-   */
-  public record LookupResult(Optional<HttpSubscription> subscription, ActorRef<PullGateway.Command> gateway,
-                             String error) {}
+  /** What a name stands for on this node: a pull subscription with its gateway, a webhook one, none, or unknown. */
+  public sealed interface LookupResult {
+    /** A pull subscription, served by {@code gateway} on this node. */
+    record Pull(HttpSubscription subscription, ActorRef<PullGateway.Command> gateway) implements LookupResult {}
+
+    /** A webhook subscription: the router pushes it, there is nothing to pull. */
+    record Webhook(HttpSubscription subscription) implements LookupResult {}
+
+    /** No subscription of that name. */
+    record NotFound() implements LookupResult {}
+
+    /** The subscriptions could not be read from Redis. */
+    record Unavailable(String error) implements LookupResult {}
+  }
 
   /** A subscription was created (or found) through this node: start serving it now. */
   public record Upsert(HttpSubscription subscription) implements Command {}
@@ -291,12 +299,12 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
 
   private Behavior<Command> onLookupLoaded(LookupLoaded l) {
     if (l.error() != null) {
-      l.replyTo().tell(new LookupResult(Optional.empty(), null, "cannot read the subscriptions from Redis: "
+      l.replyTo().tell(new LookupResult.Unavailable("cannot read the subscriptions from Redis: "
           + SubscriptionStore.unwrap(l.error()).getMessage()));
       return this;
     }
     if (l.found().isEmpty()) {
-      l.replyTo().tell(new LookupResult(Optional.empty(), null, null));
+      l.replyTo().tell(new LookupResult.NotFound());
       return this;
     }
     serve(l.found().get());
@@ -305,10 +313,10 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   }
 
   private LookupResult result(HttpSubscription s) {
-    if (s.isPush()) return new LookupResult(Optional.of(s), null, null);
+    if (s.isPush()) return new LookupResult.Webhook(s);
     ActorRef<PullGateway.Command> g = gateways.computeIfAbsent(s.name(), n -> getContext().spawn(
         PullGateway.create(s, runtime.settings().policyFor(s.channel()), runtime.router(), pullIdleRelease),
         "pull-" + n + "-" + children++));
-    return new LookupResult(Optional.of(s), g, null);
+    return new LookupResult.Pull(s, g);
   }
 }

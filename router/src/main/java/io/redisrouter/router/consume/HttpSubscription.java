@@ -1,5 +1,6 @@
 package io.redisrouter.router.consume;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -48,7 +49,7 @@ public record HttpSubscription(String name, String channel, Webhook webhook, Ins
     return name.equals(o.name) && channel.equals(o.channel) && Objects.equals(webhook, o.webhook);
   }
 
-  /** The JSON Redis stores (the full webhook URL); the API shows {@link #toPublicJson()}. */
+  /** The JSON Redis stores (the full webhook URL); the API shows {@link #publicView()}. */
   public ObjectNode toJson() {
     ObjectNode n = JSON.createObjectNode();
     n.put("name", name);
@@ -64,14 +65,26 @@ public record HttpSubscription(String name, String channel, Webhook webhook, Ins
     return n;
   }
 
+  /** A webhook as the API shows it: its URL without credentials (see {@link #redactedUrl}). */
+  public record WebhookView(String url, long timeoutMs, int parallelism) {}
+
   /**
-   * The JSON the API shows: as {@link #toJson()}, but the webhook URL without user info and with its query
-   * replaced by {@code ?...} (either may carry a credential of the receiving service).
+   * The subscription as the API shows it: as {@link #toJson()}, but the webhook URL without user info and with its
+   * query replaced by {@code ?...} (either may carry a credential of the receiving service); {@code stats} only
+   * where asked for.
    */
-  public ObjectNode toPublicJson() {
-    ObjectNode n = toJson();
-    if (webhook != null) ((ObjectNode) n.get("webhook")).put("url", redactedUrl(webhook.url()));
-    return n;
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record View(String name, String channel, String type, WebhookView webhook, String createdAt, Object stats) {
+    /** This view with {@code stats}. */
+    public View withStats(Object stats) {
+      return new View(name, channel, type, webhook, createdAt, stats);
+    }
+  }
+
+  public View publicView() {
+    return new View(name, channel, isPush() ? "webhook" : "pull", webhook == null ? null
+        : new WebhookView(redactedUrl(webhook.url()), webhook.timeout().toMillis(), webhook.parallelism()),
+        createdAt.toString(), null);
   }
 
   /** {@code scheme://host[:port]/path[?...]}: no user info, no query values, no fragment. */

@@ -59,14 +59,14 @@ public final class HttpServer extends AllDirectives {
    */
   private final Duration terminateDeadline;
 
-  public HttpServer(ActorSystem<?> system, RouterRuntime runtime, HttpSettings settings) {
+  public HttpServer(RouterRuntime runtime, HttpSettings settings, HttpServices services) {
     this.drainMax = settings.shutdownDrainMax();
     this.terminateDeadline = settings.shutdownTerminateDeadline();
     Auth auth = new Auth(settings);
     List<Route> groups = List.of(
         new PublishRoutes(runtime, settings, auth, endpoints).route(),
-        new ConsumeRoutes(system, runtime, settings, auth, endpoints).route(),
-        new AdminRoutes(system, runtime, settings, auth, endpoints).route(),
+        new ConsumeRoutes(services.subscriptions(), services.pulls(), settings, auth, endpoints).route(),
+        new AdminRoutes(services.channels(), services.deadLetters(), auth, endpoints).route(),
         new OpsRoutes(runtime, accepting::get, auth, endpoints).route(),
         new MetricsRoutes(runtime, auth, endpoints).route());
     // built once: the directives take suppliers, which would otherwise rebuild the handlers for every request

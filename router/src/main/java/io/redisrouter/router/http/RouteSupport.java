@@ -3,6 +3,8 @@ package io.redisrouter.router.http;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.redisrouter.protocol.EnvelopeCodec;
+import io.redisrouter.protocol.FieldError;
+import io.redisrouter.router.redis.RedisFailures;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
@@ -12,9 +14,12 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.slf4j.Logger;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.function.BiFunction;
 import java.util.function.Supplier;
 
 /** Helpers every route group shares: JSON responses, the error body, and the auth directive. */
@@ -67,15 +72,40 @@ public abstract class RouteSupport extends AllDirectives {
     });
   }
 
+  /**
+   * Reads the request body as {@code spec} says ({@link JsonBodies}) and runs {@code inner} with the record and the
+   * unknown fields found (field errors the route adds to its own); a body that cannot be read is answered 400 here.
+   */
+  protected <T> Route jsonBody(JsonBodies.Spec<T> spec, BiFunction<T, List<FieldError>, Route> inner) {
+    return entity(Unmarshaller.entityToByteString(), bytes -> {
+      JsonBodies.Parsed<T> parsed = JsonBodies.read(bytes, spec);
+      if (parsed instanceof JsonBodies.Parsed.Ok<T> ok) return inner.apply(ok.value(), ok.unknownFields());
+      return complete(((JsonBodies.Parsed.Invalid<T>) parsed).response());
+    });
+  }
+
+  /**
+   * The answer to a request that failed in Redis: Redis down (now, or while the commands ran) is 503 with
+   * Retry-After; a Redis error reply, or anything else, is 500 and logged.
+   */
+  protected static HttpResponse redisFailure(Logger log, String what, Throwable t) {
+    Throwable c = RedisFailures.unwrap(t);
+    if (RedisFailures.isUnavailable(c)) {
+      return retryLater(StatusCodes.SERVICE_UNAVAILABLE, "redis-unavailable",
+          "redis is not reachable now (" + RedisFailures.describe(c) + "): retry later", Duration.ofSeconds(1));
+    }
+    log.warn("{} failed: {}", what, RedisFailures.describe(c));
+    return error(StatusCodes.INTERNAL_SERVER_ERROR, "internal-error",
+        "the " + what + " failed (" + RedisFailures.describe(c) + "); see the router's log");
+  }
+
   /** A stage that is already complete. */
   protected static <T> java.util.concurrent.CompletionStage<T> done(T value) {
     return java.util.concurrent.CompletableFuture.completedFuture(value);
   }
 
-  /** The first line of a (parser) message. */
-  protected static String firstLine(String s) {
-    if (s == null) return "parse error";
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
+  /** {@code s}, cut to 40 characters for an error message. */
+  protected static String shorten(String s) {
+    return s.length() > 40 ? s.substring(0, 40) + "..." : s;
   }
 }

@@ -19,6 +19,15 @@ public final class StreamIds {
     return "0-0";
   }
 
+  /** When the entry was added: the millisecond part of its id (0 when {@code id} is not an entry id). */
+  public static long millis(String id) {
+    try {
+      return part(id, true);
+    } catch (IllegalArgumentException e) {
+      return 0;
+    }
+  }
+
   private static long part(String id, boolean ms) {
     int dash = id.indexOf('-');
     String s = ms ? (dash < 0 ? id : id.substring(0, dash)) : (dash < 0 ? "0" : id.substring(dash + 1));

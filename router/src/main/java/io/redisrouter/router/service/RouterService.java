@@ -5,17 +5,29 @@ import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.router.RedisRouter;
 import io.redisrouter.router.RouterRuntime;
+import io.redisrouter.router.admin.ChannelAdmin;
+import io.redisrouter.router.admin.DeadLetterAdmin;
+import io.redisrouter.router.consume.HttpConsumers;
+import io.redisrouter.router.consume.PullService;
+import io.redisrouter.router.consume.SubscriptionAdmin;
+import io.redisrouter.router.consume.SubscriptionStore;
 import io.redisrouter.router.http.HttpServer;
+import io.redisrouter.router.http.HttpServices;
+import io.redisrouter.router.internal.Stages;
 import io.redisrouter.router.http.HttpSettings;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 
@@ -51,11 +63,7 @@ public final class RouterService {
     try {
       RouterRuntime runtime = AskPattern.<RouterCommand, RouterRuntime>ask(system, RedisRouter.GetRuntime::new,
           Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get(15, TimeUnit.SECONDS);
-      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "drain-publishes", () -> {
-        log.info("shutdown: finishing accepted publishes");
-        return runtime.drainPublishes().exceptionally(e -> Done.getInstance());
-      });
-      HttpServer http = new HttpServer(system, runtime, httpSettings);
+      HttpServer http = new HttpServer(runtime, httpSettings, wire(system, runtime, httpSettings));
       ServerBinding binding = http.bind(system, httpSettings.host(), httpSettings.port()).toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
       log.info("HTTP endpoint listening on http://{}:{}/v1 (OpenAPI at /v1/openapi.json)",
@@ -71,6 +79,33 @@ public final class RouterService {
       system.terminate();
       throw e;
     }
+  }
+
+  /**
+   * The composition root of the service: the HTTP subscriptions' store and consumers actor, the services the
+   * routes call, and the shutdown steps that belong to them, in phase order: (service-unbind) event streams end, so
+   * that clients reconnect elsewhere with Last-Event-ID; (service-stop) the ingress finishes the accepted publishes,
+   * and the webhook client pools shut down (what is in flight stays pending in Redis).
+   */
+  private static HttpServices wire(ActorSystem<RouterCommand> system, RouterRuntime runtime,
+                                   HttpSettings httpSettings) {
+    SubscriptionStore store = new SubscriptionStore(runtime, httpSettings.subscriptionTombstoneRetention());
+    ActorRef<HttpConsumers.Command> consumers = system.systemActorOf(HttpConsumers.create(runtime, store,
+        httpSettings.subscriptionRefresh(), httpSettings.pullIdleRelease()), "http-consumers", Props.empty());
+    PullService pulls = new PullService(runtime, consumers, system);
+    CoordinatedShutdown cs = CoordinatedShutdown.get(system);
+    cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-end-event-streams", () -> {
+      pulls.endEventStreams();
+      return CompletableFuture.completedFuture(Done.getInstance());
+    });
+    cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "drain-publishes", () -> {
+      log.info("shutdown: finishing accepted publishes");
+      return runtime.drainPublishes().exceptionally(e -> Done.getInstance());
+    });
+    cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "webhook-clients", () ->
+        Stages.plain(Http.get(system).shutdownAllConnectionPools()).thenApply(x -> Done.getInstance()));
+    return new HttpServices(new SubscriptionAdmin(runtime, store, consumers, system.scheduler()), pulls,
+        new ChannelAdmin(runtime), new DeadLetterAdmin(runtime));
   }
 
   public ActorSystem<RouterCommand> system() {

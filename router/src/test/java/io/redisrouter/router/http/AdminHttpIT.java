@@ -170,7 +170,7 @@ class AdminHttpIT {
     assertEquals(0, ConsumeHttpSupport.known(s.get("lag")), "everything was delivered: lag 0 (reported by Redis 7, counted by the router on 6.2); " + s);
     assertEquals(streamId(ds.get(3)), s.get("oldestPendingId").asText(), s.toString());
     long age = s.get("oldestPendingAgeMs").asLong();
-    long sincePublish = System.currentTimeMillis() - AdminRoutes.idMillis(streamId(ds.get(3)));
+    long sincePublish = System.currentTimeMillis() - io.redisrouter.router.redis.StreamIds.millis(streamId(ds.get(3)));
     assertTrue(age >= 0 && age <= sincePublish, age + " vs " + sincePublish);
 
     JsonNode list = getJson("/v1/channels", 200);
@@ -274,12 +274,12 @@ class AdminHttpIT {
     JsonNode body = HttpTestSupport.json(r);
     assertEquals(id, body.get("deadLetterId").asText());
     assertEquals(original, body.get("originalMessageId").asText());
-    assertEquals(AdminRoutes.REPLAY_ID_PREFIX + id, body.get("messageId").asText());
+    assertEquals(io.redisrouter.router.admin.DeadLetterAdmin.REPLAY_ID_PREFIX + id, body.get("messageId").asText());
     assertFalse(body.get("duplicate").asBoolean());
     assertTrue(body.get("deleted").asBoolean(), body.toString());
 
     Delivery again = sub.receiveMessage(WAIT);
-    assertEquals(AdminRoutes.REPLAY_ID_PREFIX + id, again.envelope().id());
+    assertEquals(io.redisrouter.router.admin.DeadLetterAdmin.REPLAY_ID_PREFIX + id, again.envelope().id());
     assertEquals(1, again.envelope().attempt());
     assertEquals("{\"order\":7}", new String(again.envelope().payload(), StandardCharsets.UTF_8));
     assertEquals(first.envelope().contentType(), again.envelope().contentType());
@@ -330,7 +330,7 @@ class AdminHttpIT {
     Set<String> ids = new HashSet<>();
     for (Delivery d : receive(dl.subscriber(), 3)) {
       ids.add(d.envelope().id());
-      assertTrue(d.envelope().id().startsWith(AdminRoutes.REPLAY_ID_PREFIX), d.envelope().toString());
+      assertTrue(d.envelope().id().startsWith(io.redisrouter.router.admin.DeadLetterAdmin.REPLAY_ID_PREFIX), d.envelope().toString());
       // no ttl given: the channel's time-to-live (default 1h) from the replay on
       assertEquals(Duration.ofHours(1), Duration.between(d.envelope().publishedAt(), d.envelope().deadline()));
       payloads.add(new String(d.envelope().payload(), StandardCharsets.UTF_8));
