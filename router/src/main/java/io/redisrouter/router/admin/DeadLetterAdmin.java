@@ -1,7 +1,6 @@
 package io.redisrouter.router.admin;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.databind.JsonNode;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.ScriptOutputType;
@@ -13,7 +12,7 @@ import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.router.RedisRouter;
 import io.redisrouter.router.RouterRuntime;
-import io.redisrouter.router.consume.EnvelopeJson;
+import io.redisrouter.router.consume.MessageView;
 import io.redisrouter.router.redis.RedisFailures;
 import io.redisrouter.router.redis.RedisKeys;
 import org.slf4j.Logger;
@@ -60,10 +59,10 @@ public final class DeadLetterAdmin {
    * envelope holds the payload only where it was asked for (one entry), else only its size (pages).
    */
   public record View(String id, String subscription, String reason, int attempts, String lastError, String at,
-                     JsonNode envelope, @JsonInclude(JsonInclude.Include.NON_NULL) Boolean undecodable) {
+                     MessageView envelope, @JsonInclude(JsonInclude.Include.NON_NULL) Boolean undecodable) {
     static View of(DeadLetter d, boolean withPayload) {
       return new View(d.deadLetterId(), d.subscription(), d.reason(), d.attempts(), d.lastError(), d.at().toString(),
-          d.envelope() == null ? null : EnvelopeJson.of(d.envelope(), withPayload), d.envelope() == null ? true : null);
+          d.envelope() == null ? null : MessageView.of(d.envelope(), withPayload), d.envelope() == null ? true : null);
     }
   }
 

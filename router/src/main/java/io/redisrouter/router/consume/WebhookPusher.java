@@ -52,7 +52,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Pushes the deliveries of one webhook subscription to its URL: a member of the subscription like any embedded
- * subscriber, that POSTs each delivery (the JSON of {@link DeliveryJson}) with at most {@code parallelism} calls in
+ * subscriber, that POSTs each delivery (the JSON of {@link DeliveryView}) with at most {@code parallelism} calls in
  * flight, and answers the core by the result: 2xx acks; 4xx other than 408 and 429 nacks with "do not retry" (the
  * core dead-letters it as {@code rejected}); 5xx, 408, 429, a timeout or a connection error nack for a retry with
  * backoff, until the deadline or the attempt limit. The core bounds what it holds (max-in-flight), so its queue is
@@ -334,7 +334,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     try {
       // javadsl's builders make scaladsl instances (the pool flow takes those)
       request = (HttpRequest) org.apache.pekko.http.javadsl.model.HttpRequest.POST(requestUri)
-          .withEntity(ContentTypes.APPLICATION_JSON, DeliveryJson.toBytes(d, null))
+          .withEntity(ContentTypes.APPLICATION_JSON, DeliveryView.toBytes(d, null))
           .addHeader(RawHeader.create("X-Router-Delivery-Id", d.deliveryId()))
           .addHeader(RawHeader.create("X-Router-Message-Id", d.envelope().id()))
           .addHeader(RawHeader.create("X-Router-Subscription", subscription.name()))

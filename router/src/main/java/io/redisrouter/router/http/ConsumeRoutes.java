@@ -1,7 +1,7 @@
 package io.redisrouter.router.http;
 
 import io.redisrouter.protocol.FieldError;
-import io.redisrouter.router.consume.DeliveryJson;
+import io.redisrouter.router.consume.DeliveryView;
 import io.redisrouter.router.consume.HttpConsumers.LookupResult;
 import io.redisrouter.router.consume.HttpSubscription;
 import io.redisrouter.router.consume.PullGateway;
@@ -113,7 +113,7 @@ public final class ConsumeRoutes extends RouteSupport {
     if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
     return withPull(name, sub -> pulls.pull(sub, body.count(settings), body.waitFor(settings)).thenApply(handed ->
         json(StatusCodes.OK, Map.of("messages", handed.stream()
-            .map(h -> DeliveryJson.toJson(h.delivery(), h.ackDeadline())).toList()))));
+            .map(h -> DeliveryView.of(h.delivery(), h.ackDeadline())).toList()))));
   }
 
   private CompletionStage<HttpResponse> settle(String name, List<String> ids, boolean ack, String error,
@@ -147,7 +147,7 @@ public final class ConsumeRoutes extends RouteSupport {
     return onSuccess(pulls.lookup(name), found -> {
       if (!(found instanceof LookupResult.Pull sub)) return complete(problem(name, found));
       return completeOK(pulls.events(sub, resumeAfter)
-          .map(h -> ServerSentEvent.create(new String(DeliveryJson.toBytes(h.delivery(), h.ackDeadline()),
+          .map(h -> ServerSentEvent.create(new String(DeliveryView.toBytes(h.delivery(), h.ackDeadline()),
               StandardCharsets.UTF_8), "message", Long.toString(h.seq())))
           .keepAlive(settings.sseHeartbeat(), ServerSentEvent::heartbeat), EventStreamMarshalling.toEventStream());
     });

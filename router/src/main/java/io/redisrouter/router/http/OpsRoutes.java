@@ -1,6 +1,5 @@
 package io.redisrouter.router.http;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.redisrouter.router.RouterRuntime;
 import io.redisrouter.router.redis.RedisHandle;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
@@ -37,21 +36,22 @@ public final class OpsRoutes extends RouteSupport {
             org.apache.pekko.http.javadsl.model.HttpEntities.create(
                 org.apache.pekko.http.javadsl.model.ContentTypes.APPLICATION_JSON, openapi)))));
     return concat(doc, pathPrefix("health", () -> concat(
-        path("live", () -> get(() -> complete(json(StatusCodes.OK, JSON.createObjectNode().put("status", "live"))))),
+        path("live", () -> get(() -> complete(json(StatusCodes.OK, java.util.Map.of("status", "live"))))),
         path("ready", () -> get(() -> {
-          ObjectNode body = JSON.createObjectNode();
-          ObjectNode redis = body.putObject("redis");
+          java.util.Map<String, String> redis = new java.util.TreeMap<>();
           boolean ready = accepting.getAsBoolean();
           for (RedisHandle h : runtime.handles().values()) {
             redis.put(h.instance(), h.isUp() ? "up" : "down: " + h.lastError());
             ready &= h.isUp();
           }
           boolean ingress = runtime.ingressRunning();
-          body.put("ingress", ingress ? "running" : "stopped: " + runtime.ingressStoppedReason());
           ready &= ingress;
-          body.put("accepting", accepting.getAsBoolean());
-          body.put("status", ready ? "ready" : "not-ready");
+          Readiness body = new Readiness(ready ? "ready" : "not-ready", accepting.getAsBoolean(),
+              ingress ? "running" : "stopped: " + runtime.ingressStoppedReason(), redis);
           return complete(json(ready ? StatusCodes.OK : StatusCodes.SERVICE_UNAVAILABLE, body));
         })))));
   }
+
+  /** The body of {@code /health/ready}: each Redis instance up or down (why), the ingress, whether it accepts. */
+  record Readiness(String status, boolean accepting, String ingress, java.util.Map<String, String> redis) {}
 }

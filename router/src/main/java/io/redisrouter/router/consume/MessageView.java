@@ -1,8 +1,8 @@
 package io.redisrouter.router.consume;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.redisrouter.protocol.Envelope;
 import io.redisrouter.protocol.EnvelopeCodec;
 
@@ -13,36 +13,26 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Locale;
+import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * A message as JSON, the one shape the HTTP API uses wherever it shows one (deliveries, dead letters): {@code
- * messageId}, {@code channel}, {@code partitionKey}, {@code contentType}, {@code headers}, {@code publishedAt},
- * {@code deadline}, {@code payloadSize}, and with the payload {@code payload} (JSON and text content) and {@code
- * payloadBase64} (always).
+ * A message as the HTTP API shows it wherever it shows one (deliveries, dead letters): {@code messageId},
+ * {@code channel}, {@code partitionKey} (when it has one), {@code contentType}, {@code headers} (sorted),
+ * {@code publishedAt}, {@code deadline}, {@code payloadSize}, and with the payload {@code payload} (JSON and text
+ * content) and {@code payloadBase64} (always).
  */
-public final class EnvelopeJson {
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record MessageView(String messageId, String channel, String partitionKey, String contentType,
+                          Map<String, String> headers, String publishedAt, String deadline, int payloadSize,
+                          JsonNode payload, String payloadBase64) {
   private static final ObjectMapper JSON = EnvelopeCodec.mapper();
 
-  private EnvelopeJson() {}
-
-  public static ObjectNode of(Envelope e, boolean withPayload) {
-    ObjectNode n = JSON.createObjectNode();
-    n.put("messageId", e.id());
-    n.put("channel", e.channel());
-    if (e.partitionKey() != null) n.put("partitionKey", e.partitionKey());
-    n.put("contentType", e.contentType());
-    ObjectNode headers = n.putObject("headers");
-    new TreeMap<>(e.headers()).forEach(headers::put);
-    n.put("publishedAt", e.publishedAt().toString());
-    n.put("deadline", e.deadline().toString());
-    n.put("payloadSize", e.payload().length);
-    if (withPayload) {
-      JsonNode readable = readablePayload(e.contentType(), e.payload());
-      if (readable != null) n.set("payload", readable);
-      n.put("payloadBase64", Base64.getEncoder().encodeToString(e.payload()));
-    }
-    return n;
+  public static MessageView of(Envelope e, boolean withPayload) {
+    return new MessageView(e.id(), e.channel(), e.partitionKey(), e.contentType(), new TreeMap<>(e.headers()),
+        e.publishedAt().toString(), e.deadline().toString(), e.payload().length,
+        withPayload ? readablePayload(e.contentType(), e.payload()) : null,
+        withPayload ? Base64.getEncoder().encodeToString(e.payload()) : null);
   }
 
   /** The payload as a JSON value (JSON content) or a string (text content); null when it is neither. */
