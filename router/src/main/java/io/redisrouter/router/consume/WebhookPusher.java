@@ -67,6 +67,10 @@ import java.util.concurrent.TimeUnit;
  * the longer of the timeout and the channel's ack timeout (then it is closed): a receiver never gets more than
  * {@code parallelism} calls at once, even when it is slower than the timeout, and a 2xx that arrives late still acks
  * the message (the core takes an ack of any attempt).
+ *
+ * <p>Why one file of about 450 lines: the waiting queue, the call table, the slots and the client stream are one state
+ * machine whose invariants (one call per message, at most {@code parallelism} open, every delivery answered once)
+ * hold only when they change together in one message handler.
  */
 public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command> {
 
