@@ -25,6 +25,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 import java.nio.charset.StandardCharsets;
@@ -55,6 +56,14 @@ import java.util.concurrent.ThreadLocalRandom;
  * actor per message; the ack timeouts of these attempts are checked by one periodic sweep). When that attempt fails
  * (a nack, or no ack in time), a supervised {@link DeliveryActor} child takes the entry over and its supervisor
  * retries with backoff, one incarnation per attempt; entries taken over from other consumers start with a child.
+ *
+ * <p>Two behaviors: {@link #creatingGroup} (at the start and after a NOGROUP answer: no read, no claim; subscribers
+ * added and read or claim answers wait in a stash) and the running one ({@link #createReceive}). The Redis calls are
+ * in {@link ConsumerCalls}, the bookkeeping of what is held (and its decisions) in {@link HeldEntries}.
+ *
+ * <p>Size: this file is still above the ~400 lines of the layout rule (about 1,050): the subscriber ring (round
+ * robin through the gates, waiting marks) and the take-over schedule (claim checks, scan cursor) are the next
+ * seams to move out into pure classes; what must stay is the message protocol and the handlers.
  */
 public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.Command> {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SubscriptionActor.class);
@@ -133,8 +142,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private enum Sweep implements Command { INSTANCE }
 
-  /** A first attempt made here, waiting for its answer. */
-  private record Inline(Envelope envelope, String deliveryId) {}
 
   /** Backoff of the restarts after a failure (an exception in the actor, whatever its cause). */
   static final Duration RESTART_MIN_BACKOFF = Duration.ofMillis(200);
@@ -162,14 +169,23 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
             metrics.failuresRecovered.increment();
             reattach.accept(ctx.getSelf());
           }
-          return Behaviors.withTimers(timers -> new SubscriptionActor(ctx, timers, channel, subscription, policy,
-              consumerSettings, nodeId, handle, wakeups, metrics));
+          return Behaviors.<Command>withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers ->
+              new SubscriptionActor(ctx, timers, stash, channel, subscription, policy, consumerSettings, nodeId,
+                  handle, wakeups, metrics).creatingGroup(false)));
         }))
         .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(RESTART_MIN_BACKOFF, RESTART_MAX_BACKOFF,
             0.2).withResetBackoffAfter(Duration.ofSeconds(30)));
   }
 
+  /**
+   * Commands kept while the consumer group is being created: subscribers added (and removed after them), reads'
+   * and claims' answers; a few per subscriber, so this bound is never reached in practice (reaching it is a failure
+   * that restarts the subscription).
+   */
+  static final int STASH_CAPACITY = 10_000;
+
   private final TimerScheduler<Command> timers;
+  private final StashBuffer<Command> stash;
   private final String channel;
   private final String subscription;
   private final ChannelPolicy policy;
@@ -188,8 +204,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final Map<ActorRef<Delivery>, ActorRef<Object>> gates = new HashMap<>();
   /** The attempts going on, and when each reached its subscriber (shared with the gates and delivery actors). */
   private final LiveDeliveries live = new LiveDeliveries();
-  /** Entry id to the delivery id of the attempt its delivery actor made last. */
-  private final Map<String, String> childAttempts = new HashMap<>();
+  /** The entries held here: first attempts made here, entries delivery actors own. */
+  private final HeldEntries<ActorRef<Object>> held = new HeldEntries<>(live);
+  private final Map<String, ActorRef<Object>> inFlight = held.inFlight;
+  private final java.util.LinkedHashMap<String, HeldEntries.Inline> inline = held.inline;
   private int nextSubscriber;
   /** Each gated subscriber's prefetch. */
   private final Map<ActorRef<Delivery>, Integer> prefetches = new HashMap<>();
@@ -199,9 +217,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * this node crash; the lease renewals keep the counts true afterwards. Pairs: entry id, delivery count.
    */
   private final List<String> waitingMarks = new ArrayList<>();
-  private final Map<String, ActorRef<Object>> inFlight = new HashMap<>();
-  /** First attempts made here, in the order they were sent (so the oldest is the first to time out). */
-  private final java.util.LinkedHashMap<String, Inline> inline = new java.util.LinkedHashMap<>();
   private final ActorRef<DeliveryAck> inlineAnswers;
   private final long ackTimeoutNanos;
   private final List<String> acksToSend = new ArrayList<>();
@@ -210,12 +225,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * returns one of them (it was idle past the ack timeout before the XACK ran) must not deliver it again.
    */
   private final Set<String> settling = new HashSet<>();
-  private final List<ActorRef<SubscribeReply>> waitingForGroup = new ArrayList<>();
-  private boolean groupReady;
-  /** An ensureGroup call is on its way (at most one at a time). */
-  private boolean ensuring;
-  /** The group was found gone (NOGROUP) since it was last ready: creating it now is a restore. */
-  private boolean groupLost;
   private boolean reading;
   private boolean claiming;
   private boolean acking;
@@ -247,11 +256,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final Runnable watched;
   private final ConsumerCalls calls;
 
-  private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String channel,
+  private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, StashBuffer<Command> stash,
+                            String channel,
                             String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
                             String nodeId, RedisHandle handle, Wakeups wakeups, RouterMetrics metrics) {
     super(ctx);
     this.timers = timers;
+    this.stash = stash;
     this.channel = channel;
     this.subscription = subscription;
     this.policy = policy;
@@ -281,7 +292,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     };
     handle.addDoorbellListener(channel, doorbell);
     handle.registerConsumer(stream, subscription, consumer);
-    ensureGroup();
   }
 
   @Override
@@ -295,16 +305,15 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessage(SubscriberGone.class, g -> removeSubscriber(g.subscriber()))
         .onMessageEquals(Stop.INSTANCE, this::onStop)
         .onMessage(DeliverRequest.class, this::onDeliverRequest)
-        .onMessage(Outcome.class, this::onOutcome)
-        .onMessage(ChildStopped.class, this::onChildStopped)
-        .onMessage(GroupReady.class, this::onGroupReady)
+        .onMessage(Outcome.class, o -> onOutcome(o) ? read() : this)
+        .onMessage(ChildStopped.class, c -> onChildStopped(c) ? read() : this)
         .onMessage(ReadDone.class, this::onReadDone)
         .onMessage(ClaimDone.class, this::onClaimDone)
         .onMessage(AckDone.class, this::onAckDone)
-        .onMessage(Renewed.class, this::onRenewed)
+        .onMessage(Renewed.class, r -> onRenewed(r) ? read() : this)
         .onMessage(DeadLetterDone.class, this::onDeadLetterDone)
-        .onMessage(InlineAnswer.class, this::onInlineAnswer)
-        .onMessageEquals(Sweep.INSTANCE, this::sweep)
+        .onMessage(InlineAnswer.class, a -> onInlineAnswer(a) ? read() : this)
+        .onMessageEquals(Sweep.INSTANCE, () -> sweep() ? read() : this)
         .onMessageEquals(Tick.POLL, this::read)
         .onMessageEquals(Tick.WAKE, this::onWake)
         .onMessageEquals(Tick.WATCHED, () -> {
@@ -315,10 +324,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessageEquals(Tick.CLAIM, this::checkClaim)
         .onMessage(ClaimCheck.class, this::onClaimCheck)
         .onMessageEquals(Tick.RENEW, this::renew)
-        .onMessageEquals(Tick.ENSURE_GROUP, () -> {
-          ensureGroup();
-          return this;
-        })
         .onSignal(PreRestart.class, s -> released())
         .onSignal(PostStop.class, s -> released())
         .build();
@@ -333,11 +338,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         + policy.trimInterval().toNanos());
     handle.removeDoorbellListener(channel, doorbell);
     handle.unregisterConsumer(stream, subscription, consumer);
-    metrics.inFlight.add(-(inFlight.size() + inline.size()));
-    inFlight.clear();
-    inline.clear();
-    live.clear();
-    childAttempts.clear();
+    metrics.inFlight.add(-held.size());
+    held.clear();
     return this;
   }
 
@@ -353,11 +355,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       } // else no gate: it may hold all max-in-flight deliveries (the router's HTTP consumers), they go straight to it
       getContext().watchWith(a.subscriber(), new SubscriberGone(a.subscriber()));
     }
-    if (groupReady) {
-      a.replyTo().tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE));
-    } else {
-      waitingForGroup.add(a.replyTo()); // answered once the consumer group exists: from then on nothing is missed
-    }
+    // the group exists (adds wait in the stash while it is created): from now on nothing is missed
+    a.replyTo().tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE));
     return read();
   }
 
@@ -384,7 +383,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private Behavior<Command> onStop() {
     // the delivery counts left in Redis say what reached a subscriber, for whoever claims these entries next
-    String[] pairs = countPairs();
+    String[] pairs = held.countPairs();
     if (pairs.length > 0) calls.claimOwned("SET", pairs); // while Redis is down, left as the last renewal set them
     getContext().getLog().info("subscription '{}' of channel '{}': no subscriber left on this node; {} in-flight"
         + " entries stay pending and are claimed again after the ack timeout", subscription, channel, inFlight.size());
@@ -393,9 +392,83 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   // ---- consumer group ---------------------------------------------------------------------------------------------
 
+  /**
+   * The group-creation phase, at the start and whenever Redis answers NOGROUP ({@code restore}: the group was found
+   * gone, so creating it is a restore). No read and no claim runs; subscribers added (and removed after them) and
+   * reads' and claims' answers wait in the stash; what this node already holds goes on (answers, outcomes, retries,
+   * ack-timeout sweeps, lease renewals, acks, dead letters). Once the group exists, the stash is replayed into the
+   * running behavior ({@code this}), which first takes over what crashed consumers left and then reads.
+   */
+  private Behavior<Command> creatingGroup(boolean restore) {
+    ensureGroup();
+    return Behaviors.receive(Command.class)
+        .onMessage(GroupReady.class, g -> onGroupReady(g, restore))
+        .onMessageEquals(Tick.ENSURE_GROUP, () -> {
+          ensureGroup();
+          return Behaviors.same();
+        })
+        .onMessage(InjectedFailure.class, f -> {
+          throw new IllegalStateException("injected failure: " + f.why());
+        })
+        .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessage(AddSubscriber.class, this::stashed)
+        .onMessage(ClaimCheck.class, this::stashed)
+        .onMessage(ReadDone.class, this::stashed)
+        .onMessage(ClaimDone.class, this::stashed)
+        // a removal after a stashed add of the same subscriber waits behind it; any other is done now
+        .onMessage(RemoveSubscriber.class, r -> addStashed(r.subscriber()) ? stashed(r) : same(onRemove(r)))
+        .onMessage(SubscriberGone.class, g -> addStashed(g.subscriber()) ? stashed(g)
+            : same(removeSubscriber(g.subscriber())))
+        .onMessage(DeliverRequest.class, d -> same(onDeliverRequest(d)))
+        .onMessage(Outcome.class, o -> same(onOutcome(o)))
+        .onMessage(ChildStopped.class, c -> same(onChildStopped(c)))
+        .onMessage(AckDone.class, a -> same(onAckDone(a)))
+        .onMessage(Renewed.class, r -> same(onRenewed(r)))
+        .onMessage(DeadLetterDone.class, d -> same(onDeadLetterDone(d)))
+        .onMessage(InlineAnswer.class, a -> same(onInlineAnswer(a)))
+        .onMessageEquals(Sweep.INSTANCE, () -> same(sweep()))
+        .onMessageEquals(Tick.RENEW, () -> same(renew()))
+        // the running behavior reads and schedules the claim check as it starts: wake-ups and polls need no replay
+        .onMessageEquals(Tick.WAKE, this::forgetWatch)
+        .onMessageEquals(Tick.WATCHED, () -> {
+          watchedAt = null; // the watch let go of us
+          verifyNext = true;
+          return Behaviors.same();
+        })
+        .onMessageEquals(Tick.POLL, Behaviors::same)
+        .onMessageEquals(Tick.CLAIM, () -> {
+          scheduleClaimCheck(claimDelay);
+          claimDue = false;
+          return Behaviors.same();
+        })
+        .onSignal(PreRestart.class, s -> released())
+        .onSignal(PostStop.class, s -> released())
+        .build();
+  }
+
+  private Behavior<Command> stashed(Command c) {
+    stash.stash(c);
+    return Behaviors.same();
+  }
+
+  private boolean addStashed(ActorRef<Delivery> subscriber) {
+    return stash.anyMatch(m -> m instanceof AddSubscriber a && a.subscriber().equals(subscriber));
+  }
+
+  /** Stays in the group-creation phase, whatever the handler answered. */
+  private static Behavior<Command> same(Object ignored) {
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> forgetWatch() {
+    if (watchedAt != null) {
+      handle.watch().forget(stream, getContext().getSelf());
+      watchedAt = null;
+    }
+    return Behaviors.same();
+  }
+
   private void ensureGroup() {
-    if (ensuring) return;
-    ensuring = true;
     // at the last entry this node read or claimed in the group when it knows one (a group Redis lost is made again
     // without skipping anything written after it); a new subscription starts with what is published from now on
     CompletionStage<ConsumerGroups.Ensured> f = handle.awaitUp(Duration.ofSeconds(5))
@@ -404,40 +477,32 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   /** Redis answered NOGROUP: the stream or the consumer group is gone (lost by Redis, or deleted by someone). */
-  private void onGroupGone(String command) {
-    if (!groupReady) {
-      return; // already being restored
-    }
-    groupReady = false;
-    groupLost = true;
-    String oldest = null;
-    for (String id : inline.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
-    for (String id : inFlight.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
+  private Behavior<Command> onGroupGone(String command) {
+    String oldest = held.oldest();
     if (oldest != null) handle.lowerGroupPosition(stream, subscription, oldest);
     getContext().getLog().warn("redis instance '{}': consumer group '{}' of channel '{}' is gone ({} answered"
             + " NOGROUP: Redis lost it, or it was deleted); creating it again {} ({}){}", handle.instance(),
         subscription, channel, command,
         oldest == null ? "at the last entry this node read" : "just before the oldest entry in flight here",
         positionText(handle.groupPosition(stream, subscription)), oldest == null ? "" : ": the "
-            + (inFlight.size() + inline.size()) + " entries in flight here are read into it again, so that their acks"
+            + (held.size()) + " entries in flight here are read into it again, so that their acks"
             + " and retries work; entries after them acknowledged already may be delivered again");
-    ensureGroup();
+    return creatingGroup(true);
   }
 
   private static String positionText(String id) {
     return id == null ? "none known: at the end of the stream" : "entry " + id;
   }
 
-  private Behavior<Command> onGroupReady(GroupReady g) {
-    ensuring = false;
+  private Behavior<Command> onGroupReady(GroupReady g, boolean restore) {
     if (g.error() != null) {
       getContext().getLog().warn("subscription '{}' of channel '{}': cannot create consumer group ({}); retrying",
           subscription, channel, describe(g.error()));
       timers.startSingleTimer(Tick.ENSURE_GROUP, Duration.ofSeconds(1));
-      return this;
+      return Behaviors.same();
     }
     ConsumerGroups.Ensured e = g.ensured();
-    if (e.created() && (groupLost || !"$".equals(e.at()))) {
+    if (e.created() && (restore || !"$".equals(e.at()))) {
       // the group was there (this node read from it, or it answered NOGROUP) and Redis no longer had it
       metrics.stateRestored(handle.instance(), RouterMetrics.RESTORED_GROUP, 1);
       getContext().getLog().warn("redis instance '{}' had lost consumer group '{}' of channel '{}' (a restart"
@@ -445,13 +510,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
               + " are delivered, what Redis lost before it is gone", handle.instance(), subscription, channel,
           "$".equals(e.at()) ? "the end of the stream (no entry read here yet)" : "entry " + e.at());
     }
-    groupLost = false;
-    groupReady = true;
-    waitingForGroup.forEach(r -> r.tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE)));
-    waitingForGroup.clear();
     scheduleClaimCheck(claimDelay);
     claim(); // first take over what crashed consumers left behind
-    return read();
+    read();
+    return stash.unstashAll(this); // the subscribers added meanwhile are answered now
   }
 
   /** How often the ack timeouts of first attempts are checked: 1/20 of the ack timeout, 5 ms to 1 s. */
@@ -480,13 +542,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    */
   private Behavior<Command> onWake() {
     if (reading) wakePending = true;
-    if (watchedAt != null) {
-      // reading now: the watch leaves it alone until it is idle again (with what it knows then)
-      handle.watch().forget(stream, getContext().getSelf());
-      watchedAt = null;
-    }
+    forgetWatch(); // reading now: the watch leaves it alone until it is idle again (with what it knows then)
     Duration soon = policy.ackTimeout().plus(consumerSettings.claimInterval());
-    if (groupReady && claimCheckAt - (System.nanoTime() + soon.toNanos()) > 0) scheduleClaimCheck(soon);
+    if (claimCheckAt - (System.nanoTime() + soon.toNanos()) > 0) scheduleClaimCheck(soon);
     return read();
   }
 
@@ -499,7 +557,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (claimDue || claiming) {
       return claim(); // a take-over goes first; the read follows once the claim scan is done
     }
-    if (!groupReady || reading || subscribers.isEmpty() || room() <= 0) {
+    if (reading || subscribers.isEmpty() || room() <= 0) {
       return this;
     }
     int count = room();
@@ -518,7 +576,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       Throwable c = unwrap(r.error());
       verifyNext = true; // what happened meanwhile is unknown
       if (ConsumerGroups.isNoGroup(c)) {
-        onGroupGone("XREADGROUP");
+        return onGroupGone("XREADGROUP");
       } else {
         getContext().getLog().debug("subscription '{}': read failed: {}", subscription, describe(c));
         // read again soon (doubling while it fails); a reconnect wakes every subscription at once anyway
@@ -562,7 +620,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private void start(String streamId, Map<String, byte[]> body, int attempt) {
-    if (inFlight.containsKey(streamId) || inline.containsKey(streamId)) {
+    if (held.holds(streamId)) {
       return;
     }
     byte[] raw = body == null ? null : body.get(RedisKeys.FIELD_ENVELOPE);
@@ -592,7 +650,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       // the fast path: the first attempt of a new entry is made here
       String deliveryId = DeliveryIds.of(streamId, 1);
       ActorRef<Delivery> target = nextTarget();
-      inline.put(streamId, new Inline(envelope, deliveryId));
+      inline.put(streamId, new HeldEntries.Inline(envelope, deliveryId));
       if (!timers.isTimerActive(Sweep.INSTANCE)) timers.startTimerWithFixedDelay(Sweep.INSTANCE, sweepInterval());
       metrics.delivered.increment();
       handTo(target, new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
@@ -610,7 +668,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   // ---- first attempts made here -------------------------------------------------------------------------------------
 
-  private Behavior<Command> onInlineAnswer(InlineAnswer a) {
+  private boolean onInlineAnswer(InlineAnswer a) {
     DeliveryAck answer = a.answer();
     String id = answer == null ? null : answer.deliveryId();
     if (id == null) {
@@ -618,10 +676,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       // flight and is retried after its ack timeout
       getContext().getLog().warn("subscription '{}' of channel '{}': ignored a subscriber answer without a delivery"
           + " id ({}); the delivery it meant is retried after the ack timeout", subscription, channel, answer);
-      return this;
+      return false;
     }
     String streamId = DeliveryIds.entry(id);
-    Inline in = inline.get(streamId);
+    HeldEntries.Inline in = inline.get(streamId);
     if (in == null || !in.deliveryId().equals(id)) {
       // a late answer: the entry failed its first attempt meanwhile and a delivery actor owns it; an ack of any
       // attempt still means it was processed
@@ -634,7 +692,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         settling.add(streamId);
         sendAcks();
       }
-      return this;
+      return false;
     }
     if (answer instanceof DeliveryAck.Ack) {
       inline.remove(streamId);
@@ -646,7 +704,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       acksToSend.add(streamId);
       settling.add(streamId);
       sendAcks();
-      return read();
+      return true;
     }
     DeliveryAck.Nack n = (DeliveryAck.Nack) answer;
     metrics.nacked.increment();
@@ -657,14 +715,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       metrics.inFlight.decrement();
       deadLetter(streamId, in.envelope(), null, DeadLetter.REJECTED, 1, "subscriber rejected it (do not retry): "
           + error);
-      return read();
+      return true;
     }
     failInline(streamId, in, "nack: " + error);
-    return read();
+    return true;
   }
 
   /** The first attempt made here failed: a supervised delivery actor retries it (or it is dead-lettered). */
-  private void failInline(String streamId, Inline in, String error) {
+  private void failInline(String streamId, HeldEntries.Inline in, String error) {
     inline.remove(streamId);
     live.end(in.deliveryId());
     if (policy.maxAttempts() <= 1) {
@@ -676,47 +734,24 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   /** Fails the first attempts that got no answer within the ack timeout (oldest first). */
-  private Behavior<Command> sweep() {
-    long now = System.nanoTime();
-    Instant wallNow = null;
-    List<Map.Entry<String, Inline>> late = null;
-    List<Map.Entry<String, Inline>> expired = null;
-    // at most max-in-flight entries: each is checked (the ack timeout runs from the hand-over, in no fixed order)
-    for (Map.Entry<String, Inline> e : inline.entrySet()) {
-      long handed = live.handedAt(e.getValue().deliveryId());
-      if (handed >= 0) {
-        if (now - handed >= ackTimeoutNanos) {
-          if (late == null) late = new ArrayList<>();
-          late.add(e);
-        }
-      } else {
-        if (wallNow == null) wallNow = Instant.now();
-        if (e.getValue().envelope().isExpired(wallNow)) {
-          if (expired == null) expired = new ArrayList<>();
-          expired.add(e);
-        }
-      }
-    }
+  private boolean sweep() {
+    HeldEntries.Overdue overdue = held.overdue(System.nanoTime(), ackTimeoutNanos, Instant::now);
     if (inline.isEmpty()) timers.cancel(Sweep.INSTANCE); // started again by the next first attempt
-    if (late == null && expired == null) return this;
-    if (late != null) {
-      for (Map.Entry<String, Inline> e : late) {
-        metrics.ackTimeouts.increment();
-        failInline(e.getKey(), e.getValue(), "no ack within the ack timeout of " + policy.ackTimeout().toMillis()
-            + " ms");
-      }
+    if (overdue.isEmpty()) return false;
+    for (Map.Entry<String, HeldEntries.Inline> e : overdue.late()) {
+      metrics.ackTimeouts.increment();
+      failInline(e.getKey(), e.getValue(), "no ack within the ack timeout of " + policy.ackTimeout().toMillis()
+          + " ms");
     }
-    if (expired != null) {
-      for (Map.Entry<String, Inline> e : expired) {
-        // its deadline came while it waited for the subscriber (busy with earlier ones): never handed over
-        inline.remove(e.getKey());
-        live.end(e.getValue().deliveryId());
-        metrics.inFlight.decrement();
-        deadLetter(e.getKey(), e.getValue().envelope(), null, DeadLetter.EXPIRED, 0, "deadline "
-            + e.getValue().envelope().deadline() + " passed while the delivery waited for a busy subscriber");
-      }
+    for (Map.Entry<String, HeldEntries.Inline> e : overdue.expired()) {
+      // its deadline came while it waited for the subscriber (busy with earlier ones): never handed over
+      inline.remove(e.getKey());
+      live.end(e.getValue().deliveryId());
+      metrics.inFlight.decrement();
+      deadLetter(e.getKey(), e.getValue().envelope(), null, DeadLetter.EXPIRED, 0, "deadline "
+          + e.getValue().envelope().deadline() + " passed while the delivery waited for a busy subscriber");
     }
-    return read();
+    return true;
   }
 
   private Behavior<Command> onDeliverRequest(DeliverRequest d) {
@@ -725,7 +760,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     ActorRef<Delivery> target = nextTarget();
     metrics.delivered.increment();
-    String previous = childAttempts.put(d.streamId(), d.deliveryId());
+    String previous = held.childAttempts.put(d.streamId(), d.deliveryId());
     if (previous != null) live.end(previous);
     handTo(target, new Delivery(d.envelope(), subscription, d.deliveryId(), true, d.replyTo()));
     flushWaitingMarks();
@@ -749,8 +784,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    */
   private void handAgain(ActorRef<Object> gate) {
     if (subscribers.isEmpty()) return;
-    for (Map.Entry<String, Inline> e : inline.entrySet()) {
-      Inline in = e.getValue();
+    for (Map.Entry<String, HeldEntries.Inline> e : inline.entrySet()) {
+      HeldEntries.Inline in = e.getValue();
       if (live.gateOf(in.deliveryId()) != gate || live.isHandedOver(in.deliveryId())) continue;
       handTo(nextTarget(), new Delivery(in.envelope().withAttempt(1), subscription, in.deliveryId(), true,
           inlineAnswers));
@@ -768,15 +803,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     } else {
       if (live.start(d.deliveryId(), gate) > prefetches.getOrDefault(target, 1)) {
         waitingMarks.add(DeliveryIds.entry(d.deliveryId()));
-        waitingMarks.add(Integer.toString(attemptOf(d.deliveryId()) - 1));
+        waitingMarks.add(Integer.toString(HeldEntries.attemptOf(d.deliveryId()) - 1));
       }
       gate.tell(d);
     }
-  }
-
-  private static int attemptOf(String deliveryId) {
-    int hash = deliveryId.lastIndexOf('#');
-    return hash < 0 ? 1 : Integer.parseInt(deliveryId.substring(hash + 1));
   }
 
   /** Sends the delivery counts of the entries that went to wait in a gate (see {@link #waitingMarks}). */
@@ -792,11 +822,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     });
   }
 
-  private Behavior<Command> onOutcome(Outcome o) {
+  private boolean onOutcome(Outcome o) {
     if (inFlight.remove(o.streamId()) == null) {
-      return this;
+      return false;
     }
-    endChildAttempt(o.streamId());
+    held.endChildAttempt(o.streamId());
     metrics.inFlight.decrement();
     switch (o.result()) {
       case ACKED -> {
@@ -807,27 +837,22 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       case DEAD -> deadLetter(o.streamId(), o.envelope(), null, o.reason(), o.attempts(), o.error());
       case LOST -> getContext().getLog().debug("subscription '{}': {} {}", subscription, o.streamId(), o.error());
     }
-    return read();
+    return true;
   }
 
-  private void endChildAttempt(String streamId) {
-    String attempt = childAttempts.remove(streamId);
-    if (attempt != null) live.end(attempt);
-  }
-
-  private Behavior<Command> onChildStopped(ChildStopped c) {
+  private boolean onChildStopped(ChildStopped c) {
     // only when the entry is still owned by that child: a later delivery of the same entry (claimed again
     // after its outcome) has a child of its own
     if (inFlight.get(c.streamId()) == c.child()) {
       inFlight.remove(c.streamId());
-      endChildAttempt(c.streamId());
+      held.endChildAttempt(c.streamId());
       metrics.inFlight.decrement();
       // stopped without an outcome: its supervisor gave up
       getContext().getLog().warn("subscription '{}': delivery of {} stopped without an outcome; it stays pending"
           + " and is claimed again after the ack timeout", subscription, c.streamId());
-      return read();
+      return true;
     }
-    return this;
+    return false;
   }
 
   // ---- acks and dead letters --------------------------------------------------------------------------------------
@@ -887,11 +912,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   // ---- leases and take-over ---------------------------------------------------------------------------------------
 
   private Behavior<Command> renew() {
-    if (inFlight.isEmpty() && inline.isEmpty()) {
+    if (held.isEmpty()) {
       timers.cancel(Tick.RENEW); // started again with the next entry taken
       return this;
     }
-    String[] pairs = countPairs();
+    String[] pairs = held.countPairs();
     String[] held = new String[pairs.length / 2];
     for (int i = 0; i < held.length; i++) held[i] = pairs[2 * i];
     // on a dead connection it fails at once (logged, the next tick tries again)
@@ -899,40 +924,15 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     return this;
   }
 
-  /** Every entry held here with the delivery count Redis should hold for it (pairs: id, count). */
-  private String[] countPairs() {
-    String[] pairs = new String[(inFlight.size() + inline.size()) * 2];
-    int i = 0;
-    for (String id : inFlight.keySet()) {
-      pairs[i++] = id;
-      pairs[i++] = Integer.toString(deliveryCount(childAttempts.get(id)));
-    }
-    for (Map.Entry<String, Inline> e : inline.entrySet()) {
-      pairs[i++] = e.getKey();
-      pairs[i++] = Integer.toString(deliveryCount(e.getValue().deliveryId()));
-    }
-    return pairs;
-  }
-
-  /**
-   * The delivery count Redis should hold for an entry whose current attempt is {@code deliveryId}: the attempt once
-   * its subscriber has it, one less while it waits in a gate, -1 (keep) between attempts.
-   */
-  private int deliveryCount(String deliveryId) {
-    if (deliveryId == null || !live.isCurrent(deliveryId)) return -1;
-    int attempt = attemptOf(deliveryId);
-    return live.isHandedOver(deliveryId) ? attempt : attempt - 1;
-  }
-
   /**
    * The entries a renewal found no longer ours: another consumer took them over (this one did not renew within the
    * ack timeout: a stall, a pause, a partition), or they were acknowledged meanwhile. Whatever this node still
    * does with them stops: no retry, no dead-lettering; a late ack of the subscriber is still sent (it was processed).
    */
-  private Behavior<Command> onRenewed(Renewed r) {
+  private boolean onRenewed(Renewed r) {
     if (r.error() != null) {
       getContext().getLog().debug("subscription '{}': lease renewal failed: {}", subscription, describe(r.error()));
-      return this;
+      return false;
     }
     Set<String> owned = new HashSet<>(r.owned().size() * 2);
     for (Object o : r.owned()) {
@@ -941,14 +941,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     int lost = 0;
     for (String id : r.held()) {
       if (owned.contains(id) || settling.contains(id)) continue;
-      Inline gone = inline.remove(id);
+      HeldEntries.Inline gone = inline.remove(id);
       if (gone != null) {
         live.end(gone.deliveryId());
         lost++;
       } else {
         ActorRef<Object> child = inFlight.remove(id);
         if (child == null) continue;
-        endChildAttempt(id);
+        held.endChildAttempt(id);
         getContext().unwatch(child);
         getContext().stop(child);
         lost++;
@@ -960,9 +960,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       getContext().getLog().warn("subscription '{}' of channel '{}': lost the lease on {} entries (not renewed within"
           + " the ack timeout of {} ms, so another consumer took them over, or they were acknowledged): this node"
           + " stops handling them", subscription, channel, lost, policy.ackTimeout().toMillis());
-      return read();
+      return true;
     }
-    return this;
+    return false;
   }
 
   /**
@@ -971,9 +971,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * {@code idle-claim-max}, or sooner after a write to the channel. A scan in progress goes on at once.
    */
   private Behavior<Command> checkClaim() {
-    if (!"0-0".equals(claimCursor) || !groupReady) {
+    if (!"0-0".equals(claimCursor)) {
       scheduleClaimCheck(claimDelay);
-      claimDue = groupReady;
+      claimDue = true;
       return claim();
     }
     getContext().pipeToSelf(calls.pendingSummary(), ClaimCheck::new);
@@ -987,7 +987,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     } else {
       // pending entries this actor does not hold: another consumer's, or its own left behind (an XACK that failed
       // in a reconnect, an earlier incarnation's): what a scan may have to take over once idle past the ack timeout
-      untracked = c.pending().getCount() - (inFlight.size() + inline.size() + settling.size());
+      untracked = c.pending().getCount() - (held.size() + settling.size());
     }
     if (untracked > 0) {
       claimDelay = consumerSettings.claimInterval();
@@ -1003,7 +1003,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private Behavior<Command> claim() {
-    if (!groupReady || claiming || reading || subscribers.isEmpty() || room() <= 0) {
+    if (claiming || reading || subscribers.isEmpty() || room() <= 0) {
       return this; // still due: the next freed room (or the end of the read in progress) runs it
     }
     int count = room();
@@ -1019,7 +1019,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (c.error() != null) {
       claimDue = false; // tried again at the next claim tick; reads go on meanwhile
       if (ConsumerGroups.isNoGroup(c.error())) {
-        onGroupGone("XAUTOCLAIM");
+        return onGroupGone("XAUTOCLAIM");
       } else {
         getContext().getLog().debug("subscription '{}': claim failed: {}", subscription, describe(c.error()));
       }
@@ -1038,7 +1038,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         continue;
       }
       // in flight here, or done here with its XACK / dead-lettering still on the way: not a stopped consumer's
-      if (inFlight.containsKey(m.getId()) || inline.containsKey(m.getId()) || settling.contains(m.getId())) continue;
+      if (held.holds(m.getId()) || settling.contains(m.getId())) continue;
       // no longer pending for this consumer right after the claim: acknowledged meanwhile (an XACK that was
       // queued behind the claim) or taken by another consumer; either way not ours to deliver
       if (c.countsComplete() && !c.counts().containsKey(m.getId())) continue;

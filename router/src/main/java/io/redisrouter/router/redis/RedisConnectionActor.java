@@ -43,6 +43,10 @@ import java.util.concurrent.CompletionStage;
  * load. Lettuce's own reconnect and replay are off: when a connection drops, this actor fails and its supervisor
  * restarts it (at once, or with backoff), which opens fresh connections. Until then every user gets a
  * {@link RedisUnavailableException} at once.
+ *
+ * <p>Size (about 430 lines, above the ~400 of the layout rule): the connection lifecycle (connect, RESP3 or the
+ * three-connection fallback, scripts, version, health ticks, loss and restart) is one state machine over the same
+ * connections; its pure parts (URI building, tested in RedisUriTest; version and RESP3-refusal parsing) are static.
  */
 public final class RedisConnectionActor extends AbstractBehavior<RedisConnectionActor.Command> {
 
