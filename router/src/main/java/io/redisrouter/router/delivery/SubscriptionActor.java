@@ -56,14 +56,6 @@ import java.util.concurrent.ThreadLocalRandom;
  * actor per message; the ack timeouts of these attempts are checked by one periodic sweep). When that attempt fails
  * (a nack, or no ack in time), a supervised {@link DeliveryActor} child takes the entry over and its supervisor
  * retries with backoff, one incarnation per attempt; entries taken over from other consumers start with a child.
- *
- * <p>Two behaviors: {@link #creatingGroup} (at the start and after a NOGROUP answer: no read, no claim; subscribers
- * added and read or claim answers wait in a stash) and the running one ({@link #createReceive}). The Redis calls are
- * in {@link ConsumerCalls}, the bookkeeping of what is held (and its decisions) in {@link HeldEntries}.
- *
- * <p>Size: this file is still above the ~400 lines of the layout rule (about 1,050): the subscriber ring (round
- * robin through the gates, waiting marks) and the take-over schedule (claim checks, scan cursor) are the next
- * seams to move out into pure classes; what must stay is the message protocol and the handlers.
  */
 public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.Command> {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SubscriptionActor.class);
@@ -142,6 +134,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private enum Sweep implements Command { INSTANCE }
 
+  /** A first attempt made here, waiting for its answer. */
+  private record Inline(Envelope envelope, String deliveryId) {}
 
   /** Backoff of the restarts after a failure (an exception in the actor, whatever its cause). */
   static final Duration RESTART_MIN_BACKOFF = Duration.ofMillis(200);
@@ -204,10 +198,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final Map<ActorRef<Delivery>, ActorRef<Object>> gates = new HashMap<>();
   /** The attempts going on, and when each reached its subscriber (shared with the gates and delivery actors). */
   private final LiveDeliveries live = new LiveDeliveries();
-  /** The entries held here: first attempts made here, entries delivery actors own. */
-  private final HeldEntries<ActorRef<Object>> held = new HeldEntries<>(live);
-  private final Map<String, ActorRef<Object>> inFlight = held.inFlight;
-  private final java.util.LinkedHashMap<String, HeldEntries.Inline> inline = held.inline;
+  /** Entry id to the delivery id of the attempt its delivery actor made last. */
+  private final Map<String, String> childAttempts = new HashMap<>();
   private int nextSubscriber;
   /** Each gated subscriber's prefetch. */
   private final Map<ActorRef<Delivery>, Integer> prefetches = new HashMap<>();
@@ -217,6 +209,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * this node crash; the lease renewals keep the counts true afterwards. Pairs: entry id, delivery count.
    */
   private final List<String> waitingMarks = new ArrayList<>();
+  private final Map<String, ActorRef<Object>> inFlight = new HashMap<>();
+  /** First attempts made here, in the order they were sent (so the oldest is the first to time out). */
+  private final java.util.LinkedHashMap<String, Inline> inline = new java.util.LinkedHashMap<>();
   private final ActorRef<DeliveryAck> inlineAnswers;
   private final long ackTimeoutNanos;
   private final List<String> acksToSend = new ArrayList<>();
@@ -338,8 +333,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         + policy.trimInterval().toNanos());
     handle.removeDoorbellListener(channel, doorbell);
     handle.unregisterConsumer(stream, subscription, consumer);
-    metrics.inFlight.add(-held.size());
-    held.clear();
+    metrics.inFlight.add(-(inFlight.size() + inline.size()));
+    inFlight.clear();
+    inline.clear();
+    live.clear();
+    childAttempts.clear();
     return this;
   }
 
@@ -383,7 +381,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private Behavior<Command> onStop() {
     // the delivery counts left in Redis say what reached a subscriber, for whoever claims these entries next
-    String[] pairs = held.countPairs();
+    String[] pairs = countPairs();
     if (pairs.length > 0) calls.claimOwned("SET", pairs); // while Redis is down, left as the last renewal set them
     getContext().getLog().info("subscription '{}' of channel '{}': no subscriber left on this node; {} in-flight"
         + " entries stay pending and are claimed again after the ack timeout", subscription, channel, inFlight.size());
@@ -478,14 +476,16 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   /** Redis answered NOGROUP: the stream or the consumer group is gone (lost by Redis, or deleted by someone). */
   private Behavior<Command> onGroupGone(String command) {
-    String oldest = held.oldest();
+    String oldest = null;
+    for (String id : inline.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
+    for (String id : inFlight.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
     if (oldest != null) handle.lowerGroupPosition(stream, subscription, oldest);
     getContext().getLog().warn("redis instance '{}': consumer group '{}' of channel '{}' is gone ({} answered"
             + " NOGROUP: Redis lost it, or it was deleted); creating it again {} ({}){}", handle.instance(),
         subscription, channel, command,
         oldest == null ? "at the last entry this node read" : "just before the oldest entry in flight here",
         positionText(handle.groupPosition(stream, subscription)), oldest == null ? "" : ": the "
-            + (held.size()) + " entries in flight here are read into it again, so that their acks"
+            + (inFlight.size() + inline.size()) + " entries in flight here are read into it again, so that their acks"
             + " and retries work; entries after them acknowledged already may be delivered again");
     return creatingGroup(true);
   }
@@ -620,7 +620,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private void start(String streamId, Map<String, byte[]> body, int attempt) {
-    if (held.holds(streamId)) {
+    if (inFlight.containsKey(streamId) || inline.containsKey(streamId)) {
       return;
     }
     byte[] raw = body == null ? null : body.get(RedisKeys.FIELD_ENVELOPE);
@@ -650,7 +650,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       // the fast path: the first attempt of a new entry is made here
       String deliveryId = DeliveryIds.of(streamId, 1);
       ActorRef<Delivery> target = nextTarget();
-      inline.put(streamId, new HeldEntries.Inline(envelope, deliveryId));
+      inline.put(streamId, new Inline(envelope, deliveryId));
       if (!timers.isTimerActive(Sweep.INSTANCE)) timers.startTimerWithFixedDelay(Sweep.INSTANCE, sweepInterval());
       metrics.delivered.increment();
       handTo(target, new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
@@ -679,7 +679,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return false;
     }
     String streamId = DeliveryIds.entry(id);
-    HeldEntries.Inline in = inline.get(streamId);
+    Inline in = inline.get(streamId);
     if (in == null || !in.deliveryId().equals(id)) {
       // a late answer: the entry failed its first attempt meanwhile and a delivery actor owns it; an ack of any
       // attempt still means it was processed
@@ -722,7 +722,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   /** The first attempt made here failed: a supervised delivery actor retries it (or it is dead-lettered). */
-  private void failInline(String streamId, HeldEntries.Inline in, String error) {
+  private void failInline(String streamId, Inline in, String error) {
     inline.remove(streamId);
     live.end(in.deliveryId());
     if (policy.maxAttempts() <= 1) {
@@ -735,21 +735,44 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   /** Fails the first attempts that got no answer within the ack timeout (oldest first). */
   private boolean sweep() {
-    HeldEntries.Overdue overdue = held.overdue(System.nanoTime(), ackTimeoutNanos, Instant::now);
-    if (inline.isEmpty()) timers.cancel(Sweep.INSTANCE); // started again by the next first attempt
-    if (overdue.isEmpty()) return false;
-    for (Map.Entry<String, HeldEntries.Inline> e : overdue.late()) {
-      metrics.ackTimeouts.increment();
-      failInline(e.getKey(), e.getValue(), "no ack within the ack timeout of " + policy.ackTimeout().toMillis()
-          + " ms");
+    long now = System.nanoTime();
+    Instant wallNow = null;
+    List<Map.Entry<String, Inline>> late = null;
+    List<Map.Entry<String, Inline>> expired = null;
+    // at most max-in-flight entries: each is checked (the ack timeout runs from the hand-over, in no fixed order)
+    for (Map.Entry<String, Inline> e : inline.entrySet()) {
+      long handed = live.handedAt(e.getValue().deliveryId());
+      if (handed >= 0) {
+        if (now - handed >= ackTimeoutNanos) {
+          if (late == null) late = new ArrayList<>();
+          late.add(e);
+        }
+      } else {
+        if (wallNow == null) wallNow = Instant.now();
+        if (e.getValue().envelope().isExpired(wallNow)) {
+          if (expired == null) expired = new ArrayList<>();
+          expired.add(e);
+        }
+      }
     }
-    for (Map.Entry<String, HeldEntries.Inline> e : overdue.expired()) {
-      // its deadline came while it waited for the subscriber (busy with earlier ones): never handed over
-      inline.remove(e.getKey());
-      live.end(e.getValue().deliveryId());
-      metrics.inFlight.decrement();
-      deadLetter(e.getKey(), e.getValue().envelope(), null, DeadLetter.EXPIRED, 0, "deadline "
-          + e.getValue().envelope().deadline() + " passed while the delivery waited for a busy subscriber");
+    if (inline.isEmpty()) timers.cancel(Sweep.INSTANCE); // started again by the next first attempt
+    if (late == null && expired == null) return false;
+    if (late != null) {
+      for (Map.Entry<String, Inline> e : late) {
+        metrics.ackTimeouts.increment();
+        failInline(e.getKey(), e.getValue(), "no ack within the ack timeout of " + policy.ackTimeout().toMillis()
+            + " ms");
+      }
+    }
+    if (expired != null) {
+      for (Map.Entry<String, Inline> e : expired) {
+        // its deadline came while it waited for the subscriber (busy with earlier ones): never handed over
+        inline.remove(e.getKey());
+        live.end(e.getValue().deliveryId());
+        metrics.inFlight.decrement();
+        deadLetter(e.getKey(), e.getValue().envelope(), null, DeadLetter.EXPIRED, 0, "deadline "
+            + e.getValue().envelope().deadline() + " passed while the delivery waited for a busy subscriber");
+      }
     }
     return true;
   }
@@ -760,7 +783,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     ActorRef<Delivery> target = nextTarget();
     metrics.delivered.increment();
-    String previous = held.childAttempts.put(d.streamId(), d.deliveryId());
+    String previous = childAttempts.put(d.streamId(), d.deliveryId());
     if (previous != null) live.end(previous);
     handTo(target, new Delivery(d.envelope(), subscription, d.deliveryId(), true, d.replyTo()));
     flushWaitingMarks();
@@ -784,8 +807,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    */
   private void handAgain(ActorRef<Object> gate) {
     if (subscribers.isEmpty()) return;
-    for (Map.Entry<String, HeldEntries.Inline> e : inline.entrySet()) {
-      HeldEntries.Inline in = e.getValue();
+    for (Map.Entry<String, Inline> e : inline.entrySet()) {
+      Inline in = e.getValue();
       if (live.gateOf(in.deliveryId()) != gate || live.isHandedOver(in.deliveryId())) continue;
       handTo(nextTarget(), new Delivery(in.envelope().withAttempt(1), subscription, in.deliveryId(), true,
           inlineAnswers));
@@ -803,10 +826,15 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     } else {
       if (live.start(d.deliveryId(), gate) > prefetches.getOrDefault(target, 1)) {
         waitingMarks.add(DeliveryIds.entry(d.deliveryId()));
-        waitingMarks.add(Integer.toString(HeldEntries.attemptOf(d.deliveryId()) - 1));
+        waitingMarks.add(Integer.toString(attemptOf(d.deliveryId()) - 1));
       }
       gate.tell(d);
     }
+  }
+
+  private static int attemptOf(String deliveryId) {
+    int hash = deliveryId.lastIndexOf('#');
+    return hash < 0 ? 1 : Integer.parseInt(deliveryId.substring(hash + 1));
   }
 
   /** Sends the delivery counts of the entries that went to wait in a gate (see {@link #waitingMarks}). */
@@ -826,7 +854,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (inFlight.remove(o.streamId()) == null) {
       return false;
     }
-    held.endChildAttempt(o.streamId());
+    endChildAttempt(o.streamId());
     metrics.inFlight.decrement();
     switch (o.result()) {
       case ACKED -> {
@@ -840,12 +868,17 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     return true;
   }
 
+  private void endChildAttempt(String streamId) {
+    String attempt = childAttempts.remove(streamId);
+    if (attempt != null) live.end(attempt);
+  }
+
   private boolean onChildStopped(ChildStopped c) {
     // only when the entry is still owned by that child: a later delivery of the same entry (claimed again
     // after its outcome) has a child of its own
     if (inFlight.get(c.streamId()) == c.child()) {
       inFlight.remove(c.streamId());
-      held.endChildAttempt(c.streamId());
+      endChildAttempt(c.streamId());
       metrics.inFlight.decrement();
       // stopped without an outcome: its supervisor gave up
       getContext().getLog().warn("subscription '{}': delivery of {} stopped without an outcome; it stays pending"
@@ -912,16 +945,41 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   // ---- leases and take-over ---------------------------------------------------------------------------------------
 
   private Behavior<Command> renew() {
-    if (held.isEmpty()) {
+    if (inFlight.isEmpty() && inline.isEmpty()) {
       timers.cancel(Tick.RENEW); // started again with the next entry taken
       return this;
     }
-    String[] pairs = held.countPairs();
+    String[] pairs = countPairs();
     String[] held = new String[pairs.length / 2];
     for (int i = 0; i < held.length; i++) held[i] = pairs[2 * i];
     // on a dead connection it fails at once (logged, the next tick tries again)
     getContext().pipeToSelf(calls.claimOwned("SET", pairs), (owned, err) -> new Renewed(held, owned, err));
     return this;
+  }
+
+  /** Every entry held here with the delivery count Redis should hold for it (pairs: id, count). */
+  private String[] countPairs() {
+    String[] pairs = new String[(inFlight.size() + inline.size()) * 2];
+    int i = 0;
+    for (String id : inFlight.keySet()) {
+      pairs[i++] = id;
+      pairs[i++] = Integer.toString(deliveryCount(childAttempts.get(id)));
+    }
+    for (Map.Entry<String, Inline> e : inline.entrySet()) {
+      pairs[i++] = e.getKey();
+      pairs[i++] = Integer.toString(deliveryCount(e.getValue().deliveryId()));
+    }
+    return pairs;
+  }
+
+  /**
+   * The delivery count Redis should hold for an entry whose current attempt is {@code deliveryId}: the attempt once
+   * its subscriber has it, one less while it waits in a gate, -1 (keep) between attempts.
+   */
+  private int deliveryCount(String deliveryId) {
+    if (deliveryId == null || !live.isCurrent(deliveryId)) return -1;
+    int attempt = attemptOf(deliveryId);
+    return live.isHandedOver(deliveryId) ? attempt : attempt - 1;
   }
 
   /**
@@ -941,14 +999,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     int lost = 0;
     for (String id : r.held()) {
       if (owned.contains(id) || settling.contains(id)) continue;
-      HeldEntries.Inline gone = inline.remove(id);
+      Inline gone = inline.remove(id);
       if (gone != null) {
         live.end(gone.deliveryId());
         lost++;
       } else {
         ActorRef<Object> child = inFlight.remove(id);
         if (child == null) continue;
-        held.endChildAttempt(id);
+        endChildAttempt(id);
         getContext().unwatch(child);
         getContext().stop(child);
         lost++;
@@ -987,7 +1045,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     } else {
       // pending entries this actor does not hold: another consumer's, or its own left behind (an XACK that failed
       // in a reconnect, an earlier incarnation's): what a scan may have to take over once idle past the ack timeout
-      untracked = c.pending().getCount() - (held.size() + settling.size());
+      untracked = c.pending().getCount() - (inFlight.size() + inline.size() + settling.size());
     }
     if (untracked > 0) {
       claimDelay = consumerSettings.claimInterval();
@@ -1038,7 +1096,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         continue;
       }
       // in flight here, or done here with its XACK / dead-lettering still on the way: not a stopped consumer's
-      if (held.holds(m.getId()) || settling.contains(m.getId())) continue;
+      if (inFlight.containsKey(m.getId()) || inline.containsKey(m.getId()) || settling.contains(m.getId())) continue;
       // no longer pending for this consumer right after the claim: acknowledged meanwhile (an XACK that was
       // queued behind the claim) or taken by another consumer; either way not ours to deliver
       if (c.countsComplete() && !c.counts().containsKey(m.getId())) continue;
