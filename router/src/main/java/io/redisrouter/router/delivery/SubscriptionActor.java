@@ -25,7 +25,6 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 import java.nio.charset.StandardCharsets;
@@ -163,23 +162,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
             metrics.failuresRecovered.increment();
             reattach.accept(ctx.getSelf());
           }
-          return Behaviors.<Command>withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers ->
-              new SubscriptionActor(ctx, timers, stash, channel, subscription, policy, consumerSettings, nodeId,
-                  handle, wakeups, metrics).creatingGroup(false)));
+          return Behaviors.withTimers(timers -> new SubscriptionActor(ctx, timers, channel, subscription, policy,
+              consumerSettings, nodeId, handle, wakeups, metrics));
         }))
         .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(RESTART_MIN_BACKOFF, RESTART_MAX_BACKOFF,
             0.2).withResetBackoffAfter(Duration.ofSeconds(30)));
   }
 
-  /**
-   * Commands kept while the consumer group is being created: subscribers added (and removed after them), reads'
-   * and claims' answers; a few per subscriber, so this bound is never reached in practice (reaching it is a failure
-   * that restarts the subscription).
-   */
-  static final int STASH_CAPACITY = 10_000;
-
   private final TimerScheduler<Command> timers;
-  private final StashBuffer<Command> stash;
   private final String channel;
   private final String subscription;
   private final ChannelPolicy policy;
@@ -220,6 +210,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * returns one of them (it was idle past the ack timeout before the XACK ran) must not deliver it again.
    */
   private final Set<String> settling = new HashSet<>();
+  private final List<ActorRef<SubscribeReply>> waitingForGroup = new ArrayList<>();
+  private boolean groupReady;
+  /** An ensureGroup call is on its way (at most one at a time). */
+  private boolean ensuring;
+  /** The group was found gone (NOGROUP) since it was last ready: creating it now is a restore. */
+  private boolean groupLost;
   private boolean reading;
   private boolean claiming;
   private boolean acking;
@@ -251,13 +247,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final Runnable watched;
   private final ConsumerCalls calls;
 
-  private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, StashBuffer<Command> stash,
-                            String channel,
+  private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String channel,
                             String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
                             String nodeId, RedisHandle handle, Wakeups wakeups, RouterMetrics metrics) {
     super(ctx);
     this.timers = timers;
-    this.stash = stash;
     this.channel = channel;
     this.subscription = subscription;
     this.policy = policy;
@@ -287,6 +281,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     };
     handle.addDoorbellListener(channel, doorbell);
     handle.registerConsumer(stream, subscription, consumer);
+    ensureGroup();
   }
 
   @Override
@@ -300,15 +295,16 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessage(SubscriberGone.class, g -> removeSubscriber(g.subscriber()))
         .onMessageEquals(Stop.INSTANCE, this::onStop)
         .onMessage(DeliverRequest.class, this::onDeliverRequest)
-        .onMessage(Outcome.class, o -> onOutcome(o) ? read() : this)
-        .onMessage(ChildStopped.class, c -> onChildStopped(c) ? read() : this)
+        .onMessage(Outcome.class, this::onOutcome)
+        .onMessage(ChildStopped.class, this::onChildStopped)
+        .onMessage(GroupReady.class, this::onGroupReady)
         .onMessage(ReadDone.class, this::onReadDone)
         .onMessage(ClaimDone.class, this::onClaimDone)
         .onMessage(AckDone.class, this::onAckDone)
-        .onMessage(Renewed.class, r -> onRenewed(r) ? read() : this)
+        .onMessage(Renewed.class, this::onRenewed)
         .onMessage(DeadLetterDone.class, this::onDeadLetterDone)
-        .onMessage(InlineAnswer.class, a -> onInlineAnswer(a) ? read() : this)
-        .onMessageEquals(Sweep.INSTANCE, () -> sweep() ? read() : this)
+        .onMessage(InlineAnswer.class, this::onInlineAnswer)
+        .onMessageEquals(Sweep.INSTANCE, this::sweep)
         .onMessageEquals(Tick.POLL, this::read)
         .onMessageEquals(Tick.WAKE, this::onWake)
         .onMessageEquals(Tick.WATCHED, () -> {
@@ -319,6 +315,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessageEquals(Tick.CLAIM, this::checkClaim)
         .onMessage(ClaimCheck.class, this::onClaimCheck)
         .onMessageEquals(Tick.RENEW, this::renew)
+        .onMessageEquals(Tick.ENSURE_GROUP, () -> {
+          ensureGroup();
+          return this;
+        })
         .onSignal(PreRestart.class, s -> released())
         .onSignal(PostStop.class, s -> released())
         .build();
@@ -353,8 +353,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       } // else no gate: it may hold all max-in-flight deliveries (the router's HTTP consumers), they go straight to it
       getContext().watchWith(a.subscriber(), new SubscriberGone(a.subscriber()));
     }
-    // the group exists (adds wait in the stash while it is created): from now on nothing is missed
-    a.replyTo().tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE));
+    if (groupReady) {
+      a.replyTo().tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE));
+    } else {
+      waitingForGroup.add(a.replyTo()); // answered once the consumer group exists: from then on nothing is missed
+    }
     return read();
   }
 
@@ -390,83 +393,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   // ---- consumer group ---------------------------------------------------------------------------------------------
 
-  /**
-   * The group-creation phase, at the start and whenever Redis answers NOGROUP ({@code restore}: the group was found
-   * gone, so creating it is a restore). No read and no claim runs; subscribers added (and removed after them) and
-   * reads' and claims' answers wait in the stash; what this node already holds goes on (answers, outcomes, retries,
-   * ack-timeout sweeps, lease renewals, acks, dead letters). Once the group exists, the stash is replayed into the
-   * running behavior ({@code this}), which first takes over what crashed consumers left and then reads.
-   */
-  private Behavior<Command> creatingGroup(boolean restore) {
-    ensureGroup();
-    return Behaviors.receive(Command.class)
-        .onMessage(GroupReady.class, g -> onGroupReady(g, restore))
-        .onMessageEquals(Tick.ENSURE_GROUP, () -> {
-          ensureGroup();
-          return Behaviors.same();
-        })
-        .onMessage(InjectedFailure.class, f -> {
-          throw new IllegalStateException("injected failure: " + f.why());
-        })
-        .onMessageEquals(Stop.INSTANCE, this::onStop)
-        .onMessage(AddSubscriber.class, this::stashed)
-        .onMessage(ClaimCheck.class, this::stashed)
-        .onMessage(ReadDone.class, this::stashed)
-        .onMessage(ClaimDone.class, this::stashed)
-        // a removal after a stashed add of the same subscriber waits behind it; any other is done now
-        .onMessage(RemoveSubscriber.class, r -> addStashed(r.subscriber()) ? stashed(r) : same(onRemove(r)))
-        .onMessage(SubscriberGone.class, g -> addStashed(g.subscriber()) ? stashed(g)
-            : same(removeSubscriber(g.subscriber())))
-        .onMessage(DeliverRequest.class, d -> same(onDeliverRequest(d)))
-        .onMessage(Outcome.class, o -> same(onOutcome(o)))
-        .onMessage(ChildStopped.class, c -> same(onChildStopped(c)))
-        .onMessage(AckDone.class, a -> same(onAckDone(a)))
-        .onMessage(Renewed.class, r -> same(onRenewed(r)))
-        .onMessage(DeadLetterDone.class, d -> same(onDeadLetterDone(d)))
-        .onMessage(InlineAnswer.class, a -> same(onInlineAnswer(a)))
-        .onMessageEquals(Sweep.INSTANCE, () -> same(sweep()))
-        .onMessageEquals(Tick.RENEW, () -> same(renew()))
-        // the running behavior reads and schedules the claim check as it starts: wake-ups and polls need no replay
-        .onMessageEquals(Tick.WAKE, this::forgetWatch)
-        .onMessageEquals(Tick.WATCHED, () -> {
-          watchedAt = null; // the watch let go of us
-          verifyNext = true;
-          return Behaviors.same();
-        })
-        .onMessageEquals(Tick.POLL, Behaviors::same)
-        .onMessageEquals(Tick.CLAIM, () -> {
-          scheduleClaimCheck(claimDelay);
-          claimDue = false;
-          return Behaviors.same();
-        })
-        .onSignal(PreRestart.class, s -> released())
-        .onSignal(PostStop.class, s -> released())
-        .build();
-  }
-
-  private Behavior<Command> stashed(Command c) {
-    stash.stash(c);
-    return Behaviors.same();
-  }
-
-  private boolean addStashed(ActorRef<Delivery> subscriber) {
-    return stash.anyMatch(m -> m instanceof AddSubscriber a && a.subscriber().equals(subscriber));
-  }
-
-  /** Stays in the group-creation phase, whatever the handler answered. */
-  private static Behavior<Command> same(Object ignored) {
-    return Behaviors.same();
-  }
-
-  private Behavior<Command> forgetWatch() {
-    if (watchedAt != null) {
-      handle.watch().forget(stream, getContext().getSelf());
-      watchedAt = null;
-    }
-    return Behaviors.same();
-  }
-
   private void ensureGroup() {
+    if (ensuring) return;
+    ensuring = true;
     // at the last entry this node read or claimed in the group when it knows one (a group Redis lost is made again
     // without skipping anything written after it); a new subscription starts with what is published from now on
     CompletionStage<ConsumerGroups.Ensured> f = handle.awaitUp(Duration.ofSeconds(5))
@@ -475,7 +404,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   /** Redis answered NOGROUP: the stream or the consumer group is gone (lost by Redis, or deleted by someone). */
-  private Behavior<Command> onGroupGone(String command) {
+  private void onGroupGone(String command) {
+    if (!groupReady) {
+      return; // already being restored
+    }
+    groupReady = false;
+    groupLost = true;
     String oldest = null;
     for (String id : inline.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
     for (String id : inFlight.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
@@ -487,22 +421,23 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         positionText(handle.groupPosition(stream, subscription)), oldest == null ? "" : ": the "
             + (inFlight.size() + inline.size()) + " entries in flight here are read into it again, so that their acks"
             + " and retries work; entries after them acknowledged already may be delivered again");
-    return creatingGroup(true);
+    ensureGroup();
   }
 
   private static String positionText(String id) {
     return id == null ? "none known: at the end of the stream" : "entry " + id;
   }
 
-  private Behavior<Command> onGroupReady(GroupReady g, boolean restore) {
+  private Behavior<Command> onGroupReady(GroupReady g) {
+    ensuring = false;
     if (g.error() != null) {
       getContext().getLog().warn("subscription '{}' of channel '{}': cannot create consumer group ({}); retrying",
           subscription, channel, describe(g.error()));
       timers.startSingleTimer(Tick.ENSURE_GROUP, Duration.ofSeconds(1));
-      return Behaviors.same();
+      return this;
     }
     ConsumerGroups.Ensured e = g.ensured();
-    if (e.created() && (restore || !"$".equals(e.at()))) {
+    if (e.created() && (groupLost || !"$".equals(e.at()))) {
       // the group was there (this node read from it, or it answered NOGROUP) and Redis no longer had it
       metrics.stateRestored(handle.instance(), RouterMetrics.RESTORED_GROUP, 1);
       getContext().getLog().warn("redis instance '{}' had lost consumer group '{}' of channel '{}' (a restart"
@@ -510,10 +445,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
               + " are delivered, what Redis lost before it is gone", handle.instance(), subscription, channel,
           "$".equals(e.at()) ? "the end of the stream (no entry read here yet)" : "entry " + e.at());
     }
+    groupLost = false;
+    groupReady = true;
+    waitingForGroup.forEach(r -> r.tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE)));
+    waitingForGroup.clear();
     scheduleClaimCheck(claimDelay);
     claim(); // first take over what crashed consumers left behind
-    read();
-    return stash.unstashAll(this); // the subscribers added meanwhile are answered now
+    return read();
   }
 
   /** How often the ack timeouts of first attempts are checked: 1/20 of the ack timeout, 5 ms to 1 s. */
@@ -542,9 +480,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    */
   private Behavior<Command> onWake() {
     if (reading) wakePending = true;
-    forgetWatch(); // reading now: the watch leaves it alone until it is idle again (with what it knows then)
+    if (watchedAt != null) {
+      // reading now: the watch leaves it alone until it is idle again (with what it knows then)
+      handle.watch().forget(stream, getContext().getSelf());
+      watchedAt = null;
+    }
     Duration soon = policy.ackTimeout().plus(consumerSettings.claimInterval());
-    if (claimCheckAt - (System.nanoTime() + soon.toNanos()) > 0) scheduleClaimCheck(soon);
+    if (groupReady && claimCheckAt - (System.nanoTime() + soon.toNanos()) > 0) scheduleClaimCheck(soon);
     return read();
   }
 
@@ -557,7 +499,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (claimDue || claiming) {
       return claim(); // a take-over goes first; the read follows once the claim scan is done
     }
-    if (reading || subscribers.isEmpty() || room() <= 0) {
+    if (!groupReady || reading || subscribers.isEmpty() || room() <= 0) {
       return this;
     }
     int count = room();
@@ -576,7 +518,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       Throwable c = unwrap(r.error());
       verifyNext = true; // what happened meanwhile is unknown
       if (ConsumerGroups.isNoGroup(c)) {
-        return onGroupGone("XREADGROUP");
+        onGroupGone("XREADGROUP");
       } else {
         getContext().getLog().debug("subscription '{}': read failed: {}", subscription, describe(c));
         // read again soon (doubling while it fails); a reconnect wakes every subscription at once anyway
@@ -668,7 +610,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   // ---- first attempts made here -------------------------------------------------------------------------------------
 
-  private boolean onInlineAnswer(InlineAnswer a) {
+  private Behavior<Command> onInlineAnswer(InlineAnswer a) {
     DeliveryAck answer = a.answer();
     String id = answer == null ? null : answer.deliveryId();
     if (id == null) {
@@ -676,7 +618,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       // flight and is retried after its ack timeout
       getContext().getLog().warn("subscription '{}' of channel '{}': ignored a subscriber answer without a delivery"
           + " id ({}); the delivery it meant is retried after the ack timeout", subscription, channel, answer);
-      return false;
+      return this;
     }
     String streamId = DeliveryIds.entry(id);
     Inline in = inline.get(streamId);
@@ -692,7 +634,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         settling.add(streamId);
         sendAcks();
       }
-      return false;
+      return this;
     }
     if (answer instanceof DeliveryAck.Ack) {
       inline.remove(streamId);
@@ -704,7 +646,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       acksToSend.add(streamId);
       settling.add(streamId);
       sendAcks();
-      return true;
+      return read();
     }
     DeliveryAck.Nack n = (DeliveryAck.Nack) answer;
     metrics.nacked.increment();
@@ -715,10 +657,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       metrics.inFlight.decrement();
       deadLetter(streamId, in.envelope(), null, DeadLetter.REJECTED, 1, "subscriber rejected it (do not retry): "
           + error);
-      return true;
+      return read();
     }
     failInline(streamId, in, "nack: " + error);
-    return true;
+    return read();
   }
 
   /** The first attempt made here failed: a supervised delivery actor retries it (or it is dead-lettered). */
@@ -734,7 +676,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   /** Fails the first attempts that got no answer within the ack timeout (oldest first). */
-  private boolean sweep() {
+  private Behavior<Command> sweep() {
     long now = System.nanoTime();
     Instant wallNow = null;
     List<Map.Entry<String, Inline>> late = null;
@@ -756,7 +698,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       }
     }
     if (inline.isEmpty()) timers.cancel(Sweep.INSTANCE); // started again by the next first attempt
-    if (late == null && expired == null) return false;
+    if (late == null && expired == null) return this;
     if (late != null) {
       for (Map.Entry<String, Inline> e : late) {
         metrics.ackTimeouts.increment();
@@ -774,7 +716,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
             + e.getValue().envelope().deadline() + " passed while the delivery waited for a busy subscriber");
       }
     }
-    return true;
+    return read();
   }
 
   private Behavior<Command> onDeliverRequest(DeliverRequest d) {
@@ -850,9 +792,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     });
   }
 
-  private boolean onOutcome(Outcome o) {
+  private Behavior<Command> onOutcome(Outcome o) {
     if (inFlight.remove(o.streamId()) == null) {
-      return false;
+      return this;
     }
     endChildAttempt(o.streamId());
     metrics.inFlight.decrement();
@@ -865,7 +807,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       case DEAD -> deadLetter(o.streamId(), o.envelope(), null, o.reason(), o.attempts(), o.error());
       case LOST -> getContext().getLog().debug("subscription '{}': {} {}", subscription, o.streamId(), o.error());
     }
-    return true;
+    return read();
   }
 
   private void endChildAttempt(String streamId) {
@@ -873,7 +815,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (attempt != null) live.end(attempt);
   }
 
-  private boolean onChildStopped(ChildStopped c) {
+  private Behavior<Command> onChildStopped(ChildStopped c) {
     // only when the entry is still owned by that child: a later delivery of the same entry (claimed again
     // after its outcome) has a child of its own
     if (inFlight.get(c.streamId()) == c.child()) {
@@ -883,9 +825,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       // stopped without an outcome: its supervisor gave up
       getContext().getLog().warn("subscription '{}': delivery of {} stopped without an outcome; it stays pending"
           + " and is claimed again after the ack timeout", subscription, c.streamId());
-      return true;
+      return read();
     }
-    return false;
+    return this;
   }
 
   // ---- acks and dead letters --------------------------------------------------------------------------------------
@@ -987,10 +929,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * ack timeout: a stall, a pause, a partition), or they were acknowledged meanwhile. Whatever this node still
    * does with them stops: no retry, no dead-lettering; a late ack of the subscriber is still sent (it was processed).
    */
-  private boolean onRenewed(Renewed r) {
+  private Behavior<Command> onRenewed(Renewed r) {
     if (r.error() != null) {
       getContext().getLog().debug("subscription '{}': lease renewal failed: {}", subscription, describe(r.error()));
-      return false;
+      return this;
     }
     Set<String> owned = new HashSet<>(r.owned().size() * 2);
     for (Object o : r.owned()) {
@@ -1018,9 +960,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       getContext().getLog().warn("subscription '{}' of channel '{}': lost the lease on {} entries (not renewed within"
           + " the ack timeout of {} ms, so another consumer took them over, or they were acknowledged): this node"
           + " stops handling them", subscription, channel, lost, policy.ackTimeout().toMillis());
-      return true;
+      return read();
     }
-    return false;
+    return this;
   }
 
   /**
@@ -1029,9 +971,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * {@code idle-claim-max}, or sooner after a write to the channel. A scan in progress goes on at once.
    */
   private Behavior<Command> checkClaim() {
-    if (!"0-0".equals(claimCursor)) {
+    if (!"0-0".equals(claimCursor) || !groupReady) {
       scheduleClaimCheck(claimDelay);
-      claimDue = true;
+      claimDue = groupReady;
       return claim();
     }
     getContext().pipeToSelf(calls.pendingSummary(), ClaimCheck::new);
@@ -1061,7 +1003,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private Behavior<Command> claim() {
-    if (claiming || reading || subscribers.isEmpty() || room() <= 0) {
+    if (!groupReady || claiming || reading || subscribers.isEmpty() || room() <= 0) {
       return this; // still due: the next freed room (or the end of the read in progress) runs it
     }
     int count = room();
@@ -1077,7 +1019,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (c.error() != null) {
       claimDue = false; // tried again at the next claim tick; reads go on meanwhile
       if (ConsumerGroups.isNoGroup(c.error())) {
-        return onGroupGone("XAUTOCLAIM");
+        onGroupGone("XAUTOCLAIM");
       } else {
         getContext().getLog().debug("subscription '{}': claim failed: {}", subscription, describe(c.error()));
       }
