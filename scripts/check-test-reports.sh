@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fails when a test class (a source file under src/test/java with @Test or @ParameterizedTest) has no surefire
-# report after `mvn verify`: a class the includes missed, or one that was skipped silently.
+# Fails when a test class (a source file under src/test/java with @Test or @ParameterizedTest) has no report after
+# `mvn verify`: unit tests (*Test) in target/surefire-reports, integration tests (*IT) in target/failsafe-reports; a
+# class the includes missed (named neither way), or one that was skipped silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=0
@@ -11,8 +12,8 @@ for module in protocol cluster-config router bench; do
     grep -q 'abstract class' "$file" && continue
     classes=$((classes + 1))
     fqcn=$(echo "${file#"$module"/src/test/java/}" | sed 's/\.java$//; s#/#.#g')
-    if [ ! -f "$module/target/surefire-reports/TEST-$fqcn.xml" ]; then
-      echo "check-test-reports: $fqcn has tests but did not run (no $module/target/surefire-reports/TEST-$fqcn.xml)"
+    if [ ! -f "$module/target/surefire-reports/TEST-$fqcn.xml" ] && [ ! -f "$module/target/failsafe-reports/TEST-$fqcn.xml" ]; then
+      echo "check-test-reports: $fqcn has tests but did not run (no TEST-$fqcn.xml in $module/target/surefire-reports or failsafe-reports)"
       missing=$((missing + 1))
     fi
   done < <(grep -rlE '@(Test|ParameterizedTest)\b' "$module/src/test/java" --include='*.java' | sort)

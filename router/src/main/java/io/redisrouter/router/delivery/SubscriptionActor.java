@@ -55,6 +55,12 @@ import java.util.concurrent.ThreadLocalRandom;
  * actor per message; the ack timeouts of these attempts are checked by one periodic sweep). When that attempt fails
  * (a nack, or no ack in time), a supervised {@link DeliveryActor} child takes the entry over and its supervisor
  * retries with backoff, one incarnation per attempt; entries taken over from other consumers start with a child.
+ *
+ * <p>Size: about 1,070 lines, far above the ~400 the project aims at. Its Redis calls are in {@link ConsumerCalls};
+ * what is left is one state machine (held entries, gates, leases, claims, the group phase) whose pieces are still
+ * read and changed together in most handlers. Splitting it (a pure held-entries table, the claim schedule, the group
+ * phase as its own stashing behavior) is open work: a first attempt at the stashing group phase delivered a held
+ * entry again after a group restore under load and was taken back.
  */
 public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.Command> {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SubscriptionActor.class);
