@@ -15,15 +15,44 @@ import java.time.Instant;
  * @param lastError    the last error seen, or a sentence saying why
  * @param at           when it was dead-lettered
  */
-public record DeadLetter(String deadLetterId, Envelope envelope, String subscription, String reason, int attempts,
+public record DeadLetter(String deadLetterId, Envelope envelope, String subscription, Reason reason, int attempts,
                          String lastError, Instant at) {
 
-  public static final String EXPIRED = "expired";
-  public static final String MAX_ATTEMPTS = "max-attempts";
-  public static final String REJECTED = "rejected";
-  /**
-   * The stream entry could not be decoded into an envelope (no envelope field, or bytes that are not one); the
-   * dead letter keeps the raw bytes, and delivery goes on with the next entries.
-   */
-  public static final String CORRUPT = "corrupt";
+  /** Why a message was dead-lettered; {@link #code()} is what Redis stores and the HTTP API shows. */
+  public enum Reason {
+    /** Its deadline passed before a subscriber acked it. */
+    EXPIRED("expired"),
+    /** It was attempted {@code max-attempts} times without an ack. */
+    MAX_ATTEMPTS("max-attempts"),
+    /** A subscriber refused it (a nack with do-not-retry, a webhook's 4xx). */
+    REJECTED("rejected"),
+    /**
+     * The stream entry could not be decoded into an envelope (no envelope field, or bytes that are not one); the
+     * dead letter keeps the raw bytes, and delivery goes on with the next entries.
+     */
+    CORRUPT("corrupt");
+
+    private final String code;
+
+    Reason(String code) {
+      this.code = code;
+    }
+
+    public String code() {
+      return code;
+    }
+
+    /** The reason a stored code names, or null for a code this version does not know. */
+    public static Reason of(String code) {
+      for (Reason r : values()) {
+        if (r.code.equals(code)) return r;
+      }
+      return null;
+    }
+  }
+
+  public static final Reason EXPIRED = Reason.EXPIRED;
+  public static final Reason MAX_ATTEMPTS = Reason.MAX_ATTEMPTS;
+  public static final Reason REJECTED = Reason.REJECTED;
+  public static final Reason CORRUPT = Reason.CORRUPT;
 }

@@ -434,7 +434,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
         e = null;
       }
     }
-    return new DeadLetter(m.getId(), e, str(b.get("sub")), str(b.get("reason")),
+    return new DeadLetter(m.getId(), e, str(b.get("sub")), DeadLetter.Reason.of(str(b.get("reason"))),
         parseInt(str(b.get("attempts"))), str(b.get("error")),
         Instant.ofEpochMilli(parseLong(str(b.get("at")))));
   }

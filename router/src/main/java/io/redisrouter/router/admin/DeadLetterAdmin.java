@@ -61,7 +61,7 @@ public final class DeadLetterAdmin {
   public record View(String id, String subscription, String reason, int attempts, String lastError, String at,
                      MessageView envelope, @JsonInclude(JsonInclude.Include.NON_NULL) Boolean undecodable) {
     static View of(DeadLetter d, boolean withPayload) {
-      return new View(d.deadLetterId(), d.subscription(), d.reason(), d.attempts(), d.lastError(), d.at().toString(),
+      return new View(d.deadLetterId(), d.subscription(), d.reason() == null ? null : d.reason().code(), d.attempts(), d.lastError(), d.at().toString(),
           d.envelope() == null ? null : MessageView.of(d.envelope(), withPayload), d.envelope() == null ? true : null);
     }
   }

@@ -86,10 +86,11 @@ final class ConsumerCalls {
   }
 
   /** Moves the entry to the dead letters and acknowledges it, only while this consumer holds it (one script). */
-  CompletionStage<Object> deadLetter(String streamId, byte[] body, String reason, int attempts, String error) {
+  CompletionStage<Object> deadLetter(String streamId, byte[] body, io.redisrouter.protocol.DeadLetter.Reason reason, int attempts,
+                                     String error) {
     return call(cmd -> handle.evalScript(cmd, Scripts.DEAD_LETTER, ScriptOutputType.VALUE,
         new String[] {stream, deadStream},
-        bytes(group), bytes(streamId), body, bytes(reason), bytes(Integer.toString(attempts)),
+        bytes(group), bytes(streamId), body, bytes(reason.code()), bytes(Integer.toString(attempts)),
         bytes(error == null ? "" : error), bytes(group), bytes(Long.toString(System.currentTimeMillis())),
         bytes(consumer)));
   }

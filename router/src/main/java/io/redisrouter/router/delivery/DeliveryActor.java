@@ -239,7 +239,8 @@ final class DeliveryActor {
     throw new AttemptFailed(error);
   }
 
-  private Behavior<Object> finish(SubscriptionActor.Result result, String reason, int attempts, String error) {
+  private Behavior<Object> finish(SubscriptionActor.Result result, DeadLetter.Reason reason, int attempts,
+                                 String error) {
     timers.cancelAll();
     parent.tell(new SubscriptionActor.Outcome(streamId, envelope, result, reason, attempts, error));
     return Behaviors.stopped();

@@ -91,7 +91,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   enum Result { ACKED, DEAD, LOST }
 
   /** A delivery child is done with its message. */
-  record Outcome(String streamId, Envelope envelope, Result result, String reason, int attempts, String error)
+  record Outcome(String streamId, Envelope envelope, Result result, DeadLetter.Reason reason, int attempts, String error)
       implements Command {}
 
   /**
@@ -131,7 +131,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private record Renewed(String[] held, List<Object> owned, Throwable error) implements Command {}
 
   /** {@code written}: false when the entry was no longer this consumer's (nothing was written). */
-  private record DeadLetterDone(String streamId, String reason, boolean written, Throwable error)
+  private record DeadLetterDone(String streamId, DeadLetter.Reason reason, boolean written, Throwable error)
       implements Command {}
 
   /** A subscriber's answer to a first attempt made here. */
@@ -864,7 +864,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     return this;
   }
 
-  private void deadLetter(String streamId, Envelope envelope, byte[] raw, String reason, int attempts, String error) {
+  private void deadLetter(String streamId, Envelope envelope, byte[] raw, DeadLetter.Reason reason, int attempts,
+                          String error) {
     settling.add(streamId);
     wakeups.touch(channel);
     byte[] body = envelope != null ? EnvelopeCodec.encode(envelope) : raw == null ? new byte[0] : raw;
@@ -884,7 +885,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
           subscription, channel, d.streamId(), d.reason());
     } else {
       metrics.deadLettered.increment();
-      if (DeadLetter.EXPIRED.equals(d.reason())) metrics.expired.increment();
+      if (d.reason() == DeadLetter.Reason.EXPIRED) metrics.expired.increment();
       getContext().getLog().debug("subscription '{}': {} dead-lettered ({})", subscription, d.streamId(), d.reason());
     }
     return this;

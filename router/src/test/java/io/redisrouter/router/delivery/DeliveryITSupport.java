@@ -54,8 +54,8 @@ final class DeliveryITSupport {
 
   /** One entry of a dead-letter stream, read with the harness client (XRANGE). */
   record DeadEntry(String id, Map<String, String> fields) {
-    String reason() {
-      return fields.get("reason");
+    io.redisrouter.protocol.DeadLetter.Reason reason() {
+      return io.redisrouter.protocol.DeadLetter.Reason.of(fields.get("reason"));
     }
 
     int attempts() {

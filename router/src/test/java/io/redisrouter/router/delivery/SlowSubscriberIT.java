@@ -109,7 +109,7 @@ class SlowSubscriberIT {
     kit.createTestProbe().awaitAssert(Duration.ofSeconds(20), () -> {
       Map<String, String> dead = io.redisrouter.router.fault.DeadLettersView.reasons(redis, CHANNEL);
       dead.forEach((id, reason) -> {
-        assertEquals(DeadLetter.EXPIRED, reason, id);
+        assertEquals(DeadLetter.EXPIRED.code(), reason, id);
         checker.deadLettered(id);
       });
       assertEquals(0, checker.lostIds().size(), () -> "lost " + checker.lostIds());

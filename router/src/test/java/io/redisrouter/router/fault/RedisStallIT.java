@@ -106,7 +106,7 @@ class RedisStallIT {
    */
   private static java.util.Set<String> accountFor(String channel) {
     DeadLetters.reasons(redis, channel).forEach((id, reason) -> {
-      assertEquals(io.redisrouter.protocol.DeadLetter.EXPIRED, reason, () -> id + " dead-lettered for another reason than its deadline");
+      assertEquals(io.redisrouter.protocol.DeadLetter.EXPIRED.code(), reason, () -> id + " dead-lettered for another reason than its deadline");
       checker.deadLettered(id);
     });
     return checker.lostIds();

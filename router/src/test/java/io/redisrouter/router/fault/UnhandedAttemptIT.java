@@ -129,7 +129,7 @@ class UnhandedAttemptIT {
 
       TestProbe<DeadLetterPage> dl = kitB.createTestProbe();
       TestProbe<Object> probeB = kitB.createTestProbe();
-      Map<String, String> deadReasons = new HashMap<>();
+      Map<String, DeadLetter.Reason> deadReasons = new HashMap<>();
       probeB.awaitAssert(Duration.ofSeconds(15), () -> {
         routerB.tell(new RouterCommand.ReadDeadLetters(CHANNEL, null, 100, dl.getRef()));
         deadReasons.clear();
