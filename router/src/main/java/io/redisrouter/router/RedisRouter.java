@@ -26,6 +26,7 @@ import io.redisrouter.router.delivery.ChannelJanitor;
 import io.redisrouter.router.delivery.SubscriptionActor;
 import io.redisrouter.router.delivery.Wakeups;
 import io.redisrouter.router.publish.PublishIngress;
+import io.redisrouter.router.publish.Publisher;
 import io.redisrouter.router.redis.RedisConnectionActor;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
@@ -108,6 +109,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private final Map<String, RedisHandle> handles = new HashMap<>();
   private final Wakeups wakeups = new Wakeups();
   private final PublishIngress ingress;
+  private final Publisher publisher;
   private final Map<SubscriptionKey, ActorRef<SubscriptionActor.Command>> subscriptions = new HashMap<>();
   private final Map<SubscriptionKey, BroadcastSubscription> broadcasts = new HashMap<>();
   private final Map<String, ActorRef<Object>> janitors = new HashMap<>();
@@ -115,9 +117,6 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private final Set<ActorRef<Delivery>> watchedSubscribers = new HashSet<>();
   /** The prefetch each subscriber asked for (to attach it again the same way after a subscription restarted). */
   private final Map<ActorRef<Delivery>, Integer> prefetchOf = new HashMap<>();
-  private final String idPrefix = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
-  private final AtomicLong idSequence = new AtomicLong();
-  private final Set<String> knownChannels = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final ActorRef<RouterCommand> self;
   private final RouterRuntime runtime;
   private final org.apache.pekko.actor.Cancellable watchTimer;
@@ -139,7 +138,8 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     java.time.Duration watchEvery = settings.consumer().watchInterval();
     this.watchTimer = ctx.getSystem().scheduler().scheduleWithFixedDelay(watchEvery, watchEvery,
         () -> handles.values().forEach(h -> h.watch().round()), ctx.getExecutionContext());
-    this.runtime = new RouterRuntime(settings, metrics, Map.copyOf(handles), this::submit, ingress, ctx.getSelf());
+    this.publisher = new Publisher(settings, metrics, ingress, channel -> self.tell(new ChannelSeen(channel)));
+    this.runtime = new RouterRuntime(settings, metrics, Map.copyOf(handles), publisher, ingress, ctx.getSelf());
     ctx.getLog().info("router node '{}' started: {} redis instance(s) {}, ingress queue {} messages",
         settings.nodeId(), handles.size(), settings.redisInstances().values().stream()
             .map(i -> i.name() + "=" + i.redactedUri()).toList(), settings.ingress().queueSize());
@@ -187,7 +187,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private Behavior<RouterCommand> onPublish(RouterCommand.Publish p) {
     PublishReply rejection;
     try {
-      rejection = submit(p.request(), p.replyTo()::tell);
+      rejection = publisher.submit(p.request(), p.replyTo()::tell);
     } catch (RuntimeException e) {
       // never let one request stop the router: answer it and go on
       getContext().getLog().warn("publish to '{}' failed: {}", p.request().channel(), e.toString());
@@ -198,53 +198,6 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
       p.replyTo().tell(rejection);
     }
     return this;
-  }
-
-  /**
-   * Validates and enqueues one publish request; returns the rejection to send at once, or {@code null} when the
-   * request was enqueued (its reply comes later through {@code reply}). Thread safe: the HTTP layer calls it
-   * directly through {@link RouterRuntime#publish}, without an actor hop.
-   */
-  private PublishReply submit(PublishRequest r, java.util.function.Consumer<PublishReply> reply) {
-    Instant now = Instant.now();
-    List<FieldError> errors = Validation.checkPublish(r, settings.limits(), now);
-    String id = r.messageId() != null ? r.messageId() : idPrefix + "-" + Long.toString(idSequence.incrementAndGet(), 36);
-    if (!errors.isEmpty()) {
-      metrics.publishRejected.increment();
-      return new PublishReply.Rejected(id, PublishReply.RejectReason.INVALID,
-          errors.stream().map(FieldError::message).reduce((a, b) -> a + "; " + b).orElse("invalid"), errors, null);
-    }
-    ChannelPolicy policy = settings.policyFor(r.channel());
-    Instant deadline = r.deadline() != null ? r.deadline()
-        : now.plus(r.timeToLive() != null ? r.timeToLive() : policy.timeToLive());
-    Envelope envelope = new Envelope(id, r.channel(), r.partitionKey(), r.payload(), r.contentType(), r.headers(),
-        now, deadline, 0);
-    if (policy.mode() == ChannelMode.RELIABLE && !knownChannels.contains(r.channel())
-        && knownChannels.add(r.channel())) {
-      self.tell(new ChannelSeen(r.channel()));
-    }
-    PublishIngress.Offer offer = ingress.offer(new PublishIngress.Pending(envelope, policy, r.messageId() != null, reply));
-    return switch (offer) {
-      case ENQUEUED -> null;
-      case OVERLOADED -> {
-        metrics.publishRejected.increment();
-        yield new PublishReply.Rejected(id, PublishReply.RejectReason.OVERLOADED,
-            "the ingress queue is full (" + ingress.capacity() + " messages): retry after the given delay",
-            null, PublishIngress.retryAfterOverload());
-      }
-      case UNTIL_RECEIVED_FULL -> {
-        metrics.publishRejected.increment();
-        yield new PublishReply.Rejected(id, PublishReply.RejectReason.OVERLOADED,
-            ingress.untilReceivedMax() + " until-received messages wait for a receiver already"
-                + " (ingress.until-received-max): retry after the given delay", null,
-            PublishIngress.retryAfterOverload());
-      }
-      case CLOSED -> {
-        metrics.publishRejected.increment();
-        yield new PublishReply.Rejected(id, PublishReply.RejectReason.SHUTTING_DOWN,
-            "the router is shutting down: publish to another node", null, null);
-      }
-    };
   }
 
   // ---- subscribe --------------------------------------------------------------------------------------------------
@@ -308,7 +261,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     if (janitor == null) return this;
     getContext().stop(janitor);
     metrics.channelJanitors.decrementAndGet();
-    knownChannels.remove(c.channel());
+    publisher.forget(c.channel());
     metrics.forgetChannel(c.channel());
     getContext().getLog().debug("channel '{}' is empty and unused on this node: its janitor stopped", c.channel());
     return this;
@@ -382,7 +335,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   }
 
   private void ensureJanitor(String channel, ChannelPolicy policy) {
-    knownChannels.add(channel);
+    publisher.known(channel);
     if (!janitors.containsKey(channel)) {
       janitors.put(channel, getContext().spawnAnonymous(ChannelJanitor.create(channel, policy, settings.consumer(),
           handle(policy.redisInstance()), wakeups, metrics, () -> self.tell(new ChannelIdle(channel)))));

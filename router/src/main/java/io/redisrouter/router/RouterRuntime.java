@@ -5,6 +5,7 @@ import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.router.publish.PublishIngress;
+import io.redisrouter.router.publish.Publisher;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisUnavailableException;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -25,17 +26,17 @@ public final class RouterRuntime {
   private final RouterSettings settings;
   private final RouterMetrics metrics;
   private final Map<String, RedisHandle> handles;
-  private final BiFunction<PublishRequest, Consumer<PublishReply>, PublishReply> submit;
+  private final Publisher publisher;
   private final PublishIngress ingress;
   private final ActorRef<RouterCommand> router;
 
   RouterRuntime(RouterSettings settings, RouterMetrics metrics, Map<String, RedisHandle> handles,
-                BiFunction<PublishRequest, Consumer<PublishReply>, PublishReply> submit, PublishIngress ingress,
+                Publisher publisher, PublishIngress ingress,
                 ActorRef<RouterCommand> router) {
     this.settings = settings;
     this.metrics = metrics;
     this.handles = handles;
-    this.submit = submit;
+    this.publisher = publisher;
     this.ingress = ingress;
     this.router = router;
   }
@@ -44,7 +45,7 @@ public final class RouterRuntime {
   public CompletionStage<PublishReply> publish(PublishRequest request) {
     Objects.requireNonNull(request, "request");
     CompletableFuture<PublishReply> f = new CompletableFuture<>();
-    PublishReply immediate = submit.apply(request, f::complete);
+    PublishReply immediate = publisher.submit(request, f::complete);
     if (immediate != null) f.complete(immediate);
     return f;
   }
