@@ -35,7 +35,8 @@ public final class BareHttp extends AllDirectives implements Scenario {
   public void start(BenchRedis redis, Tracker tracker, String key) throws Exception {
     this.tracker = tracker;
     system = ActorSystem.create(Behaviors.empty(), "bench-bare-http");
-    binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(route()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(route()).toCompletableFuture().get(10,
+        TimeUnit.SECONDS);
     uri = URI.create("http://127.0.0.1:" + binding.localAddress().getPort() + "/v1/channels/bare/messages");
     http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .executor(Executors.newFixedThreadPool(2)).build();
@@ -51,7 +52,8 @@ public final class BareHttp extends AllDirectives implements Scenario {
     bare.system = ActorSystem.create(Behaviors.empty(), "bare-http");
     bare.binding = Http.get(bare.system).newServerAt("127.0.0.1", port).bind(bare.route()).toCompletableFuture()
         .get(10, TimeUnit.SECONDS);
-    System.out.println("bare Pekko HTTP route answering 202 on http://127.0.0.1:" + port + "/v1/channels/{channel}/messages");
+    System.out
+        .println("bare Pekko HTTP route answering 202 on http://127.0.0.1:" + port + "/v1/channels/{channel}/messages");
     bare.system.getWhenTerminated().toCompletableFuture().get();
   }
 
@@ -59,9 +61,10 @@ public final class BareHttp extends AllDirectives implements Scenario {
     byte[] accepted = "{\"status\":202,\"messageId\":\"x\"}".getBytes();
     // the router's publish path, answered at once
     return pathPrefix("v1", () -> pathPrefix("channels", () -> pathPrefix(
-        org.apache.pekko.http.javadsl.server.PathMatchers.segment(), ch -> pathPrefix("messages", () -> pathEnd(() ->
-            post(() -> entity(Unmarshaller.entityToByteString(), body ->
-                complete(HttpResponse.create().withStatus(StatusCodes.ACCEPTED)
+        org.apache.pekko.http.javadsl.server.PathMatchers.segment(),
+        ch -> pathPrefix("messages",
+            () -> pathEnd(() -> post(() -> entity(Unmarshaller.entityToByteString(),
+                body -> complete(HttpResponse.create().withStatus(StatusCodes.ACCEPTED)
                     .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, accepted))))))))));
   }
 
@@ -74,7 +77,7 @@ public final class BareHttp extends AllDirectives implements Scenario {
   public CompletionStage<?> publish(byte[] payload) {
     String body = "{\"payloadBase64\":\"" + Base64.getEncoder().encodeToString(payload) + "\"}";
     return http.sendAsync(HttpRequest.newBuilder(uri).header("Authorization", "Bearer x")
-            .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
         java.net.http.HttpResponse.BodyHandlers.discarding()).thenApply(r -> {
           if (r.statusCode() != 202) throw new IllegalStateException("status " + r.statusCode());
           tracker.delivered(payload);

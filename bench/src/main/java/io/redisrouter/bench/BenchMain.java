@@ -34,7 +34,7 @@ public final class BenchMain {
   record Def(String id, String label, String semantics, int messages, Supplier<Scenario> factory) {}
 
   record Row(Def def, int size, String pass, double median, double min, double max, RunResult latency,
-             double offered, int connections, long peakHeap, long lost, long duplicates) {}
+      double offered, int connections, long peakHeap, long lost, long duplicates) {}
 
   private static final List<Def> SCENARIOS = List.of(
       new Def("ceiling", "a. raw Lettuce XADD/XREADGROUP/XACK (ceiling)", "at-least-once", 60_000,
@@ -93,7 +93,7 @@ public final class BenchMain {
       log("redis-server %s on port %d (persistence off); %s mode", redisVersion, redis.port(),
           quick ? "quick" : "full");
       warmUp(redis);
-      for (int size : new int[] {256, 4096}) {
+      for (int size : new int[]{256, 4096}) {
         for (Def d : SCENARIOS) {
           if (only != null && !only.contains(d.id())) continue;
           rows.add(measure(redis, d, size, "no persistence", runs, scale * (size > 1024 ? 0.5 : 1.0)));
@@ -110,7 +110,7 @@ public final class BenchMain {
         redis.flushAll();
       }
       if (only == null || only.contains("scaling")) {
-        for (int n : new int[] {1, 100, 1000, 10_000}) {
+        for (int n : new int[]{1, 100, 1000, 10_000}) {
           scaling.add(ConnectionScaling.router(redis, n));
           log("connections: router, %d publishers: %d", n, scaling.get(scaling.size() - 1).maxConnections());
           if (n <= 1000) {
@@ -177,13 +177,13 @@ public final class BenchMain {
     dup += lat.duplicates();
     republished += lat.republished();
     log("%-45s %5d B %-14s %9.0f msg/s (%.0f-%.0f)  p50 %.2f p99 %.2f p99.9 %.2f ms @ %.0f/s  conns %d  lost %d dup %d"
-            + "  republished %d", d.label(), size, pass, median, sorted[0], sorted[runs - 1], lat.p(50), lat.p(99),
+        + "  republished %d", d.label(), size, pass, median, sorted[0], sorted[runs - 1], lat.p(50), lat.p(99),
         lat.p(99.9), offered, connections, lost, dup, republished);
     return new Row(d, size, pass, median, sorted[0], sorted[runs - 1], lat, offered, connections, heap, lost, dup);
   }
 
   private static void write(String table, List<Row> rows, List<RunResult> restarts,
-                            List<ConnectionScaling.Point> scaling, String redisVersion, boolean quick)
+      List<ConnectionScaling.Point> scaling, String redisVersion, boolean quick)
       throws IOException {
     Path dir = Path.of(System.getProperty("bench.results", "results"));
     if (!Files.isDirectory(dir) && Files.isDirectory(Path.of("bench"))) dir = Path.of("bench", "results");

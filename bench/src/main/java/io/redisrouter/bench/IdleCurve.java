@@ -43,7 +43,7 @@ public final class IdleCurve {
   private IdleCurve() {}
 
   record Point(int subscriptions, double commandsPerSecond, Map<String, Long> byCommand, double cpuPercent,
-               long heapMb, double trickleRate, double p50Ms, double p99Ms, double trickleCommandsPerSecond) {}
+      long heapMb, double trickleRate, double p50Ms, double p99Ms, double trickleCommandsPerSecond) {}
 
   public static void main(String[] args) throws Exception {
     if (System.getProperty("logback.configurationFile") == null) {
@@ -56,11 +56,11 @@ public final class IdleCurve {
     String version;
     try (BenchRedis redis = new BenchRedis(null)) {
       version = redis.server.version();
-      for (int n : new int[] {1, 100, 1000, 10_000}) {
+      for (int n : new int[]{1, 100, 1000, 10_000}) {
         points.add(point(redis, n, settle, measure));
         Point p = points.get(points.size() - 1);
         System.out.printf(Locale.ROOT, "%,d idle subscriptions: %.0f commands/s %s, CPU %.1f%% of a core, heap %d MB;"
-                + " trickle %.0f msg/s, p50 %.1f ms, p99 %.1f ms, %.0f commands/s%n", n, p.commandsPerSecond(),
+            + " trickle %.0f msg/s, p50 %.1f ms, p99 %.1f ms, %.0f commands/s%n", n, p.commandsPerSecond(),
             p.byCommand(), p.cpuPercent(), p.heapMb(), p.trickleRate(), p.p50Ms(), p.p99Ms(),
             p.trickleCommandsPerSecond());
         redis.flushAll();
@@ -94,7 +94,7 @@ public final class IdleCurve {
   private static Point point(BenchRedis redis, int n, int settleSeconds, int measureSeconds) throws Exception {
     // the defaults, not RouterEmbedded's short claim interval (500 ms, for its take-over scenario)
     Config config = com.typesafe.config.ConfigFactory.parseString("redis-router.node-id = idle-curve\n"
-            + "redis-router.consumer.claim-interval = 5s\n")
+        + "redis-router.consumer.claim-interval = 5s\n")
         .withFallback(RouterEmbedded.config(redis, "")).resolve();
     RouterSettings settings = RouterSettings.load(config);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "idle-curve", config);

@@ -9,11 +9,11 @@ final class Report {
   private Report() {}
 
   static String markdown(List<BenchMain.Row> rows, List<BenchMain.Def> restartDefs, List<RunResult> restarts,
-                         List<ConnectionScaling.Point> scaling, String redisVersion, int runs, double minutes,
-                         boolean quick) {
+      List<ConnectionScaling.Point> scaling, String redisVersion, int runs, double minutes,
+      boolean quick) {
     StringBuilder b = new StringBuilder();
     b.append(String.format(Locale.ROOT, "Machine: %d cores, Java %s, redis-server %s on the same host; %d run(s)"
-            + " per figure%s; %.1f minutes.%n%n", Runtime.getRuntime().availableProcessors(),
+        + " per figure%s; %.1f minutes.%n%n", Runtime.getRuntime().availableProcessors(),
         System.getProperty("java.version"), redisVersion, runs, quick ? " (--quick: 10% of the messages)" : "",
         minutes));
     b.append("| scenario | semantics | payload | pass | msg/s median (min-max) | x ceiling | p50 / p99 / p99.9 ms"
@@ -23,7 +23,7 @@ final class Report {
       Map<String, BenchMain.Row> same = BenchMain.byId(rows, r.size(), r.pass());
       BenchMain.Row ceiling = same.get("ceiling");
       b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %,.0f (%,.0f-%,.0f) | %s | %.2f / %.2f / %.2f"
-              + " (at %,.0f/s) | %d | %d | %d | %d |%n", r.def().label(), r.def().semantics(), size(r.size()),
+          + " (at %,.0f/s) | %d | %d | %d | %d |%n", r.def().label(), r.def().semantics(), size(r.size()),
           r.pass(), r.median(), r.min(), r.max(), ceiling == null ? "-" : ratio(r.median(), ceiling.median()),
           r.latency().p(50), r.latency().p(99), r.latency().p(99.9), r.offered(), r.connections(),
           r.peakHeap() / (1024 * 1024), r.lost(), r.duplicates()));
@@ -45,7 +45,7 @@ final class Report {
     Map<String, BenchMain.Row> http = BenchMain.byId(rows, 256, "no persistence");
     if (http.containsKey("http-one") && http.containsKey("http-bare")) {
       b.append(String.format(Locale.ROOT, "%nHTTP single-message publish vs a bare Pekko HTTP route answering 202"
-              + " (same client, 64 requests in flight, 256 B): %s.%n",
+          + " (same client, 64 requests in flight, 256 B): %s.%n",
           ratio(http.get("http-one").median(), http.get("http-bare").median())));
     }
     if (http.containsKey("broadcast") && http.containsKey("broadcast-split")) {
@@ -68,9 +68,9 @@ final class Report {
     if (!scaling.isEmpty()) {
       b.append("\nRedis connections against concurrent publishers (max of CLIENT LIST sampled every 20 ms; each"
           + " publisher publishes 3 messages):\n\n| system | 1 | 100 | 1,000 | 10,000 |\n|---|---|---|---|---|\n");
-      for (String system : new String[] {"router (embedded)", "naive Jedis pool"}) {
+      for (String system : new String[]{"router (embedded)", "naive Jedis pool"}) {
         StringBuilder line = new StringBuilder("| " + system + " |");
-        for (int n : new int[] {1, 100, 1000, 10_000}) {
+        for (int n : new int[]{1, 100, 1000, 10_000}) {
           String v = scaling.stream().filter(p -> p.system().equals(system) && p.publishers() == n).findFirst()
               .map(p -> Integer.toString(p.maxConnections())).orElse("not run");
           line.append(' ').append(v).append(" |");

@@ -65,12 +65,12 @@ final class RouterEmbedded implements Scenario {
 
   static Config config(BenchRedis redis, String extra) {
     return ConfigFactory.parseString(extra + "\n"
-            + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
-            + "redis-router.channels.defaults.max-in-flight = 1024\n"
-            + "redis-router.channels.defaults.ack-timeout = 2s\n"
-            + "redis-router.consumer.claim-interval = 500ms\n"
-            + "redis-router.ingress.queue-size = 20000\n"
-            + "pekko.loglevel = WARNING\n")
+        + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
+        + "redis-router.channels.defaults.max-in-flight = 1024\n"
+        + "redis-router.channels.defaults.ack-timeout = 2s\n"
+        + "redis-router.consumer.claim-interval = 500ms\n"
+        + "redis-router.ingress.queue-size = 20000\n"
+        + "pekko.loglevel = WARNING\n")
         .withFallback(ConfigFactory.load()).resolve();
   }
 
@@ -79,7 +79,8 @@ final class RouterEmbedded implements Scenario {
     this.channel = key;
     this.tracker = tracker;
     Config config = config(redis, (broadcast
-        ? "redis-router.channels.overrides.\"" + key + "\".mode = broadcast\n" : "")
+        ? "redis-router.channels.overrides.\"" + key + "\".mode = broadcast\n"
+        : "")
         + "redis-router.redis.instances.default.connections-per-instance = " + connections);
     RouterSettings settings = RouterSettings.load(config);
     system = ActorSystem.create(Behaviors.empty(), "bench-router", config);

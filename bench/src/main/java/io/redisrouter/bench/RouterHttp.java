@@ -46,8 +46,8 @@ final class RouterHttp implements Scenario {
   static final int BATCH = 100;
   private static final java.util.concurrent.atomic.AtomicInteger FAILURES = new java.util.concurrent.atomic.AtomicInteger();
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final java.util.concurrent.ScheduledExecutorService LINGER =
-      Executors.newSingleThreadScheduledExecutor(r -> {
+  private static final java.util.concurrent.ScheduledExecutorService LINGER = Executors
+      .newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "bench-batch-linger");
         t.setDaemon(true);
         return t;
@@ -74,10 +74,10 @@ final class RouterHttp implements Scenario {
     this.tracker = tracker;
     this.channel = key;
     Config config = ConfigFactory.parseString(
-            "redis-router.http.port = 0\n"
-                + "redis-router.http.auth.tokens = [{ name = bench, token = \"" + TOKEN
-                + "\", scopes = [publish, consume, admin] }]\n"
-                + "redis-router.http.max-pull-count = 1000\n")
+        "redis-router.http.port = 0\n"
+            + "redis-router.http.auth.tokens = [{ name = bench, token = \"" + TOKEN
+            + "\", scopes = [publish, consume, admin] }]\n"
+            + "redis-router.http.max-pull-count = 1000\n")
         .withFallback(RouterEmbedded.config(redis, "")).resolve();
     service = RouterService.start("bench-http", config);
     base = service.baseUrl();
@@ -104,7 +104,8 @@ final class RouterHttp implements Scenario {
         });
         webhookServer.start();
         createSubscription("{\"name\": \"bench\", \"channel\": \"" + channel + "\", \"webhook\": {\"url\":"
-            + " \"http://127.0.0.1:" + webhookServer.getAddress().getPort() + "/hook\", \"parallelism\": 32, \"timeoutMs\": 1000}}");
+            + " \"http://127.0.0.1:" + webhookServer.getAddress().getPort()
+            + "/hook\", \"parallelism\": 32, \"timeoutMs\": 1000}}");
       }
     }
   }
@@ -169,7 +170,7 @@ final class RouterHttp implements Scenario {
       case PUBLISH_ONE -> {
         ObjectNode body = JSON.createObjectNode().put("payloadBase64", Base64.getEncoder().encodeToString(payload));
         return http.sendAsync(request("/v1/channels/" + channel + "/messages")
-                .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
+            .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
             HttpResponse.BodyHandlers.discarding()).thenApply(r -> {
               if (r.statusCode() != 202) throw new IllegalStateException("status " + r.statusCode());
               return r;
@@ -215,7 +216,7 @@ final class RouterHttp implements Scenario {
     batch = null;
     pendingBatch.clear();
     http.sendAsync(request("/v1/channels/" + channel + "/messages/batch")
-            .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
+        .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
         HttpResponse.BodyHandlers.ofByteArray()).whenComplete((r, err) -> {
           if (err != null) {
             waiting.forEach(f -> f.completeExceptionally(err));

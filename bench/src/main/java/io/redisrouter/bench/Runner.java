@@ -26,7 +26,7 @@ final class Runner {
   private Runner() {}
 
   static RunResult run(Supplier<Scenario> factory, BenchRedis redis, int messages, int size, double rate,
-                       long idleMillis) throws Exception {
+      long idleMillis) throws Exception {
     Tracker tracker = new Tracker(messages);
     String key = "bench-" + RUNS.incrementAndGet();
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {

@@ -21,8 +21,8 @@ import java.time.Duration;
  *                            nothing happened on the channel on this node (no publish, ack, take-over or dead letter)
  */
 public record ConsumerSettings(Duration pollInterval, Duration claimInterval, Duration leaseRenewInterval,
-                               Duration idleConsumerRemoval, Duration watchInterval, Duration idleClaimMax,
-                               Duration quietTrimInterval) {
+    Duration idleConsumerRemoval, Duration watchInterval, Duration idleClaimMax,
+    Duration quietTrimInterval) {
 
   /** The default of {@code consumer.idle-consumer-removal}. */
   public static final Duration DEFAULT_IDLE_CONSUMER_REMOVAL = Duration.ofMinutes(5);

@@ -57,7 +57,7 @@ public record RedisInstanceSettings(
 
   /** Settings as before, with the health check and connection mode given (the other constructor's defaults: 1 s, 3 missed). */
   public RedisInstanceSettings(String name, String uri, String password, boolean tls, Duration connectTimeout,
-                               Duration commandTimeout, int requestQueueSize) {
+      Duration commandTimeout, int requestQueueSize) {
     this(name, uri, password, tls, connectTimeout, commandTimeout, requestQueueSize, Duration.ofSeconds(1), 3, 1,
         false);
   }

@@ -48,8 +48,7 @@ public final class RouterSettings {
   private static final List<String> BACKOFF_KEYS = List.of("min", "max", "jitter");
   private static final List<String> RETENTION_KEYS = List.of("max-age", "max-length", "trim-interval",
       "dead-letter-max-age", "dead-letter-max-length");
-  private static final String QUOTE_HINT =
-      "; quote channel names that contain dots, e.g. \"orders.created\" { max-attempts = 10 }";
+  private static final String QUOTE_HINT = "; quote channel names that contain dots, e.g. \"orders.created\" { max-attempts = 10 }";
   private static final String URI_ALLOWED = "a URI such as redis://host:6379 or rediss://host:6380";
 
   private final Config underlying;
@@ -312,7 +311,8 @@ public final class RouterSettings {
     Duration maxAge = r.nonNegativeDuration("retention.max-age", MAX_RETENTION_AGE, "ten years");
     long maxLength = r.longAtLeast("retention.max-length", 0);
     Duration trimInterval = r.positiveDuration("retention.trim-interval");
-    BroadcastDelivery delivery = r.oneOf("broadcast-delivery", BroadcastDelivery.values(), BroadcastDelivery::configName);
+    BroadcastDelivery delivery = r.oneOf("broadcast-delivery", BroadcastDelivery.values(),
+        BroadcastDelivery::configName);
     Duration deadMaxAge = r.nonNegativeDuration("retention.dead-letter-max-age", MAX_RETENTION_AGE, "ten years");
     long deadMaxLength = r.longAtLeast("retention.dead-letter-max-length", 0);
     int broadcastWindow = r.intBetween("broadcast-window", 1, 1_000_000);

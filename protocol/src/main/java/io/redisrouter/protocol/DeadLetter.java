@@ -16,7 +16,7 @@ import java.time.Instant;
  * @param at           when it was dead-lettered
  */
 public record DeadLetter(String deadLetterId, Envelope envelope, String subscription, Reason reason, int attempts,
-                         String lastError, Instant at) {
+    String lastError, Instant at) {
 
   /** Why a message was dead-lettered; {@link #code()} is what Redis stores and the HTTP API shows. */
   public enum Reason {

@@ -18,7 +18,7 @@ import java.util.Objects;
  * @param replyTo      where the ack or nack goes
  */
 public record Delivery(Envelope envelope, String subscription, String deliveryId, boolean ackRequired,
-                       ActorRef<DeliveryAck> replyTo) {
+    ActorRef<DeliveryAck> replyTo) {
   public Delivery {
     Objects.requireNonNull(envelope, "envelope");
     Objects.requireNonNull(deliveryId, "deliveryId");

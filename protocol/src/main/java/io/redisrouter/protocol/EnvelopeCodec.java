@@ -90,7 +90,8 @@ public final class EnvelopeCodec {
       String key = str(b);
       String type = str(b);
       int count = b.getInt();
-      if (count < 0 || count > b.remaining() / 8) throw new IllegalArgumentException("not an envelope: bad header count " + count);
+      if (count < 0 || count > b.remaining() / 8)
+        throw new IllegalArgumentException("not an envelope: bad header count " + count);
       Map<String, String> headers = new HashMap<>(Math.max(4, count * 2));
       for (int i = 0; i < count; i++) headers.put(str(b), str(b));
       Instant publishedAt = Instant.ofEpochSecond(b.getLong(), b.getInt());

@@ -19,11 +19,12 @@ public sealed interface PublishReply {
    * @param receivers PUBLISH receiver count for broadcast channels, -1 for reliable channels
    */
   record Accepted(String messageId, String streamId, boolean duplicate, int attempts, long receivers)
-      implements PublishReply {}
+      implements
+        PublishReply {}
 
   /** Refused without writing anything; the publisher may retry after {@code retryAfter} (zero: do not retry as is). */
   record Rejected(String messageId, RejectReason reason, String message, List<FieldError> errors,
-                  Duration retryAfter) implements PublishReply {
+      Duration retryAfter) implements PublishReply {
     public Rejected {
       errors = errors == null ? List.of() : List.copyOf(errors);
       retryAfter = retryAfter == null ? Duration.ZERO : retryAfter;

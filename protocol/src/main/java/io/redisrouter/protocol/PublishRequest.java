@@ -81,6 +81,7 @@ public record PublishRequest(
   @Override
   public String toString() {
     return "PublishRequest[channel=" + channel + ", messageId=" + messageId + ", payload="
-        + (payload == null ? "null" : payload.length + " bytes") + ", ttl=" + timeToLive + ", deadline=" + deadline + "]";
+        + (payload == null ? "null" : payload.length + " bytes") + ", ttl=" + timeToLive + ", deadline=" + deadline
+        + "]";
   }
 }

@@ -30,7 +30,7 @@ public interface RouterCommand {
    * that answers asynchronously (hands the work to futures) raises it to its concurrency.
    */
   record Subscribe(String channel, String subscription, ActorRef<Delivery> subscriber,
-                   ActorRef<SubscribeReply> replyTo, int prefetch) implements RouterCommand {
+      ActorRef<SubscribeReply> replyTo, int prefetch) implements RouterCommand {
     /** Deliveries handed to a subscriber at once unless it asks for another number. */
     public static final int DEFAULT_PREFETCH = 1;
     /** As many as the channel's {@code max-in-flight} (the router's own HTTP consumers use it). */
@@ -46,7 +46,7 @@ public interface RouterCommand {
     }
 
     public Subscribe(String channel, String subscription, ActorRef<Delivery> subscriber,
-                     ActorRef<SubscribeReply> replyTo) {
+        ActorRef<SubscribeReply> replyTo) {
       this(channel, subscription, subscriber, replyTo, DEFAULT_PREFETCH);
     }
 
@@ -57,7 +57,7 @@ public interface RouterCommand {
 
   /** Remove {@code subscriber} from the subscription; the subscription's messages stay in Redis. */
   record Unsubscribe(String channel, String subscription, ActorRef<Delivery> subscriber,
-                     ActorRef<SubscribeReply> replyTo) implements RouterCommand {
+      ActorRef<SubscribeReply> replyTo) implements RouterCommand {
     public Unsubscribe {
       Objects.requireNonNull(subscriber, "subscriber");
       Objects.requireNonNull(replyTo, "replyTo");
@@ -66,7 +66,8 @@ public interface RouterCommand {
 
   /** Read up to {@code count} dead letters of a channel, oldest first, starting after {@code afterId} (or "-"). */
   record ReadDeadLetters(String channel, String afterId, int count, ActorRef<DeadLetterPage> replyTo)
-      implements RouterCommand {
+      implements
+        RouterCommand {
     public ReadDeadLetters {
       Objects.requireNonNull(replyTo, "replyTo");
     }

@@ -13,7 +13,8 @@ public sealed interface SubscribeReply {
 
   /** The request was refused; nothing changed. */
   record SubscribeFailed(String channel, String subscription, String message, List<FieldError> errors)
-      implements SubscribeReply {
+      implements
+        SubscribeReply {
     public SubscribeFailed {
       errors = errors == null ? List.of() : List.copyOf(errors);
     }

@@ -35,7 +35,8 @@ public final class Validation {
     }
     if (!CHANNEL_PATTERN.matcher(name).matches()) {
       String shown = name.length() > 40 ? name.substring(0, 40) + "..." : name;
-      String why = name.length() > 128 ? " (" + name.length() + " characters, at most 128)"
+      String why = name.length() > 128
+          ? " (" + name.length() + " characters, at most 128)"
           : containsGlob(name) ? " (glob characters * ? [ ] are not allowed)" : "";
       return new FieldError(field, "invalid-name",
           field + " '" + shown + "' is invalid" + why + ": use 1-128 of [A-Za-z0-9._:-]");
@@ -67,7 +68,8 @@ public final class Validation {
       errors.add(new FieldError("messageId", "invalid-message-id",
           "messageId is invalid: use 1-128 printable ASCII characters without spaces, or leave it out"));
     }
-    if (r.partitionKey() != null && (r.partitionKey().isEmpty() || r.partitionKey().length() > MAX_PARTITION_KEY_LENGTH)) {
+    if (r.partitionKey() != null
+        && (r.partitionKey().isEmpty() || r.partitionKey().length() > MAX_PARTITION_KEY_LENGTH)) {
       errors.add(new FieldError("partitionKey", "invalid-partition-key",
           "partitionKey must be 1-" + MAX_PARTITION_KEY_LENGTH + " characters long, or left out"));
     }
@@ -97,7 +99,8 @@ public final class Validation {
             "header '" + name + "' has no value: give a string (may be empty) or drop the header"));
         continue;
       }
-      headerBytes += name.getBytes(StandardCharsets.UTF_8).length + h.getValue().getBytes(StandardCharsets.UTF_8).length;
+      headerBytes += name.getBytes(StandardCharsets.UTF_8).length
+          + h.getValue().getBytes(StandardCharsets.UTF_8).length;
     }
     if (headerBytes > limits.maxHeaderBytes()) {
       errors.add(new FieldError("headers", "headers-too-large",

@@ -70,7 +70,7 @@ class EnvelopeCodecTest {
 
   @Test
   void unknownFieldsAreIgnored() {
-    byte[] json = EnvelopeCodec.encodeJson(sample("k", new byte[] {1, 2, 3}));
+    byte[] json = EnvelopeCodec.encodeJson(sample("k", new byte[]{1, 2, 3}));
     String s = new String(json, StandardCharsets.UTF_8);
     String withExtra = "{\"addedByANewerRouter\":{\"x\":[1,2]}," + s.substring(1);
     assertEquals(EnvelopeCodec.decode(json), EnvelopeCodec.decode(withExtra.getBytes(StandardCharsets.UTF_8)));
@@ -78,7 +78,7 @@ class EnvelopeCodecTest {
 
   @Test
   void storedFormIsBinaryAndReadsBackEqualAndJsonIsStillRead() {
-    Envelope e = sample("k", new byte[] {0, (byte) 0xff, 42});
+    Envelope e = sample("k", new byte[]{0, (byte) 0xff, 42});
     byte[] stored = EnvelopeCodec.encode(e);
     assertEquals(EnvelopeCodec.BINARY_V1, stored[0]);
     assertEquals(e, EnvelopeCodec.decode(stored));
@@ -100,17 +100,17 @@ class EnvelopeCodecTest {
 
   @ParameterizedTest
   @ValueSource(strings = {
-      "",                                  // no content at all
-      "not json",                          // garbage
-      "{\"id\": \"m\", \"channel\": ",     // truncated
-      "[1, 2, 3]",                         // JSON, but not an object
-      "null",                              // JSON null
+      "", // no content at all
+      "not json", // garbage
+      "{\"id\": \"m\", \"channel\": ", // truncated
+      "[1, 2, 3]", // JSON, but not an object
+      "null", // JSON null
       "{\"id\":\"m\",\"channel\":\"c\",\"payload\":\"AA==\",\"publishedAt\":\"yesterday\","
-          + "\"deadline\":\"2024-05-01T11:15:30Z\",\"attempt\":1}",   // bad instant
+          + "\"deadline\":\"2024-05-01T11:15:30Z\",\"attempt\":1}", // bad instant
       "{\"id\":\"m\",\"payload\":\"AA==\",\"publishedAt\":\"2024-05-01T10:15:30Z\","
-          + "\"deadline\":\"2024-05-01T11:15:30Z\",\"attempt\":1}",   // channel missing
+          + "\"deadline\":\"2024-05-01T11:15:30Z\",\"attempt\":1}", // channel missing
       "{\"id\":\"m\",\"channel\":\"c\",\"payload\":\"%%%\",\"publishedAt\":\"2024-05-01T10:15:30Z\","
-          + "\"deadline\":\"2024-05-01T11:15:30Z\",\"attempt\":1}"    // payload not base64
+          + "\"deadline\":\"2024-05-01T11:15:30Z\",\"attempt\":1}" // payload not base64
   })
   void garbageIsRejectedWithAMessageNamingTheProblem(String input) {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

@@ -45,7 +45,9 @@ public final class RateCounter {
     int i = (int) (second % SLOTS);
     while (true) {
       long cur = slots.get(i);
-      long next = (cur >>> 32) == second ? cur + Math.min(n, COUNT_MASK - (cur & COUNT_MASK)) : (second << 32) | Math.min(n, COUNT_MASK);
+      long next = (cur >>> 32) == second
+          ? cur + Math.min(n, COUNT_MASK - (cur & COUNT_MASK))
+          : (second << 32) | Math.min(n, COUNT_MASK);
       if (slots.compareAndSet(i, cur, next)) return;
     }
   }

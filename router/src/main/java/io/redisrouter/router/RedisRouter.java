@@ -16,7 +16,6 @@ import io.redisrouter.protocol.Envelope;
 import io.redisrouter.protocol.EnvelopeCodec;
 import io.redisrouter.protocol.FieldError;
 import io.redisrouter.protocol.PublishReply;
-import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.protocol.Validation;
@@ -49,8 +48,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The router: the one entry point of the embedded API. Spawn {@link #create(RouterSettings)} and talk to it with
@@ -88,7 +85,8 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   private record SubscriptionKey(String channel, String subscription) {}
 
   private record SubscriptionStopped(SubscriptionKey key, ActorRef<SubscriptionActor.Command> ref)
-      implements RouterCommand {}
+      implements
+        RouterCommand {}
 
   /** A channel's janitor found its stream and dead letters empty for a while. */
   private record ChannelIdle(String channel) implements RouterCommand {}
@@ -130,9 +128,11 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     for (RedisInstanceSettings instance : settings.redisInstances().values()) {
       RedisHandle handle = new RedisHandle(instance.name(), metrics.watchWakeups);
       handles.put(instance.name(), handle);
-      ctx.spawn(RedisConnectionActor.create(instance, settings.nodeId(), resources, handle), "redis-" + instance.name());
+      ctx.spawn(RedisConnectionActor.create(instance, settings.nodeId(), resources, handle),
+          "redis-" + instance.name());
     }
-    this.ingress = new PublishIngress(settings.ingress(), settings.dedupWindow(), connectWait(settings), this::handle, wakeups, metrics,
+    this.ingress = new PublishIngress(settings.ingress(), settings.dedupWindow(), connectWait(settings), this::handle,
+        wakeups, metrics,
         ctx.getSystem().scheduler(), ctx.getExecutionContext(), Materializer.createMaterializer(ctx));
     // the safety net of idle subscriptions: one round per instance every watch-interval (see StreamWatch)
     java.time.Duration watchEvery = settings.consumer().watchInterval();
@@ -142,7 +142,8 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     this.runtime = new RouterRuntime(settings, metrics, Map.copyOf(handles), publisher, ingress, ctx.getSelf());
     ctx.getLog().info("router node '{}' started: {} redis instance(s) {}, ingress queue {} messages",
         settings.nodeId(), handles.size(), settings.redisInstances().values().stream()
-            .map(i -> i.name() + "=" + i.redactedUri()).toList(), settings.ingress().queueSize());
+            .map(i -> i.name() + "=" + i.redactedUri()).toList(),
+        settings.ingress().queueSize());
   }
 
   private static java.time.Duration connectWait(RouterSettings settings) {
@@ -421,7 +422,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     // the connection actors (children) stopped before us and are closing their clients: release the shared
     // event loops only after them, so that no late Netty task meets a terminated executor
     java.util.concurrent.CompletableFuture.allOf(handles.values().stream().map(RedisHandle::closed)
-            .toArray(java.util.concurrent.CompletableFuture[]::new))
+        .toArray(java.util.concurrent.CompletableFuture[]::new))
         .orTimeout(5, java.util.concurrent.TimeUnit.SECONDS)
         .whenComplete((v, e) -> resources.shutdown(100, 2000, java.util.concurrent.TimeUnit.MILLISECONDS));
     getContext().getLog().info("router node '{}' stopped", settings.nodeId());

@@ -59,7 +59,8 @@ public final class RouterMetrics {
       .name("redis_router_publish_to_ack_seconds")
       .help("Time from the publish (accepted by a router) to the subscriber's ack, in seconds")
       .classicOnly()
-      .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+      .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900,
+          3600)
       .build();
 
   /**
@@ -89,7 +90,8 @@ public final class RouterMetrics {
   /** Records that {@code group} holds back {@code channel}'s retention, or ({@code group} null) that none does. */
   public void retentionPinned(String channel, String group) {
     if (group == null) retentionPinned.remove(channel);
-    else retentionPinned.put(channel, group);
+    else
+      retentionPinned.put(channel, group);
   }
 
   /** Drops a channel's per-channel counters (the channel went idle on this node; they start again at its next use). */

@@ -14,8 +14,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.function.BiFunction;
-import java.util.function.Consumer;
 
 /**
  * What the HTTP layer and the admin API need of a running router, handed out by {@link RedisRouter.GetRuntime}:
@@ -31,8 +29,8 @@ public final class RouterRuntime {
   private final ActorRef<RouterCommand> router;
 
   RouterRuntime(RouterSettings settings, RouterMetrics metrics, Map<String, RedisHandle> handles,
-                Publisher publisher, PublishIngress ingress,
-                ActorRef<RouterCommand> router) {
+      Publisher publisher, PublishIngress ingress,
+      ActorRef<RouterCommand> router) {
     this.settings = settings;
     this.metrics = metrics;
     this.handles = handles;

@@ -47,7 +47,8 @@ class PublishDeliverAckIT {
   @Test
   void everyAcceptedMessageIsDeliveredOnceAndAcked() throws Exception {
     MessageChecker checker = new MessageChecker();
-    var subscriber = kit.spawn(RouterTestSupport.acking(d -> checker.delivered(new String(d.envelope().payload(), 0, 8))));
+    var subscriber = kit
+        .spawn(RouterTestSupport.acking(d -> checker.delivered(new String(d.envelope().payload(), 0, 8))));
     SubscribeReply sub = RouterTestSupport.subscribe(kit, router, "orders", "billing", subscriber);
     assertInstanceOf(SubscribeReply.Subscribed.class, sub);
 

@@ -40,15 +40,15 @@ public final class RouterTestSupport {
    */
   public static RouterSettings settings(RedisServer redis, String extra) {
     Config c = ConfigFactory.parseString(
-            "redis-router {\n" + extra + "\n}\n"
-                + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
-                + "redis-router.consumer.poll-interval = 50ms\n"
-                + "redis-router.consumer.watch-interval = 500ms\n"
-                + "redis-router.consumer.idle-claim-max = 2s\n"
-                + "redis-router.consumer.claim-interval = 500ms\n"
-                + "redis-router.consumer.lease-renew-interval = 500ms\n"
-                + "redis-router.channels.defaults.backoff { min = 50ms, max = 400ms, jitter = 0.1 }\n"
-                + "redis-router.channels.defaults.ack-timeout = 2s\n")
+        "redis-router {\n" + extra + "\n}\n"
+            + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
+            + "redis-router.consumer.poll-interval = 50ms\n"
+            + "redis-router.consumer.watch-interval = 500ms\n"
+            + "redis-router.consumer.idle-claim-max = 2s\n"
+            + "redis-router.consumer.claim-interval = 500ms\n"
+            + "redis-router.consumer.lease-renew-interval = 500ms\n"
+            + "redis-router.channels.defaults.backoff { min = 50ms, max = 400ms, jitter = 0.1 }\n"
+            + "redis-router.channels.defaults.ack-timeout = 2s\n")
         .withFallback(ConfigFactory.defaultReference())
         .resolve();
     // the string above puts `extra` first, so it must win: re-parse with extra on top
@@ -71,19 +71,19 @@ public final class RouterTestSupport {
   }
 
   public static CompletionStage<PublishReply> publishAsync(ActorTestKit kit, ActorRef<RouterCommand> router,
-                                                           PublishRequest r) {
+      PublishRequest r) {
     return AskPattern.ask(router, (ActorRef<PublishReply> replyTo) -> new RouterCommand.Publish(r, replyTo),
         Duration.ofSeconds(30), kit.system().scheduler());
   }
 
   public static SubscribeReply subscribe(ActorTestKit kit, ActorRef<RouterCommand> router, String channel,
-                                         String subscription, ActorRef<Delivery> subscriber) {
+      String subscription, ActorRef<Delivery> subscriber) {
     return subscribe(kit, router, channel, subscription, subscriber, RouterCommand.Subscribe.DEFAULT_PREFETCH);
   }
 
   /** {@link #subscribe} for a subscriber that holds up to {@code prefetch} deliveries unanswered. */
   public static SubscribeReply subscribe(ActorTestKit kit, ActorRef<RouterCommand> router, String channel,
-                                         String subscription, ActorRef<Delivery> subscriber, int prefetch) {
+      String subscription, ActorRef<Delivery> subscriber, int prefetch) {
     TestProbe<SubscribeReply> probe = kit.createTestProbe();
     router.tell(new RouterCommand.Subscribe(channel, subscription, subscriber, probe.getRef(), prefetch));
     return probe.receiveMessage(Duration.ofSeconds(10));

@@ -37,7 +37,7 @@ public final class LogCapture implements AutoCloseable {
           l.setLevel(level);
         }
       }
-      for (Iterator<Appender<ILoggingEvent>> it = root.iteratorForAppenders(); it.hasNext(); ) {
+      for (Iterator<Appender<ILoggingEvent>> it = root.iteratorForAppenders(); it.hasNext();) {
         detached.add(it.next());
       }
       detached.forEach(root::detachAppender);
@@ -77,9 +77,11 @@ public final class LogCapture implements AutoCloseable {
       }
       for (IThrowableProxy t = e.getThrowableProxy(); t != null; t = t.getCause()) {
         b.append("\n  ").append(t.getClassName()).append(": ").append(t.getMessage());
-        for (StackTraceElementProxy s : t.getStackTraceElementProxyArray()) b.append("\n    ").append(s.getSTEAsString());
-        for (IThrowableProxy sup : t.getSuppressed()) b.append("\n  suppressed ").append(sup.getClassName()).append(": ")
-            .append(sup.getMessage());
+        for (StackTraceElementProxy s : t.getStackTraceElementProxyArray())
+          b.append("\n    ").append(s.getSTEAsString());
+        for (IThrowableProxy sup : t.getSuppressed())
+          b.append("\n  suppressed ").append(sup.getClassName()).append(": ")
+              .append(sup.getMessage());
       }
       out.add(b.toString());
     }

@@ -58,7 +58,7 @@ public final class ChannelAdmin {
   /** One row of the channel list; {@code length} and {@code deadLetters} only where a stream was found. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record ChannelRow(String channel, String mode, String redisInstance, boolean configured, Rate published,
-                           Rate acked, boolean stream, Long length, Long deadLetters) {}
+      Rate acked, boolean stream, Long length, Long deadLetters) {}
 
   /** An instance that could not be scanned. */
   public record Unavailable(String instance, String message) {}
@@ -74,10 +74,10 @@ public final class ChannelAdmin {
    * {@code entriesReadUnknown} saying why); {@code lag} is null when it cannot be known, with {@code lagUnknown}.
    */
   public record SubscriptionStats(String name, long consumers, long pending, String lastDeliveredId,
-                                  Long entriesRead,
-                                  @JsonInclude(JsonInclude.Include.NON_NULL) String entriesReadUnknown,
-                                  Long lag, @JsonInclude(JsonInclude.Include.NON_NULL) String lagUnknown,
-                                  String oldestPendingId, Long oldestPendingAgeMs) {}
+      Long entriesRead,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String entriesReadUnknown,
+      Long lag, @JsonInclude(JsonInclude.Include.NON_NULL) String lagUnknown,
+      String oldestPendingId, Long oldestPendingAgeMs) {}
 
   /**
    * One channel: a reliable one with {@code exists}, {@code length}, {@code deadLetters} and its subscriptions; a
@@ -85,8 +85,8 @@ public final class ChannelAdmin {
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record ChannelStats(String channel, String mode, String redisInstance, boolean configured, Policy policy,
-                             Rate published, Rate acked, Long redisSubscribers, Boolean exists, Long length,
-                             Long deadLetters, List<SubscriptionStats> subscriptions) {}
+      Rate published, Rate acked, Long redisSubscribers, Boolean exists, Long length,
+      Long deadLetters, List<SubscriptionStats> subscriptions) {}
 
   /** The Redis instance the channel's policy names. */
   public String instanceOf(String channel) {
@@ -166,7 +166,8 @@ public final class ChannelAdmin {
 
   private static String describeScanError(Throwable e) {
     Throwable c = RedisFailures.unwrap(e);
-    return c instanceof io.redisrouter.router.redis.RedisUnavailableException ? c.getMessage()
+    return c instanceof io.redisrouter.router.redis.RedisUnavailableException
+        ? c.getMessage()
         : RedisFailures.describe(c);
   }
 
@@ -230,12 +231,13 @@ public final class ChannelAdmin {
 
   /** Each group's stats, with its lag and its oldest pending entry (from the XPENDING summary), sorted by name. */
   private CompletionStage<List<SubscriptionStats>> subscriptions(RedisAsyncCommands<String, byte[]> cmd,
-                                                                 String stream, List<GroupInfo> groups) {
+      String stream, List<GroupInfo> groups) {
     long now = System.currentTimeMillis();
     List<CompletableFuture<SubscriptionStats>> rows = new ArrayList<>();
     for (GroupInfo info : groups) {
       CompletableFuture<GroupLag.Lag> lag = GroupLag.of(cmd, stream, info).toCompletableFuture();
-      CompletableFuture<String> oldest = info.pending() == 0 ? CompletableFuture.completedFuture(null)
+      CompletableFuture<String> oldest = info.pending() == 0
+          ? CompletableFuture.completedFuture(null)
           : cmd.xpending(stream, info.name()).toCompletableFuture()
               .thenApply(p -> p.getMessageIds() == null ? null : p.getMessageIds().getLower().getValue());
       rows.add(lag.thenCombine(oldest, (l, lowest) -> new SubscriptionStats(info.name(), info.consumers(),

@@ -45,8 +45,7 @@ public final class DeadLetterAdmin {
   /** Failures a replay-all report lists at most. */
   static final int LISTED_FAILURES = 10;
   /** Counts and deletes a dead-letter stream atomically (no entry added in between is lost uncounted). */
-  private static final String PURGE_SCRIPT =
-      "local n = redis.call('XLEN', KEYS[1]) redis.call('DEL', KEYS[1]) return n";
+  private static final String PURGE_SCRIPT = "local n = redis.call('XLEN', KEYS[1]) redis.call('DEL', KEYS[1]) return n";
 
   private final RouterRuntime runtime;
 
@@ -59,9 +58,10 @@ public final class DeadLetterAdmin {
    * envelope holds the payload only where it was asked for (one entry), else only its size (pages).
    */
   public record View(String id, String subscription, String reason, int attempts, String lastError, String at,
-                     MessageView envelope, @JsonInclude(JsonInclude.Include.NON_NULL) Boolean undecodable) {
+      MessageView envelope, @JsonInclude(JsonInclude.Include.NON_NULL) Boolean undecodable) {
     static View of(DeadLetter d, boolean withPayload) {
-      return new View(d.deadLetterId(), d.subscription(), d.reason() == null ? null : d.reason().code(), d.attempts(), d.lastError(), d.at().toString(),
+      return new View(d.deadLetterId(), d.subscription(), d.reason() == null ? null : d.reason().code(), d.attempts(),
+          d.lastError(), d.at().toString(),
           d.envelope() == null ? null : MessageView.of(d.envelope(), withPayload), d.envelope() == null ? true : null);
     }
   }
@@ -89,7 +89,7 @@ public final class DeadLetterAdmin {
 
   /** What a replay-all did; {@code remaining} is null when the count could not be read. */
   public record ReplayAllReport(String channel, int replayed, int duplicates, int failed, int skipped, int notDeleted,
-                                Long remaining, String stoppedBecause, List<Failure> failures) {
+      Long remaining, String stoppedBecause, List<Failure> failures) {
     public boolean complete() {
       return stoppedBecause == null && failed == 0 && notDeleted == 0;
     }
@@ -104,8 +104,8 @@ public final class DeadLetterAdmin {
       Range<String> range = after.isEmpty()
           ? Range.create("-", "+")
           : Range.from(Range.Boundary.excluding(after.get()), Range.Boundary.unbounded());
-      CompletableFuture<List<StreamMessage<String, byte[]>>> page =
-          cmd.xrange(dead, range, Limit.from(limit)).toCompletableFuture();
+      CompletableFuture<List<StreamMessage<String, byte[]>>> page = cmd.xrange(dead, range, Limit.from(limit))
+          .toCompletableFuture();
       CompletableFuture<Long> total = cmd.xlen(dead).toCompletableFuture();
       return CompletableFuture.allOf(page, total).thenApply(v -> {
         List<StreamMessage<String, byte[]>> msgs = page.join();
@@ -122,7 +122,7 @@ public final class DeadLetterAdmin {
   }
 
   private static CompletionStage<Optional<DeadLetter>> readOne(RedisAsyncCommands<String, byte[]> cmd,
-                                                               String channel, String id) {
+      String channel, String id) {
     return cmd.xrange(RedisKeys.deadLetters(channel), Range.create(id, id), Limit.from(1))
         .thenApply(msgs -> msgs.isEmpty() ? Optional.empty() : Optional.of(RedisRouter.toDeadLetter(msgs.get(0))));
   }
@@ -202,12 +202,13 @@ public final class DeadLetterAdmin {
   /** Replays up to {@code max} of the dead letters there now, oldest first. */
   public CompletionStage<ReplayAllReport> replayAll(String channel, Duration ttl, int max) {
     String dead = RedisKeys.deadLetters(channel);
-    return runtime.onCommands(channel, cmd -> cmd.xrevrange(dead, Range.create("-", "+"), Limit.from(1))).thenCompose(last -> {
-      if (last.isEmpty()) return done(new Progress(channel, ttl, max, null).report(0L));
-      Progress p = new Progress(channel, ttl, max, last.get(0).getId());
-      return batch(p, null).thenCompose(v -> runtime.onCommands(channel, cmd -> cmd.xlen(dead))
-          .handle((n, e) -> p.report(e == null ? n : null)));
-    });
+    return runtime.onCommands(channel, cmd -> cmd.xrevrange(dead, Range.create("-", "+"), Limit.from(1)))
+        .thenCompose(last -> {
+          if (last.isEmpty()) return done(new Progress(channel, ttl, max, null).report(0L));
+          Progress p = new Progress(channel, ttl, max, last.get(0).getId());
+          return batch(p, null).thenCompose(v -> runtime.onCommands(channel, cmd -> cmd.xlen(dead))
+              .handle((n, e) -> p.report(e == null ? n : null)));
+        });
   }
 
   private CompletionStage<Void> batch(Progress p, String after) {
@@ -228,7 +229,8 @@ public final class DeadLetterAdmin {
           if (msgs.isEmpty()) return DeadLetterAdmin.<Void>done(null);
           String lastId = msgs.get(msgs.size() - 1).getId();
           return replayPage(p, msgs).thenCompose(more -> more && msgs.size() == count
-              ? batch(p, lastId) : done(null));
+              ? batch(p, lastId)
+              : done(null));
         }).thenCompose(x -> x);
   }
 

@@ -15,7 +15,7 @@ import java.time.Instant;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record DeliveryView(String deliveryId, String subscription, int attempt, String ackDeadline,
-                           @JsonUnwrapped MessageView message) {
+    @JsonUnwrapped MessageView message) {
 
   public static DeliveryView of(Delivery d, Instant ackDeadline) {
     return new DeliveryView(d.deliveryId(), d.subscription(), d.envelope().attempt(),

@@ -76,7 +76,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private record RestoreDone(List<SubscriptionStore.Restored> restored, Throwable error) implements Command {}
 
   private record LookupLoaded(String name, Optional<HttpSubscription> found, Throwable error,
-                              ActorRef<LookupResult> replyTo) implements Command {}
+      ActorRef<LookupResult> replyTo) implements Command {}
 
   private enum Refresh implements Command { INSTANCE }
 
@@ -84,7 +84,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   static final Duration FIRST_LOAD_RETRY = Duration.ofSeconds(1);
 
   public static Behavior<Command> create(RouterRuntime runtime, SubscriptionStore store, Duration refresh,
-                                         Duration pullIdleRelease) {
+      Duration pullIdleRelease) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(Refresh.INSTANCE, refresh);
       ctx.getSelf().tell(Refresh.INSTANCE);
@@ -106,7 +106,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private long children;
 
   private HttpConsumers(ActorContext<Command> ctx, TimerScheduler<Command> timers, RouterRuntime runtime,
-                        SubscriptionStore store, Duration refresh, Duration pullIdleRelease) {
+      SubscriptionStore store, Duration refresh, Duration pullIdleRelease) {
     super(ctx);
     this.timers = timers;
     this.runtime = runtime;
@@ -194,8 +194,9 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
       }
       if (x.group().created()) {
         groups.computeIfAbsent(x.instance(), k -> new ArrayList<>()).add("'" + x.subscription().name() + "' at "
-            + ("$".equals(x.group().at()) ? "the end of the stream (no position known here)"
-            : "entry " + x.group().at()));
+            + ("$".equals(x.group().at())
+                ? "the end of the stream (no position known here)"
+                : "entry " + x.group().at()));
       }
     }
     RouterMetrics metrics = runtime.metrics();
@@ -207,8 +208,8 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
       if (!defs.isEmpty()) metrics.stateRestored(instance, RouterMetrics.RESTORED_SUBSCRIPTION, defs.size());
       if (!grps.isEmpty()) metrics.stateRestored(instance, RouterMetrics.RESTORED_GROUP, grps.size());
       getContext().getLog().warn("redis instance '{}' had lost state of HTTP subscriptions that were not deleted (a"
-              + " restart without persistence, a lost AOF tail or a failover): this node wrote back {} subscription"
-              + " definitions {} and created {} consumer groups again {}; messages Redis lost with them are gone",
+          + " restart without persistence, a lost AOF tail or a failover): this node wrote back {} subscription"
+          + " definitions {} and created {} consumer groups again {}; messages Redis lost with them are gone",
           instance, defs.size(), defs, grps.size(), grps);
     }
     return this;
@@ -249,7 +250,8 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     CompletableFuture.allOf(leaving.toArray(CompletableFuture[]::new))
         .handle((v, e) -> null)
         .thenCompose(x -> store.get(name))
-        .thenCompose(found -> found.isPresent() ? CompletableFuture.completedFuture(false)
+        .thenCompose(found -> found.isPresent()
+            ? CompletableFuture.completedFuture(false)
             : store.destroyGroup(def).thenApply(v -> true))
         .whenComplete((destroyed, e) -> {
           if (e != null) {

@@ -82,7 +82,8 @@ public record HttpSubscription(String name, String channel, Webhook webhook, Ins
   }
 
   public View publicView() {
-    return new View(name, channel, isPush() ? "webhook" : "pull", webhook == null ? null
+    return new View(name, channel, isPush() ? "webhook" : "pull", webhook == null
+        ? null
         : new WebhookView(redactedUrl(webhook.url()), webhook.timeout().toMillis(), webhook.parallelism()),
         createdAt.toString(), null);
   }

@@ -24,8 +24,8 @@ import java.util.TreeMap;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record MessageView(String messageId, String channel, String partitionKey, String contentType,
-                          Map<String, String> headers, String publishedAt, String deadline, int payloadSize,
-                          JsonNode payload, String payloadBase64) {
+    Map<String, String> headers, String publishedAt, String deadline, int payloadSize,
+    JsonNode payload, String payloadBase64) {
   private static final ObjectMapper JSON = EnvelopeCodec.mapper();
 
   public static MessageView of(Envelope e, boolean withPayload) {

@@ -52,13 +52,13 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
 
   /** Ack ({@code ack}) or nack the handed-out deliveries with these ids. */
   public record Settle(List<String> deliveryIds, boolean ack, String error, boolean doNotRetry,
-                       ActorRef<SettleResult> replyTo) implements Command {}
+      ActorRef<SettleResult> replyTo) implements Command {}
 
   /** How many of the ids were settled; the others are not (or no longer) held here. */
-  /**
-   * How many of the ids were settled; the others are not (or no longer) held here, and {@code answeredHere} lists
-   * those of them that this node handed out and saw answered already.
-   */
+                                                                                       /**
+                                                                                        * How many of the ids were settled; the others are not (or no longer) held here, and {@code answeredHere} lists
+                                                                                        * those of them that this node handed out and saw answered already.
+                                                                                        */
   public record SettleResult(int settled, List<String> unknown, java.util.Set<String> answeredHere) {}
 
   /** Delivery ids answered here that are remembered (so that a repeated answer is known as one). */
@@ -101,9 +101,9 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
   static final Duration LEAVE_TIMEOUT = Duration.ofSeconds(10);
 
   public static Behavior<Command> create(HttpSubscription subscription, ChannelPolicy policy,
-                                         ActorRef<RouterCommand> router, Duration idleRelease) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new PullGateway(ctx, timers, subscription, policy, router, idleRelease)));
+      ActorRef<RouterCommand> router, Duration idleRelease) {
+    return Behaviors.setup(
+        ctx -> Behaviors.withTimers(timers -> new PullGateway(ctx, timers, subscription, policy, router, idleRelease)));
   }
 
   private final TimerScheduler<Command> timers;
@@ -133,7 +133,7 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
   private int nextStream;
 
   private PullGateway(ActorContext<Command> ctx, TimerScheduler<Command> timers, HttpSubscription subscription,
-                      ChannelPolicy policy, ActorRef<RouterCommand> router, Duration idleRelease) {
+      ChannelPolicy policy, ActorRef<RouterCommand> router, Duration idleRelease) {
     super(ctx);
     this.timers = timers;
     this.subscription = subscription;

@@ -66,10 +66,11 @@ public final class PullService {
    * again. Ids that are not pending stay unknown.
    */
   public CompletionStage<PullGateway.SettleResult> settle(HttpConsumers.LookupResult.Pull sub, List<String> ids,
-                                                          boolean ack, String reason, boolean doNotRetry) {
+      boolean ack, String reason, boolean doNotRetry) {
     return Stages.plain(AskPattern.<PullGateway.Command, PullGateway.SettleResult>ask(sub.gateway(),
-            replyTo -> new PullGateway.Settle(ids, ack, reason, doNotRetry, replyTo), ASK_TIMEOUT, system.scheduler()))
-        .thenCompose(r -> ack && !r.unknown().isEmpty() ? ackInRedis(sub.subscription(), r)
+        replyTo -> new PullGateway.Settle(ids, ack, reason, doNotRetry, replyTo), ASK_TIMEOUT, system.scheduler()))
+        .thenCompose(r -> ack && !r.unknown().isEmpty()
+            ? ackInRedis(sub.subscription(), r)
             : CompletableFuture.completedFuture(r));
   }
 
@@ -110,8 +111,8 @@ public final class PullService {
   public Source<PullGateway.Handed, NotUsed> events(HttpConsumers.LookupResult.Pull sub, Long resumeAfter) {
     ActorRef<PullGateway.Command> gateway = sub.gateway();
     long key = streamKeys.incrementAndGet();
-    Pair<BoundedSourceQueue<PullGateway.Handed>, Source<PullGateway.Handed, NotUsed>> pre =
-        Source.<PullGateway.Handed>queue(EVENT_BUFFER).preMaterialize(system);
+    Pair<BoundedSourceQueue<PullGateway.Handed>, Source<PullGateway.Handed, NotUsed>> pre = Source.<PullGateway.Handed>queue(
+        EVENT_BUFFER).preMaterialize(system);
     gateway.tell(new PullGateway.Attach(key, pre.first(), resumeAfter));
     return pre.second()
         .via(eventStreams.flow())

@@ -41,7 +41,7 @@ public final class SubscriptionAdmin {
   private final Scheduler scheduler;
 
   public SubscriptionAdmin(RouterRuntime runtime, SubscriptionStore store, ActorRef<HttpConsumers.Command> consumers,
-                           Scheduler scheduler) {
+      Scheduler scheduler) {
     this.runtime = runtime;
     this.store = store;
     this.consumers = consumers;
@@ -50,8 +50,7 @@ public final class SubscriptionAdmin {
 
   /** The statistics of a subscription's consumer group; {@code lag} null (with {@code lagUnknown}) when unknown. */
   public record GroupStats(long consumers, long pending, String lastDeliveredId, Long lag,
-                           @com.fasterxml.jackson.annotation.JsonInclude(
-                               com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) String lagUnknown) {}
+      @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL) String lagUnknown) {}
 
   /** Why there are no statistics. */
   public record NoStats(String error) {}
@@ -123,7 +122,7 @@ public final class SubscriptionAdmin {
       // this node's consumer of the group lets go of it first: while it still reads, it creates a destroyed group
       // again (at the end of the stream), and that group would hold the channel's retention back for good
       CompletionStage<Done> left = Stages.plain(AskPattern.<HttpConsumers.Command, Done>ask(consumers,
-              replyTo -> new HttpConsumers.Removed(name, replyTo), LEAVE_TIMEOUT, scheduler))
+          replyTo -> new HttpConsumers.Removed(name, replyTo), LEAVE_TIMEOUT, scheduler))
           .exceptionally(t -> Done.getInstance()); // destroy it anyway
       return left.thenCompose(d -> store.destroyGroup(deleted.get())).thenApply(v -> {
         log.info("subscription '{}' deleted (its consumer group and pending entries with it)", name);

@@ -65,7 +65,7 @@ public final class SubscriptionStore {
    * what became of its consumer group.
    */
   public record Restored(HttpSubscription subscription, String instance, boolean definitionWritten,
-                         ConsumerGroups.Ensured group) {}
+      ConsumerGroups.Ensured group) {}
 
   /** Default of {@code redis-router.http.subscription-tombstone-retention}. */
   public static final Duration DEFAULT_TOMBSTONE_RETENTION = Duration.ofDays(7);
@@ -220,7 +220,6 @@ public final class SubscriptionStore {
         XGroupCreateArgs.Builder.mkstream(true)));
   }
 
-
   /**
    * Deletes the stored definition (no node starts serving the subscription any more) and leaves its tombstone, so
    * that the other nodes tell the deletion from a loss; completes with the deleted definition, or empty when there
@@ -274,8 +273,7 @@ public final class SubscriptionStore {
   }
 
   private static <T> CompletableFuture<T> call(RedisHandle h,
-                                               java.util.function.Function<RedisAsyncCommands<String, byte[]>,
-                                                   CompletionStage<T>> f) {
+      java.util.function.Function<RedisAsyncCommands<String, byte[]>, CompletionStage<T>> f) {
     try {
       return f.apply(h.commands()).toCompletableFuture();
     } catch (RuntimeException e) {

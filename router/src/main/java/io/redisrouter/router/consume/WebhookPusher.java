@@ -4,7 +4,6 @@ import io.redisrouter.router.internal.DeliveryIds;
 import io.redisrouter.router.internal.Stages;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.protocol.Delivery;
-import io.redisrouter.protocol.DeliveryAck;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
 import org.apache.pekko.Done;
@@ -129,10 +128,10 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   }
 
   public static Behavior<Command> create(HttpSubscription subscription, ChannelPolicy policy,
-                                         ActorRef<RouterCommand> router) {
+      ActorRef<RouterCommand> router) {
     if (!subscription.isPush()) throw new IllegalArgumentException(subscription.name() + " has no webhook");
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new WebhookPusher(ctx, timers, subscription, policy, router)));
+    return Behaviors
+        .setup(ctx -> Behaviors.withTimers(timers -> new WebhookPusher(ctx, timers, subscription, policy, router)));
   }
 
   private final TimerScheduler<Command> timers;
@@ -179,7 +178,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   private boolean warned;
 
   private WebhookPusher(ActorContext<Command> ctx, TimerScheduler<Command> timers, HttpSubscription subscription,
-                        ChannelPolicy policy, ActorRef<RouterCommand> router) {
+      ChannelPolicy policy, ActorRef<RouterCommand> router) {
     super(ctx);
     this.timers = timers;
     this.subscription = subscription;
@@ -203,8 +202,8 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     this.requestUri = url.getRawQuery() == null ? path : path + "?" + url.getRawQuery();
     if (webhook.timeout().compareTo(policy.ackTimeout()) >= 0) {
       ctx.getLog().warn("webhook subscription '{}': its timeout ({} ms) is not shorter than the ack-timeout of channel"
-              + " '{}' ({} ms): a slow call counts as a failed attempt before its answer is awaited; give the"
-              + " webhook a shorter timeoutMs or the channel a longer ack-timeout", subscription.name(),
+          + " '{}' ({} ms): a slow call counts as a failed attempt before its answer is awaited; give the"
+          + " webhook a shorter timeoutMs or the channel a longer ack-timeout", subscription.name(),
           webhook.timeout().toMillis(), subscription.channel(), policy.ackTimeout().toMillis());
     }
     startClient();
@@ -217,7 +216,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
    * call that never gets an answer); no retries by the pool (the core retries).
    */
   static ConnectionPoolSettings poolSettings(ConnectionPoolSettings base, HttpSubscription.Webhook webhook,
-                                             Duration ackTimeout) {
+      Duration ackTimeout) {
     int p = webhook.parallelism();
     FiniteDuration timeout = FiniteDuration.create(webhook.timeout().toMillis(), TimeUnit.MILLISECONDS);
     FiniteDuration idle = FiniteDuration.create(Math.max(webhook.timeout().toMillis(), ackTimeout.toMillis()),
@@ -243,13 +242,13 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         ? ext.<String>newHostConnectionPoolHttps(host, port, ext.defaultClientHttpsContext(), settings, log,
             materializer)
         : ext.<String>newHostConnectionPool(host, port, settings, log, materializer)).asJava();
-    Pair<Pair<BoundedSourceQueue<Tuple2<HttpRequest, String>>, HostConnectionPool>, CompletionStage<Done>> m =
-        Source.<Tuple2<HttpRequest, String>>queue(webhook.parallelism())
-            .viaMat(client, Keep.both())
-            .mapAsyncUnordered(webhook.parallelism(), r -> statusOf(r._1()).handle((status, err) ->
-                new Posted(r._2(), status == null ? -1 : status, err)))
-            .toMat(Sink.foreach(self::tell), Keep.both())
-            .run(materializer);
+    Pair<Pair<BoundedSourceQueue<Tuple2<HttpRequest, String>>, HostConnectionPool>, CompletionStage<Done>> m = Source
+        .<Tuple2<HttpRequest, String>>queue(webhook.parallelism())
+        .viaMat(client, Keep.both())
+        .mapAsyncUnordered(webhook.parallelism(),
+            r -> statusOf(r._1()).handle((status, err) -> new Posted(r._2(), status == null ? -1 : status, err)))
+        .toMat(Sink.foreach(self::tell), Keep.both())
+        .run(materializer);
     requests = m.first().first();
     pool = m.first().second();
     getContext().pipeToSelf(m.second(), (done, err) -> new ClientEnded(err));
@@ -295,7 +294,8 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         .onMessage(Stop.class, s -> {
           CompletionStage<SubscribeReply> left = Stages.plain(AskPattern.ask(router,
               replyTo -> new RouterCommand.Unsubscribe(subscription.channel(), subscription.name(), deliveries,
-                  replyTo), PullGateway.LEAVE_TIMEOUT, getContext().getSystem().scheduler()));
+                  replyTo),
+              PullGateway.LEAVE_TIMEOUT, getContext().getSystem().scheduler()));
           if (s.left() != null) left.whenComplete((r, e) -> s.left().tell(Done.getInstance()));
           return Behaviors.stopped();
         })

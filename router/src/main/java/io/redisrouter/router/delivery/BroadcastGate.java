@@ -32,7 +32,7 @@ public final class BroadcastGate extends AbstractBehavior<Object> {
   private record Held(long releaseNanos) {}
 
   public static Behavior<Object> create(ActorRef<Delivery> subscriber, String channel, String subscription,
-                                        int window, Duration ackTimeout, RouterMetrics metrics) {
+      int window, Duration ackTimeout, RouterMetrics metrics) {
     return Behaviors.setup(ctx -> new BroadcastGate(ctx, subscriber, channel, subscription, window, ackTimeout,
         metrics));
   }
@@ -54,7 +54,7 @@ public final class BroadcastGate extends AbstractBehavior<Object> {
   private long lastWarnNanos = System.nanoTime() - WARN_EVERY_NANOS;
 
   private BroadcastGate(ActorContext<Object> ctx, ActorRef<Delivery> subscriber, String channel, String subscription,
-                        int window, Duration ackTimeout, RouterMetrics metrics) {
+      int window, Duration ackTimeout, RouterMetrics metrics) {
     super(ctx);
     this.subscriber = subscriber;
     this.channel = channel;
@@ -86,9 +86,10 @@ public final class BroadcastGate extends AbstractBehavior<Object> {
       droppedSinceWarn++;
       if (now - lastWarnNanos >= WARN_EVERY_NANOS) {
         getContext().getLog().warn("broadcast channel '{}', subscription '{}': subscriber {} holds {} deliveries"
-                + " unanswered (broadcast-window): dropped {} messages since the last report.{}", channel,
+            + " unanswered (broadcast-window): dropped {} messages since the last report.{}", channel,
             subscription, subscriber.path(), held.size(), droppedSinceWarn, answeredEver == 0
-                ? " It has never answered one: answer each broadcast delivery (its ack()) to receive the next" : "");
+                ? " It has never answered one: answer each broadcast delivery (its ack()) to receive the next"
+                : "");
         lastWarnNanos = now;
         droppedSinceWarn = 0;
       }
@@ -108,7 +109,7 @@ public final class BroadcastGate extends AbstractBehavior<Object> {
   private void release(long now) {
     boolean any = false;
     long next = 0;
-    for (Iterator<Held> it = held.values().iterator(); it.hasNext(); ) {
+    for (Iterator<Held> it = held.values().iterator(); it.hasNext();) {
       long at = it.next().releaseNanos();
       if (now - at >= 0) {
         it.remove();

@@ -42,7 +42,7 @@ public final class BroadcastSubscription {
   private final CompletionStage<Void> subscribed;
 
   public BroadcastSubscription(String channel, String subscription, RedisHandle handle, ActorRef<Void> ignoreRef,
-                               RouterMetrics metrics) {
+      RouterMetrics metrics) {
     this.channel = channel;
     this.subscription = subscription;
     this.handle = handle;

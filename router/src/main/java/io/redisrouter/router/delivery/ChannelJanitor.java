@@ -21,7 +21,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -41,7 +40,7 @@ public final class ChannelJanitor {
    * stream and dead letters are empty.
    */
   record Trimmed(long removed, String threshold, String pinnedBy, boolean idle, long deadTrimmed,
-                 long consumersRemoved, String oldest, String oldestDead, Throwable error) {
+      long consumersRemoved, String oldest, String oldestDead, Throwable error) {
     static Trimmed failed(Throwable e) {
       return new Trimmed(0, null, null, false, 0, 0, null, null, e);
     }
@@ -53,7 +52,7 @@ public final class ChannelJanitor {
    * limit, or retention pinned by a group: then its reads and acks, which touch the channel, move it on).
    */
   static long agesOutAt(Trimmed t, ChannelPolicy policy, ConsumerSettings consumerSettings, long nowNanos,
-                       long nowMillis) {
+      long nowMillis) {
     long due = NEVER;
     if (t.oldest() != null && t.pinnedBy() == null && !policy.retentionMaxAge().isZero()) {
       due = earlier(due, atMillis(idMillis(t.oldest()) + policy.retentionMaxAge().toMillis(), policy.retentionMaxAge(),
@@ -72,7 +71,7 @@ public final class ChannelJanitor {
    * trim-interval, at most quiet-trim-interval), not at every tick.
    */
   private static long atMillis(long wallMillis, Duration maxAge, ChannelPolicy policy,
-                               ConsumerSettings consumerSettings, long nowNanos, long nowMillis) {
+      ConsumerSettings consumerSettings, long nowNanos, long nowMillis) {
     long inMillis = wallMillis - nowMillis;
     if (inMillis <= 0) {
       long later = Math.min(consumerSettings.quietTrimInterval().toMillis(), maxAge.toMillis());
@@ -109,8 +108,8 @@ public final class ChannelJanitor {
    * backoff after a failure.
    */
   public static Behavior<Object> create(String channel, ChannelPolicy policy, ConsumerSettings consumerSettings,
-                                        RedisHandle handle, Wakeups activity, RouterMetrics metrics,
-                                        Runnable onIdle) {
+      RedisHandle handle, Wakeups activity, RouterMetrics metrics,
+      Runnable onIdle) {
     String stream = RedisKeys.stream(channel);
     return Behaviors.supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       // no periodic tick: one timer for the next round, set by what makes a round necessary (something happening
@@ -169,7 +168,8 @@ public final class ChannelJanitor {
             long done = System.nanoTime();
             if (t.error() != null) {
               schedule.accept(done + trimNanos); // tried again
-              ctx.getLog().debug("retention of channel '{}' failed: {}", channel, SubscriptionActor.describe(t.error()));
+              ctx.getLog().debug("retention of channel '{}' failed: {}", channel,
+                  SubscriptionActor.describe(t.error()));
               return Behaviors.same();
             }
             if (t.removed() > 0 || t.deadTrimmed() > 0 || t.consumersRemoved() > 0) {
@@ -215,7 +215,7 @@ public final class ChannelJanitor {
 
   /** One round: the stream's retention, then the dead letters', the idle consumers and whether the channel is empty. */
   static CompletionStage<Trimmed> round(RedisHandle handle, String channel, ChannelPolicy policy,
-                                        ConsumerSettings consumerSettings) {
+      ConsumerSettings consumerSettings) {
     RedisAsyncCommands<String, byte[]> cmd;
     try {
       cmd = handle.commands();
@@ -227,10 +227,11 @@ public final class ChannelJanitor {
     // the groups read once per round: for the trim limit and for the idle consumers
     return GroupInfo.of(cmd, stream).thenCompose(groups -> trim(handle, stream, policy, groups)
         .thenCompose(t -> trimDead(cmd, dead, policy)
-        .thenCompose(deadTrimmed -> removeIdleConsumers(handle, cmd, stream, groups, consumerSettings)
-            .thenCompose(removed -> first(cmd, stream).thenCompose(oldest -> first(cmd, dead).thenApply(oldestDead ->
-                new Trimmed(t.removed(), t.threshold(), t.pinnedBy(), oldest == null && oldestDead == null,
-                    deadTrimmed, removed, oldest, oldestDead, null)))))));
+            .thenCompose(deadTrimmed -> removeIdleConsumers(handle, cmd, stream, groups, consumerSettings)
+                .thenCompose(removed -> first(cmd, stream)
+                    .thenCompose(oldest -> first(cmd, dead).thenApply(oldestDead -> new Trimmed(t.removed(),
+                        t.threshold(), t.pinnedBy(), oldest == null && oldestDead == null,
+                        deadTrimmed, removed, oldest, oldestDead, null)))))));
   }
 
   /** The id of the stream's first entry, or null when it is empty (or missing). */
@@ -241,7 +242,7 @@ public final class ChannelJanitor {
 
   /** The dead letters' own retention: exact trimming (they are few, and a cap should hold as written). */
   private static CompletionStage<Long> trimDead(RedisAsyncCommands<String, byte[]> cmd, String dead,
-                                                ChannelPolicy policy) {
+      ChannelPolicy policy) {
     CompletionStage<Long> byAge = policy.deadLetterMaxAge().isZero()
         ? CompletableFuture.completedFuture(0L)
         : cmd.xtrim(dead, new XTrimArgs().minId((System.currentTimeMillis() - policy.deadLetterMaxAge().toMillis())
@@ -258,8 +259,8 @@ public final class ChannelJanitor {
    * consumer of another node may be removed (it holds nothing) and comes back with its next read.
    */
   private static CompletionStage<Long> removeIdleConsumers(RedisHandle handle, RedisAsyncCommands<String, byte[]> cmd,
-                                                           String stream, List<GroupInfo> groups,
-                                                           ConsumerSettings consumerSettings) {
+      String stream, List<GroupInfo> groups,
+      ConsumerSettings consumerSettings) {
     List<CompletableFuture<Long>> removals = new ArrayList<>();
     for (GroupInfo g : groups) {
       List<byte[]> args = new ArrayList<>();
@@ -267,7 +268,7 @@ public final class ChannelJanitor {
       args.add(Long.toString(consumerSettings.idleConsumerRemoval().toMillis()).getBytes(StandardCharsets.US_ASCII));
       for (String live : handle.liveConsumers(stream, g.name())) args.add(live.getBytes(StandardCharsets.UTF_8));
       CompletionStage<Long> r = handle.evalScript(cmd, Scripts.REMOVE_IDLE_CONSUMERS, ScriptOutputType.INTEGER,
-          new String[] {stream}, args.toArray(byte[][]::new));
+          new String[]{stream}, args.toArray(byte[][]::new));
       removals.add(r.toCompletableFuture());
     }
     return io.redisrouter.router.internal.Stages.all(removals)
@@ -276,7 +277,7 @@ public final class ChannelJanitor {
 
   /** Computes the safe trim point and trims to it; completes with what was removed. */
   static CompletionStage<Trimmed> trim(RedisHandle handle, String stream, ChannelPolicy policy,
-                                       List<GroupInfo> groups) {
+      List<GroupInfo> groups) {
     long maxAgeMs = policy.retentionMaxAge().toMillis();
     long maxLength = policy.retentionMaxLength();
     // max-age 0 means "keep until acknowledged": trim whatever every group is done with, and nothing while there
@@ -288,8 +289,8 @@ public final class ChannelJanitor {
     } catch (RedisUnavailableException e) {
       return CompletableFuture.failedFuture(e);
     }
-    CompletionStage<String> byPolicy =
-        CompletableFuture.completedFuture((System.currentTimeMillis() - Math.max(0, maxAgeMs)) + "-0");
+    CompletionStage<String> byPolicy = CompletableFuture
+        .completedFuture((System.currentTimeMillis() - Math.max(0, maxAgeMs)) + "-0");
     if (maxLength > 0) {
       byPolicy = byPolicy.thenCompose(ageId -> cmd.xlen(stream).thenCompose(len -> {
         long excess = len - maxLength;
@@ -313,9 +314,10 @@ public final class ChannelJanitor {
         return cmd.xtrim(stream, new XTrimArgs().minId(threshold).approximateTrimming()).thenCompose(n -> {
           if (!heldBack) return CompletableFuture.completedFuture(trimmed(n, threshold, null));
           // held back only if what is left starts before the age limit
-          return cmd.xrange(stream, Range.create("-", "+"), Limit.from(1)).thenApply(first ->
-              trimmed(n, threshold, !first.isEmpty() && compare(first.get(0).getId(), policyId) < 0
-                  ? limit.group() : null));
+          return cmd.xrange(stream, Range.create("-", "+"), Limit.from(1))
+              .thenApply(first -> trimmed(n, threshold, !first.isEmpty() && compare(first.get(0).getId(), policyId) < 0
+                  ? limit.group()
+                  : null));
         });
       });
     });
@@ -333,7 +335,7 @@ public final class ChannelJanitor {
    * last delivered one when nothing is pending). {@code null} when there are no groups.
    */
   private static CompletionStage<GroupLimit> safeLimit(RedisAsyncCommands<String, byte[]> cmd, String stream,
-                                                       List<GroupInfo> groups) {
+      List<GroupInfo> groups) {
     List<CompletableFuture<String>> limits = new ArrayList<>();
     List<String> names = new ArrayList<>();
     for (GroupInfo g : groups) {
@@ -382,7 +384,7 @@ public final class ChannelJanitor {
 
   private static long[] parse(String id) {
     int dash = id.indexOf('-');
-    if (dash < 0) return new long[] {Long.parseUnsignedLong(id), 0};
-    return new long[] {Long.parseUnsignedLong(id.substring(0, dash)), Long.parseUnsignedLong(id.substring(dash + 1))};
+    if (dash < 0) return new long[]{Long.parseUnsignedLong(id), 0};
+    return new long[]{Long.parseUnsignedLong(id.substring(0, dash)), Long.parseUnsignedLong(id.substring(dash + 1))};
   }
 }

@@ -38,7 +38,7 @@ final class ConsumerCalls {
    * this consumer in the claimed range is in {@code counts}) and where the scan goes on ({@code next}).
    */
   record Claimed(List<StreamMessage<String, byte[]>> messages, Map<String, Long> counts, boolean countsComplete,
-                 String next) {}
+      String next) {}
 
   private final RedisHandle handle;
   private final String stream;
@@ -86,10 +86,11 @@ final class ConsumerCalls {
   }
 
   /** Moves the entry to the dead letters and acknowledges it, only while this consumer holds it (one script). */
-  CompletionStage<Object> deadLetter(String streamId, byte[] body, io.redisrouter.protocol.DeadLetter.Reason reason, int attempts,
-                                     String error) {
+  CompletionStage<Object> deadLetter(String streamId, byte[] body, io.redisrouter.protocol.DeadLetter.Reason reason,
+      int attempts,
+      String error) {
     return call(cmd -> handle.evalScript(cmd, Scripts.DEAD_LETTER, ScriptOutputType.VALUE,
-        new String[] {stream, deadStream},
+        new String[]{stream, deadStream},
         bytes(group), bytes(streamId), body, bytes(reason.code()), bytes(Integer.toString(attempts)),
         bytes(error == null ? "" : error), bytes(group), bytes(Long.toString(System.currentTimeMillis())),
         bytes(consumer)));
@@ -108,12 +109,12 @@ final class ConsumerCalls {
   /** One step of a take-over scan (XAUTOCLAIM from {@code cursor}), with the delivery counts of what it took. */
   CompletionStage<Claimed> autoClaim(String cursor, int count, Duration minIdle) {
     return call(cmd -> cmd.xautoclaim(stream, new XAutoClaimArgs<String>().consumer(groupConsumer)
-            .minIdleTime(minIdle).startId(cursor).count(count))
+        .minIdleTime(minIdle).startId(cursor).count(count))
         .thenCompose(cm -> deliveryCounts(cmd, cm)));
   }
 
   private CompletionStage<Claimed> deliveryCounts(RedisAsyncCommands<String, byte[]> cmd,
-                                                  ClaimedMessages<String, byte[]> cm) {
+      ClaimedMessages<String, byte[]> cm) {
     List<StreamMessage<String, byte[]>> msgs = cm.getMessages();
     if (msgs.isEmpty()) {
       return CompletableFuture.completedFuture(new Claimed(msgs, Map.of(), false, cm.getId()));
@@ -135,13 +136,13 @@ final class ConsumerCalls {
    * instance is down.
    */
   static CompletionStage<List<Object>> claimOwned(RedisHandle handle, String stream, String group, String consumer,
-                                                  String mode, String... ids) {
+      String mode, String... ids) {
     byte[][] args = new byte[ids.length + 3][];
     args[0] = bytes(group);
     args[1] = bytes(consumer);
     args[2] = bytes(mode);
     for (int i = 0; i < ids.length; i++) args[i + 3] = bytes(ids[i]);
-    return handle.evalScript(handle.commands(), Scripts.CLAIM_OWNED, ScriptOutputType.MULTI, new String[] {stream},
+    return handle.evalScript(handle.commands(), Scripts.CLAIM_OWNED, ScriptOutputType.MULTI, new String[]{stream},
         args);
   }
 

@@ -75,7 +75,7 @@ final class DeliveryActor {
   record Source(RedisHandle handle, String stream, String group, String consumer, LiveDeliveries live) {}
 
   static Behavior<Object> create(ActorRef<SubscriptionActor.Command> parent, String streamId, Envelope envelope,
-                                 int firstAttempt, ChannelPolicy policy, Source source, RouterMetrics metrics) {
+      int firstAttempt, ChannelPolicy policy, Source source, RouterMetrics metrics) {
     return create(parent, streamId, envelope, firstAttempt, policy, source, metrics, null);
   }
 
@@ -85,8 +85,8 @@ final class DeliveryActor {
    * fails at once, so that its supervisor schedules the retry with the channel's backoff, as for any failed attempt.
    */
   static Behavior<Object> create(ActorRef<SubscriptionActor.Command> parent, String streamId, Envelope envelope,
-                                 int firstAttempt, ChannelPolicy policy, Source source, RouterMetrics metrics,
-                                 String failedAttempt) {
+      int firstAttempt, ChannelPolicy policy, Source source, RouterMetrics metrics,
+      String failedAttempt) {
     AttemptState state = new AttemptState(firstAttempt);
     if (failedAttempt != null) {
       state.started = true;
@@ -94,8 +94,9 @@ final class DeliveryActor {
     }
     int retriesLeft = Math.max(0, policy.maxAttempts() - firstAttempt);
     return Behaviors.supervise(
-            Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-                new DeliveryActor(ctx, timers, parent, streamId, envelope, policy, source, metrics, state).begin())))
+        Behaviors.setup(ctx -> Behaviors.withTimers(
+            timers -> new DeliveryActor(ctx, timers, parent, streamId, envelope, policy, source, metrics, state)
+                .begin())))
         .onFailure(AttemptFailed.class,
             SupervisorStrategy.restartWithBackoff(policy.backoffMin(), policy.backoffMax(), policy.backoffJitter())
                 // one more than the retries left, so the attempt limit is enforced here, with its reason;
@@ -118,8 +119,8 @@ final class DeliveryActor {
   private final AttemptState state;
 
   private DeliveryActor(ActorContext<Object> ctx, TimerScheduler<Object> timers,
-                        ActorRef<SubscriptionActor.Command> parent, String streamId, Envelope envelope,
-                        ChannelPolicy policy, Source source, RouterMetrics metrics, AttemptState state) {
+      ActorRef<SubscriptionActor.Command> parent, String streamId, Envelope envelope,
+      ChannelPolicy policy, Source source, RouterMetrics metrics, AttemptState state) {
     this.ctx = ctx;
     this.timers = timers;
     this.parent = parent;
@@ -200,7 +201,8 @@ final class DeliveryActor {
           long waited = handed < 0 ? -1 : System.nanoTime() - handed;
           if (handed < 0 && envelope.isExpired(Instant.now())) return expire();
           if (handed < 0 || waited < policy.ackTimeout().toNanos()) {
-            timers.startSingleTimer(AckTimeout.INSTANCE, handed < 0 ? policy.ackTimeout()
+            timers.startSingleTimer(AckTimeout.INSTANCE, handed < 0
+                ? policy.ackTimeout()
                 : policy.ackTimeout().minusNanos(waited));
             return Behaviors.same();
           }
@@ -240,7 +242,7 @@ final class DeliveryActor {
   }
 
   private Behavior<Object> finish(SubscriptionActor.Result result, DeadLetter.Reason reason, int attempts,
-                                 String error) {
+      String error) {
     timers.cancelAll();
     parent.tell(new SubscriptionActor.Outcome(streamId, envelope, result, reason, attempts, error));
     return Behaviors.stopped();

@@ -43,7 +43,7 @@ final class SubscriberGate extends AbstractBehavior<Object> {
 
   /** {@code prefetch}: deliveries handed to the subscriber at once, unanswered (at least 1). */
   static Behavior<Object> create(ActorRef<Delivery> subscriber, int prefetch, Duration ackTimeout,
-                                 LiveDeliveries current, RouterMetrics metrics) {
+      LiveDeliveries current, RouterMetrics metrics) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SubscriberGate(ctx, timers, subscriber, prefetch,
         ackTimeout, current, metrics)));
   }
@@ -65,7 +65,7 @@ final class SubscriberGate extends AbstractBehavior<Object> {
   private final Map<String, Outstanding> outstanding = new HashMap<>();
 
   private SubscriberGate(ActorContext<Object> ctx, TimerScheduler<Object> timers, ActorRef<Delivery> subscriber,
-                         int prefetch, Duration ackTimeout, LiveDeliveries current, RouterMetrics metrics) {
+      int prefetch, Duration ackTimeout, LiveDeliveries current, RouterMetrics metrics) {
     super(ctx);
     this.ackTimeoutNanos = ackTimeout.toNanos();
     this.prefetch = prefetch;

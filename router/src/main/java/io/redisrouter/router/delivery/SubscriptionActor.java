@@ -33,11 +33,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
@@ -65,13 +63,13 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.Command> {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SubscriptionActor.class);
 
-
   /** Messages of a subscription actor. */
   public interface Command {}
 
   /** Adds a local subscriber; replies {@link SubscribeReply.Subscribed}. */
   public record AddSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo, int prefetch)
-      implements Command {
+      implements
+        Command {
     public AddSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo) {
       this(subscriber, replyTo, io.redisrouter.protocol.RouterCommand.Subscribe.DEFAULT_PREFETCH);
     }
@@ -81,18 +79,23 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   public record RemoveSubscriber(ActorRef<Delivery> subscriber, ActorRef<SubscribeReply> replyTo) implements Command {}
 
   /** Sent by the router after the last local subscriber left: the subscription stops. */
-  public enum Stop implements Command { INSTANCE }
+  public enum Stop implements Command {
+    INSTANCE
+  }
 
   /** A delivery child asks to hand its message to a subscriber. */
   record DeliverRequest(String streamId, Envelope envelope, String deliveryId, ActorRef<DeliveryAck> replyTo)
-      implements Command {}
+      implements
+        Command {}
 
   /** How a delivery ended. */
   enum Result { ACKED, DEAD, LOST }
 
   /** A delivery child is done with its message. */
-  record Outcome(String streamId, Envelope envelope, Result result, DeadLetter.Reason reason, int attempts, String error)
-      implements Command {}
+  record Outcome(String streamId, Envelope envelope, Result result, DeadLetter.Reason reason, int attempts,
+      String error)
+      implements
+        Command {}
 
   /**
    * Makes the actor fail the way a bug would (an exception thrown by a message handler). Only the supervision tests
@@ -108,7 +111,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   /** The group's pending summary, read before a take-over scan: is there anything another consumer holds? */
   private record ClaimCheck(io.lettuce.core.models.stream.PendingMessages pending, Throwable error)
-      implements Command {}
+      implements
+        Command {}
 
   private record SubscriberGone(ActorRef<Delivery> subscriber) implements Command {}
 
@@ -118,12 +122,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   /** {@code head}: the stream's last entry id read just before (a verifying read), "0-0" when empty, else null. */
   private record ReadDone(List<StreamMessage<String, byte[]>> messages, int requested, String head, Throwable error)
-      implements Command {}
+      implements
+        Command {}
 
   /** {@code countsComplete}: {@code counts} lists every entry still pending for this consumer in the claimed range. */
   private record ClaimDone(List<StreamMessage<String, byte[]>> messages, Map<String, Long> counts,
-                           boolean countsComplete, String next,
-                           Throwable error) implements Command {}
+      boolean countsComplete, String next,
+      Throwable error) implements Command {}
 
   private record AckDone(String[] ids, Throwable error) implements Command {}
 
@@ -132,7 +137,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   /** {@code written}: false when the entry was no longer this consumer's (nothing was written). */
   private record DeadLetterDone(String streamId, DeadLetter.Reason reason, boolean written, Throwable error)
-      implements Command {}
+      implements
+        Command {}
 
   /** A subscriber's answer to a first attempt made here. */
   private record InlineAnswer(DeliveryAck answer) implements Command {}
@@ -153,24 +159,24 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * flight stays pending in Redis and is claimed back once idle past the ack timeout, like a crashed consumer's.
    */
   public static Behavior<Command> create(String channel, String subscription, ChannelPolicy policy,
-                                         ConsumerSettings consumerSettings, String nodeId, RedisHandle handle,
-                                         Wakeups wakeups, RouterMetrics metrics,
-                                         java.util.function.Consumer<ActorRef<Command>> reattach) {
+      ConsumerSettings consumerSettings, String nodeId, RedisHandle handle,
+      Wakeups wakeups, RouterMetrics metrics,
+      java.util.function.Consumer<ActorRef<Command>> reattach) {
     if (policy.mode() != ChannelMode.RELIABLE) {
       throw new IllegalArgumentException("channel '" + channel + "' is broadcast, not reliable");
     }
     java.util.concurrent.atomic.AtomicInteger incarnation = new java.util.concurrent.atomic.AtomicInteger();
     return Behaviors.supervise(Behaviors.<Command>setup(ctx -> {
-          if (incarnation.incrementAndGet() > 1) {
-            ctx.getLog().warn("subscription '{}' of channel '{}' restarted after a failure (incarnation {}):"
-                + " re-attaching its subscribers; what it had in flight stays pending and is claimed again after the"
-                + " ack timeout", subscription, channel, incarnation.get());
-            metrics.failuresRecovered.increment();
-            reattach.accept(ctx.getSelf());
-          }
-          return Behaviors.withTimers(timers -> new SubscriptionActor(ctx, timers, channel, subscription, policy,
-              consumerSettings, nodeId, handle, wakeups, metrics));
-        }))
+      if (incarnation.incrementAndGet() > 1) {
+        ctx.getLog().warn("subscription '{}' of channel '{}' restarted after a failure (incarnation {}):"
+            + " re-attaching its subscribers; what it had in flight stays pending and is claimed again after the"
+            + " ack timeout", subscription, channel, incarnation.get());
+        metrics.failuresRecovered.increment();
+        reattach.accept(ctx.getSelf());
+      }
+      return Behaviors.withTimers(timers -> new SubscriptionActor(ctx, timers, channel, subscription, policy,
+          consumerSettings, nodeId, handle, wakeups, metrics));
+    }))
         .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(RESTART_MIN_BACKOFF, RESTART_MAX_BACKOFF,
             0.2).withResetBackoffAfter(Duration.ofSeconds(30)));
   }
@@ -254,8 +260,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final ConsumerCalls calls;
 
   private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String channel,
-                            String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
-                            String nodeId, RedisHandle handle, Wakeups wakeups, RouterMetrics metrics) {
+      String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
+      String nodeId, RedisHandle handle, Wakeups wakeups, RouterMetrics metrics) {
     super(ctx);
     this.timers = timers;
     this.channel = channel;
@@ -421,12 +427,15 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     for (String id : inFlight.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
     if (oldest != null) handle.lowerGroupPosition(stream, subscription, oldest);
     getContext().getLog().warn("redis instance '{}': consumer group '{}' of channel '{}' is gone ({} answered"
-            + " NOGROUP: Redis lost it, or it was deleted); creating it again {} ({}){}", handle.instance(),
+        + " NOGROUP: Redis lost it, or it was deleted); creating it again {} ({}){}", handle.instance(),
         subscription, channel, command,
         oldest == null ? "at the last entry this node read" : "just before the oldest entry in flight here",
-        positionText(handle.groupPosition(stream, subscription)), oldest == null ? "" : ": the "
-            + (inFlight.size() + inline.size()) + " entries in flight here are read into it again, so that their acks"
-            + " and retries work; entries after them acknowledged already may be delivered again");
+        positionText(handle.groupPosition(stream, subscription)), oldest == null
+            ? ""
+            : ": the "
+                + (inFlight.size() + inline.size())
+                + " entries in flight here are read into it again, so that their acks"
+                + " and retries work; entries after them acknowledged already may be delivered again");
     ensureGroup();
   }
 
@@ -447,8 +456,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       // the group was there (this node read from it, or it answered NOGROUP) and Redis no longer had it
       metrics.stateRestored(handle.instance(), RouterMetrics.RESTORED_GROUP, 1);
       getContext().getLog().warn("redis instance '{}' had lost consumer group '{}' of channel '{}' (a restart"
-              + " without persistence, a lost AOF tail or a failover): restored it at {}; entries written after it"
-              + " are delivered, what Redis lost before it is gone", handle.instance(), subscription, channel,
+          + " without persistence, a lost AOF tail or a failover): restored it at {}; entries written after it"
+          + " are delivered, what Redis lost before it is gone", handle.instance(), subscription, channel,
           "$".equals(e.at()) ? "the end of the stream (no entry read here yet)" : "entry " + e.at());
     }
     groupLost = false;
@@ -513,7 +522,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     reading = true;
     wakePending = false;
     verifyNext = false;
-    getContext().pipeToSelf(f, (r, err) -> err != null ? new ReadDone(null, count, null, err)
+    getContext().pipeToSelf(f, (r, err) -> err != null
+        ? new ReadDone(null, count, null, err)
         : new ReadDone(r.messages(), count, r.head(), null));
     return this;
   }
@@ -531,7 +541,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         timers.startSingleTimer(Tick.POLL, pollDelay);
         Duration doubled = pollDelay.multipliedBy(2);
         Duration max = consumerSettings.watchInterval().compareTo(consumerSettings.pollInterval()) > 0
-            ? consumerSettings.watchInterval() : consumerSettings.pollInterval();
+            ? consumerSettings.watchInterval()
+            : consumerSettings.pollInterval();
         pollDelay = doubled.compareTo(max) > 0 ? max : doubled;
       }
       return this;
@@ -865,7 +876,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private void deadLetter(String streamId, Envelope envelope, byte[] raw, DeadLetter.Reason reason, int attempts,
-                          String error) {
+      String error) {
     settling.add(streamId);
     wakeups.touch(channel);
     byte[] body = envelope != null ? EnvelopeCodec.encode(envelope) : raw == null ? new byte[0] : raw;
@@ -1016,7 +1027,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     int count = room();
     CompletionStage<ConsumerCalls.Claimed> f = calls.autoClaim(claimCursor, count, policy.ackTimeout());
     claiming = true;
-    getContext().pipeToSelf(f, (c, err) -> err != null ? new ClaimDone(List.of(), Map.of(), false, null, err)
+    getContext().pipeToSelf(f, (c, err) -> err != null
+        ? new ClaimDone(List.of(), Map.of(), false, null, err)
         : new ClaimDone(c.messages(), c.counts(), c.countsComplete(), c.next(), null));
     return this;
   }

@@ -10,7 +10,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * ignores its own rings, it woke its subscriptions already).
  */
 public final class Wakeups {
-  private final byte[] token = java.util.UUID.randomUUID().toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private final byte[] token = java.util.UUID.randomUUID().toString()
+      .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   /** This node's doorbell token. */
   public byte[] token() {

@@ -54,28 +54,31 @@ public final class AdminRoutes extends RouteSupport {
     endpoints.add("DELETE", "/v1/channels/{channel}/dead-letters/{id}");
     endpoints.add("POST", "/v1/channels/{channel}/dead-letters/{id}/replay");
     return pathPrefix("v1", () -> pathPrefix("channels", () -> concat(
-        pathEnd(() -> get(() -> admin(() -> answer(() ->
-            channels.list().thenApply(l -> json(StatusCodes.OK, l)))))),
+        pathEnd(() -> get(() -> admin(() -> answer(() -> channels.list().thenApply(l -> json(StatusCodes.OK, l)))))),
         pathPrefix(PathMatchers.segment(), channel -> concat(
             pathEnd(() -> get(() -> admin(() -> answer(channel, () -> channelStats(channel))))),
             pathPrefix("dead-letters", () -> concat(
                 pathEnd(() -> concat(
-                    get(() -> admin(() -> parameterOptional("after", after -> parameterOptional("limit", limit ->
-                        answer(channel, () -> page(channel, after, limit)))))),
-                    delete(() -> admin(() -> answer(channel, () -> deadLetters.purge(channel).thenApply(n ->
-                        json(StatusCodes.OK, new Purged(channel, n)))))))),
+                    get(() -> admin(() -> parameterOptional("after",
+                        after -> parameterOptional("limit",
+                            limit -> answer(channel, () -> page(channel, after, limit)))))),
+                    delete(() -> admin(() -> answer(channel,
+                        () -> deadLetters.purge(channel)
+                            .thenApply(n -> json(StatusCodes.OK, new Purged(channel, n)))))))),
                 // "replay" is never an entry id (those are digits-digits): match it before {id}
-                path("replay", () -> post(() -> admin(() -> jsonBody(ReplayBody.SPEC, (body, unknown) ->
-                    answer(channel, () -> replayAll(channel, body, unknown)))))),
+                path("replay",
+                    () -> post(() -> admin(() -> jsonBody(ReplayBody.SPEC,
+                        (body, unknown) -> answer(channel, () -> replayAll(channel, body, unknown)))))),
                 pathPrefix(PathMatchers.segment(), id -> concat(
                     pathEnd(() -> concat(
                         get(() -> admin(() -> answer(channel, id, () -> deadLetters.get(channel, id).thenApply(d -> d
                             .map(v -> json(StatusCodes.OK, v)).orElseGet(() -> deadLetterNotFound(channel, id)))))),
                         delete(() -> admin(() -> answer(channel, id, () -> deadLetters.delete(channel, id)
-                            .thenApply(deleted -> deleted ? HttpResponse.create().withStatus(StatusCodes.NO_CONTENT)
+                            .thenApply(deleted -> deleted
+                                ? HttpResponse.create().withStatus(StatusCodes.NO_CONTENT)
                                 : deadLetterNotFound(channel, id))))))),
-                    path("replay", () -> post(() -> admin(() -> jsonBody(ReplayBody.SPEC, (body, unknown) ->
-                        answer(channel, id, () -> replayOne(channel, id, body, unknown)))))))))))))));
+                    path("replay", () -> post(() -> admin(() -> jsonBody(ReplayBody.SPEC, (body,
+                        unknown) -> answer(channel, id, () -> replayOne(channel, id, body, unknown)))))))))))))));
   }
 
   private Route admin(Supplier<Route> inner) {
@@ -88,15 +91,15 @@ public final class AdminRoutes extends RouteSupport {
   /** The answer to a replay of one dead letter. */
   @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
   record Replayed(String deadLetterId, String originalMessageId, String messageId, String streamId, boolean duplicate,
-                  boolean deleted, String warning) {}
+      boolean deleted, String warning) {}
 
   /** The answer to a replay-all. */
   record ReplayedAll(String channel, int replayed, int duplicates, int failed, int skipped, int notDeleted,
-                     Long remaining, boolean complete, String stoppedBecause, List<PublishResult> failures) {}
+      Long remaining, boolean complete, String stoppedBecause, List<PublishResult> failures) {}
 
   private CompletionStage<HttpResponse> channelStats(String channel) {
-    return channels.stats(channel).thenApply(s -> s.map(v -> json(StatusCodes.OK, v)).orElseGet(() ->
-        error(StatusCodes.NOT_FOUND, "not-found", "channel '" + channel + "' has no stream and no dead letters on"
+    return channels.stats(channel).thenApply(s -> s.map(v -> json(StatusCodes.OK, v)).orElseGet(
+        () -> error(StatusCodes.NOT_FOUND, "not-found", "channel '" + channel + "' has no stream and no dead letters on"
             + " redis instance '" + channels.instanceOf(channel) + "': nothing was published to it yet")));
   }
 
@@ -123,7 +126,7 @@ public final class AdminRoutes extends RouteSupport {
   }
 
   private CompletionStage<HttpResponse> replayOne(String channel, String id, ReplayBody body,
-                                                  List<FieldError> unknown) {
+      List<FieldError> unknown) {
     List<FieldError> errors = body.validate(false, unknown);
     if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
     return deadLetters.replayOne(channel, id, body.timeToLive()).thenApply(outcome -> {
@@ -136,19 +139,23 @@ public final class AdminRoutes extends RouteSupport {
       ReplayOne.Replayed r = (ReplayOne.Replayed) outcome;
       PublishReply.Accepted a = r.accepted();
       return json(StatusCodes.OK, new Replayed(id, r.deadLetter().envelope().id(), a.messageId(), a.streamId(),
-          a.duplicate(), r.deleteError() == null, r.deleteError() == null ? null : "the message was replayed but the"
-          + " dead letter could not be deleted (" + r.deleteError() + "): replaying it again is deduplicated; delete"
-          + " it later"));
+          a.duplicate(), r.deleteError() == null, r.deleteError() == null
+              ? null
+              : "the message was replayed but the"
+                  + " dead letter could not be deleted (" + r.deleteError()
+                  + "): replaying it again is deduplicated; delete"
+                  + " it later"));
     });
   }
 
   private CompletionStage<HttpResponse> replayAll(String channel, ReplayBody body, List<FieldError> unknown) {
     List<FieldError> errors = body.validate(true, unknown);
     if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
-    return deadLetters.replayAll(channel, body.timeToLive(), body.maxOrDefault()).thenApply(r ->
-        json(StatusCodes.OK, new ReplayedAll(r.channel(), r.replayed(), r.duplicates(), r.failed(), r.skipped(),
-            r.notDeleted(), r.remaining(), r.complete(), r.stoppedBecause(), r.failures().stream()
-                .map(f -> PublishResult.of(f.reply()).forDeadLetter(f.deadLetterId())).toList())));
+    return deadLetters.replayAll(channel, body.timeToLive(), body.maxOrDefault())
+        .thenApply(r -> json(StatusCodes.OK,
+            new ReplayedAll(r.channel(), r.replayed(), r.duplicates(), r.failed(), r.skipped(),
+                r.notDeleted(), r.remaining(), r.complete(), r.stoppedBecause(), r.failures().stream()
+                    .map(f -> PublishResult.of(f.reply()).forDeadLetter(f.deadLetterId())).toList())));
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ import io.redisrouter.protocol.FieldError;
 import io.redisrouter.router.consume.DeliveryView;
 import io.redisrouter.router.consume.HttpConsumers.LookupResult;
 import io.redisrouter.router.consume.HttpSubscription;
-import io.redisrouter.router.consume.PullGateway;
 import io.redisrouter.router.consume.PullService;
 import io.redisrouter.router.consume.SubscriptionAdmin;
 import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
@@ -42,7 +41,7 @@ public final class ConsumeRoutes extends RouteSupport {
   private final JsonBodies.Spec<PullBody> pullSpec;
 
   public ConsumeRoutes(SubscriptionAdmin subscriptions, PullService pulls, HttpSettings settings, Auth auth,
-                       Endpoints endpoints) {
+      Endpoints endpoints) {
     super(auth, endpoints);
     this.subscriptions = subscriptions;
     this.pulls = pulls;
@@ -63,28 +62,37 @@ public final class ConsumeRoutes extends RouteSupport {
     HttpSettings.Scope consume = HttpSettings.Scope.CONSUME;
     return pathPrefix("v1", () -> pathPrefix("subscriptions", () -> concat(
         pathEnd(() -> concat(
-            post(() -> authorized(admin, () -> jsonBody(SubscriptionBody.SPEC, (body, unknown) ->
-                answer(create(body, unknown))))),
-            get(() -> authorized(consume, () -> answer(subscriptions.list().thenApply(all ->
-                json(StatusCodes.OK, Map.of("subscriptions", all.stream().map(HttpSubscription::publicView)
-                    .toList())))))))),
+            post(() -> authorized(admin,
+                () -> jsonBody(SubscriptionBody.SPEC, (body, unknown) -> answer(create(body, unknown))))),
+            get(() -> authorized(consume,
+                () -> answer(subscriptions.list()
+                    .thenApply(all -> json(StatusCodes.OK,
+                        Map.of("subscriptions", all.stream().map(HttpSubscription::publicView)
+                            .toList())))))))),
         pathPrefix(PathMatchers.segment(), name -> concat(
             pathEnd(() -> concat(
                 get(() -> authorized(consume, () -> answer(subscriptions.show(name).thenApply(v -> v
                     .map(s -> json(StatusCodes.OK, s)).orElseGet(() -> notFound(name)))))),
                 delete(() -> authorized(admin, () -> answer(subscriptions.remove(name).thenApply(deleted -> deleted
-                    ? HttpResponse.create().withStatus(StatusCodes.NO_CONTENT) : notFound(name))))))),
+                    ? HttpResponse.create().withStatus(StatusCodes.NO_CONTENT)
+                    : notFound(name))))))),
             // a long poll may wait up to max-pull-wait, longer than Pekko's request-timeout (20 s against 30 s by
             // default), which would answer 503 in its place and hand what comes later to nobody
-            path("pull", () -> post(() -> authorized(consume, () -> withRequestTimeout(pullRequestTimeout(), () ->
-                jsonBody(pullSpec, (body, unknown) -> answer(pull(name, body, unknown))))))),
-            path("ack", () -> post(() -> authorized(consume, () -> jsonBody(SettleBody.ACK, (body, unknown) ->
-                answer(settle(name, body.deliveryIds(), true, null, false, unknown)))))),
-            path("nack", () -> post(() -> authorized(consume, () -> jsonBody(SettleBody.NACK, (body, unknown) ->
-                answer(settle(name, body.deliveryIds(), false, body.error(),
-                    Boolean.TRUE.equals(body.doNotRetry()), unknown)))))),
-            path("events", () -> get(() -> authorized(consume, () ->
-                optionalHeaderValueByName("Last-Event-ID", last -> events(name, last))))))))));
+            path("pull",
+                () -> post(() -> authorized(consume,
+                    () -> withRequestTimeout(pullRequestTimeout(),
+                        () -> jsonBody(pullSpec, (body, unknown) -> answer(pull(name, body, unknown))))))),
+            path("ack",
+                () -> post(() -> authorized(consume,
+                    () -> jsonBody(SettleBody.ACK,
+                        (body, unknown) -> answer(settle(name, body.deliveryIds(), true, null, false, unknown)))))),
+            path("nack",
+                () -> post(() -> authorized(consume,
+                    () -> jsonBody(SettleBody.NACK,
+                        (body, unknown) -> answer(settle(name, body.deliveryIds(), false, body.error(),
+                            Boolean.TRUE.equals(body.doNotRetry()), unknown)))))),
+            path("events", () -> get(() -> authorized(consume,
+                () -> optionalHeaderValueByName("Last-Event-ID", last -> events(name, last))))))))));
   }
 
   /** The answer to an ack or nack. */
@@ -111,22 +119,25 @@ public final class ConsumeRoutes extends RouteSupport {
   private CompletionStage<HttpResponse> pull(String name, PullBody body, List<FieldError> unknown) {
     List<FieldError> errors = body.validate(settings, unknown);
     if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
-    return withPull(name, sub -> pulls.pull(sub, body.count(settings), body.waitFor(settings)).thenApply(handed ->
-        json(StatusCodes.OK, Map.of("messages", handed.stream()
-            .map(h -> DeliveryView.of(h.delivery(), h.ackDeadline())).toList()))));
+    return withPull(name,
+        sub -> pulls.pull(sub, body.count(settings), body.waitFor(settings))
+            .thenApply(handed -> json(StatusCodes.OK, Map.of("messages", handed.stream()
+                .map(h -> DeliveryView.of(h.delivery(), h.ackDeadline())).toList()))));
   }
 
   private CompletionStage<HttpResponse> settle(String name, List<String> ids, boolean ack, String error,
-                                               boolean doNotRetry, List<FieldError> unknown) {
+      boolean doNotRetry, List<FieldError> unknown) {
     List<FieldError> errors = SettleBody.validate(ids, error, unknown);
     if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
     String reason = error == null || error.isBlank() ? "nacked over HTTP" : error;
     return withPull(name, sub -> pulls.settle(sub, ids, ack, reason, doNotRetry).thenApply(r -> {
-      String note = r.unknown().isEmpty() ? null : ack
-          ? "unknown ids are not pending for this subscription any more (already acked or dead-lettered), or are"
-              + " not delivery ids"
-          : "unknown ids were not handed out by this router node, were already answered, or their ack timeout"
-              + " passed long ago; such messages are delivered again";
+      String note = r.unknown().isEmpty()
+          ? null
+          : ack
+              ? "unknown ids are not pending for this subscription any more (already acked or dead-lettered), or are"
+                  + " not delivery ids"
+              : "unknown ids were not handed out by this router node, were already answered, or their ack timeout"
+                  + " passed long ago; such messages are delivered again";
       return json(StatusCodes.OK, new Settled(ack ? r.settled() : null, ack ? null : r.settled(), r.unknown(),
           note));
     }));
@@ -162,8 +173,9 @@ public final class ConsumeRoutes extends RouteSupport {
 
   /** Runs {@code f} with the pull subscription {@code name}; another lookup result is answered here. */
   private CompletionStage<HttpResponse> withPull(String name,
-                                                 Function<LookupResult.Pull, CompletionStage<HttpResponse>> f) {
-    return pulls.lookup(name).thenCompose(r -> r instanceof LookupResult.Pull p ? f.apply(p)
+      Function<LookupResult.Pull, CompletionStage<HttpResponse>> f) {
+    return pulls.lookup(name).thenCompose(r -> r instanceof LookupResult.Pull p
+        ? f.apply(p)
         : done(problem(name, r)));
   }
 

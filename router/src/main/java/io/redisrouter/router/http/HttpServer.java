@@ -39,8 +39,8 @@ public final class HttpServer extends AllDirectives {
   /** Set once the drain is over: from then on every request is answered 503 shutting-down at once. */
   private final AtomicBoolean drainOver = new AtomicBoolean();
   /** The answers of the requests in flight (completed with 503 shutting-down when the drain is over first). */
-  private final java.util.Set<java.util.concurrent.CompletableFuture<RouteResult>>
-      running = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.Set<java.util.concurrent.CompletableFuture<RouteResult>> running = java.util.concurrent.ConcurrentHashMap
+      .newKeySet();
   /** The answer to a request the node cannot finish before it closes its connections. */
   private static final HttpResponse SHUTTING_DOWN = RouteSupport.error(StatusCodes.SERVICE_UNAVAILABLE,
       "shutting-down", "this router node is shutting down and did not finish this request within"
@@ -101,22 +101,22 @@ public final class HttpServer extends AllDirectives {
     return Http.get(system).newServerAt(host, port)
         .adaptSettings(s -> s.withTerminationDeadlineExceededResponse(SHUTTING_DOWN))
         .bind(route).thenApply(binding -> {
-      CoordinatedShutdown cs = CoordinatedShutdown.get(system);
-      cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-stop-accepting", () -> {
-        accepting.set(false);
-        log.info("shutdown: HTTP endpoint stops accepting connections");
-        return Stages.plain(binding.unbind()).thenApply(x -> Done.getInstance());
-      });
-      cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () -> {
-        long start = System.nanoTime();
-        return drained(system, start, start).thenCompose(x -> {
-          log.info("shutdown: HTTP requests drained in {} ms ({} in flight); closing the remaining connections",
-              (System.nanoTime() - start) / 1_000_000, inFlight.get());
-          return binding.terminate(terminateDeadline);
-        }).thenApply(x -> Done.getInstance());
-      });
-      return binding;
-    });
+          CoordinatedShutdown cs = CoordinatedShutdown.get(system);
+          cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-stop-accepting", () -> {
+            accepting.set(false);
+            log.info("shutdown: HTTP endpoint stops accepting connections");
+            return Stages.plain(binding.unbind()).thenApply(x -> Done.getInstance());
+          });
+          cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () -> {
+            long start = System.nanoTime();
+            return drained(system, start, start).thenCompose(x -> {
+              log.info("shutdown: HTTP requests drained in {} ms ({} in flight); closing the remaining connections",
+                  (System.nanoTime() - start) / 1_000_000, inFlight.get());
+              return binding.terminate(terminateDeadline);
+            }).thenApply(x -> Done.getInstance());
+          });
+          return binding;
+        });
   }
 
   /** Completes once no request was in flight for {@link #DRAIN_QUIET}, or after {@code http.shutdown.drain-max}; never blocks. */
@@ -156,8 +156,9 @@ public final class HttpServer extends AllDirectives {
    */
   private Route tracked(java.util.function.Supplier<Route> inner) {
     Route handled = inner.get();
-    return mapResponse(resp -> accepting.get() ? resp
-            : resp.addHeader(org.apache.pekko.http.javadsl.model.headers.Connection.create("close")),
+    return mapResponse(resp -> accepting.get()
+        ? resp
+        : resp.addHeader(org.apache.pekko.http.javadsl.model.headers.Connection.create("close")),
         () -> mapRouteResultFuture(result -> {
           inFlight.incrementAndGet();
           var answer = new java.util.concurrent.CompletableFuture<RouteResult>();
@@ -165,7 +166,8 @@ public final class HttpServer extends AllDirectives {
           if (drainOver.get()) answer.complete(RouteResults.complete(SHUTTING_DOWN));
           Stages.plain(result).whenComplete((r, e) -> {
             if (e != null) answer.completeExceptionally(e);
-            else answer.complete(r);
+            else
+              answer.complete(r);
           });
           return answer.whenComplete((r, e) -> {
             running.remove(answer);
@@ -205,7 +207,8 @@ public final class HttpServer extends AllDirectives {
           if (resp.entity().getContentType().toString().startsWith("application/json")) return resp;
           // wrap Pekko's plain-text rejections (bad entity, missing header, ...) in the JSON error body
           String text = resp.entity() instanceof org.apache.pekko.http.javadsl.model.HttpEntity.Strict s
-              ? s.getData().utf8String() : resp.status().reason();
+              ? s.getData().utf8String()
+              : resp.status().reason();
           return RouteSupport.error(resp.status(), "bad-request", text).withHeaders(resp.getHeaders());
         });
   }

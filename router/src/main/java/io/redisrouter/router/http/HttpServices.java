@@ -7,4 +7,4 @@ import io.redisrouter.router.consume.SubscriptionAdmin;
 
 /** The services the routes call; built by the composition root ({@code RouterService}). */
 public record HttpServices(SubscriptionAdmin subscriptions, PullService pulls, ChannelAdmin channels,
-                           DeadLetterAdmin deadLetters) {}
+    DeadLetterAdmin deadLetters) {}

@@ -149,7 +149,7 @@ public final class JsonBodies {
     @Override
     @SuppressWarnings("unchecked")
     public boolean handleUnknownProperty(DeserializationContext ctxt, JsonParser p, JsonDeserializer<?> deserializer,
-                                         Object beanOrClass, String propertyName) throws IOException {
+        Object beanOrClass, String propertyName) throws IOException {
       Object problems = ctxt.getAttribute(PROBLEMS);
       if (problems instanceof List<?> list) {
         // the parser is at (or, for an array or object, inside) the field's value: its path ends at the field
@@ -169,7 +169,8 @@ public final class JsonBodies {
         String prefix = path.endsWith(propertyName) ? path.substring(0, path.length() - propertyName.length()) : "";
         Collection<Object> known = deserializer.getKnownPropertyNames();
         List<String> names = new ArrayList<>();
-        if (known != null) new TreeSet<>(known.stream().map(String::valueOf).toList()).forEach(k -> names.add(prefix + k));
+        if (known != null)
+          new TreeSet<>(known.stream().map(String::valueOf).toList()).forEach(k -> names.add(prefix + k));
         ((List<FieldError>) list).add(new FieldError(path, "unknown-field", "'" + path + "' is not a known field:"
             + " use " + names));
       }

@@ -31,7 +31,7 @@ public final class OpenApi {
       mergeComponents(base, fragment.get("components"));
       JsonNode frag = fragment.get("paths");
       if (frag == null) continue;
-      for (Iterator<Map.Entry<String, JsonNode>> it = frag.fields(); it.hasNext(); ) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = frag.fields(); it.hasNext();) {
         Map.Entry<String, JsonNode> e = it.next();
         JsonNode existing = paths.get(e.getKey());
         if (existing instanceof ObjectNode o) {

@@ -31,8 +31,8 @@ public final class OpsRoutes extends RouteSupport {
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
-    Route doc = path(org.apache.pekko.http.javadsl.server.PathMatchers.segment("v1").slash("openapi.json"), () ->
-        get(() -> complete(org.apache.pekko.http.javadsl.model.HttpResponse.create().withEntity(
+    Route doc = path(org.apache.pekko.http.javadsl.server.PathMatchers.segment("v1").slash("openapi.json"),
+        () -> get(() -> complete(org.apache.pekko.http.javadsl.model.HttpResponse.create().withEntity(
             org.apache.pekko.http.javadsl.model.HttpEntities.create(
                 org.apache.pekko.http.javadsl.model.ContentTypes.APPLICATION_JSON, openapi)))));
     return concat(doc, pathPrefix("health", () -> concat(

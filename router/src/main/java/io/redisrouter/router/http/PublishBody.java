@@ -22,7 +22,7 @@ import java.util.Map;
  * {@code deadline} (ISO-8601 instant), {@code idempotencyKey}.
  */
 public record PublishBody(JsonNode payload, String payloadBase64, String contentType, Map<String, String> headers,
-                          String partitionKey, String ttl, String deadline, String idempotencyKey) {
+    String partitionKey, String ttl, String deadline, String idempotencyKey) {
 
   static final String EXAMPLE = "an object like {\"payload\": ...}";
 
@@ -72,7 +72,7 @@ public record PublishBody(JsonNode payload, String payloadBase64, String content
    * {@code errors}: the body's own checks, then the protocol's, with the field names the client wrote.
    */
   PublishRequest toRequest(String channel, String headerKey, RouterSettings settings, String prefix,
-                           List<FieldError> errors) {
+      List<FieldError> errors) {
     int before = errors.size();
     byte[] bytes = null;
     String type = contentType;

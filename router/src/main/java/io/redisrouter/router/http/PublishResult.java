@@ -16,8 +16,8 @@ import java.util.List;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record PublishResult(int status, String messageId, String streamId, Boolean duplicate, Long receivers,
-                            Integer attempts, String code, String message, List<FieldError> errors,
-                            Long retryAfterMs, String deadLetterId) {
+    Integer attempts, String code, String message, List<FieldError> errors,
+    Long retryAfterMs, String deadLetterId) {
 
   static PublishResult of(PublishReply reply) {
     int status = statusOf(reply).intValue();
@@ -50,7 +50,8 @@ public record PublishResult(int status, String messageId, String streamId, Boole
       case OVERLOADED -> StatusCodes.TOO_MANY_REQUESTS;
       case UNAVAILABLE, SHUTTING_DOWN -> StatusCodes.SERVICE_UNAVAILABLE;
       case INVALID -> r.errors().stream().anyMatch(e -> e.code().equals("payload-too-large"))
-          ? StatusCodes.PAYLOAD_TOO_LARGE : StatusCodes.BAD_REQUEST;
+          ? StatusCodes.PAYLOAD_TOO_LARGE
+          : StatusCodes.BAD_REQUEST;
     };
   }
 }

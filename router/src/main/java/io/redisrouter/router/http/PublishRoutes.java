@@ -35,19 +35,20 @@ public final class PublishRoutes extends RouteSupport {
   public Route route() {
     endpoints.add("POST", "/v1/channels/{channel}/messages");
     endpoints.add("POST", "/v1/channels/{channel}/messages/batch");
-    return pathPrefix("v1", () -> pathPrefix("channels", () -> pathPrefix(PathMatchers.segment(), channel ->
-        pathPrefix("messages", () -> concat(
-            pathEnd(() -> post(() -> authorized(HttpSettings.Scope.PUBLISH, () ->
-                optionalHeaderValueByName("Idempotency-Key", key ->
-                    jsonBody(PublishBody.SPEC, (body, unknown) ->
-                        onSuccess(publishOne(channel, body, unknown, key), this::complete)))))),
-            path("batch", () -> post(() -> authorized(HttpSettings.Scope.PUBLISH, () ->
-                jsonBody(PublishBody.Batch.SPEC, (batch, unknown) ->
-                    onSuccess(publishBatch(channel, batch, unknown), this::complete))))))))));
+    return pathPrefix("v1",
+        () -> pathPrefix("channels",
+            () -> pathPrefix(PathMatchers.segment(), channel -> pathPrefix("messages", () -> concat(
+                pathEnd(
+                    () -> post(() -> authorized(HttpSettings.Scope.PUBLISH,
+                        () -> optionalHeaderValueByName("Idempotency-Key", key -> jsonBody(PublishBody.SPEC,
+                            (body, unknown) -> onSuccess(publishOne(channel, body, unknown, key), this::complete)))))),
+                path("batch",
+                    () -> post(() -> authorized(HttpSettings.Scope.PUBLISH, () -> jsonBody(PublishBody.Batch.SPEC,
+                        (batch, unknown) -> onSuccess(publishBatch(channel, batch, unknown), this::complete))))))))));
   }
 
   private CompletionStage<HttpResponse> publishOne(String channel, PublishBody body, List<FieldError> unknown,
-                                                   Optional<String> key) {
+      Optional<String> key) {
     List<FieldError> errors = new ArrayList<>(unknown);
     PublishRequest request = body.toRequest(channel, key.orElse(null), runtime.settings(), "", errors);
     if (!errors.isEmpty()) return done(invalid(errors));
@@ -55,7 +56,7 @@ public final class PublishRoutes extends RouteSupport {
   }
 
   private CompletionStage<HttpResponse> publishBatch(String channel, PublishBody.Batch batch,
-                                                     List<FieldError> unknown) {
+      List<FieldError> unknown) {
     List<PublishBody> messages = batch.messages();
     if (messages == null || messages.isEmpty()) {
       return done(json(StatusCodes.BAD_REQUEST, new ApiError("invalid", "messages must be a non-empty array",

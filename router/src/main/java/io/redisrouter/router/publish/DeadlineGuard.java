@@ -137,7 +137,8 @@ final class DeadlineGuard {
         g.target.accept(new PublishReply.Rejected(g.envelope.id(), PublishReply.RejectReason.UNAVAILABLE,
             "redis instance '" + g.instance + "' did not confirm the write before the message's deadline "
                 + g.envelope.deadline() + " (it is slow or not answering); the write may still happen: retry with"
-                + " messageId '" + g.envelope.id() + "' so that it is deduplicated", List.of(), RETRY_AFTER_UNKNOWN));
+                + " messageId '" + g.envelope.id() + "' so that it is deduplicated",
+            List.of(), RETRY_AFTER_UNKNOWN));
       }
     }
     sweepScheduled.set(false);

@@ -71,8 +71,7 @@ public final class PublishIngress {
     /** The ingress queue is full. */
     OVERLOADED,
     /** An until-received broadcast, and {@code ingress.until-received-max} of them wait for a receiver already. */
-    UNTIL_RECEIVED_FULL,
-    CLOSED
+    UNTIL_RECEIVED_FULL, CLOSED
   }
 
   private final BoundedSourceQueue<Pending> queue;
@@ -91,8 +90,9 @@ public final class PublishIngress {
   private final int untilReceivedMax;
 
   public PublishIngress(IngressSettings settings, Duration dedupWindow, Duration connectWait,
-                        Function<String, RedisHandle> handles, Wakeups wakeups, RouterMetrics metrics, Scheduler scheduler, ExecutionContext ec,
-                        Materializer materializer) {
+      Function<String, RedisHandle> handles, Wakeups wakeups, RouterMetrics metrics, Scheduler scheduler,
+      ExecutionContext ec,
+      Materializer materializer) {
     this.handles = handles;
     this.connectWait = connectWait;
     this.guard = new DeadlineGuard(scheduler, ec, metrics);
@@ -176,7 +176,8 @@ public final class PublishIngress {
     metrics.publishRejected.increment();
     p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.UNAVAILABLE,
         "the router failed to write the message (" + e.getClass().getSimpleName() + "); nothing was written, retry"
-            + " later", List.of(), RETRY_AFTER_UNAVAILABLE));
+            + " later",
+        List.of(), RETRY_AFTER_UNAVAILABLE));
   }
 
   /**
@@ -291,8 +292,8 @@ public final class PublishIngress {
   }
 
   private void writeOne(Pending p, Instant now, List<CompletableFuture<?>> writes,
-                        Map<RedisHandle, CommandBatch> toFlush, Set<String> written,
-                        Map<RedisHandle, RedisHandle.Live> lives) {
+      Map<RedisHandle, CommandBatch> toFlush, Set<String> written,
+      Map<RedisHandle, RedisHandle.Live> lives) {
     Envelope e = p.envelope();
     if (e.isExpired(now)) {
       metrics.publishExpired.increment();
@@ -323,7 +324,7 @@ public final class PublishIngress {
           }));
     } else if (p.dedup()) {
       CompletionStage<List<Object>> f = batch.evalScript(Scripts.DEDUP_XADD,
-          new String[] {RedisKeys.stream(e.channel()), RedisKeys.dedup(e.channel(), e.id())},
+          new String[]{RedisKeys.stream(e.channel()), RedisKeys.dedup(e.channel(), e.id())},
           Long.toString(dedupWindowMs).getBytes(StandardCharsets.US_ASCII), body);
       written.add(e.channel());
       batch.ringAfter(e.channel(), wakeups.token());
@@ -365,9 +366,12 @@ public final class PublishIngress {
     Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     String msg = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
     // a timed-out command is still executed when a slow or stopped Redis catches up: its outcome is unknown
-    String outcome = !(c instanceof io.lettuce.core.RedisCommandTimeoutException) ? "; nothing was written, retry later"
-        : p.policy().mode() == ChannelMode.BROADCAST ? "; the message may still be published, a retry may deliver it twice"
-        : "; the write may still happen: retry with messageId '" + p.envelope().id() + "' so that it is deduplicated";
+    String outcome = !(c instanceof io.lettuce.core.RedisCommandTimeoutException)
+        ? "; nothing was written, retry later"
+        : p.policy().mode() == ChannelMode.BROADCAST
+            ? "; the message may still be published, a retry may deliver it twice"
+            : "; the write may still happen: retry with messageId '" + p.envelope().id()
+                + "' so that it is deduplicated";
     p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.UNAVAILABLE,
         "redis did not accept the message: " + msg + outcome, List.of(), RETRY_AFTER_UNAVAILABLE));
   }
@@ -380,7 +384,7 @@ public final class PublishIngress {
    * the command connection that the reliable subscriptions read with.
    */
   private void onBroadcastResult(Pending p, RedisHandle handle, byte[] body, int attempt, Long receivers,
-                                 Throwable err) {
+      Throwable err) {
     Envelope e = p.envelope();
     boolean holding = attempt > 1;
     if (err != null) {
@@ -407,7 +411,8 @@ public final class PublishIngress {
       };
       Duration left = Duration.between(Instant.now(), e.deadline());
       if (left.isNegative() || left.isZero()) expire.run();
-      else scheduler.scheduleOnce(left, expire, ec);
+      else
+        scheduler.scheduleOnce(left, expire, ec);
       return;
     }
     if (!holding && untilReceived.incrementAndGet() > untilReceivedMax) {

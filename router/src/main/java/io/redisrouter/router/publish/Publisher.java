@@ -36,7 +36,7 @@ public final class Publisher {
   private final Set<String> knownChannels = ConcurrentHashMap.newKeySet();
 
   public Publisher(RouterSettings settings, RouterMetrics metrics, PublishIngress ingress,
-                   Consumer<String> onNewChannel) {
+      Consumer<String> onNewChannel) {
     this.settings = settings;
     this.metrics = metrics;
     this.ingress = ingress;
@@ -60,14 +60,17 @@ public final class Publisher {
   public PublishReply submit(PublishRequest r, Consumer<PublishReply> reply) {
     Instant now = Instant.now();
     List<FieldError> errors = Validation.checkPublish(r, settings.limits(), now);
-    String id = r.messageId() != null ? r.messageId() : idPrefix + "-" + Long.toString(idSequence.incrementAndGet(), 36);
+    String id = r.messageId() != null
+        ? r.messageId()
+        : idPrefix + "-" + Long.toString(idSequence.incrementAndGet(), 36);
     if (!errors.isEmpty()) {
       metrics.publishRejected.increment();
       return new PublishReply.Rejected(id, PublishReply.RejectReason.INVALID,
           errors.stream().map(FieldError::message).reduce((a, b) -> a + "; " + b).orElse("invalid"), errors, null);
     }
     ChannelPolicy policy = settings.policyFor(r.channel());
-    Instant deadline = r.deadline() != null ? r.deadline()
+    Instant deadline = r.deadline() != null
+        ? r.deadline()
         : now.plus(r.timeToLive() != null ? r.timeToLive() : policy.timeToLive());
     Envelope envelope = new Envelope(id, r.channel(), r.partitionKey(), r.payload(), r.contentType(), r.headers(),
         now, deadline, 0);
@@ -75,7 +78,8 @@ public final class Publisher {
         && knownChannels.add(r.channel())) {
       onNewChannel.accept(r.channel());
     }
-    PublishIngress.Offer offer = ingress.offer(new PublishIngress.Pending(envelope, policy, r.messageId() != null, reply));
+    PublishIngress.Offer offer = ingress
+        .offer(new PublishIngress.Pending(envelope, policy, r.messageId() != null, reply));
     return switch (offer) {
       case ENQUEUED -> null;
       case OVERLOADED -> rejected(id, PublishReply.RejectReason.OVERLOADED, "the ingress queue is full ("
@@ -89,7 +93,7 @@ public final class Publisher {
   }
 
   private PublishReply rejected(String id, PublishReply.RejectReason reason, String message,
-                                java.time.Duration retryAfter) {
+      java.time.Duration retryAfter) {
     metrics.publishRejected.increment();
     return new PublishReply.Rejected(id, reason, message, null, retryAfter);
   }

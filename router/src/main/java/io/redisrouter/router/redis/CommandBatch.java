@@ -43,7 +43,7 @@ public final class CommandBatch {
   }
 
   private <T> CompletableFuture<T> add(CommandType type, io.lettuce.core.output.CommandOutput<String, byte[], T> out,
-                                       CommandArgs<String, byte[]> args) {
+      CommandArgs<String, byte[]> args) {
     AsyncCommand<String, byte[], T> c = new AsyncCommand<>(new Command<>(type, out, args));
     commands.add(c);
     return c;
@@ -72,7 +72,8 @@ public final class CommandBatch {
     }
     CommandArgs<String, byte[]> a = new CommandArgs<>(RedisConnectionActor.CODEC).add(sha).add(keys.length)
         .addKeys(keys).addValues(args);
-    CompletableFuture<List<Object>> f = add(CommandType.EVALSHA, new NestedMultiOutput<>(RedisConnectionActor.CODEC), a);
+    CompletableFuture<List<Object>> f = add(CommandType.EVALSHA, new NestedMultiOutput<>(RedisConnectionActor.CODEC),
+        a);
     return f.handle((v, e) -> {
       if (e == null) return CompletableFuture.completedFuture(v);
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;

@@ -4,8 +4,6 @@ import io.lettuce.core.RedisBusyException;
 import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XReadArgs;
 
-import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -29,7 +27,8 @@ public final class ConsumerGroups {
   /** Makes sure {@code group} exists on {@code stream} (MKSTREAM), created at this node's known position or {@code $}. */
   public static CompletionStage<Ensured> ensure(RedisHandle handle, String stream, String group) {
     String known = handle.groupPosition(stream, group);
-    XReadArgs.StreamOffset<String> offset = known == null ? XReadArgs.StreamOffset.latest(stream)
+    XReadArgs.StreamOffset<String> offset = known == null
+        ? XReadArgs.StreamOffset.latest(stream)
         : XReadArgs.StreamOffset.from(stream, known);
     CompletionStage<Boolean> created;
     try {

@@ -18,7 +18,7 @@ import java.util.concurrent.CompletionStage;
  * @param lagReported whether the server has the field at all (nil or not): false on Redis 6.2
  */
 public record GroupInfo(String name, long consumers, long pending, String lastDeliveredId, Long entriesRead,
-                        Long lag, boolean lagReported) {
+    Long lag, boolean lagReported) {
 
   /** The rows of an {@code XINFO GROUPS} reply. */
   public static List<GroupInfo> parse(List<Object> reply) {
@@ -53,9 +53,9 @@ public record GroupInfo(String name, long consumers, long pending, String lastDe
     boolean lagReported = false;
     List<Object[]> fields = new ArrayList<>();
     if (row instanceof List<?> l) {
-      for (int i = 0; i + 1 < l.size(); i += 2) fields.add(new Object[] {l.get(i), l.get(i + 1)});
+      for (int i = 0; i + 1 < l.size(); i += 2) fields.add(new Object[]{l.get(i), l.get(i + 1)});
     } else if (row instanceof Map<?, ?> m) {
-      m.forEach((k, v) -> fields.add(new Object[] {k, v}));
+      m.forEach((k, v) -> fields.add(new Object[]{k, v}));
     }
     for (Object[] f : fields) {
       switch (text(f[0])) {
@@ -68,7 +68,8 @@ public record GroupInfo(String name, long consumers, long pending, String lastDe
           lagReported = true;
           lag = number(f[1], null);
         }
-        default -> { }
+        default -> {
+        }
       }
     }
     return new GroupInfo(name == null ? "" : name, consumers, pending, last == null ? "0-0" : last, entriesRead, lag,

@@ -26,8 +26,7 @@ public final class GroupLag {
   public static final int COUNT_BOUND = 10_000;
 
   /** {@code entriesReadUnknown} where XINFO GROUPS has no (or a nil) {@code entries-read}. */
-  public static final String ENTRIES_READ_UNKNOWN =
-      "this redis does not report entries-read (redis before 7.0, or after deletions in the group's range)";
+  public static final String ENTRIES_READ_UNKNOWN = "this redis does not report entries-read (redis before 7.0, or after deletions in the group's range)";
 
   private static final String COUNT_AFTER = """
       local start = ARGV[1]
@@ -50,11 +49,13 @@ public final class GroupLag {
     }
     String lastId = info.lastDeliveredId();
     String start = lastId == null || "0-0".equals(lastId) ? "-" : "(" + lastId;
-    return cmd.<Long>eval(COUNT_AFTER, ScriptOutputType.INTEGER, new String[] {stream},
-            start.getBytes(StandardCharsets.UTF_8),
-            Integer.toString(COUNT_BOUND + 1).getBytes(StandardCharsets.UTF_8))
-        .thenApply(count -> count <= COUNT_BOUND ? new Lag(count, null)
-            : new Lag(null, (info.lagReported() ? "redis answered no lag for this group"
+    return cmd.<Long>eval(COUNT_AFTER, ScriptOutputType.INTEGER, new String[]{stream},
+        start.getBytes(StandardCharsets.UTF_8),
+        Integer.toString(COUNT_BOUND + 1).getBytes(StandardCharsets.UTF_8))
+        .thenApply(count -> count <= COUNT_BOUND
+            ? new Lag(count, null)
+            : new Lag(null, (info.lagReported()
+                ? "redis answered no lag for this group"
                 : "redis before 7.0 does not report consumer-group lag") + " and more than " + COUNT_BOUND
                 + " entries follow its last-delivered id, more than the router counts per request"));
   }

@@ -112,10 +112,10 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
    * whenever a connect fails, a health check finds the server not answering, or the drops come faster; without limit.
    */
   public static Behavior<Command> create(RedisInstanceSettings settings, String nodeId, ClientResources resources,
-                                         RedisHandle handle) {
+      RedisHandle handle) {
     Behavior<Command> reconnectingAtOnce = Behaviors.supervise(
-            Behaviors.<Command>setup(ctx -> Behaviors.withTimers(timers ->
-                new RedisConnectionActor(ctx, timers, settings, nodeId, resources, handle))))
+        Behaviors.<Command>setup(ctx -> Behaviors
+            .withTimers(timers -> new RedisConnectionActor(ctx, timers, settings, nodeId, resources, handle))))
         .onFailure(ConnectionDropped.class, SupervisorStrategy.restart()
             .withLimit(MAX_IMMEDIATE_RECONNECTS, DROP_WINDOW)
             .withLoggingEnabled(false));
@@ -140,8 +140,8 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   private final int[] missed;
 
   private RedisConnectionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
-                               RedisInstanceSettings settings, String nodeId, ClientResources resources,
-                               RedisHandle handle) {
+      RedisInstanceSettings settings, String nodeId, ClientResources resources,
+      RedisHandle handle) {
     super(ctx);
     this.timers = timers;
     this.settings = settings;
@@ -178,8 +178,8 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
 
     CompletionStage<RedisHandle.Live> all;
     if (single) {
-      CompletableFuture<StatefulRedisPubSubConnection<String, byte[]>> only =
-          client.connectPubSubAsync(CODEC, uri(nodeId, "main")).toCompletableFuture();
+      CompletableFuture<StatefulRedisPubSubConnection<String, byte[]>> only = client
+          .connectPubSubAsync(CODEC, uri(nodeId, "main")).toCompletableFuture();
       this.opening = List.of(only);
       handle.track(opening);
       all = only.thenCompose(c -> {
@@ -187,12 +187,12 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
         return loadScripts(c).thenApply(shas -> new RedisHandle.Live(c, c, c, shas));
       });
     } else {
-      CompletableFuture<StatefulRedisConnection<String, byte[]>> cmd =
-          client.connectAsync(CODEC, uri(nodeId, "cmd")).toCompletableFuture();
-      CompletableFuture<StatefulRedisConnection<String, byte[]>> pub =
-          client.connectAsync(CODEC, uri(nodeId, "pub")).toCompletableFuture();
-      CompletableFuture<StatefulRedisPubSubConnection<String, byte[]>> sub =
-          client.connectPubSubAsync(CODEC, uri(nodeId, "sub")).toCompletableFuture();
+      CompletableFuture<StatefulRedisConnection<String, byte[]>> cmd = client.connectAsync(CODEC, uri(nodeId, "cmd"))
+          .toCompletableFuture();
+      CompletableFuture<StatefulRedisConnection<String, byte[]>> pub = client.connectAsync(CODEC, uri(nodeId, "pub"))
+          .toCompletableFuture();
+      CompletableFuture<StatefulRedisPubSubConnection<String, byte[]>> sub = client
+          .connectPubSubAsync(CODEC, uri(nodeId, "sub")).toCompletableFuture();
       this.opening = List.of(cmd, pub, sub);
       handle.track(opening);
       all = CompletableFuture.allOf(cmd, pub, sub).thenCompose(v -> {
@@ -277,7 +277,8 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
     this.live = c.live();
     handle.up(live);
     getContext().getLog().info("redis instance '{}' connected at {} ({})", settings.name(), settings.redactedUri(),
-        single ? "1 connection, RESP3: commands, publishes and pub/sub"
+        single
+            ? "1 connection, RESP3: commands, publishes and pub/sub"
             : "3 connections: commands, publish, pub/sub");
     getContext().pipeToSelf(live.commands().async().info("server"),
         (info, err) -> new ServerVersion(err == null ? versionOf(info) : null, err));
@@ -314,10 +315,11 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
       } catch (RuntimeException e) {
         ping = CompletableFuture.failedFuture(e);
       }
-      getContext().pipeToSelf(ping, (pong, err) ->
-          err == null || err instanceof io.lettuce.core.RedisCommandExecutionException
+      getContext().pipeToSelf(ping,
+          (pong, err) -> err == null || err instanceof io.lettuce.core.RedisCommandExecutionException
               || err.getCause() instanceof io.lettuce.core.RedisCommandExecutionException
-              ? new Pong(index) : HealthTick.NOT_ANSWERED);
+                  ? new Pong(index)
+                  : HealthTick.NOT_ANSWERED);
     }
     return this;
   }
@@ -363,15 +365,15 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
       if (settings.singleConnectionRequired()) {
         handle.down("the server refused RESP3 (" + reason + "), and single-connection-required is set");
         getContext().getLog().error("redis instance '{}' at {}: the server has no RESP3 (HELLO 3 refused: {}), and"
-                + " redis-router.redis.instances.{}.single-connection-required = true: not using it (readiness"
-                + " stays false). Use Redis 6 or later, or allow the fallback to 3 connections (set the key to"
-                + " false)", settings.name(), settings.redactedUri(), reason, settings.name());
+            + " redis-router.redis.instances.{}.single-connection-required = true: not using it (readiness"
+            + " stays false). Use Redis 6 or later, or allow the fallback to 3 connections (set the key to"
+            + " false)", settings.name(), settings.redactedUri(), reason, settings.name());
         throw new ConnectionFailure("redis instance '" + settings.name() + "' has no RESP3");
       }
       handle.refuseResp3(reason);
       getContext().getLog().warn("redis instance '{}' at {}: the server has no RESP3 (HELLO 3 refused: {}): using 3"
-              + " connections (commands, publish, pub/sub) instead of 1. Set connections-per-instance = 3 to say so,"
-              + " or single-connection-required = true to refuse such a server", settings.name(),
+          + " connections (commands, publish, pub/sub) instead of 1. Set connections-per-instance = 3 to say so,"
+          + " or single-connection-required = true to refuse such a server", settings.name(),
           settings.redactedUri(), reason);
       throw new ConnectionDropped("redis instance '" + settings.name() + "' has no RESP3: reconnecting with 3");
     }
@@ -414,7 +416,8 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
    */
   static String describe(Throwable t) {
     Throwable c = t;
-    while ((c instanceof java.util.concurrent.CompletionException || c instanceof java.util.concurrent.ExecutionException)
+    while ((c instanceof java.util.concurrent.CompletionException
+        || c instanceof java.util.concurrent.ExecutionException)
         && c.getCause() != null) {
       c = c.getCause();
     }

@@ -44,7 +44,7 @@ public final class RedisFailures {
    * throwing, is a failed stage instead of an exception.
    */
   public static <T> CompletionStage<T> on(RedisHandle handle,
-                                          Function<RedisAsyncCommands<String, byte[]>, CompletionStage<T>> f) {
+      Function<RedisAsyncCommands<String, byte[]>, CompletionStage<T>> f) {
     try {
       return f.apply(handle.commands());
     } catch (RuntimeException e) {

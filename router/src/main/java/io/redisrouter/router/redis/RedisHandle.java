@@ -35,9 +35,9 @@ public final class RedisHandle {
    * connection per instance (the default) the three are the same RESP3 connection.
    */
   public record Live(StatefulRedisConnection<String, byte[]> commands,
-              StatefulRedisConnection<String, byte[]> publish,
-              StatefulRedisPubSubConnection<String, byte[]> pubsub,
-              Map<String, String> scriptShas) {}
+      StatefulRedisConnection<String, byte[]> publish,
+      StatefulRedisPubSubConnection<String, byte[]> pubsub,
+      Map<String, String> scriptShas) {}
 
   private final String instance;
   private volatile Live live;
@@ -46,8 +46,7 @@ public final class RedisHandle {
   private final Map<String, Set<Consumer<byte[]>>> broadcastListeners = new ConcurrentHashMap<>();
   /** Per pub/sub channel with listeners: completes once Redis confirmed a SUBSCRIBE to it. */
   private final Map<String, CompletableFuture<Void>> broadcastSubscribed = new ConcurrentHashMap<>();
-  private final java.util.concurrent.ConcurrentLinkedQueue<CompletableFuture<Void>> waiters =
-      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final java.util.concurrent.ConcurrentLinkedQueue<CompletableFuture<Void>> waiters = new java.util.concurrent.ConcurrentLinkedQueue<>();
   /** Per stream and group: the last entry id this node read or claimed there. */
   private final Map<String, String> groupPositions = new ConcurrentHashMap<>();
 
@@ -74,8 +73,8 @@ public final class RedisHandle {
   }
 
   /** The connections of the connection actor's current incarnation, opening or open. */
-  private volatile List<CompletableFuture<? extends io.lettuce.core.api.StatefulConnection<String, byte[]>>>
-      connections = List.of();
+  private volatile List<CompletableFuture<? extends io.lettuce.core.api.StatefulConnection<String, byte[]>>> connections = List
+      .of();
 
   /** Connections to the instance open now: those of the current incarnation that connected and are not closed. */
   public int openConnections() {
@@ -113,7 +112,8 @@ public final class RedisHandle {
 
   /** Janitor rounds that may run at once on this instance (each is a few commands in sequence). */
   public static final int JANITOR_ROUNDS_AT_ONCE = 512;
-  private final java.util.concurrent.Semaphore janitorRounds = new java.util.concurrent.Semaphore(JANITOR_ROUNDS_AT_ONCE);
+  private final java.util.concurrent.Semaphore janitorRounds = new java.util.concurrent.Semaphore(
+      JANITOR_ROUNDS_AT_ONCE);
 
   /**
    * The permits of the channels' janitor rounds on this instance: thousands of channels never put thousands of
@@ -172,13 +172,13 @@ public final class RedisHandle {
    * connection when the server lost its script cache (a restart or SCRIPT FLUSH).
    */
   public <T> CompletionStage<T> evalScript(RedisAsyncCommands<String, byte[]> commands, String script,
-                                           ScriptOutputType type, String[] keys, byte[]... args) {
+      ScriptOutputType type, String[] keys, byte[]... args) {
     return evalScript(current(), commands, script, type, keys, args);
   }
 
   /** {@link #evalScript(RedisAsyncCommands, String, ScriptOutputType, String[], byte[]...)} with {@code live}'s digests. */
   public <T> CompletionStage<T> evalScript(Live live, RedisAsyncCommands<String, byte[]> commands, String script,
-                                           ScriptOutputType type, String[] keys, byte[]... args) {
+      ScriptOutputType type, String[] keys, byte[]... args) {
     String sha = live.scriptShas().get(script);
     if (sha == null) {
       return commands.<T>eval(script, type, keys, args);
@@ -186,7 +186,9 @@ public final class RedisHandle {
     RedisFuture<T> f = commands.evalsha(sha, type, keys, args);
     return f.handle((v, e) -> {
       if (e == null) return CompletableFuture.completedFuture(v);
-      Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+      Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+          ? e.getCause()
+          : e;
       if (cause instanceof RedisNoScriptException) {
         return commands().<T>eval(script, type, keys, args).toCompletableFuture();
       }

@@ -10,12 +10,11 @@ public final class Scripts {
    * Deduplicated publish. KEYS[1] stream, KEYS[2] dedup marker; ARGV[1] dedup window in ms, ARGV[2] envelope.
    * Returns {1, streamId} when written, {0, streamIdOfTheFirst} for a duplicate.
    */
-  public static final String DEDUP_XADD =
-      "local prev = redis.call('GET', KEYS[2])\n"
-          + "if prev then return {0, prev} end\n"
-          + "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])\n"
-          + "redis.call('SET', KEYS[2], id, 'PX', ARGV[1])\n"
-          + "return {1, id}\n";
+  public static final String DEDUP_XADD = "local prev = redis.call('GET', KEYS[2])\n"
+      + "if prev then return {0, prev} end\n"
+      + "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])\n"
+      + "redis.call('SET', KEYS[2], id, 'PX', ARGV[1])\n"
+      + "return {1, id}\n";
 
   /**
    * Dead-letter one entry and acknowledge it on the source stream, atomically, only while this consumer owns it.
@@ -25,12 +24,11 @@ public final class Scripts {
    * is not pending for that consumer: another consumer took it over after the ack timeout, or it was acknowledged
    * meanwhile; then nothing is written, so that no entry ends both acknowledged and dead-lettered.
    */
-  public static final String DEAD_LETTER =
-      "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[9])\n"
-          + "if #p == 0 then return false end\n"
-          + "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end\n"
-          + "return redis.call('XADD', KEYS[2], '*', 'e', ARGV[3], 'reason', ARGV[4], 'attempts', ARGV[5],"
-          + " 'error', ARGV[6], 'sub', ARGV[7], 'at', ARGV[8], 'src', ARGV[2])\n";
+  public static final String DEAD_LETTER = "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[9])\n"
+      + "if #p == 0 then return false end\n"
+      + "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end\n"
+      + "return redis.call('XADD', KEYS[2], '*', 'e', ARGV[3], 'reason', ARGV[4], 'attempts', ARGV[5],"
+      + " 'error', ARGV[6], 'sub', ARGV[7], 'at', ARGV[8], 'src', ARGV[2])\n";
 
   /**
    * Claims entries only from the consumer that holds them: a lease renewal or a retry must never take an entry
@@ -42,27 +40,26 @@ public final class Scripts {
    * holds one less, so that a consumer taking it over after a crash does not count an attempt that never was.
    * Returns the ids still owned (and so claimed); the others are no longer this consumer's.
    */
-  public static final String CLAIM_OWNED =
-      "local owned = {}\n"
-          + "local set = ARGV[3] == 'SET'\n"
-          + "local step = 1\n"
-          + "if set then step = 2 end\n"
-          + "for i = 4, #ARGV, step do\n"
-          + "  local id = ARGV[i]\n"
-          + "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2])\n"
-          + "  if #p > 0 then\n"
-          + "    local r\n"
-          + "    if ARGV[3] == 'COUNT' then\n"
-          + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id)\n"
-          + "    elseif set and tonumber(ARGV[i + 1]) >= 0 then\n"
-          + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', ARGV[i + 1], 'JUSTID')\n"
-          + "    else\n"
-          + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')\n"
-          + "    end\n"
-          + "    if #r > 0 then owned[#owned + 1] = id end\n"
-          + "  end\n"
-          + "end\n"
-          + "return owned\n";
+  public static final String CLAIM_OWNED = "local owned = {}\n"
+      + "local set = ARGV[3] == 'SET'\n"
+      + "local step = 1\n"
+      + "if set then step = 2 end\n"
+      + "for i = 4, #ARGV, step do\n"
+      + "  local id = ARGV[i]\n"
+      + "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2])\n"
+      + "  if #p > 0 then\n"
+      + "    local r\n"
+      + "    if ARGV[3] == 'COUNT' then\n"
+      + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id)\n"
+      + "    elseif set and tonumber(ARGV[i + 1]) >= 0 then\n"
+      + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', ARGV[i + 1], 'JUSTID')\n"
+      + "    else\n"
+      + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')\n"
+      + "    end\n"
+      + "    if #r > 0 then owned[#owned + 1] = id end\n"
+      + "  end\n"
+      + "end\n"
+      + "return owned\n";
 
   /**
    * Removes the consumers of a group that hold nothing and have been idle long enough, checked and removed in one
@@ -70,19 +67,18 @@ public final class Scripts {
    * KEYS[1] stream; ARGV[1] group, ARGV[2] minimum idle time in ms, ARGV[3..] consumers to keep (live on the
    * calling node). Returns how many were removed.
    */
-  public static final String REMOVE_IDLE_CONSUMERS =
-      "local keep = {}\n"
-          + "for i = 3, #ARGV do keep[ARGV[i]] = true end\n"
-          + "local removed = 0\n"
-          + "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do\n"
-          + "  local f = {}\n"
-          + "  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end\n"
-          + "  if f['pending'] == 0 and f['idle'] >= tonumber(ARGV[2]) and not keep[f['name']] then\n"
-          + "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])\n"
-          + "    removed = removed + 1\n"
-          + "  end\n"
-          + "end\n"
-          + "return removed\n";
+  public static final String REMOVE_IDLE_CONSUMERS = "local keep = {}\n"
+      + "for i = 3, #ARGV do keep[ARGV[i]] = true end\n"
+      + "local removed = 0\n"
+      + "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do\n"
+      + "  local f = {}\n"
+      + "  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end\n"
+      + "  if f['pending'] == 0 and f['idle'] >= tonumber(ARGV[2]) and not keep[f['name']] then\n"
+      + "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])\n"
+      + "    removed = removed + 1\n"
+      + "  end\n"
+      + "end\n"
+      + "return removed\n";
 
   /** Every script, loaded (SCRIPT LOAD) on each connect. */
   public static final List<String> ALL = List.of(DEDUP_XADD, DEAD_LETTER, CLAIM_OWNED, REMOVE_IDLE_CONSUMERS);

@@ -48,7 +48,7 @@ public final class RouterService {
   private final ServerBinding binding;
 
   private RouterService(ActorSystem<RouterCommand> system, RouterRuntime runtime, HttpServer http,
-                        ServerBinding binding) {
+      ServerBinding binding) {
     this.system = system;
     this.runtime = runtime;
     this.http = http;
@@ -88,7 +88,7 @@ public final class RouterService {
    * and the webhook client pools shut down (what is in flight stays pending in Redis).
    */
   private static HttpServices wire(ActorSystem<RouterCommand> system, RouterRuntime runtime,
-                                   HttpSettings httpSettings) {
+      HttpSettings httpSettings) {
     SubscriptionStore store = new SubscriptionStore(runtime, httpSettings.subscriptionTombstoneRetention());
     ActorRef<HttpConsumers.Command> consumers = system.systemActorOf(HttpConsumers.create(runtime, store,
         httpSettings.subscriptionRefresh(), httpSettings.pullIdleRelease()), "http-consumers", Props.empty());
@@ -102,8 +102,8 @@ public final class RouterService {
       log.info("shutdown: finishing accepted publishes");
       return runtime.drainPublishes().exceptionally(e -> Done.getInstance());
     });
-    cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "webhook-clients", () ->
-        Stages.plain(Http.get(system).shutdownAllConnectionPools()).thenApply(x -> Done.getInstance()));
+    cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "webhook-clients",
+        () -> Stages.plain(Http.get(system).shutdownAllConnectionPools()).thenApply(x -> Done.getInstance()));
     return new HttpServices(new SubscriptionAdmin(runtime, store, consumers, system.scheduler()), pulls,
         new ChannelAdmin(runtime), new DeadLetterAdmin(runtime));
   }

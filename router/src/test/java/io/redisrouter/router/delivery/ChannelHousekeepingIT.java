@@ -113,8 +113,8 @@ class ChannelHousekeepingIT {
     int most = 0;
     for (int i = 0; i < 50; i++) {
       // a second subscription of the channel comes and goes: each time a new consumer in its group
-      ActorRef<Delivery> passing = kit.spawn(RouterTestSupport.acking(d ->
-          passingChecker.delivered(d.envelope().id())));
+      ActorRef<Delivery> passing = kit
+          .spawn(RouterTestSupport.acking(d -> passingChecker.delivered(d.envelope().id())));
       assertInstanceOf(SubscribeReply.Subscribed.class,
           RouterTestSupport.subscribe(kit, router, channel, "passing", passing));
       String id = "c-" + i;

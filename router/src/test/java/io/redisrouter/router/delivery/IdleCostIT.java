@@ -93,8 +93,8 @@ class IdleCostIT {
       ActorRef<RouterCommand> a = kitA.spawn(RedisRouter.create(RouterTestSupport.settings(redis,
           "node-id = idle-a\n" + CONFIG), metricsA), "router");
       Map<String, Long> deliveredAt = new ConcurrentHashMap<>();
-      ActorRef<Delivery> subscriber = kitA.spawn(RouterTestSupport.acking(d ->
-          deliveredAt.put(d.envelope().id(), System.nanoTime())), "subscriber");
+      ActorRef<Delivery> subscriber = kitA
+          .spawn(RouterTestSupport.acking(d -> deliveredAt.put(d.envelope().id(), System.nanoTime())), "subscriber");
       for (int i = 0; i < SUBSCRIPTIONS; i++) {
         assertInstanceOf(SubscribeReply.Subscribed.class,
             RouterTestSupport.subscribe(kitA, a, "idle-" + i, "s", subscriber));
@@ -121,14 +121,15 @@ class IdleCostIT {
       long total = idle.values().stream().mapToLong(Long::longValue).sum();
       double rate = total / seconds;
       log.info("idle: {} subscriptions on {} channels: {} Redis commands in {} s = {} /s ({} per subscription per"
-              + " hour); by command {}", SUBSCRIPTIONS, SUBSCRIPTIONS, total, String.format("%.1f", seconds),
+          + " hour); by command {}", SUBSCRIPTIONS, SUBSCRIPTIONS, total, String.format("%.1f", seconds),
           String.format("%.1f", rate), String.format("%.1f", rate * 3600 / SUBSCRIPTIONS), idle);
       assertTrue(rate < BOUND, "idle Redis commands/s: " + rate + " " + idle);
       assertEquals(0L, idle.getOrDefault("xreadgroup", 0L), "an idle subscription does not poll: " + idle);
       assertEquals(0L, idle.getOrDefault("xautoclaim", 0L), "no claim scan where no one else holds entries");
       long watchReads = idle.getOrDefault("xread", 0L);
       // the watch reads its 1,000 streams in one XREAD a second: 5 to 7 in 6 s (bounded both ways)
-      assertTrue(watchReads >= (long) (seconds / WATCH.toSeconds()) - 1 && watchReads <= seconds / WATCH.toSeconds() + 1,
+      assertTrue(
+          watchReads >= (long) (seconds / WATCH.toSeconds()) - 1 && watchReads <= seconds / WATCH.toSeconds() + 1,
           "one watch XREAD per watch-interval for the 1,000 idle streams: " + watchReads + " in " + seconds + " s");
 
       // another node publishes to 20 idle channels: each is delivered at once, woken by its doorbell

@@ -36,7 +36,8 @@ class JanitorScheduleTest {
   void anEmptyOrPinnedChannelNeverAgesOut() {
     long now = System.nanoTime();
     long wall = System.currentTimeMillis();
-    assertEquals(ChannelJanitor.NEVER, ChannelJanitor.agesOutAt(trimmed(null, null, null), POLICY, CONSUMER, now, wall));
+    assertEquals(ChannelJanitor.NEVER,
+        ChannelJanitor.agesOutAt(trimmed(null, null, null), POLICY, CONSUMER, now, wall));
     assertEquals(ChannelJanitor.NEVER,
         ChannelJanitor.agesOutAt(trimmed((wall - 1000) + "-0", null, "lagging"), POLICY, CONSUMER, now, wall));
   }

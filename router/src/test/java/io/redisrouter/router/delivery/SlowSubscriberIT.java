@@ -117,8 +117,8 @@ class SlowSubscriberIT {
     });
     MessageChecker.Report report = checker.report();
     log.info("slow subscriber ({} ms a message) for {} s, {} published: processed {}, dead-lettered as expired {},"
-            + " at most {} in its mailbox, {} skipped by the gate; started after the deadline {}, after its ack {};"
-            + " {}", WORK.toMillis(), RUN.toSeconds(), published, processed.get(), report.deadLettered(), most,
+        + " at most {} in its mailbox, {} skipped by the gate; started after the deadline {}, after its ack {};"
+        + " {}", WORK.toMillis(), RUN.toSeconds(), published, processed.get(), report.deadLettered(), most,
         metrics.deliveriesSkipped.sum(), afterDeadline.get(), afterAck.get(), report);
     // the overload happened: the subscriber could not take everything
     assertTrue(report.deadLettered() > published / 4, "dead-lettered as expired: " + report.deadLettered());

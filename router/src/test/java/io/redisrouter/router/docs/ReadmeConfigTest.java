@@ -58,7 +58,8 @@ class ReadmeConfigTest {
       String full = "redis-router." + key;
       String relative = key.substring(key.indexOf('.') + 1);
       boolean named = false;
-      for (String form : List.of(full, key, relative)) named |= readme.contains("`" + form) || readme.contains(form + " =");
+      for (String form : List.of(full, key, relative))
+        named |= readme.contains("`" + form) || readme.contains(form + " =");
       assertTrue(named, full + " (router/src/main/resources/reference.conf) is not described in " + CONFIG_DOC);
     }
   }

@@ -101,7 +101,7 @@ class ConnectionBudgetIT {
   }
 
   private static Behavior<PubMsg> publisher(int index, ActorRef<RouterCommand> router, MessageChecker checker,
-                                            Counts counts) {
+      Counts counts) {
     String channel = channel(index % CHANNELS);
     int channelIndex = index % CHANNELS;
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -267,8 +267,8 @@ class ConnectionBudgetIT {
     MessageChecker.Report report = checker.report();
     checker.logReport("ConnectionBudgetIT");
     log.info("connections used: {} ({} publishers, {} subscriptions); CLIENT LIST sampled {} times during the"
-            + " load: rr:* min {} max {}, other clients max {}; publishes accepted {} rejected-and-retried {}, max {}"
-            + " in flight at once; {} messages x {} subscriptions each = {} deliveries in {} ms",
+        + " load: rr:* min {} max {}, other clients max {}; publishes accepted {} rejected-and-retried {}, max {}"
+        + " in flight at once; {} messages x {} subscriptions each = {} deliveries in {} ms",
         maxConnections, PUBLISHERS, perSubscription.size(), samples.size(), minConnections, maxConnections,
         maxOthers.get(), counts.accepted.sum(), counts.rejected.sum(), counts.maxInFlight.get(),
         PUBLISHERS * MESSAGES_PER_PUBLISHER, SUBSCRIPTIONS_PER_CHANNEL, metrics.delivered.sum(), loadMs);
@@ -294,8 +294,8 @@ class ConnectionBudgetIT {
         }
       }
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
-        assertTrue(Long.parseLong(redis.infoField("stats", "total_connections_received")) - acceptedBefore
-            >= budget, "the router reconnected");
+        assertTrue(Long.parseLong(redis.infoField("stats", "total_connections_received")) - acceptedBefore >= budget,
+            "the router reconnected");
         assertEquals(budget, redis.clientCount("rr:"), () -> "clients: " + redis.clients());
         return null;
       });

@@ -29,13 +29,13 @@ public final class CrashableNode {
     String subscription = args[3];
     PrintStream out = System.out;
     RouterSettings settings = RouterSettings.load(ConfigFactory.parseString(
-            "redis-router.redis.instances.default.uri = \"" + uri + "\"\n"
-                + "redis-router.node-id = " + nodeId + "\n"
-                + "redis-router.channels.defaults.ack-timeout = 1s\n"
-                + "redis-router.channels.defaults.max-attempts = 50\n"
-                + "redis-router.channels.defaults.max-in-flight = 256\n"
-                + "redis-router.consumer.claim-interval = 500ms\n"
-                + "redis-router.consumer.lease-renew-interval = 300ms\n")
+        "redis-router.redis.instances.default.uri = \"" + uri + "\"\n"
+            + "redis-router.node-id = " + nodeId + "\n"
+            + "redis-router.channels.defaults.ack-timeout = 1s\n"
+            + "redis-router.channels.defaults.max-attempts = 50\n"
+            + "redis-router.channels.defaults.max-in-flight = 256\n"
+            + "redis-router.consumer.claim-interval = 500ms\n"
+            + "redis-router.consumer.lease-renew-interval = 300ms\n")
         .withFallback(ConfigFactory.load()).resolve());
     Behavior<Void> root = Behaviors.setup(ctx -> {
       ActorRef<RouterCommand> router = ctx.spawn(RedisRouter.create(settings), "router");

@@ -59,9 +59,9 @@ final class PacedPublisher implements AutoCloseable {
   private record Retry(String id, long notBeforeNanos) {}
 
   PacedPublisher(String name, String prefix, String channel, int total, int perTick, Duration tick, int maxInFlight,
-                 boolean retry, MessageChecker checker,
-                 Function<PublishRequest, CompletionStage<PublishReply>> publish,
-                 Function<String, PublishRequest> request) {
+      boolean retry, MessageChecker checker,
+      Function<PublishRequest, CompletionStage<PublishReply>> publish,
+      Function<String, PublishRequest> request) {
     this.prefix = prefix;
     this.channel = channel;
     this.total = total;

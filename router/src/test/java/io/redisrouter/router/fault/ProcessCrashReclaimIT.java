@@ -71,8 +71,9 @@ class ProcessCrashReclaimIT {
         CrashableNode.class.getName(), redis.uri(), "node-doomed", CHANNEL, SUBSCRIPTION)
         .redirectErrorStream(true).start();
     Thread reader = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(node.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = r.readLine()) != null; ) {
+      try (
+          BufferedReader r = new BufferedReader(new InputStreamReader(node.getInputStream(), StandardCharsets.UTF_8))) {
+        for (String line; (line = r.readLine()) != null;) {
           if (line.equals("SUBSCRIBED")) subscribed.set(true);
           else if (line.startsWith("HELD ")) held.add(line.substring(5));
         }

@@ -122,7 +122,8 @@ class RedisKillRestartIT {
 
       // the router's own connections come back: 3 of them, no more
       probe.awaitAssert(Duration.ofSeconds(15), () -> {
-        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:"), () -> "clients: " + redis.clients());
+        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:"),
+            () -> "clients: " + redis.clients());
         return null;
       });
       int acceptedAtReconnect = publisher.accepted();
@@ -147,8 +148,8 @@ class RedisKillRestartIT {
       checker.logReport("RedisKillRestartIT");
       long streamLength = redis.callLong("XLEN", RedisKeys.stream(CHANNEL));
       log.info("RedisKillRestartIT: {}; deliveries={} accepted before kill={}, at reconnect={}; stream length={};"
-              + " router: publishAccepted={} publishDuplicates={} publishRejected={} claimed={} redis"
-              + " clients rr:*={}; {} ms",
+          + " router: publishAccepted={} publishDuplicates={} publishRejected={} claimed={} redis"
+          + " clients rr:*={}; {} ms",
           publisher.summary(), deliveries.get(), acceptedBeforeKill, acceptedAtReconnect, streamLength,
           metrics.publishAccepted.sum(), metrics.publishDuplicates.sum(), metrics.publishRejected.sum(),
           metrics.claimed.sum(), redis.clientCount("rr:"), (System.nanoTime() - t0) / 1_000_000);
@@ -174,7 +175,8 @@ class RedisKillRestartIT {
       }
       log.info("RedisKillRestartIT: {} entries pending at the kill ({} held unanswered), all delivered again",
           pendingAtKill, held.size());
-      assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:"), () -> "clients: " + redis.clients());
+      assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:"),
+          () -> "clients: " + redis.clients());
     }
   }
 }

@@ -22,7 +22,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -78,7 +77,7 @@ class RedisStallIT {
 
   /** Publishes 100 per second with a 2 s time to live; records how long each answer took. */
   private PacedPublisher publisher(String channel, String prefix, int total, ConcurrentLinkedQueue<Long> answerMs,
-                                   AtomicLong late) {
+      AtomicLong late) {
     ActorRef<RouterCommand> router = service.runtime().router();
     return new PacedPublisher("stall-publisher-" + prefix, prefix, channel, total, 1, Duration.ofMillis(10), 1000,
         false, checker, r -> {
@@ -106,7 +105,8 @@ class RedisStallIT {
    */
   private static java.util.Set<String> accountFor(String channel) {
     DeadLetters.reasons(redis, channel).forEach((id, reason) -> {
-      assertEquals(io.redisrouter.protocol.DeadLetter.EXPIRED.code(), reason, () -> id + " dead-lettered for another reason than its deadline");
+      assertEquals(io.redisrouter.protocol.DeadLetter.EXPIRED.code(), reason,
+          () -> id + " dead-lettered for another reason than its deadline");
       checker.deadLettered(id);
     });
     return checker.lostIds();
@@ -162,13 +162,14 @@ class RedisStallIT {
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
         assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:" + NODE + ":"),
             () -> "router connections: " + redis.clients());
-        assertEquals(RouterTestSupport.connectionsPerInstance(), service.runtime().handles().get("default").openConnections(), "connections metric");
+        assertEquals(RouterTestSupport.connectionsPerInstance(),
+            service.runtime().handles().get("default").openConnections(), "connections metric");
         return null;
       });
       long slowest = answerMs.stream().mapToLong(Long::longValue).max().orElse(0);
       MessageChecker.Report report = checker.report();
       log.info("{}: readiness 503 after {} ms, 200 again {} ms after the stall ended; publishes: {}; slowest answer"
-              + " {} ms ({} later than the deadline + 1 s); {}", name, downMs, upMs, publisher.summary(), slowest,
+          + " {} ms ({} later than the deadline + 1 s); {}", name, downMs, upMs, publisher.summary(), slowest,
           late.get(), report);
       // the fault was seen: publishes were refused or expired while Redis did not answer
       assertTrue(publisher.rejectedUnavailable.sum() + publisher.expired.sum() > 0, publisher.summary());
@@ -192,7 +193,7 @@ class RedisStallIT {
   void clientPauseFor10Seconds() throws Exception {
     try (LogCapture logs = LogCapture.start()) {
       // CLIENT PAUSE ALL: every client's commands (PING included) wait until it ends
-      stallAndRecover("pause", () -> redis.call("CLIENT", "PAUSE", "10000"), Duration.ofSeconds(10), () -> { });
+      stallAndRecover("pause", () -> redis.call("CLIENT", "PAUSE", "10000"), Duration.ofSeconds(10), () -> {});
       assertTrue(logs.linesContaining("no answer to PING").size() > 0, "the health check found the pause");
     }
   }
@@ -203,15 +204,14 @@ class RedisStallIT {
     String channel = "stall-kill";
     subscribe(channel);
     MessageChecker broadcastSeen = new MessageChecker();
-    ActorRef<Delivery> bsub = kit.spawn(RouterTestSupport.acking(d ->
-        broadcastSeen.delivered(d.envelope().id())));
+    ActorRef<Delivery> bsub = kit.spawn(RouterTestSupport.acking(d -> broadcastSeen.delivered(d.envelope().id())));
     assertInstanceOf(SubscribeReply.Subscribed.class,
         RouterTestSupport.subscribe(kit, service.runtime().router(), "bcast", "watchers", bsub));
     ConcurrentLinkedQueue<Long> answerMs = new ConcurrentLinkedQueue<>();
     AtomicLong late = new AtomicLong();
     int kills = 0;
     try (LogCapture logs = LogCapture.start();
-         PacedPublisher publisher = publisher(channel, "kill-", 3300, answerMs, late)) {
+        PacedPublisher publisher = publisher(channel, "kill-", 3300, answerMs, late)) {
       publisher.start();
       long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
       while (System.nanoTime() < end) {

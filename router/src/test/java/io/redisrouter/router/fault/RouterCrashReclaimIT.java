@@ -76,7 +76,7 @@ class RouterCrashReclaimIT {
 
   /** Acks even-numbered messages (recording them as processed); receives odd ones and never answers. */
   private static Behavior<Delivery> evenAcking(MessageChecker checker, AtomicInteger ackedByA,
-                                               Set<String> heldByA, AtomicInteger redeliveredToA) {
+      Set<String> heldByA, AtomicInteger redeliveredToA) {
     return Behaviors.receiveMessage(d -> {
       String id = d.envelope().id();
       if (even(id)) {
@@ -154,7 +154,7 @@ class RouterCrashReclaimIT {
         }), "sub-b");
         assertInstanceOf(SubscribeReply.Subscribed.class,
             RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB,
-            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
+                io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
 
         probe.awaitAssert(Duration.ofSeconds(30), () -> {
           assertTrue(publisher.done(), publisher::summary);
@@ -175,7 +175,7 @@ class RouterCrashReclaimIT {
         MessageChecker.Report report = checker.report();
         checker.logReport("RouterCrashReclaimIT");
         log.info("RouterCrashReclaimIT: {}; a acked {} and held {} unacked at the crash ({} pending under a);"
-                + " b processed {} ({} redeliveries, {} entries taken over by XAUTOCLAIM); {} ms",
+            + " b processed {} ({} redeliveries, {} entries taken over by XAUTOCLAIM); {} ms",
             publisher.summary(), ackedByA.get(), heldByA.size(), pendingUnderA, deliveredByB.get(),
             redeliveredToB.get(), metricsB.claimed.sum(), (System.nanoTime() - t0) / 1_000_000);
 

@@ -123,7 +123,7 @@ class StalledConsumerLeaseIT {
       ActorRef<Delivery> subA = kitA.spawn(holding("a", handouts), "sub-a");
       assertInstanceOf(SubscribeReply.Subscribed.class,
           RouterTestSupport.subscribe(kitA, routerA, CHANNEL, SUBSCRIPTION, subA,
-            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
+              io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
       for (int i = 0; i < TOTAL; i++) {
         PublishReply r = RouterTestSupport.publish(kitB, routerB,
             PublishRequest.of(CHANNEL, RouterTestSupport.payload("m" + i, 64)).withMessageId("m" + i));
@@ -141,7 +141,7 @@ class StalledConsumerLeaseIT {
       ActorRef<Delivery> subB = kitB.spawn(ackingAfter("b", B_PROCESSING, handouts, acked), "sub-b").narrow();
       assertInstanceOf(SubscribeReply.Subscribed.class,
           RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB,
-            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
+              io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
       // the fault happened: b takes a's entries over while a is stalled
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
         assertTrue(handouts.stream().anyMatch(h -> h.router().equals("b")), "b took over a's entries");
@@ -165,7 +165,6 @@ class StalledConsumerLeaseIT {
       });
       // what a sent while stalled reached Redis, and a settled: let a full ack timeout of a's retries pass
       Thread.sleep(ACK_TIMEOUT.toMillis() + 500);
-
 
       // no entry handed out by both routers inside one ack timeout
       List<String> overlaps = new ArrayList<>();
@@ -199,7 +198,7 @@ class StalledConsumerLeaseIT {
       long duplicated = handouts.size() - byId.size();
       int lost = TOTAL - (int) byId.keySet().stream().filter(id -> acked.contains(id) || dead.contains(id)).count();
       log.info("lease test: sent={} acked={} delivered={} (handouts {}: a {}, b {}) lost={} duplicated={}"
-              + " deadLettered={} ackedAndDead={} overlaps={} leasesLost(a)={}", TOTAL, acked.size(), byId.size(),
+          + " deadLettered={} ackedAndDead={} overlaps={} leasesLost(a)={}", TOTAL, acked.size(), byId.size(),
           handouts.size(), handouts.stream().filter(h -> h.router().equals("a")).count(),
           handouts.stream().filter(h -> h.router().equals("b")).count(), lost, duplicated, dead.size(),
           ackedAndDead, overlaps, metricsA.leasesLost.sum());
@@ -208,7 +207,7 @@ class StalledConsumerLeaseIT {
       assertEquals(Set.of(), ackedAndDead, "entries both acked and dead-lettered");
       assertEquals(0, lost, "lost");
       assertTrue(logs.linesContaining("no answer to PING").size() > 0
-              || logs.linesContaining("lost the lease").size() > 0 || metricsA.leasesLost.sum() > 0,
+          || logs.linesContaining("lost the lease").size() > 0 || metricsA.leasesLost.sum() > 0,
           "a noticed the stall (PING) or the lost leases");
     } finally {
       kitA.shutdownTestKit();

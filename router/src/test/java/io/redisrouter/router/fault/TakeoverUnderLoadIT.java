@@ -3,7 +3,6 @@ package io.redisrouter.router.fault;
 import io.redisrouter.protocol.DeadLetter;
 import io.redisrouter.protocol.DeadLetterPage;
 import io.redisrouter.protocol.Delivery;
-import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
@@ -73,7 +72,8 @@ class TakeoverUnderLoadIT {
         .onMessage(AckLater.class, a -> {
           String id = a.d().envelope().id();
           if (id.startsWith("old-")) crashedDone.add(id);
-          else freshDone.incrementAndGet();
+          else
+            freshDone.incrementAndGet();
           a.d().replyTo().tell(a.d().ack());
           return Behaviors.same();
         })
@@ -97,7 +97,7 @@ class TakeoverUnderLoadIT {
       }), "sub-a");
       assertInstanceOf(SubscribeReply.Subscribed.class,
           RouterTestSupport.subscribe(kitA, routerA, CHANNEL, SUBSCRIPTION, subA,
-            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
+              io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
       for (int i = 0; i < CRASHED; i++) {
         routerA.tell(new RouterCommand.Publish(PublishRequest.of(CHANNEL, RouterTestSupport.payload("old-" + i, 64))
             .withMessageId("old-" + i).withTimeToLive(TTL), kitA.system().ignoreRef()));
@@ -136,7 +136,7 @@ class TakeoverUnderLoadIT {
         });
         assertInstanceOf(SubscribeReply.Subscribed.class,
             RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB,
-            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
+                io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
         probe.awaitAssert(TTL, () -> {
           assertEquals(CRASHED, crashedDone.size(), () -> "crashed node's entries done: " + crashedDone.size()
               + "; fresh done " + freshDone.get() + ", published " + publisher.accepted());
@@ -150,7 +150,7 @@ class TakeoverUnderLoadIT {
         long oldDead = dl.receiveMessage(Duration.ofSeconds(5)).items().stream()
             .map(DeadLetter::envelope).filter(e -> e != null && e.id().startsWith("old-")).count();
         log.info("take-over under load: crashed node's {} entries delivered {} ms after the crash (time to live {}"
-                + " s); dead-lettered {}; claimed by b {}; fresh published {}, fresh done {}, fresh backlog {}",
+            + " s); dead-lettered {}; claimed by b {}; fresh published {}, fresh done {}, fresh backlog {}",
             CRASHED, doneMs, TTL.toSeconds(), oldDead, metricsB.claimed.sum(), publisher.accepted(),
             freshDone.get(), backlog);
         assertTrue(backlog > 100, "the survivor must be overloaded while it takes over: backlog " + backlog);

@@ -147,7 +147,7 @@ class UnhandedAttemptIT {
       lost.removeAll(accounted);
       long duplicated = timesSeenByB.values().stream().filter(n -> n > 1).count();
       log.info("unhanded attempts: sent={} handed by a=1 delivered by b={} (attempts {}) dead-lettered={} {}"
-              + " lost={} duplicated={}; delivery counts in Redis at the crash {}", SENT, attemptsSeenByB.size(),
+          + " lost={} duplicated={}; delivery counts in Redis at the crash {}", SENT, attemptsSeenByB.size(),
           new HashSet<>(attemptsSeenByB.values()), deadReasons.size(), deadReasons, lost.size(), duplicated,
           new java.util.TreeMap<>(countsAtCrash).values());
       assertEquals(Set.of(), lost, "lost");

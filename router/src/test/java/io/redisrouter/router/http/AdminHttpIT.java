@@ -52,14 +52,14 @@ class AdminHttpIT {
   static void start() throws Exception {
     redis = RedisServer.start();
     Config config = ConfigFactory.parseString(
-            "redis-router.http.auth.tokens = [\n"
-                + "  { name = test, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }\n"
-                + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] }\n"
-                + "]\n"
-                + "redis-router.channels.overrides {\n"
-                + "  \"adm-stats\" { ack-timeout = 60s }\n"
-                + "  \"adm-bc\" { mode = broadcast }\n"
-                + "}\n")
+        "redis-router.http.auth.tokens = [\n"
+            + "  { name = test, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }\n"
+            + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] }\n"
+            + "]\n"
+            + "redis-router.channels.overrides {\n"
+            + "  \"adm-stats\" { ack-timeout = 60s }\n"
+            + "  \"adm-bc\" { mode = broadcast }\n"
+            + "}\n")
         .withFallback(HttpTestSupport.config(redis, ""))
         .resolve();
     service = HttpTestSupport.awaitReady(RouterService.start("admin-http", config));
@@ -133,7 +133,8 @@ class AdminHttpIT {
       ids.add(publish(channel, "{\"payload\": {\"n\": " + i + "}" + extraFields + "}"));
     }
     for (Delivery d : receive(sub, n)) d.replyTo().tell(d.nack("cannot handle " + d.envelope().id(), true));
-    awaitJson("/v1/channels/" + channel + "/dead-letters", b -> b.get("total").asLong() == n && b.get("items").size() == Math.min(n, 100));
+    awaitJson("/v1/channels/" + channel + "/dead-letters",
+        b -> b.get("total").asLong() == n && b.get("items").size() == Math.min(n, 100));
     return new DeadLettered(sub, ids);
   }
 
@@ -167,7 +168,8 @@ class AdminHttpIT {
     assertEquals("billing", s.get("name").asText());
     assertTrue(s.get("consumers").asLong() >= 1, s.toString());
     assertEquals(streamId(ds.get(4)), s.get("lastDeliveredId").asText(), s.toString());
-    assertEquals(0, ConsumeHttpSupport.known(s.get("lag")), "everything was delivered: lag 0 (reported by Redis 7, counted by the router on 6.2); " + s);
+    assertEquals(0, ConsumeHttpSupport.known(s.get("lag")),
+        "everything was delivered: lag 0 (reported by Redis 7, counted by the router on 6.2); " + s);
     assertEquals(streamId(ds.get(3)), s.get("oldestPendingId").asText(), s.toString());
     long age = s.get("oldestPendingAgeMs").asLong();
     long sincePublish = System.currentTimeMillis() - io.redisrouter.router.redis.StreamIds.millis(streamId(ds.get(3)));
@@ -232,7 +234,8 @@ class AdminHttpIT {
     assertEquals("rejected", one.get("reason").asText());
     assertEquals(1, one.get("attempts").asInt());
     JsonNode env = one.get("envelope");
-    assertTrue(one.get("lastError").asText().contains("cannot handle " + env.get("messageId").asText()), one.toString());
+    assertTrue(one.get("lastError").asText().contains("cannot handle " + env.get("messageId").asText()),
+        one.toString());
     assertTrue(Instant.parse(one.get("at").asText()).isAfter(Instant.now().minusSeconds(60)), one.toString());
     assertEquals("t-1", env.get("headers").get("trace").asText());
     assertEquals("application/json", env.get("contentType").asText());
@@ -264,7 +267,8 @@ class AdminHttpIT {
         + " \"headers\": {\"trace\": \"t-7\"}}");
     Delivery first = sub.receiveMessage(WAIT);
     first.replyTo().tell(first.nack("downstream is down", true));
-    JsonNode page = awaitJson("/v1/channels/" + ch + "/dead-letters", b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
+    JsonNode page = awaitJson("/v1/channels/" + ch + "/dead-letters",
+        b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
     String id = page.get("items").get(0).get("id").asText();
     String base = "/v1/channels/" + ch + "/dead-letters/" + id;
 
@@ -330,7 +334,8 @@ class AdminHttpIT {
     Set<String> ids = new HashSet<>();
     for (Delivery d : receive(dl.subscriber(), 3)) {
       ids.add(d.envelope().id());
-      assertTrue(d.envelope().id().startsWith(io.redisrouter.router.admin.DeadLetterAdmin.REPLAY_ID_PREFIX), d.envelope().toString());
+      assertTrue(d.envelope().id().startsWith(io.redisrouter.router.admin.DeadLetterAdmin.REPLAY_ID_PREFIX),
+          d.envelope().toString());
       // no ttl given: the channel's time-to-live (default 1h) from the replay on
       assertEquals(Duration.ofHours(1), Duration.between(d.envelope().publishedAt(), d.envelope().deadline()));
       payloads.add(new String(d.envelope().payload(), StandardCharsets.UTF_8));
@@ -358,11 +363,11 @@ class AdminHttpIT {
       assertEquals(401, none.statusCode(), p + ": " + none.body());
     }
     HttpResponse<String> purge = send(HttpRequest.newBuilder(
-            URI.create(service.baseUrl() + "/v1/channels/adm-auth/dead-letters"))
+        URI.create(service.baseUrl() + "/v1/channels/adm-auth/dead-letters"))
         .header("Authorization", "Bearer " + CONSUME_TOKEN).DELETE());
     assertEquals(403, purge.statusCode(), purge.body());
     HttpResponse<String> replay = send(HttpRequest.newBuilder(
-            URI.create(service.baseUrl() + "/v1/channels/adm-auth/dead-letters/replay"))
+        URI.create(service.baseUrl() + "/v1/channels/adm-auth/dead-letters/replay"))
         .header("Authorization", "Bearer " + CONSUME_TOKEN).POST(HttpRequest.BodyPublishers.noBody()));
     assertEquals(403, replay.statusCode(), replay.body());
   }

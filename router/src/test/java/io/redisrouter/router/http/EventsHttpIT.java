@@ -111,7 +111,9 @@ class EventsHttpIT {
         while ((line = in.readLine()) != null) {
           if (line.isEmpty()) { // dispatch
             Event e = new Event(id, type, data == null ? null : data.toString(), List.copyOf(comments));
-            if (e.isHeartbeat()) heartbeats.incrementAndGet(); else events.add(e);
+            if (e.isHeartbeat()) heartbeats.incrementAndGet();
+            else
+              events.add(e);
             id = null;
             type = null;
             data = null;
@@ -120,7 +122,9 @@ class EventsHttpIT {
             comments.add(line);
           } else if (line.startsWith("data:")) {
             String v = value(line, 5);
-            if (data == null) data = new StringBuilder(v); else data.append('\n').append(v);
+            if (data == null) data = new StringBuilder(v);
+            else
+              data.append('\n').append(v);
           } else if (line.startsWith("id:")) {
             id = value(line, 3);
           } else if (line.startsWith("event:")) {
@@ -144,8 +148,9 @@ class EventsHttpIT {
       long deadline = System.nanoTime() + ConsumeHttpSupport.WAIT.toNanos();
       while (out.size() < n) {
         Event e = events.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        if (e == null) throw new AssertionError("only " + out.size() + " of " + n + " events within "
-            + ConsumeHttpSupport.WAIT + ": " + out);
+        if (e == null)
+          throw new AssertionError("only " + out.size() + " of " + n + " events within "
+              + ConsumeHttpSupport.WAIT + ": " + out);
         out.add(e);
       }
       return out;

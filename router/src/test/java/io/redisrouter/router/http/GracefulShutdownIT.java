@@ -129,12 +129,13 @@ class GracefulShutdownIT {
             checker.sent(id);
             try {
               HttpResponse<String> r = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
-                      java.net.URI.create(base + "/v1/channels/" + CHANNEL + "/messages"))
+                  java.net.URI.create(base + "/v1/channels/" + CHANNEL + "/messages"))
                   .timeout(Duration.ofSeconds(30))
                   .header("Authorization", "Bearer " + HttpTestSupport.TOKEN)
                   .header("Content-Type", "application/json")
                   .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
-                      "{\"payload\": {\"n\": " + n + "}, \"idempotencyKey\": \"" + id + "\"}")).build(),
+                      "{\"payload\": {\"n\": " + n + "}, \"idempotencyKey\": \"" + id + "\"}"))
+                  .build(),
                   HttpResponse.BodyHandlers.ofString());
               if (r.statusCode() == 202) {
                 checker.acked(id);
@@ -202,7 +203,8 @@ class GracefulShutdownIT {
       running.set(false);
       for (Thread th : threads) th.join(30_000);
       backlog[0] = accepted.get() - checker.report().delivered();
-      long ioWritten = ioErrorIds.stream().filter(id -> redis.callLong("EXISTS", RedisKeys.dedup(CHANNEL, id)) == 1).count();
+      long ioWritten = ioErrorIds.stream().filter(id -> redis.callLong("EXISTS", RedisKeys.dedup(CHANNEL, id)) == 1)
+          .count();
       log.info("GracefulShutdownIT: {} requests failed without a response (connection closed as the server shut down),"
           + " {} of them were written anyway", ioErrorIds.size(), ioWritten);
       // a request the server took is answered before its connection closes (HttpServer drains before terminate)
@@ -323,11 +325,12 @@ class GracefulShutdownIT {
     RouterService other = HttpTestSupport.start("graceful-503-retry", redis, "");
     try {
       HttpResponse<String> retry = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
-              java.net.URI.create(other.baseUrl() + "/v1/channels/" + channel + "/messages"))
+          java.net.URI.create(other.baseUrl() + "/v1/channels/" + channel + "/messages"))
           .header("Authorization", "Bearer " + HttpTestSupport.TOKEN)
           .header("Content-Type", "application/json")
           .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
-              "{\"payload\": \"held\", \"idempotencyKey\": \"held\"}")).build(),
+              "{\"payload\": \"held\", \"idempotencyKey\": \"held\"}"))
+          .build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(202, retry.statusCode(), retry.body());
       assertTrue(retry.body().contains("\"duplicate\":true"), "the retry is a duplicate: " + retry.body());

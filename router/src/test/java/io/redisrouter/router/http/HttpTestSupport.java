@@ -29,12 +29,13 @@ public final class HttpTestSupport {
    */
   public static Config config(RedisServer redis, String extra) {
     return ConfigFactory.parseString(extra + "\n"
-            + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
-            + "redis-router.http.port = 0\n"
-            + "redis-router.http.host = \"127.0.0.1\"\n"
-            + "redis-router.http.auth.enabled = true\n")
+        + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
+        + "redis-router.http.port = 0\n"
+        + "redis-router.http.host = \"127.0.0.1\"\n"
+        + "redis-router.http.auth.enabled = true\n")
         .withFallback(ConfigFactory.parseString(
-            "redis-router.http.auth.tokens = [{ name = test, token = \"" + TOKEN + "\", scopes = [publish, consume, admin] }]\n"
+            "redis-router.http.auth.tokens = [{ name = test, token = \"" + TOKEN
+                + "\", scopes = [publish, consume, admin] }]\n"
                 + "redis-router.consumer.poll-interval = 50ms\n"
                 + "redis-router.consumer.watch-interval = 500ms\n"
                 + "redis-router.consumer.idle-claim-max = 2s\n"
@@ -78,7 +79,8 @@ public final class HttpTestSupport {
         .header("Authorization", "Bearer " + TOKEN);
   }
 
-  public static HttpResponse<String> post(RouterService s, String path, String json) throws IOException, InterruptedException {
+  public static HttpResponse<String> post(RouterService s, String path, String json)
+      throws IOException, InterruptedException {
     return CLIENT.send(request(s, path).header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
   }

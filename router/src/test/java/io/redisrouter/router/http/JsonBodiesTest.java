@@ -18,8 +18,8 @@ class JsonBodiesTest {
   }
 
   private static String invalid(String body, JsonBodies.Spec<?> spec) {
-    JsonBodies.Parsed.Invalid<?> bad =
-        assertInstanceOf(JsonBodies.Parsed.Invalid.class, JsonBodies.read(ByteString.fromString(body), spec));
+    JsonBodies.Parsed.Invalid<?> bad = assertInstanceOf(JsonBodies.Parsed.Invalid.class,
+        JsonBodies.read(ByteString.fromString(body), spec));
     assertEquals(400, bad.response().status().intValue());
     return ((org.apache.pekko.http.javadsl.model.HttpEntity.Strict) bad.response().entity()).getData().utf8String();
   }

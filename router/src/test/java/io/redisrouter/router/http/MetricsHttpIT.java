@@ -50,7 +50,8 @@ class MetricsHttpIT {
       closedPort = s.getLocalPort(); // nothing listens there once closed: the "spare" instance stays down
     }
     service = HttpTestSupport.startUnready("metrics-http", redis, // its "spare" instance never answers
-        "redis-router.redis.instances.spare { uri = \"redis://127.0.0.1:" + closedPort + "\", connect-timeout = 200ms }\n"
+        "redis-router.redis.instances.spare { uri = \"redis://127.0.0.1:" + closedPort
+            + "\", connect-timeout = 200ms }\n"
             + "redis-router.channels.overrides.\"on-spare\" { redis-instance = spare }");
     kit = ActorTestKit.create(service.system());
   }

@@ -84,9 +84,9 @@ class OpenApiCoverageIT {
   void everyDocumentedOperationIsRoutedAndItsSecurityMatches() throws Exception {
     List<String> problems = new ArrayList<>();
     List<String> seen = new ArrayList<>();
-    for (Iterator<Map.Entry<String, JsonNode>> paths = document.get("paths").fields(); paths.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> paths = document.get("paths").fields(); paths.hasNext();) {
       Map.Entry<String, JsonNode> p = paths.next();
-      for (Iterator<Map.Entry<String, JsonNode>> ops = p.getValue().fields(); ops.hasNext(); ) {
+      for (Iterator<Map.Entry<String, JsonNode>> ops = p.getValue().fields(); ops.hasNext();) {
         Map.Entry<String, JsonNode> op = ops.next();
         String method = op.getKey().toUpperCase(java.util.Locale.ROOT);
         if (!Set.of("GET", "POST", "PUT", "DELETE", "PATCH").contains(method)) continue;
@@ -163,11 +163,11 @@ class OpenApiCoverageIT {
     List<String> problems = new ArrayList<>();
     int checked = 0;
     int refused = 0;
-    for (Iterator<Map.Entry<String, JsonNode>> paths = document.get("paths").fields(); paths.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> paths = document.get("paths").fields(); paths.hasNext();) {
       Map.Entry<String, JsonNode> p = paths.next();
       String path = p.getKey().replaceAll("\\{([^}]+)}", "coverage-$1");
       Set<String> documentedMethods = new java.util.HashSet<>();
-      for (Iterator<Map.Entry<String, JsonNode>> ops = p.getValue().fields(); ops.hasNext(); ) {
+      for (Iterator<Map.Entry<String, JsonNode>> ops = p.getValue().fields(); ops.hasNext();) {
         Map.Entry<String, JsonNode> op = ops.next();
         String method = op.getKey().toUpperCase(java.util.Locale.ROOT);
         if (!Set.of("GET", "POST", "PUT", "DELETE", "PATCH").contains(method)) continue;
@@ -184,9 +184,11 @@ class OpenApiCoverageIT {
           Answer a = call(method, path, t.getValue());
           checked++;
           if (t.getKey().equals(scope)) {
-            if (a.status == 403 || a.status == 401) problems.add(name + ": refused " + a + " to a '" + scope + "' token");
+            if (a.status == 403 || a.status == 401)
+              problems.add(name + ": refused " + a + " to a '" + scope + "' token");
           } else if (a.status != 403) {
-            problems.add(name + ": a token with only '" + t.getKey() + "' got " + a + ", not 403 (needs '" + scope + "')");
+            problems
+                .add(name + ": a token with only '" + t.getKey() + "' got " + a + ", not 403 (needs '" + scope + "')");
           } else {
             refused++;
           }
@@ -209,7 +211,7 @@ class OpenApiCoverageIT {
 
   /** Whether a documented operation of {@code method} has a path template matching the concrete {@code path}. */
   private static boolean matchesDocumented(String method, String path) {
-    for (Iterator<Map.Entry<String, JsonNode>> paths = document.get("paths").fields(); paths.hasNext(); ) {
+    for (Iterator<Map.Entry<String, JsonNode>> paths = document.get("paths").fields(); paths.hasNext();) {
       Map.Entry<String, JsonNode> p = paths.next();
       if (!p.getValue().has(method.toLowerCase(java.util.Locale.ROOT))) continue;
       String regex = p.getKey().replaceAll("\\{[^}]+}", "[^/]+");

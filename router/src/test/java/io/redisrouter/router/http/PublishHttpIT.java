@@ -97,7 +97,7 @@ class PublishHttpIT {
   @Test
   void withoutATokenItIs401() throws Exception {
     HttpResponse<String> r = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
-            java.net.URI.create(service.baseUrl() + "/v1/channels/x/messages"))
+        java.net.URI.create(service.baseUrl() + "/v1/channels/x/messages"))
         .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"payload\":1}")).build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(401, r.statusCode());

@@ -229,7 +229,8 @@ class PullHttpIT {
     JsonNode nacked = nack(service, "pull-dead", d.get("deliveryId").asText(), "cannot parse order", true);
     assertEquals(1, nacked.get("nacked").asInt(), nacked.toString());
 
-    JsonNode page = awaitJson(service, "/v1/channels/" + ch + "/dead-letters", b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
+    JsonNode page = awaitJson(service, "/v1/channels/" + ch + "/dead-letters",
+        b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
     JsonNode item = page.get("items").get(0);
     assertEquals("rejected", item.get("reason").asText(), item.toString());
     assertEquals(id, item.get("envelope").get("messageId").asText(), item.toString());
@@ -286,7 +287,8 @@ class PullHttpIT {
     ConsumeHttpSupport.await("the deadline passed", Instant::now, now -> now.isAfter(deadline.plusMillis(50)));
     assertEquals(List.of(), pull(service, "pull-expiry", 10, 0), "an expired message is not handed out");
 
-    JsonNode page = awaitJson(service, "/v1/channels/" + ch + "/dead-letters", b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
+    JsonNode page = awaitJson(service, "/v1/channels/" + ch + "/dead-letters",
+        b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
     JsonNode item = page.get("items").get(0);
     assertEquals("expired", item.get("reason").asText(), item.toString());
     assertEquals(id, item.get("envelope").get("messageId").asText(), item.toString());
@@ -325,7 +327,8 @@ class PullHttpIT {
       a.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
       b.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
-    MessageChecker.Report report = ConsumeHttpSupport.report(checker, "anAckSentToAnotherRouterNodeAcknowledgesTheMessage");
+    MessageChecker.Report report = ConsumeHttpSupport.report(checker,
+        "anAckSentToAnotherRouterNodeAcknowledgesTheMessage");
     assertEquals(0, report.lost());
     assertEquals(0, report.duplicated());
   }
@@ -456,7 +459,8 @@ class PullHttpIT {
     // no body at all is a pull with the defaults
     HttpResponse<String> defaults = HttpTestSupport.client().send(
         HttpTestSupport.request(service, "/v1/subscriptions/pull-valid/pull")
-            .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            .POST(HttpRequest.BodyPublishers.noBody()).build(),
+        HttpResponse.BodyHandlers.ofString());
     assertEquals(200, defaults.statusCode(), defaults.body());
     assertEquals(0, HttpTestSupport.json(defaults).get("messages").size());
   }

@@ -19,7 +19,6 @@ import org.slf4j.LoggerFactory;
 
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -87,7 +86,8 @@ class RedisRestartUnderLoadHttpIT {
                 RouterTestSupport.payload(id, 32)).withMessageId(id).withTimeToLive(Duration.ofMinutes(2)))
                 .toCompletableFuture().get(20, TimeUnit.SECONDS);
             if (r instanceof PublishReply.Accepted) acceptedAt.put(id, System.nanoTime());
-            else refused.increment();
+            else
+              refused.increment();
           } catch (Exception e) {
             refused.increment();
           }
@@ -150,8 +150,8 @@ class RedisRestartUnderLoadHttpIT {
       long lostAfter = after.stream().filter(id -> !embedded.contains(id) || !pulled.contains(id)
           || !hook.okById().containsKey(id)).count();
       log.info("redis kill -9 without persistence under load: accepted {} ({} before the crash, {} after Redis came"
-              + " back), refused or expired during the outage {}; accepted after the restart and lost: {}; accepted"
-              + " before the crash and lost with Redis: embedded {}, pull {}, webhook {}", acceptedAt.size(),
+          + " back), refused or expired during the outage {}; accepted after the restart and lost: {}; accepted"
+          + " before the crash and lost with Redis: embedded {}, pull {}, webhook {}", acceptedAt.size(),
           before.size(), after.size(), refused.sum(), lostAfter, lostEmbedded, lostPull, lostHook);
       assertEquals(0, lostAfter, "lost among the messages accepted after Redis came back");
     } finally {

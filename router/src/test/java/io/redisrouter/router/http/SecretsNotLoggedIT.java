@@ -63,13 +63,13 @@ class SecretsNotLoggedIT {
 
   static Config config(String redisPassword, boolean authOn) {
     return ConfigFactory.parseString(
-            "pekko.loglevel = DEBUG\n"
-                + "redis-router.redis.instances.default.password = \"" + redisPassword + "\"\n"
-                + "redis-router.http.auth.enabled = " + authOn + "\n"
-                + "redis-router.http.auth.tokens = [\n"
-                + "  { name = ops, token = \"" + HTTP_TOKEN + "\", scopes = [publish, consume, admin] },\n"
-                + "  { name = producer, token = \"" + PUBLISH_TOKEN + "\", scopes = [publish] },\n"
-                + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] } ]\n")
+        "pekko.loglevel = DEBUG\n"
+            + "redis-router.redis.instances.default.password = \"" + redisPassword + "\"\n"
+            + "redis-router.http.auth.enabled = " + authOn + "\n"
+            + "redis-router.http.auth.tokens = [\n"
+            + "  { name = ops, token = \"" + HTTP_TOKEN + "\", scopes = [publish, consume, admin] },\n"
+            + "  { name = producer, token = \"" + PUBLISH_TOKEN + "\", scopes = [publish] },\n"
+            + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] } ]\n")
         .withFallback(HttpTestSupport.config(redis, ""))
         .resolve();
   }
@@ -97,7 +97,8 @@ class SecretsNotLoggedIT {
     ctx.addTurboFilter(wireFilter);
     try (LogCapture logs = LogCapture.everything(Level.TRACE)) {
       Config good = config(REDIS_PASSWORD, true);
-      settingsShown = RouterSettings.load(good) + " " + HttpSettings.load(good) + " " + HttpSettings.load(good).tokens();
+      settingsShown = RouterSettings.load(good) + " " + HttpSettings.load(good) + " "
+          + HttpSettings.load(good).tokens();
       RouterService service = RouterService.start("secrets-good", good);
       RouterService badRedis = null;
       try {
@@ -121,7 +122,8 @@ class SecretsNotLoggedIT {
         // the real token in the wrong scheme, and a token of a scope that does not fit
         rs.add(HttpTestSupport.client().send(HttpRequest.newBuilder(URI.create(service.baseUrl() + ch + "/messages"))
             .header("Authorization", "Basic " + HTTP_TOKEN)
-            .POST(HttpRequest.BodyPublishers.ofString("{\"payload\": 1}")).build(), HttpResponse.BodyHandlers.ofString()));
+            .POST(HttpRequest.BodyPublishers.ofString("{\"payload\": 1}")).build(),
+            HttpResponse.BodyHandlers.ofString()));
         rs.add(send(service, "POST", ch + "/messages", CONSUME_TOKEN, "{\"payload\": 1}"));
         rs.add(send(service, "GET", "/v1/channels/secret-orders/dead-letters", PUBLISH_TOKEN, null));
         rs.add(send(service, "GET", "/v1/metrics", PUBLISH_TOKEN, null));

@@ -53,15 +53,15 @@ class SubscriptionsHttpIT {
 
   static Config config(RedisServer r) {
     return ConfigFactory.parseString(
-            "redis-router.http.auth.tokens = [\n"
-                + "  { name = test, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }\n"
-                + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] }\n"
-                + "]\n"
-                + "redis-router.channels.overrides {\n"
-                + "  \"subs-bc\" { mode = broadcast }\n"
-                + "}\n"
-                // consumers poll often: a consumer that outlives its deleted group recreates it within ms
-                + "redis-router.consumer.poll-interval = 2ms\n")
+        "redis-router.http.auth.tokens = [\n"
+            + "  { name = test, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }\n"
+            + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] }\n"
+            + "]\n"
+            + "redis-router.channels.overrides {\n"
+            + "  \"subs-bc\" { mode = broadcast }\n"
+            + "}\n"
+            // consumers poll often: a consumer that outlives its deleted group recreates it within ms
+            + "redis-router.consumer.poll-interval = 2ms\n")
         .withFallback(HttpTestSupport.config(r, ""))
         .resolve();
   }
@@ -341,7 +341,8 @@ class SubscriptionsHttpIT {
   private static void awaitStopped(LogCapture logs, String subscription, String channel) throws Exception {
     await("the router's consumer of " + subscription + " stopped",
         () -> logs.linesContaining("subscription '" + subscription + "' of channel '" + channel
-            + "': no subscriber left"), l -> !l.isEmpty());
+            + "': no subscriber left"),
+        l -> !l.isEmpty());
   }
 
   // ---- auth -------------------------------------------------------------------------------------------------------

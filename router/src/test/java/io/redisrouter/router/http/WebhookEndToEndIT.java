@@ -75,13 +75,13 @@ class WebhookEndToEndIT {
     // far from 100, and the 10 minute time-to-live is far beyond the test. The ack timeout (10 s) is longer than the
     // webhook timeout (2 s), so only the webhook's answer (or its timeout) decides an attempt.
     Config config = ConfigFactory.parseString(
-            "redis-router.channels.overrides.\"" + CHANNEL + "\" {\n"
-                + "  max-attempts = 100\n"
-                + "  backoff { min = 20ms, max = 500ms, jitter = 0.2 }\n"
-                + "  time-to-live = 10m\n"
-                + "  ack-timeout = 10s\n"
-                + "  max-in-flight = 256\n"
-                + "}\n")
+        "redis-router.channels.overrides.\"" + CHANNEL + "\" {\n"
+            + "  max-attempts = 100\n"
+            + "  backoff { min = 20ms, max = 500ms, jitter = 0.2 }\n"
+            + "  time-to-live = 10m\n"
+            + "  ack-timeout = 10s\n"
+            + "  max-in-flight = 256\n"
+            + "}\n")
         .withFallback(HttpTestSupport.config(redis, ""))
         .resolve();
     service = HttpTestSupport.awaitReady(RouterService.start("webhook-e2e", config));
@@ -116,7 +116,7 @@ class WebhookEndToEndIT {
       // service A: batches and single publishes, concurrently
       long t0 = System.nanoTime();
       scheduler.scheduleAtFixedRate(() -> log.info("progress after {} s: {} published, {} delivered, {} calls to"
-              + " service B ({} errors), router in flight {}", secs(System.nanoTime() - t0),
+          + " service B ({} errors), router in flight {}", secs(System.nanoTime() - t0),
           service.runtime().metrics().publishAccepted.sum(), serviceB.okById().size(), serviceB.calls.size(),
           serviceB.errorAnswers(), service.runtime().metrics().inFlight.sum()), 5, 5, TimeUnit.SECONDS);
       AtomicLong publishRetries = new AtomicLong();
@@ -124,7 +124,7 @@ class WebhookEndToEndIT {
       AtomicInteger nextBatch = new AtomicInteger();
       for (int t = 0; t < 4; t++) {
         publishing.add(publishers.submit(() -> {
-          for (int b; (b = nextBatch.getAndIncrement()) < BATCHES; ) {
+          for (int b; (b = nextBatch.getAndIncrement()) < BATCHES;) {
             publishBatch(b, checker, publishRetries);
           }
           return null;
@@ -133,7 +133,7 @@ class WebhookEndToEndIT {
       AtomicInteger nextSingle = new AtomicInteger();
       for (int t = 0; t < 8; t++) {
         publishing.add(publishers.submit(() -> {
-          for (int i; (i = nextSingle.getAndIncrement()) < SINGLES; ) {
+          for (int i; (i = nextSingle.getAndIncrement()) < SINGLES;) {
             publishOne("s-" + i, i, checker, publishRetries);
           }
           return null;
@@ -206,9 +206,9 @@ class WebhookEndToEndIT {
       checker.logReport("WebhookEndToEndIT");
       double seconds = (delivered - t0) / 1e9;
       log.info("WebhookEndToEndIT: {} messages published in {} s ({} publish retries), all delivered after {} s"
-              + " ({} msg/s including the {} s outage), settled in Redis after {} s; service B answered {} calls"
-              + " ({} with 2xx, {} with an error, {} retried calls); outage {} s, the router retried {} deliveries"
-              + " meanwhile", TOTAL, secs(published - t0), publishRetries.get(), secs(delivered - t0),
+          + " ({} msg/s including the {} s outage), settled in Redis after {} s; service B answered {} calls"
+          + " ({} with 2xx, {} with an error, {} retried calls); outage {} s, the router retried {} deliveries"
+          + " meanwhile", TOTAL, secs(published - t0), publishRetries.get(), secs(delivered - t0),
           Math.round(TOTAL / seconds), OUTAGE.toSeconds(), secs(settled - t0), serviceB.calls.size(),
           serviceB.okAnswers(), serviceB.errorAnswers(), retriedCalls.get(), secs(upAt - downAt),
           retriedDuringOutage);

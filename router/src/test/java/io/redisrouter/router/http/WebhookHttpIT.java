@@ -51,11 +51,11 @@ class WebhookHttpIT {
     // defaults of HttpTestSupport: ack timeout 2 s, backoff 50-400 ms, max-attempts 5; the parallelism channels
     // get a long ack timeout so that their slow receivers never see a redelivery of a message still being handled
     Config config = ConfigFactory.parseString(
-            "redis-router.channels.overrides {\n"
-                + "  \"wh-par\" { ack-timeout = 30s }\n"
-                + "  \"wh-par-slow\" { ack-timeout = 30s, max-attempts = 100 }\n"
-                + "  \"wh-stale\" { ack-timeout = 1s, max-attempts = 1 }\n"
-                + "}\n")
+        "redis-router.channels.overrides {\n"
+            + "  \"wh-par\" { ack-timeout = 30s }\n"
+            + "  \"wh-par-slow\" { ack-timeout = 30s, max-attempts = 100 }\n"
+            + "  \"wh-stale\" { ack-timeout = 1s, max-attempts = 1 }\n"
+            + "}\n")
         .withFallback(HttpTestSupport.config(redis, ""))
         .resolve();
     service = HttpTestSupport.awaitReady(RouterService.start("webhook-http", config));
@@ -72,7 +72,7 @@ class WebhookHttpIT {
   // ---- helpers ----------------------------------------------------------------------------------------------------
 
   static void createWebhook(RouterService s, String name, String channel, String url, long timeoutMs,
-                            int parallelism) throws Exception {
+      int parallelism) throws Exception {
     HttpResponse<String> r = HttpTestSupport.post(s, "/v1/subscriptions", "{\"name\": \"" + name
         + "\", \"channel\": \"" + channel + "\", \"webhook\": {\"url\": \"" + url + "\", \"timeoutMs\": " + timeoutMs
         + ", \"parallelism\": " + parallelism + "}}");
@@ -161,7 +161,8 @@ class WebhookHttpIT {
       createWebhook(service, "wh-404-sub", "wh-404", hook.url(), 1000, 4);
       String id = publish(service, "wh-404", "\"not for me\"");
 
-      JsonNode dead = awaitJson(service, "/v1/channels/wh-404/dead-letters", b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
+      JsonNode dead = awaitJson(service, "/v1/channels/wh-404/dead-letters",
+          b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
       JsonNode item = dead.get("items").get(0);
       assertEquals("rejected", item.get("reason").asText(), item.toString());
       assertEquals(id, item.get("envelope").get("messageId").asText());
@@ -218,7 +219,8 @@ class WebhookHttpIT {
       long nackMs = -1;
       while (nackMs < 0 && System.nanoTime() - firstCall < TimeUnit.SECONDS.toNanos(5)) {
         if (metrics.nacked.sum() > nacksBefore) nackMs = (System.nanoTime() - firstCall) / 1_000_000;
-        else java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // polling with a deadline, 1 ms steps
+        else
+          java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // polling with a deadline, 1 ms steps
       }
       long nackedAfter = nackMs;
       assertTrue(nackedAfter >= 290 && nackedAfter < 1500, "the unanswered call was nacked " + nackedAfter
@@ -237,7 +239,7 @@ class WebhookHttpIT {
   @Test
   void aWebhookSubscriptionSurvivesARouterRestart() throws Exception {
     try (RedisServer own = RedisServer.start();
-         WebhookReceiver hook = WebhookReceiver.start(8, c -> 200)) {
+        WebhookReceiver hook = WebhookReceiver.start(8, c -> 200)) {
       RouterService first = HttpTestSupport.start("webhook-restart-1", own, "");
       String before;
       try {
@@ -325,14 +327,16 @@ class WebhookHttpIT {
     // for the ack timeout): by then a call could no longer end within their ack timeout, and the core dead-letters
     // them. They must not be pushed: the next call after the hung one is message 7, published afterwards.
     try (WebhookReceiver hook = WebhookReceiver.start(8, c -> "hang".equals(c.body().path("payload").asText())
-        ? WebhookReceiver.NO_ANSWER : 200)) {
+        ? WebhookReceiver.NO_ANSWER
+        : 200)) {
       createWebhook(service, "wh-stale-sub", "wh-stale", hook.url(), 500, 1);
       String hung = publish(service, "wh-stale", "\"hang\"");
       await(() -> assertEquals(1, hook.callsFor(hung)));
       List<String> waiting = new ArrayList<>();
       for (int i = 0; i < 5; i++) waiting.add(publish(service, "wh-stale", "\"wait " + i + "\""));
 
-      JsonNode dead = awaitJson(service, "/v1/channels/wh-stale/dead-letters", b -> b.get("total").asLong() == 6 && b.get("items").size() == 6);
+      JsonNode dead = awaitJson(service, "/v1/channels/wh-stale/dead-letters",
+          b -> b.get("total").asLong() == 6 && b.get("items").size() == 6);
       for (JsonNode item : dead.get("items")) {
         assertEquals("max-attempts", item.get("reason").asText(), item.toString());
       }

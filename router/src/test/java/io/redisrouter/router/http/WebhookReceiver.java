@@ -32,7 +32,7 @@ final class WebhookReceiver implements AutoCloseable {
 
   /** One webhook call as received. */
   record Call(String messageId, String deliveryId, int attempt, String subscription, String deadline,
-              JsonNode body, long receivedNanos) {}
+      JsonNode body, long receivedNanos) {}
 
   /**
    * Decides the answer to a call: an HTTP status, or {@link #NO_ANSWER} to hold the call without answering until the
@@ -193,7 +193,8 @@ final class WebhookReceiver implements AutoCloseable {
       String attempt = ex.getRequestHeaders().getFirst("X-Router-Attempt");
       Call call = new Call(messageId, ex.getRequestHeaders().getFirst("X-Router-Delivery-Id"),
           attempt == null ? -1 : Integer.parseInt(attempt), ex.getRequestHeaders().getFirst("X-Router-Subscription"),
-          ex.getRequestHeaders().getFirst("X-Router-Deadline"), HttpTestSupport.JSON.readTree(bytes), System.nanoTime());
+          ex.getRequestHeaders().getFirst("X-Router-Deadline"), HttpTestSupport.JSON.readTree(bytes),
+          System.nanoTime());
       calls.add(call);
       callsById.computeIfAbsent(String.valueOf(messageId), k -> new AtomicInteger()).incrementAndGet();
       int status;

@@ -80,7 +80,8 @@ class IngressOverloadIT {
     redis = RedisServer.start();
     kit = ActorTestKit.create();
     RouterSettings settings = RouterTestSupport.settings(redis,
-        "ingress { queue-size = " + QUEUE + ", batch-size = " + BATCH + ", max-batches-in-flight = " + IN_FLIGHT + " }\n"
+        "ingress { queue-size = " + QUEUE + ", batch-size = " + BATCH + ", max-batches-in-flight = " + IN_FLIGHT
+            + " }\n"
             + "redis.instances.default.command-timeout = 3s\n");
     router = kit.spawn(RedisRouter.create(settings, metrics), "router");
   }
@@ -166,7 +167,7 @@ class IngressOverloadIT {
   void overloadIsRefusedFastWithBoundedMemoryAndEveryPublishIsAnsweredOnce() {
     // the router is connected and the stream exists before Redis stops
     assertInstanceOf(PublishReply.Accepted.class,
-        RouterTestSupport.publish(kit, router, PublishRequest.of(CHANNEL, new byte[] {1}).withMessageId("warm-up")));
+        RouterTestSupport.publish(kit, router, PublishRequest.of(CHANNEL, new byte[]{1}).withMessageId("warm-up")));
     ActorRef<PublishReply> replyTo = kit.spawn(collector(), "collector");
     long heap0 = usedHeapAfterGc();
 
@@ -206,7 +207,7 @@ class IngressOverloadIT {
     // a publish after all of them goes through the same FIFO ingress: once it is answered, a second reply to an
     // earlier publish would have shown up by now
     assertInstanceOf(PublishReply.Accepted.class,
-        RouterTestSupport.publish(kit, router, PublishRequest.of(CHANNEL, new byte[] {2}).withMessageId("marker")));
+        RouterTestSupport.publish(kit, router, PublishRequest.of(CHANNEL, new byte[]{2}).withMessageId("marker")));
 
     int total = 2 * FLOOD;
     int accepted = count(ACCEPTED, 0, total);
@@ -266,9 +267,9 @@ class IngressOverloadIT {
     MessageChecker.Report report = checker.report();
     checker.logReport("IngressOverloadIT");
     log.info("IngressOverloadIT: sent={} accepted={} rejectedOverloaded={} rejectedUnavailable={} (of which in the"
-            + " stream after all: {}) other={} repliedTwice={}; Redis paused {} ms; held unanswered while paused:"
-            + " {} / {} (bound {}); OVERLOADED latency p50={} ms p99={} ms max={} ms, last one {} ms before the resume;"
-            + " used heap after GC: before={} MB after flood 1={} MB after flood 2={} MB (growth {} MB per {} refused)",
+        + " stream after all: {}) other={} repliedTwice={}; Redis paused {} ms; held unanswered while paused:"
+        + " {} / {} (bound {}); OVERLOADED latency p50={} ms p99={} ms max={} ms, last one {} ms before the resume;"
+        + " used heap after GC: before={} MB after flood 1={} MB after flood 2={} MB (growth {} MB per {} refused)",
         total, accepted, overloaded, unavailable, unavailableButWritten, other, twice, pausedMs, held1, held2,
         HELD_BOUND, fmt(p50), fmt(p99), fmt(max), (resumedAt - lastRejection) / 1_000_000,
         mb(heap0), mb(heap1), mb(heap2), mb(heap2 - heap1), count(OVERLOADED, FLOOD, total));

@@ -114,7 +114,7 @@ class PublishValidationIT {
   void pastDeadlineIsInvalid() {
     Instant past = Instant.now().minusSeconds(5);
     PublishReply.Rejected rej = invalid(PublishRequest.of("v.late", new byte[10]).withDeadline(past)
-            .withMessageId("late-1"), "deadline", "deadline-past", "deadline " + past, "already past", "timeToLive");
+        .withMessageId("late-1"), "deadline", "deadline-past", "deadline " + past, "already past", "timeToLive");
     assertEquals("late-1", rej.messageId());
     nothingWritten("v.late");
   }
@@ -165,8 +165,8 @@ class PublishValidationIT {
   private static SubscribeReply.SubscribeFailed subscribeFails(String channel, String subscription) {
     TestProbe<Delivery> subscriber = kit.createTestProbe();
     SubscribeReply reply = RouterTestSupport.subscribe(kit, router, channel, subscription, subscriber.getRef());
-    SubscribeReply.SubscribeFailed f =
-        assertInstanceOf(SubscribeReply.SubscribeFailed.class, reply, () -> "reply " + reply);
+    SubscribeReply.SubscribeFailed f = assertInstanceOf(SubscribeReply.SubscribeFailed.class, reply,
+        () -> "reply " + reply);
     assertEquals(channel, f.channel());
     assertEquals(subscription, f.subscription());
     return f;
@@ -204,7 +204,7 @@ class PublishValidationIT {
     TestProbe<Delivery> subscriber = kit.createTestProbe();
     SubscribeReply reply = RouterTestSupport.subscribe(kit, router, "v.sub", "billing", subscriber.getRef());
     assertInstanceOf(SubscribeReply.Subscribed.class, reply, () -> "reply " + reply);
-    PublishReply p = RouterTestSupport.publish(kit, router, PublishRequest.of("v.sub", new byte[] {42}));
+    PublishReply p = RouterTestSupport.publish(kit, router, PublishRequest.of("v.sub", new byte[]{42}));
     assertInstanceOf(PublishReply.Accepted.class, p);
     Delivery d = subscriber.receiveMessage(Duration.ofSeconds(10));
     assertEquals(42, d.envelope().payload()[0]);

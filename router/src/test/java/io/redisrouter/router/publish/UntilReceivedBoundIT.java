@@ -124,7 +124,7 @@ class UntilReceivedBoundIT {
     });
     long[] lat = latencyMs.stream().mapToLong(Long::longValue).sorted().toArray();
     log.info("{} until-received broadcasts in {} ms with no receiver: overloaded={} expired={} other={} max waiting={}"
-            + " (bound {}); {} reliable messages meanwhile: latency p50={} ms max={} ms", TOTAL, publishMs,
+        + " (bound {}); {} reliable messages meanwhile: latency p50={} ms max={} ms", TOTAL, publishMs,
         overloaded.sum(), expired.sum(), other.sum(), maxWaiting.get(), MAX_WAITING, lat.length, lat[lat.length / 2],
         lat[lat.length - 1]);
     // the bound was reached (the fault happened) and held
@@ -135,7 +135,8 @@ class UntilReceivedBoundIT {
     assertTrue(expired.sum() >= MAX_WAITING / 2, "some waited until their deadline: " + expired.sum());
     // the reliable subscription kept its pace
     assertEquals(0, checker.report().lost(), "lost");
-    assertTrue(lat[lat.length - 1] < 2000, "slowest reliable delivery " + lat[lat.length - 1] + " ms: " + Arrays.toString(lat));
+    assertTrue(lat[lat.length - 1] < 2000,
+        "slowest reliable delivery " + lat[lat.length - 1] + " ms: " + Arrays.toString(lat));
     // once they expired, nothing waits
     kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
       assertEquals(0, runtime.untilReceivedWaiting());

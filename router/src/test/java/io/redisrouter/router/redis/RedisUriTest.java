@@ -60,7 +60,8 @@ class RedisUriTest {
         "rr:n1:cmd");
     assertTrue(uri.isSsl());
     assertEquals(2, uri.getDatabase());
-    assertArrayEquals("uri-secret".toCharArray(), uri.getCredentialsProvider().resolveCredentials().block().getPassword());
+    assertArrayEquals("uri-secret".toCharArray(),
+        uri.getCredentialsProvider().resolveCredentials().block().getPassword());
     assertFalse(uri.toString().contains("uri-secret"), uri.toString());
   }
 }

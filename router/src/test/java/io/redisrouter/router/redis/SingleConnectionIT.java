@@ -93,7 +93,7 @@ class SingleConnectionIT {
   @Test
   void aServerWithoutResp3GetsOneWarnAndThreeConnections() throws Exception {
     try (RedisServer redis = RedisServer.builder().arg("--rename-command", "HELLO", "\"\"").start();
-         LogCapture logs = LogCapture.start()) {
+        LogCapture logs = LogCapture.start()) {
       assertTrue(String.valueOf(callError(redis, "HELLO", "3")).contains("unknown command"),
           "the imitation: HELLO is refused");
       ActorTestKit kit = ActorTestKit.create("single-resp2");
@@ -119,7 +119,7 @@ class SingleConnectionIT {
   @Test
   void aServerWithoutResp3IsRefusedWhenOneConnectionIsRequired() throws Exception {
     try (RedisServer redis = RedisServer.builder().arg("--rename-command", "HELLO", "\"\"").start();
-         LogCapture logs = LogCapture.start()) {
+        LogCapture logs = LogCapture.start()) {
       ActorTestKit kit = ActorTestKit.create("single-required");
       try {
         RouterRuntime rt = start(kit, redis, "node-id = strict\n"
