@@ -36,24 +36,23 @@ public final class RouterTestSupport {
 
   /**
    * Settings for a router on {@code redis}. {@code extra} is HOCON relative to {@code redis-router}, applied over
-   * fast test defaults (50 ms poll, 1 s claim interval, short backoff).
+   * the test timings of {@code router-test.conf} (50 ms poll, 500 ms claim interval, short backoff).
    */
   public static RouterSettings settings(RedisServer redis, String extra) {
-    Config c = ConfigFactory.parseString(
-        "redis-router {\n" + extra + "\n}\n"
-            + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
-            + "redis-router.consumer.poll-interval = 50ms\n"
-            + "redis-router.consumer.watch-interval = 500ms\n"
-            + "redis-router.consumer.idle-claim-max = 2s\n"
-            + "redis-router.consumer.claim-interval = 500ms\n"
-            + "redis-router.consumer.lease-renew-interval = 500ms\n"
-            + "redis-router.channels.defaults.backoff { min = 50ms, max = 400ms, jitter = 0.1 }\n"
-            + "redis-router.channels.defaults.ack-timeout = 2s\n")
+    Config c = ConfigFactory.parseString("redis-router {\n" + extra + "\n}\n")
+        .withFallback(ConfigFactory.parseString(
+            "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"))
+        .withFallback(testConfig())
         .withFallback(ConfigFactory.defaultReference())
         .resolve();
-    // the string above puts `extra` first, so it must win: re-parse with extra on top
-    Config withExtra = ConfigFactory.parseString("redis-router {\n" + extra + "\n}").withFallback(c).resolve();
-    return RouterSettings.load(withExtra);
+    return RouterSettings.load(c);
+  }
+
+  /** The test timings every router of the tests starts with: {@code router-test.conf} on the test classpath. */
+  public static Config testConfig() {
+    Config c = ConfigFactory.parseResources(RouterTestSupport.class.getClassLoader(), "router-test.conf");
+    if (c.isEmpty()) throw new IllegalStateException("router-test.conf is not on the test classpath");
+    return c;
   }
 
   public static byte[] payload(String id, int size) {

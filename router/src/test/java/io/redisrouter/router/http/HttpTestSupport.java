@@ -35,14 +35,8 @@ public final class HttpTestSupport {
         + "redis-router.http.auth.enabled = true\n")
         .withFallback(ConfigFactory.parseString(
             "redis-router.http.auth.tokens = [{ name = test, token = \"" + TOKEN
-                + "\", scopes = [publish, consume, admin] }]\n"
-                + "redis-router.consumer.poll-interval = 50ms\n"
-                + "redis-router.consumer.watch-interval = 500ms\n"
-                + "redis-router.consumer.idle-claim-max = 2s\n"
-                + "redis-router.consumer.claim-interval = 500ms\n"
-                + "redis-router.consumer.lease-renew-interval = 500ms\n"
-                + "redis-router.channels.defaults.backoff { min = 50ms, max = 400ms, jitter = 0.1 }\n"
-                + "redis-router.channels.defaults.ack-timeout = 2s\n"))
+                + "\", scopes = [publish, consume, admin] }]\n"))
+        .withFallback(io.redisrouter.router.RouterTestSupport.testConfig())
         .withFallback(ConfigFactory.load())
         .resolve();
   }
