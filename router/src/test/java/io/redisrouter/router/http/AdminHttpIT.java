@@ -139,7 +139,7 @@ class AdminHttpIT {
   }
 
   static HttpResponse<String> send(HttpRequest.Builder b) throws Exception {
-    return HttpTestSupport.client().send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return HttpTestSupport.send(b.build());
   }
 
   // ---- channels ---------------------------------------------------------------------------------------------------

@@ -325,16 +325,14 @@ class EventsHttpIT {
   @Test
   void aBadLastEventIdOrAnUnknownSubscriptionIsRefused() throws Exception {
     createPull(service, "ev-bad", "ev-bad");
-    HttpResponse<String> bad = HttpTestSupport.client().send(HttpTestSupport.request(service,
-        "/v1/subscriptions/ev-bad/events").header("Last-Event-ID", "yesterday").GET().build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> bad = HttpTestSupport.send(HttpTestSupport.request(service,
+        "/v1/subscriptions/ev-bad/events").header("Last-Event-ID", "yesterday").GET().build());
     assertEquals(400, bad.statusCode(), bad.body());
     assertEquals("Last-Event-ID", HttpTestSupport.json(bad).get("errors").get(0).get("field").asText());
     HttpResponse<String> missing = HttpTestSupport.get(service, "/v1/subscriptions/ev-nope/events");
     assertEquals(404, missing.statusCode(), missing.body());
-    HttpResponse<String> noToken = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create(service.baseUrl() + "/v1/subscriptions/ev-bad/events")).GET().build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> noToken = HttpTestSupport.send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create(service.baseUrl() + "/v1/subscriptions/ev-bad/events")).GET().build());
     assertEquals(401, noToken.statusCode(), noToken.body());
     assertFalse(bad.body().isBlank());
   }

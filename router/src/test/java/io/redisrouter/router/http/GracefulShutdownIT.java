@@ -128,15 +128,14 @@ class GracefulShutdownIT {
             boolean afterStop = stopCalled.get();
             checker.sent(id);
             try {
-              HttpResponse<String> r = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
+              HttpResponse<String> r = HttpTestSupport.send(java.net.http.HttpRequest.newBuilder(
                   java.net.URI.create(base + "/v1/channels/" + CHANNEL + "/messages"))
                   .timeout(Duration.ofSeconds(30))
                   .header("Authorization", "Bearer " + HttpTestSupport.TOKEN)
                   .header("Content-Type", "application/json")
                   .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
                       "{\"payload\": {\"n\": " + n + "}, \"idempotencyKey\": \"" + id + "\"}"))
-                  .build(),
-                  HttpResponse.BodyHandlers.ofString());
+                  .build());
               if (r.statusCode() == 202) {
                 checker.acked(id);
                 accepted.incrementAndGet();
@@ -324,14 +323,13 @@ class GracefulShutdownIT {
     long lengthBefore = redis.callLong("XLEN", RedisKeys.stream(channel));
     RouterService other = HttpTestSupport.start("graceful-503-retry", redis, "");
     try {
-      HttpResponse<String> retry = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
+      HttpResponse<String> retry = HttpTestSupport.send(java.net.http.HttpRequest.newBuilder(
           java.net.URI.create(other.baseUrl() + "/v1/channels/" + channel + "/messages"))
           .header("Authorization", "Bearer " + HttpTestSupport.TOKEN)
           .header("Content-Type", "application/json")
           .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
               "{\"payload\": \"held\", \"idempotencyKey\": \"held\"}"))
-          .build(),
-          HttpResponse.BodyHandlers.ofString());
+          .build());
       assertEquals(202, retry.statusCode(), retry.body());
       assertTrue(retry.body().contains("\"duplicate\":true"), "the retry is a duplicate: " + retry.body());
       assertEquals(lengthBefore, redis.callLong("XLEN", RedisKeys.stream(channel)), "nothing written twice");

@@ -75,18 +75,32 @@ public final class HttpTestSupport {
 
   public static HttpResponse<String> post(RouterService s, String path, String json)
       throws IOException, InterruptedException {
-    return CLIENT.send(request(s, path).header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
+    return send(request(s, path).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json)).build());
   }
 
   public static HttpResponse<String> get(RouterService s, String path) throws IOException, InterruptedException {
-    return CLIENT.send(request(s, path).GET().build(), HttpResponse.BodyHandlers.ofString());
+    return send(request(s, path).GET().build());
   }
 
   public static HttpResponse<String> delete(RouterService s, String path) throws IOException, InterruptedException {
-    return CLIENT.send(request(s, path).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    return send(request(s, path).DELETE().build());
   }
 
+  /**
+   * Sends {@code request} and checks the response against the OpenAPI document ({@link ApiContract#check}): a status
+   * the document does not list for the operation, or a JSON body that does not match its schema, fails the test.
+   */
+  public static HttpResponse<String> send(HttpRequest request) throws IOException, InterruptedException {
+    return ApiContract.check(CLIENT.send(request, HttpResponse.BodyHandlers.ofString()));
+  }
+
+  /** {@link #send} without waiting. */
+  public static java.util.concurrent.CompletableFuture<HttpResponse<String>> sendAsync(HttpRequest request) {
+    return CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString()).thenApply(ApiContract::check);
+  }
+
+  /** The shared client, for streamed bodies (server-sent events); prefer {@link #send}, which checks the contract. */
   public static HttpClient client() {
     return CLIENT;
   }

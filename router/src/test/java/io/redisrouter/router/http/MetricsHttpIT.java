@@ -64,8 +64,8 @@ class MetricsHttpIT {
 
   /** Scrapes /metrics without a token; checks every line is valid text format; returns samples by "name{labels}". */
   static Map<String, Double> scrape() throws Exception {
-    HttpResponse<String> r = HttpTestSupport.client().send(HttpRequest.newBuilder(
-        URI.create(service.baseUrl() + "/metrics")).GET().build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r = HttpTestSupport.send(HttpRequest.newBuilder(
+        URI.create(service.baseUrl() + "/metrics")).GET().build());
     assertEquals(200, r.statusCode(), r.body());
     String ct = r.headers().firstValue("Content-Type").orElse("");
     assertTrue(ct.startsWith("text/plain") && ct.contains("version=0.0.4"), ct);

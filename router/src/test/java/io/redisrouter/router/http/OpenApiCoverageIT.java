@@ -95,6 +95,7 @@ class OpenApiCoverageIT {
 
         Answer withToken = call(method, path, true);
         seen.add(name + " -> " + withToken);
+        if (withToken.problem() != null) problems.add(withToken.problem());
         if (withToken.status == 404 && withToken.body.contains("no such endpoint")) {
           problems.add(name + ": not routed (404 " + withToken.body + ")");
         } else if (withToken.status == 405) {
@@ -109,6 +110,7 @@ class OpenApiCoverageIT {
         boolean bearer = security != null && security.toString().contains("bearer");
         if (security == null) problems.add(name + ": no security documented (use [] for an open endpoint)");
         Answer without = call(method, path, false);
+        if (without.problem() != null) problems.add(without.problem());
         if (bearer && without.status != 401) {
           problems.add(name + ": documented with bearer auth but answers " + without + " without a token");
         } else if (!bearer && without.status == 401) {
@@ -119,6 +121,83 @@ class OpenApiCoverageIT {
     log.info("OpenApiCoverageIT: live answers with dummy parameters:\n  {}", String.join("\n  ", seen));
     assertTrue(problems.isEmpty(), String.join("\n", problems));
     assertTrue(seen.size() >= 5, seen.toString());
+  }
+
+  /**
+   * Every request example the document gives (a request body's {@code example} or {@code examples}, or the example
+   * of the schema it references) is sent, in an order that makes sense (subscription, publish, pull, ack, nack),
+   * with path parameters from their documented examples, and is accepted (2xx); {@link HttpTestSupport#send}
+   * checks each answer against its documented schema. An example added to the document and not sent here fails.
+   */
+  @Test
+  void everyDocumentedRequestExampleIsSentAndAccepted() throws Exception {
+    Map<String, JsonNode> examples = requestExamples();
+    List<String> sent = new ArrayList<>();
+    List<String> refused = new ArrayList<>();
+    java.util.function.BiConsumer<String, String> send = (key, path) -> {
+      JsonNode body = examples.get(key);
+      if (body == null) {
+        refused.add(key + ": no such example in the document");
+        return;
+      }
+      try {
+        HttpResponse<String> r = HttpTestSupport.post(service, path, body.toString());
+        sent.add(key);
+        if (r.statusCode() / 100 != 2) refused.add(key + " -> " + r.statusCode() + " " + r.body());
+      } catch (Exception e) {
+        refused.add(key + " -> " + e);
+      }
+    };
+    String channel = example("/components/parameters/Channel/schema/example");
+    String name = example("/components/parameters/SubscriptionName/schema/example");
+    send.accept("POST /v1/subscriptions#pull", "/v1/subscriptions");
+    send.accept("POST /v1/channels/{channel}/messages", "/v1/channels/" + channel + "/messages");
+    send.accept("POST /v1/channels/{channel}/messages/batch", "/v1/channels/" + channel + "/messages/batch");
+    send.accept("POST /v1/subscriptions/{name}/pull", "/v1/subscriptions/" + name + "/pull");
+    send.accept("POST /v1/subscriptions/{name}/ack", "/v1/subscriptions/" + name + "/ack");
+    send.accept("POST /v1/subscriptions/{name}/nack", "/v1/subscriptions/" + name + "/nack");
+    send.accept("POST /v1/subscriptions#webhook", "/v1/subscriptions");
+    for (JsonNode created : List.of(examples.get("POST /v1/subscriptions#pull"),
+        examples.get("POST /v1/subscriptions#webhook"))) {
+      assertEquals(204, HttpTestSupport.delete(service, "/v1/subscriptions/" + created.get("name").asText())
+          .statusCode());
+    }
+    Set<String> notSent = new TreeSet<>(examples.keySet());
+    sent.forEach(notSent::remove);
+    log.info("OpenApiCoverageIT: request examples sent and accepted: {}", sent);
+    assertTrue(refused.isEmpty(), "refused: " + refused);
+    assertTrue(notSent.isEmpty(), "documented request examples this test does not send: " + notSent);
+    assertTrue(sent.size() >= 7, sent.toString());
+  }
+
+  private static String example(String pointer) {
+    JsonNode n = document.at(pointer);
+    assertTrue(n.isTextual(), "no example at " + pointer);
+    return n.asText();
+  }
+
+  /**
+   * The document's JSON request examples by operation ("POST /path", or "POST /path#name" for named ones): the
+   * media type's {@code example}, its {@code examples}, or else the example of the schema it {@code $ref}s.
+   */
+  private static Map<String, JsonNode> requestExamples() {
+    Map<String, JsonNode> out = new java.util.TreeMap<>();
+    document.get("paths").fields().forEachRemaining(p -> p.getValue().fields().forEachRemaining(op -> {
+      JsonNode media = op.getValue().path("requestBody").path("content").path("application/json");
+      if (media.isMissingNode()) return;
+      String key = op.getKey().toUpperCase(java.util.Locale.ROOT) + " " + p.getKey();
+      if (media.has("example")) {
+        out.put(key, media.get("example"));
+      } else if (media.has("examples")) {
+        media.get("examples").fields()
+            .forEachRemaining(e -> out.put(key + "#" + e.getKey(), e.getValue().get("value")));
+      } else {
+        String ref = media.path("schema").path("$ref").asText("");
+        JsonNode schemaExample = ref.startsWith("#/") ? document.at(ref.substring(1)).get("example") : null;
+        if (schemaExample != null) out.put(key, schemaExample);
+      }
+    }));
+    return out;
   }
 
   @Test
@@ -142,7 +221,11 @@ class OpenApiCoverageIT {
     }
   }
 
-  record Answer(int status, String body) {
+  record Answer(int status, String body, String problem) {
+    Answer(int status, String body) {
+      this(status, body, null);
+    }
+
     @Override
     public String toString() {
       return status < 0 ? "no answer within the timeout (long poll or stream)" : Integer.toString(status);
@@ -183,6 +266,7 @@ class OpenApiCoverageIT {
         for (Map.Entry<String, String> t : SCOPED_TOKENS.entrySet()) {
           Answer a = call(method, path, t.getValue());
           checked++;
+          if (a.problem() != null) problems.add(a.problem());
           if (t.getKey().equals(scope)) {
             if (a.status == 403 || a.status == 401)
               problems.add(name + ": refused " + a + " to a '" + scope + "' token");
@@ -243,7 +327,13 @@ class OpenApiCoverageIT {
         }
       });
       try {
-        return new Answer(r.statusCode(), body.get(3, TimeUnit.SECONDS));
+        String text = body.get(3, TimeUnit.SECONDS);
+        // a whole body (not cut at 2 KiB) is held to the contract too: status documented, JSON matching its schema
+        String problem = text.length() >= 2048
+            ? null
+            : ApiContract.problem(method, r.uri(), r.statusCode(),
+                r.headers().firstValue("Content-Type").orElse(""), text).orElse(null);
+        return new Answer(r.statusCode(), text, problem);
       } catch (java.util.concurrent.TimeoutException e) {
         return new Answer(r.statusCode(), "(a stream: still open after 3 s)");
       } finally {

@@ -96,10 +96,9 @@ class PublishHttpIT {
 
   @Test
   void withoutATokenItIs401() throws Exception {
-    HttpResponse<String> r = HttpTestSupport.client().send(java.net.http.HttpRequest.newBuilder(
+    HttpResponse<String> r = HttpTestSupport.send(java.net.http.HttpRequest.newBuilder(
         java.net.URI.create(service.baseUrl() + "/v1/channels/x/messages"))
-        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"payload\":1}")).build(),
-        HttpResponse.BodyHandlers.ofString());
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"payload\":1}")).build());
     assertEquals(401, r.statusCode());
     assertEquals("unauthorized", HttpTestSupport.json(r).get("code").asText());
   }

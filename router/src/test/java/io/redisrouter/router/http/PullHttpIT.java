@@ -131,11 +131,10 @@ class PullHttpIT {
     assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(290), "the pull waited its waitMs");
 
     long start = System.nanoTime();
-    CompletableFuture<HttpResponse<String>> waiting = HttpTestSupport.client().sendAsync(
+    CompletableFuture<HttpResponse<String>> waiting = HttpTestSupport.sendAsync(
         HttpTestSupport.request(service, "/v1/subscriptions/pull-long/pull")
             .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString("{\"maxMessages\": 10, \"waitMs\": 8000}")).build(),
-        HttpResponse.BodyHandlers.ofString());
+            .POST(HttpRequest.BodyPublishers.ofString("{\"maxMessages\": 10, \"waitMs\": 8000}")).build());
     assertThrows(TimeoutException.class, () -> waiting.get(300, TimeUnit.MILLISECONDS),
         "with nothing to take the pull waits");
     MessageChecker checker = new MessageChecker();
@@ -167,11 +166,10 @@ class PullHttpIT {
     assertTrue(tookMs >= 2900, "the pull waited its waitMs: " + tookMs + " ms");
 
     // and a message that comes late in such a wait reaches the client
-    CompletableFuture<HttpResponse<String>> waiting = HttpTestSupport.client().sendAsync(
+    CompletableFuture<HttpResponse<String>> waiting = HttpTestSupport.sendAsync(
         HttpTestSupport.request(service, "/v1/subscriptions/pull-longer/pull")
             .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString("{\"maxMessages\": 5, \"waitMs\": 5000}")).build(),
-        HttpResponse.BodyHandlers.ofString());
+            .POST(HttpRequest.BodyPublishers.ofString("{\"maxMessages\": 5, \"waitMs\": 5000}")).build());
     assertThrows(TimeoutException.class, () -> waiting.get(2500, TimeUnit.MILLISECONDS),
         "still waiting past the request timeout");
     MessageChecker checker = new MessageChecker();
@@ -457,10 +455,9 @@ class PullHttpIT {
       assertEquals("invalid-json", HttpTestSupport.json(r).get("code").asText());
     }
     // no body at all is a pull with the defaults
-    HttpResponse<String> defaults = HttpTestSupport.client().send(
+    HttpResponse<String> defaults = HttpTestSupport.send(
         HttpTestSupport.request(service, "/v1/subscriptions/pull-valid/pull")
-            .POST(HttpRequest.BodyPublishers.noBody()).build(),
-        HttpResponse.BodyHandlers.ofString());
+            .POST(HttpRequest.BodyPublishers.noBody()).build());
     assertEquals(200, defaults.statusCode(), defaults.body());
     assertEquals(0, HttpTestSupport.json(defaults).get("messages").size());
   }

@@ -83,7 +83,7 @@ class SubscriptionsHttpIT {
   }
 
   static HttpResponse<String> send(HttpRequest.Builder b) throws Exception {
-    return HttpTestSupport.client().send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return HttpTestSupport.send(b.build());
   }
 
   // ---- create -----------------------------------------------------------------------------------------------------
