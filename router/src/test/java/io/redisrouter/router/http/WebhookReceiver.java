@@ -64,6 +64,8 @@ final class WebhookReceiver implements AutoCloseable {
   final ConcurrentLinkedQueue<Call> calls = new ConcurrentLinkedQueue<>();
   private final Map<String, AtomicInteger> callsById = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> okById = new ConcurrentHashMap<>();
+  /** Calls that did not match the documented webhook callback (headers, Delivery body without ackDeadline). */
+  private final ConcurrentLinkedQueue<String> contractProblems = new ConcurrentLinkedQueue<>();
   private final AtomicInteger current = new AtomicInteger();
   private final AtomicInteger highest = new AtomicInteger();
   private final AtomicLong okAnswers = new AtomicLong();
@@ -158,6 +160,29 @@ final class WebhookReceiver implements AutoCloseable {
   @Override
   public void close() {
     stop();
+    if (!contractProblems.isEmpty()) {
+      throw new AssertionError(contractProblems.size() + " webhook calls did not match the OpenAPI callback"
+          + " 'delivery': " + contractProblems.stream().limit(5).toList());
+    }
+  }
+
+  /**
+   * Holds a call to the documented callback: the X-Router-* headers it requires, and a body that is a
+   * {@code Delivery} without {@code ackDeadline}.
+   */
+  private void checkContract(com.sun.net.httpserver.Headers headers, byte[] body) {
+    for (String h : List.of("X-Router-Delivery-Id", "X-Router-Message-Id", "X-Router-Attempt",
+        "X-Router-Subscription", "X-Router-Deadline")) {
+      if (headers.getFirst(h) == null) contractProblems.add("no " + h + " header");
+    }
+    try {
+      com.fasterxml.jackson.databind.JsonNode json = HttpTestSupport.JSON.readTree(body);
+      List<String> problems = ApiContract.validate("/components/schemas/Delivery", json);
+      if (!problems.isEmpty()) contractProblems.add(problems + " in " + json);
+      if (json.has("ackDeadline")) contractProblems.add("ackDeadline in a webhook call: " + json);
+    } catch (IOException e) {
+      contractProblems.add("a body that is not JSON: " + e.getMessage());
+    }
   }
 
   private void bind(int onPort) {
@@ -189,6 +214,7 @@ final class WebhookReceiver implements AutoCloseable {
       try (InputStream in = ex.getRequestBody()) {
         bytes = in.readAllBytes();
       }
+      checkContract(ex.getRequestHeaders(), bytes);
       String messageId = ex.getRequestHeaders().getFirst("X-Router-Message-Id");
       String attempt = ex.getRequestHeaders().getFirst("X-Router-Attempt");
       Call call = new Call(messageId, ex.getRequestHeaders().getFirst("X-Router-Delivery-Id"),
