@@ -1,18 +1,12 @@
 package io.redisrouter.router;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,30 +20,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Publish → deliver → ack, end to end on a real redis-server. */
 class PublishDeliverAckIT {
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
 
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis, "");
-    router = kit.spawn(RedisRouter.create(settings), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.create();
 
   @Test
   void everyAcceptedMessageIsDeliveredOnceAndAcked() throws Exception {
     MessageChecker checker = new MessageChecker();
-    var subscriber = kit
+    var subscriber = node.kit()
         .spawn(RouterTestSupport.acking(d -> checker.delivered(new String(d.envelope().payload(), 0, 8))));
-    SubscribeReply sub = RouterTestSupport.subscribe(kit, router, "orders", "billing", subscriber);
+    SubscribeReply sub = node.subscribe("orders", "billing", subscriber);
     assertInstanceOf(SubscribeReply.Subscribed.class, sub);
 
     int n = 2000;
@@ -57,7 +37,7 @@ class PublishDeliverAckIT {
     for (int i = 0; i < n; i++) {
       String id = String.format("m%07d", i);
       checker.sent(id);
-      replies.add(RouterTestSupport.publishAsync(kit, router,
+      replies.add(RouterTestSupport.publishAsync(node.kit(), node.router(),
           PublishRequest.of("orders", RouterTestSupport.payload(id, 256))).toCompletableFuture());
     }
     for (int i = 0; i < n; i++) {
@@ -65,13 +45,13 @@ class PublishDeliverAckIT {
       assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
       checker.acked(String.format("m%07d", i));
     }
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(30), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(30), () -> {
       assertEquals(0, checker.report().lost(), () -> checker.report().toString());
       return null;
     });
     // every entry acknowledged in Redis: nothing pending for the group
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
-      List<Object> pending = redis.callList("XPENDING", RedisKeys.stream("orders"), "billing");
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+      List<Object> pending = node.redis().callList("XPENDING", RedisKeys.stream("orders"), "billing");
       assertEquals(0L, pending.get(0), "pending entries: " + pending);
       return null;
     });

@@ -6,30 +6,26 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.ChannelMode;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
-import io.redisrouter.testkit.RedisServer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,39 +38,27 @@ class BroadcastIT {
   private static final Logger log = LoggerFactory.getLogger(BroadcastIT.class);
   private static final Duration WAIT = Duration.ofSeconds(10);
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
-  static final RouterMetrics metrics = new RouterMetrics();
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.withConfig(String.join("\n",
+      "channels.overrides {",
+      "  news { mode = broadcast }",
+      "  \"news.late\" { mode = broadcast }",
+      "  \"news.quick\" { mode = broadcast }",
+      "  \"news.nobody\" { mode = broadcast }",
+      "  \"news.slow\" { mode = broadcast, broadcast-window = 50 }",
+      "  alerts { mode = broadcast, broadcast-delivery = until-received, backoff { min = 50ms } }",
+      "  \"alerts.nobody\" { mode = broadcast, broadcast-delivery = until-received, backoff { min = 50ms } }",
+      "}"));
 
   @BeforeAll
   static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis, String.join("\n",
-        "channels.overrides {",
-        "  news { mode = broadcast }",
-        "  \"news.late\" { mode = broadcast }",
-        "  \"news.quick\" { mode = broadcast }",
-        "  \"news.nobody\" { mode = broadcast }",
-        "  \"news.slow\" { mode = broadcast, broadcast-window = 50 }",
-        "  alerts { mode = broadcast, broadcast-delivery = until-received, backoff { min = 50ms } }",
-        "  \"alerts.nobody\" { mode = broadcast, broadcast-delivery = until-received, backoff { min = 50ms } }",
-        "}"));
-    assertEquals(ChannelMode.BROADCAST, settings.policyFor("news").mode());
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
+    assertEquals(ChannelMode.BROADCAST, node.settings().policyFor("news").mode());
     // connected before the tests start (a reliable publish is answered only once Redis took it)
-    assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(kit, router, msg("warm-up", "x")));
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
+    assertInstanceOf(PublishReply.Accepted.class, node.publish(msg("warm-up", "x")));
   }
 
   private static SubscribeReply.Subscribed subscribe(String channel, String subscription, TestProbe<Delivery> probe) {
-    SubscribeReply r = RouterTestSupport.subscribe(kit, router, channel, subscription, probe.getRef());
+    SubscribeReply r = node.subscribe(channel, subscription, probe.getRef());
     SubscribeReply.Subscribed s = assertInstanceOf(SubscribeReply.Subscribed.class, r, () -> "reply " + r);
     assertEquals(ChannelMode.BROADCAST, s.mode());
     return s;
@@ -101,16 +85,16 @@ class BroadcastIT {
    */
   @Test
   void aSubscriberHoldsAtMostItsBroadcastWindowUnansweredAndWhatItMissesIsCounted() {
-    TestProbe<Delivery> slow = kit.createTestProbe();
+    TestProbe<Delivery> slow = node.kit().createTestProbe();
     subscribe("news.slow", "slow", slow);
-    long droppedBefore = metrics.broadcastDropped.sum();
-    for (int i = 0; i < 200; i++) accepted(RouterTestSupport.publish(kit, router, msg("news.slow", "s" + i)));
+    long droppedBefore = node.metrics().broadcastDropped.sum();
+    for (int i = 0; i < 200; i++) accepted(node.publish(msg("news.slow", "s" + i)));
     List<Delivery> held = new ArrayList<>();
     for (int i = 0; i < 50; i++) held.add(slow.receiveMessage(WAIT));
     slow.expectNoMessage(Duration.ofMillis(300));
-    TestProbe<Object> probe = kit.createTestProbe();
+    TestProbe<Object> probe = node.kit().createTestProbe();
     probe.awaitAssert(WAIT, () -> {
-      assertEquals(150, metrics.broadcastDropped.sum() - droppedBefore, "dropped beyond the window");
+      assertEquals(150, node.metrics().broadcastDropped.sum() - droppedBefore, "dropped beyond the window");
       return null;
     });
     for (int i = 0; i < 50; i++) assertEquals("s" + i, text(held.get(i)), "the first 50 are the ones held");
@@ -118,50 +102,51 @@ class BroadcastIT {
     // ten answers free ten places: of the next 20, ten reach the subscriber and ten are dropped
     // (the answers reach the gate's mailbox at once, the next messages only after their round trip through Redis)
     for (int i = 0; i < 10; i++) held.get(i).replyTo().tell(held.get(i).ack());
-    long droppedMid = metrics.broadcastDropped.sum();
-    for (int i = 0; i < 20; i++) accepted(RouterTestSupport.publish(kit, router, msg("news.slow", "t" + i)));
+    long droppedMid = node.metrics().broadcastDropped.sum();
+    for (int i = 0; i < 20; i++) accepted(node.publish(msg("news.slow", "t" + i)));
     List<String> next = new ArrayList<>();
     while (next.size() < 10) next.add(text(slow.receiveMessage(WAIT)));
     slow.expectNoMessage(Duration.ofMillis(300));
     log.info("broadcast window 50: 200 published to a subscriber that answers none: 50 held, {} dropped; after 10"
         + " answers: {} of the next 20 delivered, {} dropped", droppedMid - droppedBefore, next,
-        metrics.broadcastDropped.sum() - droppedMid);
+        node.metrics().broadcastDropped.sum() - droppedMid);
     List<String> firstTen = new ArrayList<>();
     for (int i = 0; i < 10; i++) firstTen.add("t" + i);
     assertEquals(firstTen, next, "the ten places went to the next ten messages");
     probe.awaitAssert(WAIT, () -> {
-      assertEquals(10, metrics.broadcastDropped.sum() - droppedMid, "dropped while the window was full again");
+      assertEquals(10, node.metrics().broadcastDropped.sum() - droppedMid, "dropped while the window was full again");
       return null;
     });
 
     // a subscriber that answers each delivery, sent less than its window at a time, is never dropped from
-    ActorRef<Delivery> answering = kit.spawn(org.apache.pekko.actor.typed.javadsl.Behaviors.receiveMessage(d -> {
+    ActorRef<Delivery> answering = node.kit().spawn(org.apache.pekko.actor.typed.javadsl.Behaviors.receiveMessage(d -> {
       d.replyTo().tell(d.ack());
       return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
     }));
-    TestProbe<SubscribeReply> sr = kit.createTestProbe();
-    router.tell(new RouterCommand.Subscribe("news.slow", "fast", answering, sr.getRef()));
+    TestProbe<SubscribeReply> sr = node.kit().createTestProbe();
+    node.router().tell(new RouterCommand.Subscribe("news.slow", "fast", answering, sr.getRef()));
     assertInstanceOf(SubscribeReply.Subscribed.class, sr.receiveMessage(WAIT));
-    long droppedAfter = metrics.broadcastDropped.sum();
-    long deliveredBefore = metrics.broadcastDelivered.sum();
+    long droppedAfter = node.metrics().broadcastDropped.sum();
+    long deliveredBefore = node.metrics().broadcastDelivered.sum();
     // published in rounds of 25 (half its window), each round delivered before the next: a publish is accepted
     // when Redis took it, before its delivery, so an unpaced loop can put more than a window of messages in the
     // gate's mailbox ahead of the subscriber's first answer (CI saw 40 of 300 dropped that way on 2 busy cores)
     for (int round = 0; round < 12; round++) {
       for (int i = 0; i < 25; i++) {
-        accepted(RouterTestSupport.publish(kit, router, msg("news.slow", "f" + (round * 25 + i))));
+        accepted(node.publish(msg("news.slow", "f" + (round * 25 + i))));
       }
       long expected = (round + 1) * 25L;
       probe.awaitAssert(WAIT, () -> {
-        assertEquals(expected, metrics.broadcastDelivered.sum() - deliveredBefore, "delivered by this round");
+        assertEquals(expected, node.metrics().broadcastDelivered.sum() - deliveredBefore, "delivered by this round");
         return null;
       });
     }
     probe.awaitAssert(WAIT, () -> {
       // each of the 300 reached "fast"; "slow" (still full) took none of them
-      assertEquals(300, metrics.broadcastDelivered.sum() - deliveredBefore, "delivered");
+      assertEquals(300, node.metrics().broadcastDelivered.sum() - deliveredBefore, "delivered");
       // the two subscriptions count apart: the full one's last drops may come just after the last delivery
-      assertEquals(300, metrics.broadcastDropped.sum() - droppedAfter, "dropped: only the full subscriber's copies");
+      assertEquals(300, node.metrics().broadcastDropped.sum() - droppedAfter,
+          "dropped: only the full subscriber's copies");
       return null;
     });
   }
@@ -170,13 +155,13 @@ class BroadcastIT {
   void everySubscriptionReceivesEveryMessagePublishedWhileSubscribed() {
     List<TestProbe<Delivery>> subs = new ArrayList<>();
     for (String name : List.of("web", "mobile", "audit")) {
-      TestProbe<Delivery> p = kit.createTestProbe();
+      TestProbe<Delivery> p = node.kit().createTestProbe();
       subscribe("news", name, p);
       subs.add(p);
     }
     int n = 20;
     for (int i = 0; i < n; i++) {
-      PublishReply.Accepted a = accepted(RouterTestSupport.publish(kit, router, msg("news", "n" + i)));
+      PublishReply.Accepted a = accepted(node.publish(msg("news", "n" + i)));
       assertTrue(a.receivers() >= 1, () -> "receivers " + a.receivers());
       assertEquals(1, a.attempts());
     }
@@ -196,28 +181,28 @@ class BroadcastIT {
       for (int i = 0; i < n; i++) assertTrue(distinct.contains("n" + i), "missing n" + i);
     }
     // nothing was written to a stream: broadcast is PUBLISH only
-    assertEquals(0L, redis.callLong("EXISTS", RedisKeys.stream("news")));
+    assertEquals(0L, node.redis().callLong("EXISTS", RedisKeys.stream("news")));
   }
 
   @Test
   void aSubscriptionReceivesOnlyWhatIsPublishedWhileItIsSubscribed() {
-    TestProbe<Delivery> early = kit.createTestProbe();
+    TestProbe<Delivery> early = node.kit().createTestProbe();
     subscribe("news.late", "early", early);
-    accepted(RouterTestSupport.publish(kit, router, msg("news.late", "before")));
+    accepted(node.publish(msg("news.late", "before")));
     assertEquals("before", text(early.receiveMessage(WAIT)));
 
-    TestProbe<Delivery> late = kit.createTestProbe();
+    TestProbe<Delivery> late = node.kit().createTestProbe();
     subscribe("news.late", "late", late);
-    accepted(RouterTestSupport.publish(kit, router, msg("news.late", "after")));
+    accepted(node.publish(msg("news.late", "after")));
     assertEquals("after", text(early.receiveMessage(WAIT)));
     // pub/sub keeps order: had "before" reached the late subscription at all, it would have come first
     assertEquals("after", text(late.receiveMessage(WAIT)), "a late subscription got a message published before it");
 
     // an unsubscribed subscription gets nothing more; the others still do
-    TestProbe<SubscribeReply> unsubReply = kit.createTestProbe();
-    router.tell(new RouterCommand.Unsubscribe("news.late", "early", early.getRef(), unsubReply.getRef()));
+    TestProbe<SubscribeReply> unsubReply = node.kit().createTestProbe();
+    node.router().tell(new RouterCommand.Unsubscribe("news.late", "early", early.getRef(), unsubReply.getRef()));
     unsubReply.expectMessageClass(SubscribeReply.Unsubscribed.class, WAIT);
-    accepted(RouterTestSupport.publish(kit, router, msg("news.late", "later")));
+    accepted(node.publish(msg("news.late", "later")));
     assertEquals("later", text(late.receiveMessage(WAIT)));
     early.expectNoMessage(Duration.ofMillis(300));
   }
@@ -228,34 +213,34 @@ class BroadcastIT {
     // SUBSCRIBE on Redis) receives a message published right after the reply
     for (int round = 0; round < 20; round++) {
       String channel = "news.quick";
-      TestProbe<Delivery> p = kit.createTestProbe();
+      TestProbe<Delivery> p = node.kit().createTestProbe();
       subscribe(channel, "q" + round, p);
-      PublishReply.Accepted a = accepted(RouterTestSupport.publish(kit, router, msg(channel, "r" + round)));
+      PublishReply.Accepted a = accepted(node.publish(msg(channel, "r" + round)));
       final int r = round;
       assertTrue(a.receivers() >= 1, () -> "round " + r + ": receivers " + a.receivers());
       assertEquals("r" + round, text(p.receiveMessage(WAIT)));
-      TestProbe<SubscribeReply> unsub = kit.createTestProbe();
-      router.tell(new RouterCommand.Unsubscribe(channel, "q" + round, p.getRef(), unsub.getRef()));
+      TestProbe<SubscribeReply> unsub = node.kit().createTestProbe();
+      node.router().tell(new RouterCommand.Unsubscribe(channel, "q" + round, p.getRef(), unsub.getRef()));
       unsub.expectMessageClass(SubscribeReply.Unsubscribed.class, WAIT);
     }
   }
 
   @Test
   void atMostOnceWithoutSubscriberIsAcceptedWithZeroReceivers() {
-    PublishReply.Accepted a = accepted(RouterTestSupport.publish(kit, router, msg("news.nobody", "lost")));
+    PublishReply.Accepted a = accepted(node.publish(msg("news.nobody", "lost")));
     assertEquals(0, a.receivers(), "nobody listens, the message is gone (at-most-once)");
     assertEquals(1, a.attempts(), "at-most-once publishes once");
   }
 
   @Test
   void untilReceivedRepublishesUntilASubscriberAppears() {
-    TestProbe<PublishReply> reply = kit.createTestProbe();
+    TestProbe<PublishReply> reply = node.kit().createTestProbe();
     long t0 = System.nanoTime();
-    router.tell(new RouterCommand.Publish(msg("alerts", "wake up"), reply.getRef()));
+    node.router().tell(new RouterCommand.Publish(msg("alerts", "wake up"), reply.getRef()));
     // nobody listens yet: no reply while the router keeps publishing (and this is the ~300 ms before subscribing)
     reply.expectNoMessage(Duration.ofMillis(300));
 
-    TestProbe<Delivery> sub = kit.createTestProbe();
+    TestProbe<Delivery> sub = node.kit().createTestProbe();
     subscribe("alerts", "pager", sub);
     PublishReply.Accepted a = accepted(reply.receiveMessage(WAIT));
     long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -272,7 +257,7 @@ class BroadcastIT {
   @Test
   void untilReceivedWithoutSubscriberExpiresAtTheDeadline() {
     long t0 = System.nanoTime();
-    PublishReply r = RouterTestSupport.publish(kit, router,
+    PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
         msg("alerts.nobody", "into the void").withTimeToLive(Duration.ofMillis(500)));
     long ms = (System.nanoTime() - t0) / 1_000_000;
     PublishReply.Expired e = assertInstanceOf(PublishReply.Expired.class, r, () -> "reply " + r);

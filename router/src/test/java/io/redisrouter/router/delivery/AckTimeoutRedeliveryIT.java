@@ -1,23 +1,16 @@
 package io.redisrouter.router.delivery;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.delivery.DeliveryITSupport.Received;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -37,50 +30,33 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AckTimeoutRedeliveryIT {
   static final long ACK_TIMEOUT_MS = 1000;
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static RouterMetrics metrics;
-  static ActorRef<RouterCommand> router;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis,
-        "channels.defaults.ack-timeout = " + ACK_TIMEOUT_MS + "ms\n"
-            + "channels.defaults.max-attempts = 5\n");
-    metrics = new RouterMetrics();
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension
+      .withConfig("channels.defaults.ack-timeout = " + ACK_TIMEOUT_MS + "ms\n"
+          + "channels.defaults.max-attempts = 5\n");
 
   @Test
   void unansweredDeliveryIsRedeliveredAfterTheAckTimeoutAndAckedOnce() {
     String channel = "ack-timeout";
     String group = "worker";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = kit.createTestProbe();
+    TestProbe<Received> deliveries = node.kit().createTestProbe();
     // ignores the first delivery of odd-numbered messages, acks everything else
-    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> {
+    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> {
       int n = Integer.parseInt(d.envelope().id().substring(2));
       return n % 2 == 1 && d.envelope().attempt() == 1 ? null : d.ack();
     }));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, group, subscriber));
-    long timeoutsBefore = metrics.ackTimeouts.sum();
-    long ackedBefore = metrics.acked.sum();
+        node.subscribe(channel, group, subscriber));
+    long timeoutsBefore = node.metrics().ackTimeouts.sum();
+    long ackedBefore = node.metrics().acked.sum();
 
     int n = 6;
     int ignored = n / 2;
     for (int i = 0; i < n; i++) {
       String id = "to" + i;
       checker.sent(id);
-      PublishReply r = RouterTestSupport.publish(kit, router,
+      PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
           PublishRequest.of(channel, RouterTestSupport.payload(id, 32)).withMessageId(id));
       assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
       checker.acked(id);
@@ -94,7 +70,7 @@ class AckTimeoutRedeliveryIT {
     }
     // all settled in Redis; then no further delivery even after another ack timeout
     deliveries.awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(0, DeliveryITSupport.pendingCount(redis, channel, group), "pending entries");
+      assertEquals(0, DeliveryITSupport.pendingCount(node.redis(), channel, group), "pending entries");
       return null;
     });
     deliveries.expectNoMessage(Duration.ofMillis(ACK_TIMEOUT_MS + 800));
@@ -116,10 +92,10 @@ class AckTimeoutRedeliveryIT {
         assertTrue(gapMs >= ACK_TIMEOUT_MS - 5, id + " redelivered after " + gapMs + " ms, before the ack timeout");
       }
     }
-    assertEquals(0, DeliveryITSupport.xlen(redis, RedisKeys.deadLetters(channel)), "nothing dead-lettered");
-    assertEquals(n, DeliveryITSupport.xlen(redis, RedisKeys.stream(channel)));
-    assertEquals(ignored, metrics.ackTimeouts.sum() - timeoutsBefore, "ack timeouts counted");
-    assertEquals(n, metrics.acked.sum() - ackedBefore, "acks counted");
+    assertEquals(0, DeliveryITSupport.xlen(node.redis(), RedisKeys.deadLetters(channel)), "nothing dead-lettered");
+    assertEquals(n, DeliveryITSupport.xlen(node.redis(), RedisKeys.stream(channel)));
+    assertEquals(ignored, node.metrics().ackTimeouts.sum() - timeoutsBefore, "ack timeouts counted");
+    assertEquals(n, node.metrics().acked.sum() - ackedBefore, "acks counted");
 
     MessageChecker.Report report = checker.report();
     checker.logReport("unansweredDeliveryIsRedeliveredAfterTheAckTimeoutAndAckedOnce");

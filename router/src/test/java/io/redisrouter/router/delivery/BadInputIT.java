@@ -1,23 +1,18 @@
 package io.redisrouter.router.delivery;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.DeadLetter;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.DeliveryAck;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.List;
@@ -29,26 +24,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** One bad answer or one bad entry never stalls a subscription. */
 class BadInputIT {
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
 
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis, "");
-    router = kit.spawn(RedisRouter.create(settings), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.create();
 
   private static String publish(String channel, String id) {
-    PublishReply r = RouterTestSupport.publish(kit, router, PublishRequest.of(channel,
+    PublishReply r = node.publish(PublishRequest.of(channel,
         RouterTestSupport.payload(id, 32)));
     return assertInstanceOf(PublishReply.Accepted.class, r, r::toString).streamId();
   }
@@ -58,7 +39,7 @@ class BadInputIT {
     String channel = "bad.answers";
     ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
     // a buggy subscriber: an Ack(null) and a nack without id before each real ack
-    ActorRef<Delivery> subscriber = kit.spawn(Behaviors.receiveMessage(d -> {
+    ActorRef<Delivery> subscriber = node.kit().spawn(Behaviors.receiveMessage(d -> {
       seen.add(d.deliveryId());
       d.replyTo().tell(new DeliveryAck.Ack(null));
       d.replyTo().tell(new DeliveryAck.Nack(null, "no id", false));
@@ -66,11 +47,11 @@ class BadInputIT {
       return Behaviors.same();
     }));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "buggy", subscriber));
+        node.subscribe(channel, "buggy", subscriber));
     List<String> ids = List.of(publish(channel, "a"), publish(channel, "b"), publish(channel, "c"));
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
       for (String id : ids) assertTrue(seen.contains(id + "#1"), () -> id + " not delivered: " + seen);
-      assertEquals(0L, DeliveryITSupport.pendingCount(redis, channel, "buggy"));
+      assertEquals(0L, DeliveryITSupport.pendingCount(node.redis(), channel, "buggy"));
       return null;
     });
     assertEquals(3, seen.size(), seen::toString);
@@ -81,19 +62,20 @@ class BadInputIT {
     String channel = "bad.entries";
     String stream = RedisKeys.stream(channel);
     ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
-    ActorRef<Delivery> subscriber = kit.spawn(RouterTestSupport.acking(d -> seen.add(d.deliveryId())));
+    ActorRef<Delivery> subscriber = node.kit().spawn(RouterTestSupport.acking(d -> seen.add(d.deliveryId())));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "reader", subscriber));
-    String garbage = String.valueOf(redis.call("XADD", stream, "*", RedisKeys.FIELD_ENVELOPE, "\u0007not an envelope"));
-    String noField = String.valueOf(redis.call("XADD", stream, "*", "other", "x"));
+        node.subscribe(channel, "reader", subscriber));
+    String garbage = String
+        .valueOf(node.redis().call("XADD", stream, "*", RedisKeys.FIELD_ENVELOPE, "\u0007not an envelope"));
+    String noField = String.valueOf(node.redis().call("XADD", stream, "*", "other", "x"));
     String good = publish(channel, "good");
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
       assertTrue(seen.contains(good + "#1"), seen::toString);
-      List<DeliveryITSupport.DeadEntry> dead = DeliveryITSupport.deadEntries(redis, channel);
+      List<DeliveryITSupport.DeadEntry> dead = DeliveryITSupport.deadEntries(node.redis(), channel);
       assertEquals(List.of(garbage, noField), dead.stream().map(DeliveryITSupport.DeadEntry::src).toList(),
           dead::toString);
       for (DeliveryITSupport.DeadEntry e : dead) assertEquals(DeadLetter.CORRUPT, e.reason(), e::toString);
-      assertEquals(0L, DeliveryITSupport.pendingCount(redis, channel, "reader"));
+      assertEquals(0L, DeliveryITSupport.pendingCount(node.redis(), channel, "reader"));
       return null;
     });
     assertEquals(1, seen.size(), seen::toString);

@@ -1,26 +1,21 @@
 package io.redisrouter.router.delivery;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.DeliveryAck;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.LogCapture;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,63 +36,48 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ChannelHousekeepingIT {
   private static final Logger log = LoggerFactory.getLogger(ChannelHousekeepingIT.class);
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
-  static final RouterMetrics metrics = new RouterMetrics();
 
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis, """
-        channels.defaults.retention { max-age = 1s, trim-interval = 1s, dead-letter-max-length = 5 }
-        consumer.idle-consumer-removal = 1s
-        """);
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.withConfig("""
+      channels.defaults.retention { max-age = 1s, trim-interval = 1s, dead-letter-max-length = 5 }
+      consumer.idle-consumer-removal = 1s
+      """);
 
   private static void publish(String channel, String id) {
-    PublishReply r = RouterTestSupport.publish(kit, router, PublishRequest.of(channel,
+    PublishReply r = node.publish(PublishRequest.of(channel,
         RouterTestSupport.payload(id, 16)).withMessageId(id));
     assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
   }
 
   private static int consumers(String channel, String group) {
-    return redis.callList("XINFO", "CONSUMERS", RedisKeys.stream(channel), group).size();
+    return node.redis().callList("XINFO", "CONSUMERS", RedisKeys.stream(channel), group).size();
   }
 
   @Test
   void deadLettersKeepTheirOwnRetention() {
     String channel = "hk-dead";
-    ActorRef<Delivery> rejecting = kit.spawn(Behaviors.receiveMessage(d -> {
+    ActorRef<Delivery> rejecting = node.kit().spawn(Behaviors.receiveMessage(d -> {
       d.replyTo().tell(new DeliveryAck.Nack(d.deliveryId(), "not for me", true));
       return Behaviors.same();
     }));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "rejecters", rejecting));
+        node.subscribe(channel, "rejecters", rejecting));
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
       ids.add("dl-" + i);
       publish(channel, "dl-" + i);
     }
-    TestProbe<Object> probe = kit.createTestProbe();
+    TestProbe<Object> probe = node.kit().createTestProbe();
     long[] maxSeen = {0};
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(0L, DeliveryITSupport.pendingCount(redis, channel, "rejecters"), "all dead-lettered");
-      long len = redis.callLong("XLEN", RedisKeys.deadLetters(channel));
+      assertEquals(0L, DeliveryITSupport.pendingCount(node.redis(), channel, "rejecters"), "all dead-lettered");
+      long len = node.redis().callLong("XLEN", RedisKeys.deadLetters(channel));
       maxSeen[0] = Math.max(maxSeen[0], len);
       assertEquals(5L, len, "dead-letter stream capped at dead-letter-max-length");
       return null;
     });
     // the newest five are kept
-    List<String> kept = new ArrayList<>(io.redisrouter.router.fault.DeadLettersView.ids(redis, channel));
+    List<String> kept = new ArrayList<>(io.redisrouter.router.fault.DeadLettersView.ids(node.redis(), channel));
     assertEquals(ids.subList(15, 20), kept);
     log.info("dead letters: 20 written, {} at most seen, {} kept", maxSeen[0], kept.size());
   }
@@ -107,35 +87,37 @@ class ChannelHousekeepingIT {
     String channel = "hk-cycles";
     MessageChecker steadyChecker = new MessageChecker();
     MessageChecker passingChecker = new MessageChecker();
-    ActorRef<Delivery> steady = kit.spawn(RouterTestSupport.acking(d -> steadyChecker.delivered(d.envelope().id())));
+    ActorRef<Delivery> steady = node.kit()
+        .spawn(RouterTestSupport.acking(d -> steadyChecker.delivered(d.envelope().id())));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "cyclers", steady));
+        node.subscribe(channel, "cyclers", steady));
     int most = 0;
     for (int i = 0; i < 50; i++) {
       // a second subscription of the channel comes and goes: each time a new consumer in its group
-      ActorRef<Delivery> passing = kit
+      ActorRef<Delivery> passing = node.kit()
           .spawn(RouterTestSupport.acking(d -> passingChecker.delivered(d.envelope().id())));
       assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kit, router, channel, "passing", passing));
+          node.subscribe(channel, "passing", passing));
       String id = "c-" + i;
       steadyChecker.sent(id);
       passingChecker.sent(id);
       publish(channel, id);
       steadyChecker.acked(id);
       passingChecker.acked(id);
-      TestProbe<SubscribeReply> reply = kit.createTestProbe();
-      router.tell(new RouterCommand.Unsubscribe(channel, "passing", passing, reply.ref()));
+      TestProbe<SubscribeReply> reply = node.kit().createTestProbe();
+      node.router().tell(new RouterCommand.Unsubscribe(channel, "passing", passing, reply.ref()));
       reply.expectMessageClass(SubscribeReply.Unsubscribed.class, Duration.ofSeconds(5));
-      kit.stop(passing);
+      node.kit().stop(passing);
       most = Math.max(most, consumers(channel, "passing"));
     }
     // the subscription comes back for good: it takes over what the passing ones left pending (after the ack
     // timeout); then their consumers hold nothing and go
-    ActorRef<Delivery> last = kit.spawn(RouterTestSupport.acking(d -> passingChecker.delivered(d.envelope().id())));
+    ActorRef<Delivery> last = node.kit()
+        .spawn(RouterTestSupport.acking(d -> passingChecker.delivered(d.envelope().id())));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "passing", last));
+        node.subscribe(channel, "passing", last));
     int mostSeen = most;
-    TestProbe<Object> probe = kit.createTestProbe();
+    TestProbe<Object> probe = node.kit().createTestProbe();
     probe.awaitAssert(Duration.ofSeconds(15), () -> {
       assertEquals(0, steadyChecker.lostIds().size(), () -> "lost " + steadyChecker.lostIds());
       assertEquals(0, passingChecker.lostIds().size(), () -> "lost " + passingChecker.lostIds());
@@ -151,19 +133,19 @@ class ChannelHousekeepingIT {
   @Test
   void aGroupThatPinsRetentionIsReported() {
     String channel = "hk-pinned";
-    redis.call("XGROUP", "CREATE", RedisKeys.stream(channel), "lagging", "0", "MKSTREAM");
+    node.redis().call("XGROUP", "CREATE", RedisKeys.stream(channel), "lagging", "0", "MKSTREAM");
     try (LogCapture logs = LogCapture.start()) {
       for (int i = 0; i < 5; i++) publish(channel, "p-" + i); // nobody reads them: the group lags
-      TestProbe<Object> probe = kit.createTestProbe();
+      TestProbe<Object> probe = node.kit().createTestProbe();
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
-        assertEquals("lagging", metrics.retentionPinned().get(channel));
+        assertEquals("lagging", node.metrics().retentionPinned().get(channel));
         assertTrue(logs.linesContaining("held back by consumer group 'lagging'").size() > 0, "WARN");
         return null;
       });
-      assertEquals(5L, redis.callLong("XLEN", RedisKeys.stream(channel)), "the entries it needs are kept");
-      redis.call("XGROUP", "DESTROY", RedisKeys.stream(channel), "lagging");
+      assertEquals(5L, node.redis().callLong("XLEN", RedisKeys.stream(channel)), "the entries it needs are kept");
+      node.redis().call("XGROUP", "DESTROY", RedisKeys.stream(channel), "lagging");
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
-        assertEquals(null, metrics.retentionPinned().get(channel));
+        assertEquals(null, node.metrics().retentionPinned().get(channel));
         return null;
       });
     }
@@ -172,28 +154,30 @@ class ChannelHousekeepingIT {
   @Test
   void tenThousandChannelsComeAndGo() throws Exception {
     int channels = 10_000;
-    int before = metrics.channelJanitors.get();
+    int before = node.metrics().channelJanitors.get();
     List<CompletableFuture<PublishReply>> replies = new ArrayList<>(channels);
     for (int i = 0; i < channels; i++) {
-      replies.add(RouterTestSupport.publishAsync(kit, router, PublishRequest.of("hk-many-" + i,
+      replies.add(RouterTestSupport.publishAsync(node.kit(), node.router(), PublishRequest.of("hk-many-" + i,
           RouterTestSupport.payload("m", 8))).toCompletableFuture());
     }
     for (CompletableFuture<PublishReply> f : replies) {
       PublishReply r = f.get(30, TimeUnit.SECONDS);
       assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
     }
-    TestProbe<Object> probe = kit.createTestProbe();
+    TestProbe<Object> probe = node.kit().createTestProbe();
     int[] most = {0};
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      most[0] = Math.max(most[0], metrics.channelJanitors.get());
+      most[0] = Math.max(most[0], node.metrics().channelJanitors.get());
       assertTrue(most[0] >= before + channels, "a janitor per channel: " + most[0]);
       return null;
     });
     long t0 = System.nanoTime();
     // max-age 1 s empties every stream; two empty rounds later the channel is dropped
     probe.awaitAssert(Duration.ofSeconds(30), () -> {
-      assertTrue(metrics.channelJanitors.get() <= before, "janitors left: " + metrics.channelJanitors.get());
-      long counters = metrics.publishedByChannel().keySet().stream().filter(c -> c.startsWith("hk-many-")).count();
+      assertTrue(node.metrics().channelJanitors.get() <= before,
+          "janitors left: " + node.metrics().channelJanitors.get());
+      long counters = node.metrics().publishedByChannel().keySet().stream().filter(c -> c.startsWith("hk-many-"))
+          .count();
       assertEquals(0L, counters, "per-channel counters left");
       return null;
     });

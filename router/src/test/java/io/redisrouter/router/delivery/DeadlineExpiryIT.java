@@ -1,26 +1,19 @@
 package io.redisrouter.router.delivery;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.DeadLetter;
 import io.redisrouter.protocol.DeadLetterPage;
 import io.redisrouter.protocol.Envelope;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.delivery.DeliveryITSupport.DeadEntry;
 import io.redisrouter.router.delivery.DeliveryITSupport.Received;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -44,47 +37,29 @@ class DeadlineExpiryIT {
   static final long WAIT_ACK_TIMEOUT_MS = 2000;
   static final long BACKOFF_MIN_MS = 1000;
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static RouterMetrics metrics;
-  static ActorRef<RouterCommand> router;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis,
-        "channels.overrides {\n"
-            + "  \"" + WAIT_CHANNEL + "\" { max-in-flight = 1, ack-timeout = " + WAIT_ACK_TIMEOUT_MS + "ms }\n"
-            + "  \"" + BACKOFF_CHANNEL + "\" { max-attempts = 10, ack-timeout = 10s,"
-            + " backoff { min = " + BACKOFF_MIN_MS + "ms, max = 8s, jitter = 0 } }\n"
-            + "  \"" + STALL_CHANNEL + "\" { max-attempts = 10, ack-timeout = 10s,"
-            + " backoff { min = " + BACKOFF_MIN_MS + "ms, max = 8s, jitter = 0 } }\n"
-            + "}\n");
-    metrics = new RouterMetrics();
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.withConfig("channels.overrides {\n"
+      + "  \"" + WAIT_CHANNEL + "\" { max-in-flight = 1, ack-timeout = " + WAIT_ACK_TIMEOUT_MS + "ms }\n"
+      + "  \"" + BACKOFF_CHANNEL + "\" { max-attempts = 10, ack-timeout = 10s,"
+      + " backoff { min = " + BACKOFF_MIN_MS + "ms, max = 8s, jitter = 0 } }\n"
+      + "  \"" + STALL_CHANNEL + "\" { max-attempts = 10, ack-timeout = 10s,"
+      + " backoff { min = " + BACKOFF_MIN_MS + "ms, max = 8s, jitter = 0 } }\n"
+      + "}\n");
 
   @Test
   void messageExpiringWhileAllSlotsAreBusyIsDeadLetteredWithoutDelivery() {
     String group = "worker";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = kit.createTestProbe();
+    TestProbe<Received> deliveries = node.kit().createTestProbe();
     // holds the only slot (max-in-flight = 1) by not answering the blocker's first delivery; acks anything else
-    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(),
+    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
         d -> d.envelope().id().equals("blocker") && d.envelope().attempt() == 1 ? null : d.ack()));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, WAIT_CHANNEL, group, subscriber));
-    long expiredBefore = metrics.expired.sum();
+        node.subscribe(WAIT_CHANNEL, group, subscriber));
+    long expiredBefore = node.metrics().expired.sum();
 
     checker.sent("blocker");
-    assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(kit, router,
+    assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of(WAIT_CHANNEL, RouterTestSupport.payload("blocker", 32)).withMessageId("blocker")));
     checker.acked("blocker");
     Received blocked = deliveries.receiveMessage(Duration.ofSeconds(10));
@@ -93,7 +68,7 @@ class DeadlineExpiryIT {
 
     // the slot is taken: this one waits in the stream, and its 500 ms run out long before the 2 s ack timeout
     checker.sent("short");
-    PublishReply r = RouterTestSupport.publish(kit, router,
+    PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of(WAIT_CHANNEL, RouterTestSupport.payload("short", 32)).withMessageId("short")
             .withTimeToLive(Duration.ofMillis(500)));
     PublishReply.Accepted shortAccepted = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
@@ -106,7 +81,7 @@ class DeadlineExpiryIT {
         checker.delivered(more.messageId());
         later.add(more);
       }
-      List<DeadEntry> d = DeliveryITSupport.deadEntries(redis, WAIT_CHANNEL);
+      List<DeadEntry> d = DeliveryITSupport.deadEntries(node.redis(), WAIT_CHANNEL);
       assertEquals(1, d.size(), () -> "dead letters: " + d);
       return d;
     });
@@ -129,7 +104,7 @@ class DeadlineExpiryIT {
     assertEquals(shortAccepted.streamId(), d.src(), d::toString);
     assertEquals(0, d.attempts(), d::toString);
     assertEquals(group, d.sub());
-    DeadLetterPage page = DeliveryITSupport.readDeadLetters(kit, router, WAIT_CHANNEL);
+    DeadLetterPage page = DeliveryITSupport.readDeadLetters(node.kit(), node.router(), WAIT_CHANNEL);
     assertEquals(1, page.items().size(), page::toString);
     DeadLetter dl = page.items().get(0);
     assertEquals("short", dl.envelope().id());
@@ -139,10 +114,10 @@ class DeadlineExpiryIT {
         () -> "dead-lettered before its deadline: " + dl);
     assertTrue(redelivered.at().isAfter(dl.envelope().deadline()), "the slot must have stayed busy past the deadline");
     deliveries.awaitAssert(Duration.ofSeconds(5), () -> {
-      assertEquals(0, DeliveryITSupport.pendingCount(redis, WAIT_CHANNEL, group), "pending entries");
+      assertEquals(0, DeliveryITSupport.pendingCount(node.redis(), WAIT_CHANNEL, group), "pending entries");
       return null;
     });
-    assertEquals(1, metrics.expired.sum() - expiredBefore, "expired counted");
+    assertEquals(1, node.metrics().expired.sum() - expiredBefore, "expired counted");
 
     MessageChecker.Report report = checker.report();
     checker.logReport("messageExpiringWhileAllSlotsAreBusyIsDeadLetteredWithoutDelivery");
@@ -156,15 +131,15 @@ class DeadlineExpiryIT {
     String group = "worker";
     String id = "fading";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = kit.createTestProbe();
-    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(),
+    TestProbe<Received> deliveries = node.kit().createTestProbe();
+    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
         d -> d.nack("busy on attempt " + d.envelope().attempt(), false)));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, BACKOFF_CHANNEL, group, subscriber));
+        node.subscribe(BACKOFF_CHANNEL, group, subscriber));
 
     // retries at about +1 s and +3 s (backoff 1 s, doubling, no jitter): the 2 s deadline falls in the second wait
     checker.sent(id);
-    PublishReply r = RouterTestSupport.publish(kit, router,
+    PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of(BACKOFF_CHANNEL, RouterTestSupport.payload(id, 32)).withMessageId(id)
             .withTimeToLive(Duration.ofSeconds(2)));
     PublishReply.Accepted accepted = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
@@ -177,7 +152,7 @@ class DeadlineExpiryIT {
         checker.delivered(more.messageId());
         got.add(more);
       }
-      List<DeadEntry> d = DeliveryITSupport.deadEntries(redis, BACKOFF_CHANNEL);
+      List<DeadEntry> d = DeliveryITSupport.deadEntries(node.redis(), BACKOFF_CHANNEL);
       assertEquals(1, d.size(), () -> "dead letters: " + d);
       return d;
     });
@@ -205,14 +180,14 @@ class DeadlineExpiryIT {
     assertEquals(got.size(), d.attempts(), () -> "attempts made before expiry: " + d);
     assertTrue(d.error().contains("busy on attempt " + got.size()), () -> "last nack error kept: " + d);
     assertEquals(accepted.streamId(), d.src());
-    DeadLetterPage page = DeliveryITSupport.readDeadLetters(kit, router, BACKOFF_CHANNEL);
+    DeadLetterPage page = DeliveryITSupport.readDeadLetters(node.kit(), node.router(), BACKOFF_CHANNEL);
     assertEquals(1, page.items().size(), page::toString);
     DeadLetter dl = page.items().get(0);
     assertEquals(id, dl.envelope().id());
     assertEquals(first.deadline(), dl.envelope().deadline());
     assertFalse(dl.at().isBefore(first.deadline().truncatedTo(ChronoUnit.MILLIS)),
         () -> "dead-lettered before its deadline: " + dl);
-    assertEquals(0, DeliveryITSupport.pendingCount(redis, BACKOFF_CHANNEL, group), "source entry acknowledged");
+    assertEquals(0, DeliveryITSupport.pendingCount(node.redis(), BACKOFF_CHANNEL, group), "source entry acknowledged");
 
     MessageChecker.Report report = checker.report();
     checker.logReport("messageExpiringDuringRetryBackoffIsDeadLetteredAndNeverDeliveredLate attempts=" + got.size());
@@ -226,15 +201,15 @@ class DeadlineExpiryIT {
     String group = "worker";
     String id = "stalled";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = kit.createTestProbe();
+    TestProbe<Received> deliveries = node.kit().createTestProbe();
     // nacks the first attempt (retry in 1 s); would ack a later one
-    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(),
+    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
         d -> d.envelope().attempt() == 1 ? d.nack("try later", false) : d.ack()));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, STALL_CHANNEL, group, subscriber));
+        node.subscribe(STALL_CHANNEL, group, subscriber));
 
     checker.sent(id);
-    PublishReply r = RouterTestSupport.publish(kit, router,
+    PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of(STALL_CHANNEL, RouterTestSupport.payload(id, 32)).withMessageId(id)
             .withTimeToLive(Duration.ofMillis(1500)));
     PublishReply.Accepted accepted = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
@@ -250,11 +225,11 @@ class DeadlineExpiryIT {
     long leftMs = Duration.between(Instant.now(), deadline).toMillis();
     assertTrue(leftMs >= 800, "the first delivery came too late for this test (" + leftMs + " ms before the"
         + " deadline): the retry would not meet a stopped Redis");
-    redis.pause();
+    node.redis().pause();
     try {
       deliveries.expectNoMessage(Duration.between(Instant.now(), deadline).plusMillis(700));
     } finally {
-      redis.resume();
+      node.redis().resume();
     }
     List<DeadEntry> dead = deliveries.awaitAssert(Duration.ofSeconds(15), () -> {
       Received more;
@@ -262,7 +237,7 @@ class DeadlineExpiryIT {
         checker.delivered(more.messageId());
         got.add(more);
       }
-      List<DeadEntry> d = DeliveryITSupport.deadEntries(redis, STALL_CHANNEL);
+      List<DeadEntry> d = DeliveryITSupport.deadEntries(node.redis(), STALL_CHANNEL);
       assertEquals(1, d.size(), () -> "dead letters: " + d + ", later deliveries: " + got);
       return d;
     });
@@ -277,7 +252,7 @@ class DeadlineExpiryIT {
     assertEquals(1 + got.size(), d.attempts(), d::toString);
     assertEquals(accepted.streamId(), d.src());
     deliveries.awaitAssert(Duration.ofSeconds(5), () -> {
-      assertEquals(0, DeliveryITSupport.pendingCount(redis, STALL_CHANNEL, group), "source entry acknowledged");
+      assertEquals(0, DeliveryITSupport.pendingCount(node.redis(), STALL_CHANNEL, group), "source entry acknowledged");
       return null;
     });
 

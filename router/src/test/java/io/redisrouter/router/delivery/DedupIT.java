@@ -1,23 +1,16 @@
 package io.redisrouter.router.delivery;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.delivery.DeliveryITSupport.Received;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,37 +31,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * first stream id) but written and delivered once; distinct ids are distinct messages, even with equal payloads.
  */
 class DedupIT {
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static RouterMetrics metrics;
-  static ActorRef<RouterCommand> router;
 
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis, "");
-    metrics = new RouterMetrics();
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.create();
 
   private static TestProbe<Received> subscribe(String channel) {
-    TestProbe<Received> deliveries = kit.createTestProbe();
-    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> d.ack()));
+    TestProbe<Received> deliveries = node.kit().createTestProbe();
+    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> d.ack()));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "worker", subscriber));
+        node.subscribe(channel, "worker", subscriber));
     return deliveries;
   }
 
   private static void awaitNothingPending(TestProbe<Received> probe, String channel) {
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(0, DeliveryITSupport.pendingCount(redis, channel, "worker"), "pending entries");
+      assertEquals(0, DeliveryITSupport.pendingCount(node.redis(), channel, "worker"), "pending entries");
       return null;
     });
   }
@@ -78,14 +55,14 @@ class DedupIT {
     String channel = "dedup-same";
     MessageChecker checker = new MessageChecker();
     TestProbe<Received> deliveries = subscribe(channel);
-    long duplicatesBefore = metrics.publishDuplicates.sum();
+    long duplicatesBefore = node.metrics().publishDuplicates.sum();
 
     // one after the other
     String id = "order-42";
     checker.sent(id);
     PublishRequest req = PublishRequest.of(channel, RouterTestSupport.payload(id, 64)).withMessageId(id);
-    PublishReply r1 = RouterTestSupport.publish(kit, router, req);
-    PublishReply r2 = RouterTestSupport.publish(kit, router, req);
+    PublishReply r1 = node.publish(req);
+    PublishReply r2 = node.publish(req);
     PublishReply.Accepted a1 = assertInstanceOf(PublishReply.Accepted.class, r1, () -> "first reply " + r1);
     PublishReply.Accepted a2 = assertInstanceOf(PublishReply.Accepted.class, r2, () -> "second reply " + r2);
     checker.acked(id);
@@ -101,7 +78,7 @@ class DedupIT {
     PublishRequest req2 = PublishRequest.of(channel, RouterTestSupport.payload(raced, 64)).withMessageId(raced);
     List<CompletableFuture<PublishReply>> futures = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
-      futures.add(RouterTestSupport.publishAsync(kit, router, req2).toCompletableFuture());
+      futures.add(RouterTestSupport.publishAsync(node.kit(), node.router(), req2).toCompletableFuture());
     }
     int fresh = 0;
     Set<String> racedStreamIds = new HashSet<>();
@@ -122,8 +99,9 @@ class DedupIT {
     }
     awaitNothingPending(deliveries, channel);
     deliveries.expectNoMessage(Duration.ofSeconds(1));
-    assertEquals(2, DeliveryITSupport.xlen(redis, RedisKeys.stream(channel)), "one stream entry per distinct id");
-    assertEquals(4, metrics.publishDuplicates.sum() - duplicatesBefore, "duplicates counted");
+    assertEquals(2, DeliveryITSupport.xlen(node.redis(), RedisKeys.stream(channel)),
+        "one stream entry per distinct id");
+    assertEquals(4, node.metrics().publishDuplicates.sum() - duplicatesBefore, "duplicates counted");
 
     MessageChecker.Report report = checker.report();
     checker.logReport("sameMessageIdPublishedTwiceIsWrittenAndDeliveredOnce");
@@ -144,7 +122,7 @@ class DedupIT {
     Set<String> streamIds = new HashSet<>();
     for (String id : List.of("pay-1", "pay-2")) {
       checker.sent(id);
-      PublishReply r = RouterTestSupport.publish(kit, router,
+      PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
           PublishRequest.of(channel, samePayload).withMessageId(id));
       PublishReply.Accepted a = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
       assertFalse(a.duplicate(), () -> id + " is new");
@@ -154,7 +132,7 @@ class DedupIT {
     assertEquals(2, streamIds.size(), () -> "two entries: " + streamIds);
     // the same id on another channel is a different message too: dedup is per channel
     String other = "dedup-other";
-    PublishReply ro = RouterTestSupport.publish(kit, router,
+    PublishReply ro = RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of(other, samePayload).withMessageId("pay-1"));
     assertFalse(assertInstanceOf(PublishReply.Accepted.class, ro, () -> "reply " + ro).duplicate(),
         "dedup is per channel");

@@ -1,25 +1,18 @@
 package io.redisrouter.router.delivery;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.DeadLetter;
 import io.redisrouter.protocol.DeadLetterPage;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.delivery.DeliveryITSupport.DeadEntry;
 import io.redisrouter.router.delivery.DeliveryITSupport.Received;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,45 +36,28 @@ class NackRetryDeadLetterIT {
   static final int MAX_ATTEMPTS = 4;
   static final long BACKOFF_MIN_MS = 200;
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static RouterMetrics metrics;
-  static ActorRef<RouterCommand> router;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis,
-        "channels.defaults.max-attempts = " + MAX_ATTEMPTS + "\n"
-            + "channels.defaults.backoff { min = " + BACKOFF_MIN_MS + "ms, max = 5s, jitter = 0 }\n"
-            + "channels.defaults.ack-timeout = 10s\n");
-    metrics = new RouterMetrics();
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension
+      .withConfig("channels.defaults.max-attempts = " + MAX_ATTEMPTS + "\n"
+          + "channels.defaults.backoff { min = " + BACKOFF_MIN_MS + "ms, max = 5s, jitter = 0 }\n"
+          + "channels.defaults.ack-timeout = 10s\n");
 
   @Test
   void retryableNackIsRetriedWithGrowingDelaysThenDeadLetteredAsMaxAttempts() {
     String channel = "nack-retry";
     String id = "retry-1";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = kit.createTestProbe();
-    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(),
+    TestProbe<Received> deliveries = node.kit().createTestProbe();
+    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
         d -> d.nack("boom on attempt " + d.envelope().attempt(), false)));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "worker", subscriber));
-    long nackedBefore = metrics.nacked.sum();
-    long retriedBefore = metrics.retried.sum();
+        node.subscribe(channel, "worker", subscriber));
+    long nackedBefore = node.metrics().nacked.sum();
+    long retriedBefore = node.metrics().retried.sum();
 
     byte[] payload = RouterTestSupport.payload(id, 64);
     checker.sent(id);
-    PublishReply reply = RouterTestSupport.publish(kit, router, PublishRequest.of(channel, payload).withMessageId(id));
+    PublishReply reply = node.publish(PublishRequest.of(channel, payload).withMessageId(id));
     PublishReply.Accepted accepted = assertInstanceOf(PublishReply.Accepted.class, reply, () -> "reply " + reply);
     checker.acked(id);
 
@@ -93,7 +69,7 @@ class NackRetryDeadLetterIT {
     }
     // terminal: the dead letter appears once, and no delivery follows it
     List<DeadEntry> dead = deliveries.awaitAssert(Duration.ofSeconds(10), () -> {
-      List<DeadEntry> d = DeliveryITSupport.deadEntries(redis, channel);
+      List<DeadEntry> d = DeliveryITSupport.deadEntries(node.redis(), channel);
       assertEquals(1, d.size(), () -> "dead letters: " + d);
       return d;
     });
@@ -133,9 +109,10 @@ class NackRetryDeadLetterIT {
     assertTrue(d.error().contains("boom on attempt " + MAX_ATTEMPTS), () -> "last nack error expected: " + d);
     assertEquals("worker", d.sub());
     assertEquals(accepted.streamId(), d.src());
-    assertEquals(0, DeliveryITSupport.pendingCount(redis, channel, "worker"), "source entry must be acknowledged");
+    assertEquals(0, DeliveryITSupport.pendingCount(node.redis(), channel, "worker"),
+        "source entry must be acknowledged");
 
-    DeadLetterPage page = DeliveryITSupport.readDeadLetters(kit, router, channel);
+    DeadLetterPage page = DeliveryITSupport.readDeadLetters(node.kit(), node.router(), channel);
     assertNull(page.error(), page::toString);
     assertEquals(1, page.items().size(), page::toString);
     DeadLetter dl = page.items().get(0);
@@ -147,8 +124,8 @@ class NackRetryDeadLetterIT {
     assertEquals(d.error(), dl.lastError());
     assertEquals("worker", dl.subscription());
 
-    assertEquals(MAX_ATTEMPTS, metrics.nacked.sum() - nackedBefore, "nacks counted");
-    assertEquals(MAX_ATTEMPTS - 1, metrics.retried.sum() - retriedBefore, "retries counted");
+    assertEquals(MAX_ATTEMPTS, node.metrics().nacked.sum() - nackedBefore, "nacks counted");
+    assertEquals(MAX_ATTEMPTS - 1, node.metrics().retried.sum() - retriedBefore, "retries counted");
 
     MessageChecker.Report report = checker.report();
     checker.logReport("retryableNackIsRetriedWithGrowingDelaysThenDeadLetteredAsMaxAttempts gaps=" + gaps);
@@ -164,14 +141,14 @@ class NackRetryDeadLetterIT {
     String channel = "nack-reject";
     String id = "poison-1";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = kit.createTestProbe();
-    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(),
+    TestProbe<Received> deliveries = node.kit().createTestProbe();
+    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
         d -> d.nack("cannot parse " + d.envelope().id(), true)));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "worker", subscriber));
+        node.subscribe(channel, "worker", subscriber));
 
     checker.sent(id);
-    PublishReply reply = RouterTestSupport.publish(kit, router,
+    PublishReply reply = RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of(channel, RouterTestSupport.payload(id, 32)).withMessageId(id));
     PublishReply.Accepted accepted = assertInstanceOf(PublishReply.Accepted.class, reply, () -> "reply " + reply);
     checker.acked(id);
@@ -181,7 +158,7 @@ class NackRetryDeadLetterIT {
     assertEquals(id, first.messageId());
     assertEquals(1, first.attempt());
     List<DeadEntry> dead = deliveries.awaitAssert(Duration.ofSeconds(10), () -> {
-      List<DeadEntry> d = DeliveryITSupport.deadEntries(redis, channel);
+      List<DeadEntry> d = DeliveryITSupport.deadEntries(node.redis(), channel);
       assertEquals(1, d.size(), () -> "dead letters: " + d);
       return d;
     });
@@ -194,9 +171,10 @@ class NackRetryDeadLetterIT {
     assertEquals(1, d.attempts(), d::toString);
     assertTrue(d.error().contains("cannot parse " + id), () -> "nack error expected: " + d);
     assertEquals(accepted.streamId(), d.src());
-    assertEquals(0, DeliveryITSupport.pendingCount(redis, channel, "worker"), "source entry must be acknowledged");
+    assertEquals(0, DeliveryITSupport.pendingCount(node.redis(), channel, "worker"),
+        "source entry must be acknowledged");
 
-    DeadLetterPage page = DeliveryITSupport.readDeadLetters(kit, router, channel);
+    DeadLetterPage page = DeliveryITSupport.readDeadLetters(node.kit(), node.router(), channel);
     assertEquals(1, page.items().size(), page::toString);
     DeadLetter dl = page.items().get(0);
     assertEquals(id, dl.envelope().id());

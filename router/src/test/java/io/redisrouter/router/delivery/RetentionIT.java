@@ -1,23 +1,19 @@
 package io.redisrouter.router.delivery;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.delivery.DeliveryITSupport.Received;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
 import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,33 +35,18 @@ class RetentionIT {
   static final String AGE_CHANNEL = "ret-age";
   static final String LENGTH_CHANNEL = "ret-length";
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.builder().arg("--stream-node-max-entries", "1").start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis,
-        "channels.defaults.ack-timeout = 60s\n"
-            + "channels.defaults.retention { max-age = 200ms, max-length = 0, trim-interval = 200ms }\n"
-            + "channels.overrides { \"" + LENGTH_CHANNEL + "\" { retention { max-age = 24h, max-length = 1 } } }\n");
-    router = kit.spawn(RedisRouter.create(settings), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.withConfig("channels.defaults.ack-timeout = 60s\n"
+      + "channels.defaults.retention { max-age = 200ms, max-length = 0, trim-interval = 200ms }\n"
+      + "channels.overrides { \"" + LENGTH_CHANNEL + "\" { retention { max-age = 24h, max-length = 1 } } }\n")
+      .redis(() -> RedisServer.builder().arg("--stream-node-max-entries", "1").start());
 
   /** Publishes {@code ids} one by one; returns id to stream id, in publish (= stream) order. */
   private static Map<String, String> publishAll(String channel, MessageChecker checker, List<String> ids) {
     Map<String, String> streamIds = new LinkedHashMap<>();
     for (String id : ids) {
       checker.sent(id);
-      PublishReply r = RouterTestSupport.publish(kit, router,
+      PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
           PublishRequest.of(channel, RouterTestSupport.payload(id, 128)).withMessageId(id));
       PublishReply.Accepted a = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
       checker.acked(id);
@@ -93,7 +74,7 @@ class RetentionIT {
 
   private static void awaitStreamIs(TestProbe<?> probe, String channel, List<String> expected) {
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(expected, DeliveryITSupport.entryIds(redis, RedisKeys.stream(channel)), "stream entries");
+      assertEquals(expected, DeliveryITSupport.entryIds(node.redis(), RedisKeys.stream(channel)), "stream entries");
       return null;
     });
   }
@@ -102,11 +83,11 @@ class RetentionIT {
   void maxAgeNeverTrimsPendingEntries() {
     String group = "worker";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = kit.createTestProbe();
+    TestProbe<Received> deliveries = node.kit().createTestProbe();
     // answers nothing: the test acks
-    var subscriber = kit.spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> null));
+    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> null));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, AGE_CHANNEL, group, subscriber,
+        node.subscribe(AGE_CHANNEL, group, subscriber,
             io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
 
     int n = 20;
@@ -122,15 +103,15 @@ class RetentionIT {
     }
     List<String> heldStreamIds = held.stream().map(streamIds::get).toList();
     awaitStreamIs(deliveries, AGE_CHANNEL, heldStreamIds);
-    assertEquals(held.size(), DeliveryITSupport.pendingCount(redis, AGE_CHANNEL, group), "still pending");
-    long lenWhileHeld = DeliveryITSupport.xlen(redis, RedisKeys.stream(AGE_CHANNEL));
+    assertEquals(held.size(), DeliveryITSupport.pendingCount(node.redis(), AGE_CHANNEL, group), "still pending");
+    long lenWhileHeld = DeliveryITSupport.xlen(node.redis(), RedisKeys.stream(AGE_CHANNEL));
 
     // the held entries are still whole: acking them works, and then they are trimmed too
     for (String id : held) {
       got.get(id).replyTo().tell(got.get(id).ack());
     }
     awaitStreamIs(deliveries, AGE_CHANNEL, List.of());
-    assertEquals(0, DeliveryITSupport.pendingCount(redis, AGE_CHANNEL, group));
+    assertEquals(0, DeliveryITSupport.pendingCount(node.redis(), AGE_CHANNEL, group));
     deliveries.expectNoMessage(Duration.ofMillis(300));
 
     MessageChecker.Report report = checker.report();
@@ -145,10 +126,10 @@ class RetentionIT {
   void entriesAnIdleGroupHasNotReadAreKept() {
     MessageChecker billingChecker = new MessageChecker();
     MessageChecker auditChecker = new MessageChecker();
-    TestProbe<Received> billing = kit.createTestProbe();
-    var billingSubscriber = kit.spawn(DeliveryITSupport.recording(billing.getRef(), d -> null));
+    TestProbe<Received> billing = node.kit().createTestProbe();
+    var billingSubscriber = node.kit().spawn(DeliveryITSupport.recording(billing.getRef(), d -> null));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, LENGTH_CHANNEL, "billing", billingSubscriber,
+        node.subscribe(LENGTH_CHANNEL, "billing", billingSubscriber,
             io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
 
     // early entries: billing holds the last one pending, so none of them can go yet
@@ -161,13 +142,13 @@ class RetentionIT {
     awaitStreamIs(billing, LENGTH_CHANNEL, List.of(earlyIds.get(early.get(early.size() - 1))));
 
     // the audit group is created now (it starts after the early entries) and then left idle
-    TestProbe<Received> audit = kit.createTestProbe();
-    var auditSubscriber = kit.spawn(DeliveryITSupport.recording(audit.getRef(), d -> d.ack()));
+    TestProbe<Received> audit = node.kit().createTestProbe();
+    var auditSubscriber = node.kit().spawn(DeliveryITSupport.recording(audit.getRef(), d -> d.ack()));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, LENGTH_CHANNEL, "audit", auditSubscriber,
+        node.subscribe(LENGTH_CHANNEL, "audit", auditSubscriber,
             io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
-    TestProbe<SubscribeReply> unsub = kit.createTestProbe();
-    router.tell(new RouterCommand.Unsubscribe(LENGTH_CHANNEL, "audit", auditSubscriber, unsub.getRef()));
+    TestProbe<SubscribeReply> unsub = node.kit().createTestProbe();
+    node.router().tell(new RouterCommand.Unsubscribe(LENGTH_CHANNEL, "audit", auditSubscriber, unsub.getRef()));
     assertInstanceOf(SubscribeReply.Unsubscribed.class, unsub.receiveMessage(Duration.ofSeconds(10)));
 
     // late entries: billing reads and acks all of them; audit reads none
@@ -178,7 +159,8 @@ class RetentionIT {
     Map<String, Delivery> lateGot = receive(billing, billingChecker, late.size());
     for (Delivery d : lateGot.values()) d.replyTo().tell(d.ack());
     billing.awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(1, DeliveryITSupport.pendingCount(redis, LENGTH_CHANNEL, "billing"), "only the held early one");
+      assertEquals(1, DeliveryITSupport.pendingCount(node.redis(), LENGTH_CHANNEL, "billing"),
+          "only the held early one");
       return null;
     });
     // only now can the held early entry go: a trim that removes it runs while max-length = 1 asks to drop all but
@@ -187,14 +169,14 @@ class RetentionIT {
     lastEarly.replyTo().tell(lastEarly.ack());
     List<String> lateStreamIds = late.stream().map(lateIds::get).toList();
     awaitStreamIs(billing, LENGTH_CHANNEL, lateStreamIds);
-    long lenWhileIdle = DeliveryITSupport.xlen(redis, RedisKeys.stream(LENGTH_CHANNEL));
+    long lenWhileIdle = DeliveryITSupport.xlen(node.redis(), RedisKeys.stream(LENGTH_CHANNEL));
     audit.expectNoMessage(Duration.ofMillis(100));
 
     // audit comes back: it gets every late entry, and after its acks retention trims down to max-length
-    TestProbe<Received> audit2 = kit.createTestProbe();
-    var auditSubscriber2 = kit.spawn(DeliveryITSupport.recording(audit2.getRef(), d -> d.ack()));
+    TestProbe<Received> audit2 = node.kit().createTestProbe();
+    var auditSubscriber2 = node.kit().spawn(DeliveryITSupport.recording(audit2.getRef(), d -> d.ack()));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, LENGTH_CHANNEL, "audit", auditSubscriber2,
+        node.subscribe(LENGTH_CHANNEL, "audit", auditSubscriber2,
             io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
     Map<String, Delivery> auditGot = receive(audit2, auditChecker, late.size());
     assertEquals(late.size(), auditGot.size());

@@ -1,25 +1,20 @@
 package io.redisrouter.router.delivery;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.DeadLetter;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.internal.DeliveryIds;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,26 +42,10 @@ class SlowSubscriberIT {
   private static final Duration RUN = Duration.ofSeconds(60);
   private static final Duration WORK = Duration.ofMillis(200);
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
-  static final RouterMetrics metrics = new RouterMetrics();
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis, """
-        channels.overrides.slow { time-to-live = 4s, ack-timeout = 3s, max-in-flight = 64 }
-        """);
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.withConfig("""
+      channels.overrides.slow { time-to-live = 4s, ack-timeout = 3s, max-in-flight = 64 }
+      """);
 
   @Test
   void aSlowSubscriberGetsNoStaleWorkAndABoundedMailbox() throws Exception {
@@ -76,7 +55,7 @@ class SlowSubscriberIT {
     AtomicLong afterAck = new AtomicLong();
     Set<String> ackedEntries = ConcurrentHashMap.newKeySet();
     // the slow work blocks (that is the point), so it runs on the blocking dispatcher, not the router's threads
-    ActorRef<Delivery> slow = kit.spawn(Behaviors.receiveMessage((Delivery d) -> {
+    ActorRef<Delivery> slow = node.kit().spawn(Behaviors.receiveMessage((Delivery d) -> {
       if (d.envelope().deadline().isBefore(Instant.now())) afterDeadline.incrementAndGet();
       String entry = DeliveryIds.entry(d.deliveryId());
       if (ackedEntries.contains(entry)) afterAck.incrementAndGet();
@@ -87,9 +66,9 @@ class SlowSubscriberIT {
       d.replyTo().tell(d.ack());
       return Behaviors.same();
     }), "slow-subscriber", DispatcherSelector.blocking());
-    assertInstanceOf(SubscribeReply.Subscribed.class, RouterTestSupport.subscribe(kit, router, CHANNEL, "slow", slow));
+    assertInstanceOf(SubscribeReply.Subscribed.class, node.subscribe(CHANNEL, "slow", slow));
 
-    long handedBefore = metrics.handedToSubscribers.sum();
+    long handedBefore = node.metrics().handedToSubscribers.sum();
     long most = 0;
     long end = System.nanoTime() + RUN.toNanos();
     int published = 0;
@@ -97,17 +76,17 @@ class SlowSubscriberIT {
       // 10 a second: twice what the subscriber takes
       String id = String.format("s-%04d", published++);
       checker.sent(id);
-      PublishReply r = RouterTestSupport.publish(kit, router, PublishRequest.of(CHANNEL,
+      PublishReply r = node.publish(PublishRequest.of(CHANNEL,
           RouterTestSupport.payload(id, 16)).withMessageId(id));
       assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
       checker.acked(id);
-      long inMailbox = metrics.handedToSubscribers.sum() - handedBefore - processed.get();
+      long inMailbox = node.metrics().handedToSubscribers.sum() - handedBefore - processed.get();
       most = Math.max(most, inMailbox);
       Thread.sleep(100); // the publisher's pace
     }
     // every message is processed or dead-lettered as expired
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(20), () -> {
-      Map<String, String> dead = io.redisrouter.router.fault.DeadLettersView.reasons(redis, CHANNEL);
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(20), () -> {
+      Map<String, String> dead = io.redisrouter.router.fault.DeadLettersView.reasons(node.redis(), CHANNEL);
       dead.forEach((id, reason) -> {
         assertEquals(DeadLetter.EXPIRED.code(), reason, id);
         checker.deadLettered(id);
@@ -119,7 +98,7 @@ class SlowSubscriberIT {
     log.info("slow subscriber ({} ms a message) for {} s, {} published: processed {}, dead-lettered as expired {},"
         + " at most {} in its mailbox, {} skipped by the gate; started after the deadline {}, after its ack {};"
         + " {}", WORK.toMillis(), RUN.toSeconds(), published, processed.get(), report.deadLettered(), most,
-        metrics.deliveriesSkipped.sum(), afterDeadline.get(), afterAck.get(), report);
+        node.metrics().deliveriesSkipped.sum(), afterDeadline.get(), afterAck.get(), report);
     // the overload happened: the subscriber could not take everything
     assertTrue(report.deadLettered() > published / 4, "dead-lettered as expired: " + report.deadLettered());
     assertTrue(processed.get() > RUN.toSeconds() * 3, "processed: " + processed.get());

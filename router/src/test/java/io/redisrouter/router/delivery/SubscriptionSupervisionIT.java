@@ -1,25 +1,19 @@
 package io.redisrouter.router.delivery;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.testkit.LogCapture;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -34,28 +28,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * silently received nothing more.
  */
 class SubscriptionSupervisionIT {
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
-  static final RouterMetrics metrics = new RouterMetrics();
 
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis, "");
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.create();
 
   private static void publish(MessageChecker checker, String channel, String id) {
     checker.sent(id);
-    PublishReply r = RouterTestSupport.publish(kit, router, PublishRequest.of(channel,
+    PublishReply r = node.publish(PublishRequest.of(channel,
         RouterTestSupport.payload(id, 32)).withMessageId(id));
     assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
     checker.acked(id);
@@ -66,14 +45,14 @@ class SubscriptionSupervisionIT {
     String channel = "supervised";
     MessageChecker checker = new MessageChecker();
     ConcurrentLinkedQueue<Delivery> seen = new ConcurrentLinkedQueue<>();
-    ActorRef<Delivery> subscriber = kit.spawn(RouterTestSupport.acking(d -> {
+    ActorRef<Delivery> subscriber = node.kit().spawn(RouterTestSupport.acking(d -> {
       seen.add(d);
       checker.delivered(d.envelope().id());
     }));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "workers", subscriber));
+        node.subscribe(channel, "workers", subscriber));
     for (int i = 0; i < 10; i++) publish(checker, channel, "before-" + i);
-    TestProbe<Object> probe = kit.createTestProbe();
+    TestProbe<Object> probe = node.kit().createTestProbe();
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
       assertEquals(10, seen.size());
       return null;
@@ -81,11 +60,11 @@ class SubscriptionSupervisionIT {
 
     // the subscription actor: the parent of the subscriber's gate, whose adapter the deliveries are answered to
     Delivery first = seen.peek();
-    org.apache.pekko.actor.ActorRef classic = Adapter.toClassic(kit.system()).actorSelection(
+    org.apache.pekko.actor.ActorRef classic = Adapter.toClassic(node.kit().system()).actorSelection(
         first.replyTo().path().parent().parent()).resolveOne(Duration.ofSeconds(3)).toCompletableFuture().join();
     ActorRef<SubscriptionActor.Command> subscription = Adapter.toTyped(classic);
-    TestProbe<Object> watcher = kit.createTestProbe();
-    kit.spawn(Behaviors.<Object>setup(ctx -> {
+    TestProbe<Object> watcher = node.kit().createTestProbe();
+    node.kit().spawn(Behaviors.<Object>setup(ctx -> {
       ctx.watch(subscription);
       return Behaviors.receiveSignal((c, sig) -> {
         watcher.ref().tell("terminated");
@@ -93,7 +72,7 @@ class SubscriptionSupervisionIT {
       });
     }));
 
-    long restartsBefore = metrics.failuresRecovered.sum();
+    long restartsBefore = node.metrics().failuresRecovered.sum();
     try (LogCapture logs = LogCapture.start()) {
       subscription.tell(new SubscriptionActor.InjectedFailure("test"));
       // the fault happened and was handled: the actor failed and was restarted, not stopped
@@ -101,7 +80,7 @@ class SubscriptionSupervisionIT {
         assertTrue(logs.linesContaining("restarted after a failure").size() > 0, "restart logged");
         return null;
       });
-      assertEquals(restartsBefore + 1, metrics.failuresRecovered.sum(), "restart counted");
+      assertEquals(restartsBefore + 1, node.metrics().failuresRecovered.sum(), "restart counted");
       watcher.expectNoMessage(Duration.ofMillis(300));
 
       for (int i = 0; i < 10; i++) publish(checker, channel, "after-" + i);

@@ -1,20 +1,15 @@
 package io.redisrouter.router.fault;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,65 +28,51 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ConsumerGroupLossIT {
   private static final Logger log = LoggerFactory.getLogger(ConsumerGroupLossIT.class);
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
 
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis, "");
-    router = kit.spawn(RedisRouter.create(settings), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.create();
 
   @Test
   void entriesWrittenWhenTheGroupVanishedAreDelivered() {
     String channel = "group.loss";
     String stream = RedisKeys.stream(channel);
     ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
-    ActorRef<Delivery> subscriber = kit.spawn(RouterTestSupport.acking(d -> seen.add(d.deliveryId())));
+    ActorRef<Delivery> subscriber = node.kit().spawn(RouterTestSupport.acking(d -> seen.add(d.deliveryId())));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, channel, "billing", subscriber));
+        node.subscribe(channel, "billing", subscriber));
     for (int i = 0; i < 5; i++) {
-      assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(kit, router,
+      assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(node.kit(), node.router(),
           PublishRequest.of(channel, RouterTestSupport.payload("m" + i, 64))));
     }
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
       assertEquals(5, seen.size(), seen::toString);
-      assertEquals(0L, redis.callList("XPENDING", stream, "billing").get(0));
+      assertEquals(0L, node.redis().callList("XPENDING", stream, "billing").get(0));
       return null;
     });
 
     // in one step: three entries arrive (copies of what is there, as the ingress writes held batches on
     // reconnect) and the group vanishes; a group recreated at '$' would never see the three
-    Object copied = redis.call("EVAL", "local es = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 3)\n"
+    Object copied = node.redis().call("EVAL", "local es = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 3)\n"
         + "for _, e in ipairs(es) do redis.call('XADD', KEYS[1], '*', unpack(e[2])) end\n"
         + "redis.call('XGROUP', 'DESTROY', KEYS[1], ARGV[1])\n"
         + "return #es", "1", stream, "billing");
     assertEquals(3L, copied);
-    List<String> lastThree = redis.callList("XREVRANGE", stream, "+", "-", "COUNT", "3").stream()
+    List<String> lastThree = node.redis().callList("XREVRANGE", stream, "+", "-", "COUNT", "3").stream()
         .map(e -> String.valueOf(((List<?>) e).get(0))).toList();
 
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
       for (String id : lastThree) {
         assertTrue(seen.stream().anyMatch(d -> d.startsWith(id + "#")), () -> id + " not delivered: " + seen);
       }
       return null;
     });
     // and the subscription goes on: a message published after the restore arrives
-    PublishReply r = RouterTestSupport.publish(kit, router, PublishRequest.of(channel,
+    PublishReply r = node.publish(PublishRequest.of(channel,
         RouterTestSupport.payload("after", 64)));
     String id = ((PublishReply.Accepted) r).streamId();
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
       assertTrue(seen.stream().anyMatch(d -> d.startsWith(id + "#")), seen::toString);
-      assertEquals(0L, redis.callList("XPENDING", stream, "billing").get(0));
+      assertEquals(0L, node.redis().callList("XPENDING", stream, "billing").get(0));
       return null;
     });
     log.info("ConsumerGroupLossIT: sent 9 entries (5 before the loss, 3 written with it, 1 after), delivered {},"
@@ -109,23 +90,23 @@ class ConsumerGroupLossIT {
   void entriesInFlightWhenTheGroupVanishedAreRetriedAfterANack() {
     String channel = "group.loss.inflight";
     String stream = RedisKeys.stream(channel);
-    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Delivery> sub = kit.createTestProbe();
-    assertInstanceOf(SubscribeReply.Subscribed.class, RouterTestSupport.subscribe(kit, router, channel, "billing",
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Delivery> sub = node.kit().createTestProbe();
+    assertInstanceOf(SubscribeReply.Subscribed.class, node.subscribe(channel, "billing",
         sub.getRef(), io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
     List<String> ids = new java.util.ArrayList<>();
     for (int i = 0; i < 3; i++) {
       String id = "held-" + i;
       ids.add(id);
-      assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(kit, router,
+      assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(node.kit(), node.router(),
           PublishRequest.of(channel, RouterTestSupport.payload(id, 64)).withMessageId(id)));
     }
     List<Delivery> held = new java.util.ArrayList<>();
     for (int i = 0; i < 3; i++) held.add(sub.receiveMessage(Duration.ofSeconds(10)));
-    assertEquals(3L, redis.callList("XPENDING", stream, "billing").get(0), "the three are pending, unanswered");
+    assertEquals(3L, node.redis().callList("XPENDING", stream, "billing").get(0), "the three are pending, unanswered");
 
-    redis.call("XGROUP", "DESTROY", stream, "billing"); // the fault: Redis loses the group
+    node.redis().call("XGROUP", "DESTROY", stream, "billing"); // the fault: Redis loses the group
     assertEquals(0L, groups(stream), "no group left");
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
       assertEquals(1L, groups(stream), "the group is restored");
       return null;
     });
@@ -139,8 +120,9 @@ class ConsumerGroupLossIT {
       d.replyTo().tell(d.ack());
     }
     assertEquals(new java.util.HashSet<>(ids), again, "each of the three was delivered again");
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(0L, redis.callList("XPENDING", stream, "billing").get(0), "all acknowledged in the new group");
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+      assertEquals(0L, node.redis().callList("XPENDING", stream, "billing").get(0),
+          "all acknowledged in the new group");
       return null;
     });
     log.info("ConsumerGroupLossIT in flight: sent 3, held unanswered when the group vanished, nacked after its"
@@ -148,6 +130,6 @@ class ConsumerGroupLossIT {
   }
 
   private static long groups(String stream) {
-    return redis.callList("XINFO", "GROUPS", stream).size();
+    return node.redis().callList("XINFO", "GROUPS", stream).size();
   }
 }

@@ -4,17 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.EnvelopeCodec;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.nio.charset.StandardCharsets;
@@ -28,13 +25,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,11 +57,6 @@ class IngressOverloadIT {
   private static final int UNAVAILABLE = 3;
   private static final int OTHER = 4;
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
-  static final RouterMetrics metrics = new RouterMetrics();
-
   // per message index: preallocated so that the test's own bookkeeping does not grow during the floods
   static final AtomicLongArray sentAt = new AtomicLongArray(2 * FLOOD);
   static final AtomicLongArray repliedAt = new AtomicLongArray(2 * FLOOD);
@@ -75,22 +66,15 @@ class IngressOverloadIT {
   static final LongAdder badRetryAfter = new LongAdder();
   static final Map<Integer, String> unavailableMessages = new ConcurrentHashMap<>();
 
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis,
-        "ingress { queue-size = " + QUEUE + ", batch-size = " + BATCH + ", max-batches-in-flight = " + IN_FLIGHT
-            + " }\n"
-            + "redis.instances.default.command-timeout = 3s\n");
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.withConfig(
+      "ingress { queue-size = " + QUEUE + ", batch-size = " + BATCH + ", max-batches-in-flight = " + IN_FLIGHT
+          + " }\n"
+          + "redis.instances.default.command-timeout = 3s\n");
 
   @AfterAll
   static void stop() {
-    if (redis != null) redis.resume(); // in case a failed assertion left it stopped
-    kit.shutdownTestKit();
-    redis.close();
+    if (node.redis() != null) node.redis().resume(); // in case a failed assertion left it stopped
   }
 
   private static String id(int i) {
@@ -126,7 +110,7 @@ class IngressOverloadIT {
     for (int i = from; i < from + FLOOD; i++) {
       PublishRequest r = PublishRequest.of(CHANNEL, RouterTestSupport.payload(id(i), PAYLOAD)).withMessageId(id(i));
       sentAt.set(i, System.nanoTime());
-      router.tell(new RouterCommand.Publish(r, replyTo));
+      node.router().tell(new RouterCommand.Publish(r, replyTo));
     }
   }
 
@@ -155,7 +139,7 @@ class IngressOverloadIT {
 
   /** Waits (Redis still paused) until every refusal of the flood arrived: only what the router holds is unanswered. */
   private static int awaitOnlyHeldUnanswered(int from) {
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), Duration.ofMillis(20), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), Duration.ofMillis(20), () -> {
       int open = unanswered(from, from + FLOOD);
       assertTrue(open <= HELD_BOUND, () -> open + " publishes unanswered, the router may hold at most " + HELD_BOUND);
       return null;
@@ -167,11 +151,11 @@ class IngressOverloadIT {
   void overloadIsRefusedFastWithBoundedMemoryAndEveryPublishIsAnsweredOnce() {
     // the router is connected and the stream exists before Redis stops
     assertInstanceOf(PublishReply.Accepted.class,
-        RouterTestSupport.publish(kit, router, PublishRequest.of(CHANNEL, new byte[]{1}).withMessageId("warm-up")));
-    ActorRef<PublishReply> replyTo = kit.spawn(collector(), "collector");
+        node.publish(PublishRequest.of(CHANNEL, new byte[]{1}).withMessageId("warm-up")));
+    ActorRef<PublishReply> replyTo = node.kit().spawn(collector(), "collector");
     long heap0 = usedHeapAfterGc();
 
-    redis.pause();
+    node.redis().pause();
     long pausedAt = System.nanoTime();
     long resumedAt;
     int held1;
@@ -189,25 +173,25 @@ class IngressOverloadIT {
 
       // keep Redis stopped past the 3 s command timeout: the batch being written times out and is answered
       // UNAVAILABLE while Redis is still paused (the router does not wait for it forever)
-      kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), Duration.ofMillis(50), () -> {
+      node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), Duration.ofMillis(50), () -> {
         assertTrue(count(UNAVAILABLE, 0, 2 * FLOOD) > 0, "no write timed out yet");
         return null;
       });
     } finally {
       resumedAt = System.nanoTime();
-      redis.resume();
+      node.redis().resume();
     }
     long pausedMs = (resumedAt - pausedAt) / 1_000_000;
 
     // after Redis is back, every publish is answered
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(30), Duration.ofMillis(50), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(30), Duration.ofMillis(50), () -> {
       assertEquals(0, unanswered(0, 2 * FLOOD), "publishes without a reply");
       return null;
     });
     // a publish after all of them goes through the same FIFO ingress: once it is answered, a second reply to an
     // earlier publish would have shown up by now
     assertInstanceOf(PublishReply.Accepted.class,
-        RouterTestSupport.publish(kit, router, PublishRequest.of(CHANNEL, new byte[]{2}).withMessageId("marker")));
+        node.publish(PublishRequest.of(CHANNEL, new byte[]{2}).withMessageId("marker")));
 
     int total = 2 * FLOOD;
     int accepted = count(ACCEPTED, 0, total);
@@ -234,7 +218,7 @@ class IngressOverloadIT {
     double max = lat.length == 0 ? 0 : lat[lat.length - 1] / 1e6;
 
     // what Redis holds: every Accepted message must be in the stream
-    List<?> entries = (List<?>) redis.callBinary("XRANGE", RedisKeys.stream(CHANNEL), "-", "+");
+    List<?> entries = (List<?>) node.redis().callBinary("XRANGE", RedisKeys.stream(CHANNEL), "-", "+");
     Set<String> inStream = new HashSet<>();
     for (Object o : entries) {
       List<?> entry = (List<?>) o;
@@ -296,8 +280,8 @@ class IngressOverloadIT {
     assertEquals(0, report.lost(), () -> "accepted but not in the stream: " + checker.lostIds());
     assertEquals(0, report.unexpected());
     // the router's own counters agree with the replies (warm-up and marker included)
-    assertEquals(accepted + 2, metrics.publishAccepted.sum());
-    assertEquals(overloaded + unavailable, metrics.publishRejected.sum());
+    assertEquals(accepted + 2, node.metrics().publishAccepted.sum());
+    assertEquals(overloaded + unavailable, node.metrics().publishRejected.sum());
   }
 
   private static String mb(long bytes) {

@@ -13,24 +13,18 @@ import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.FieldError;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.RedisRouter;
-import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
-import io.redisrouter.testkit.RedisServer;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -40,27 +34,12 @@ import org.junit.jupiter.params.provider.CsvSource;
  * with an error naming the key.
  */
 class PublishValidationIT {
-  static RedisServer redis;
-  static ActorTestKit kit;
-  static ActorRef<RouterCommand> router;
-  static final RouterMetrics metrics = new RouterMetrics();
 
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-    RouterSettings settings = RouterTestSupport.settings(redis, "limits.max-payload-bytes = 1024");
-    router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RouterExtension node = RouterExtension.withConfig("limits.max-payload-bytes = 1024");
 
   private static PublishReply.Rejected invalid(PublishRequest r, String field, String code, String... mentions) {
-    PublishReply reply = RouterTestSupport.publish(kit, router, r);
+    PublishReply reply = node.publish(r);
     PublishReply.Rejected rej = assertInstanceOf(PublishReply.Rejected.class, reply, () -> "reply " + reply);
     assertEquals(PublishReply.RejectReason.INVALID, rej.reason(), rej::toString);
     assertEquals(Duration.ZERO, rej.retryAfter(), "an invalid request must not be retried as is");
@@ -79,7 +58,7 @@ class PublishValidationIT {
 
   /** No stream was created for {@code channel}: nothing was written. */
   private static void nothingWritten(String channel) {
-    assertEquals(0L, redis.callLong("EXISTS", RedisKeys.stream(channel)), "stream of " + channel + " exists");
+    assertEquals(0L, node.redis().callLong("EXISTS", RedisKeys.stream(channel)), "stream of " + channel + " exists");
   }
 
   @ParameterizedTest
@@ -105,9 +84,9 @@ class PublishValidationIT {
         "1025 bytes", "limit of 1024", "redis-router.limits.max-payload-bytes");
     nothingWritten("v.big");
     // at the limit it is accepted: the limit is the configured one, not the 1 MiB default
-    PublishReply ok = RouterTestSupport.publish(kit, router, PublishRequest.of("v.ok", new byte[1024]));
+    PublishReply ok = node.publish(PublishRequest.of("v.ok", new byte[1024]));
     assertInstanceOf(PublishReply.Accepted.class, ok, () -> "reply " + ok);
-    assertEquals(1L, redis.callLong("XLEN", RedisKeys.stream("v.ok")));
+    assertEquals(1L, node.redis().callLong("XLEN", RedisKeys.stream("v.ok")));
   }
 
   @Test
@@ -154,7 +133,7 @@ class PublishValidationIT {
 
   @Test
   void everyErrorOfOneRequestIsReported() {
-    PublishReply reply = RouterTestSupport.publish(kit, router,
+    PublishReply reply = RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of("bad channel", new byte[2048]).withDeadline(Instant.now().minusSeconds(1)));
     PublishReply.Rejected rej = assertInstanceOf(PublishReply.Rejected.class, reply);
     assertEquals(List.of("channel", "payload", "deadline"), rej.errors().stream().map(FieldError::field).toList());
@@ -163,8 +142,8 @@ class PublishValidationIT {
   // ---- subscribe --------------------------------------------------------------------------------------------------
 
   private static SubscribeReply.SubscribeFailed subscribeFails(String channel, String subscription) {
-    TestProbe<Delivery> subscriber = kit.createTestProbe();
-    SubscribeReply reply = RouterTestSupport.subscribe(kit, router, channel, subscription, subscriber.getRef());
+    TestProbe<Delivery> subscriber = node.kit().createTestProbe();
+    SubscribeReply reply = node.subscribe(channel, subscription, subscriber.getRef());
     SubscribeReply.SubscribeFailed f = assertInstanceOf(SubscribeReply.SubscribeFailed.class, reply,
         () -> "reply " + reply);
     assertEquals(channel, f.channel());
@@ -181,7 +160,7 @@ class PublishValidationIT {
     assertTrue(f.message().contains("channel 'news *'") && f.message().contains("1-128 of [A-Za-z0-9._:-]"),
         f::message);
     // no consumer group was created for it
-    assertEquals(0L, redis.callLong("EXISTS", RedisKeys.stream("news *")));
+    assertEquals(0L, node.redis().callLong("EXISTS", RedisKeys.stream("news *")));
   }
 
   @Test
@@ -201,10 +180,10 @@ class PublishValidationIT {
 
   @Test
   void validSubscribeStillWorks() {
-    TestProbe<Delivery> subscriber = kit.createTestProbe();
-    SubscribeReply reply = RouterTestSupport.subscribe(kit, router, "v.sub", "billing", subscriber.getRef());
+    TestProbe<Delivery> subscriber = node.kit().createTestProbe();
+    SubscribeReply reply = node.subscribe("v.sub", "billing", subscriber.getRef());
     assertInstanceOf(SubscribeReply.Subscribed.class, reply, () -> "reply " + reply);
-    PublishReply p = RouterTestSupport.publish(kit, router, PublishRequest.of("v.sub", new byte[]{42}));
+    PublishReply p = node.publish(PublishRequest.of("v.sub", new byte[]{42}));
     assertInstanceOf(PublishReply.Accepted.class, p);
     Delivery d = subscriber.receiveMessage(Duration.ofSeconds(10));
     assertEquals(42, d.envelope().payload()[0]);
@@ -221,7 +200,7 @@ class PublishValidationIT {
       "redis.instances.default.command-timeout = 0s | redis-router.redis.instances.default.command-timeout | > 0",
       "channels.overrides { news { mode = radio } } | redis-router.channels.overrides.news.mode | broadcast"})
   void invalidConfigurationFailsAtStartUpNamingTheKey(String hocon, String key, String allowed) {
-    ConfigError e = assertThrows(ConfigError.class, () -> RouterTestSupport.settings(redis, hocon));
+    ConfigError e = assertThrows(ConfigError.class, () -> RouterTestSupport.settings(node.redis(), hocon));
     assertEquals(key, e.key());
     assertTrue(e.getMessage().contains(key), e::getMessage);
     if (allowed != null) assertTrue(e.getMessage().contains(allowed), e::getMessage);
