@@ -1,5 +1,6 @@
 package io.redisrouter.router.fault;
 
+import io.redisrouter.router.http.ServiceExtension;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
@@ -7,17 +8,13 @@ import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.http.HttpTestSupport;
-import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.LogCapture;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,41 +45,27 @@ class RedisStallIT {
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(5);
   private static final String NODE = "stall-node";
 
-  static RedisServer redis;
-  static RouterService service;
-  static ActorTestKit kit;
   static MessageChecker checker;
 
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start();
-    service = HttpTestSupport.start("redis-stall", redis, """
-        redis-router.node-id = stall-node
-        redis-router.channels.overrides.bcast { mode = broadcast }
-        """);
-    kit = ActorTestKit.create("redis-stall-subscribers");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    service.stop();
-    redis.close();
-  }
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("redis-stall").config("""
+      redis-router.node-id = stall-node
+      redis-router.channels.overrides.bcast { mode = broadcast }
+      """);
 
   @AfterEach
   void redisRuns() {
-    redis.resume(); // whatever a failed test left behind
+    node.redis().resume(); // whatever a failed test left behind
   }
 
   /** Publishes 100 per second with a 2 s time to live; records how long each answer took. */
   private PacedPublisher publisher(String channel, String prefix, int total, ConcurrentLinkedQueue<Long> answerMs,
       AtomicLong late) {
-    ActorRef<RouterCommand> router = service.runtime().router();
+    ActorRef<RouterCommand> router = node.service().runtime().router();
     return new PacedPublisher("stall-publisher-" + prefix, prefix, channel, total, 1, Duration.ofMillis(10), 1000,
         false, checker, r -> {
           long t0 = System.nanoTime();
-          CompletionStage<PublishReply> f = RouterTestSupport.publishAsync(kit, router, r);
+          CompletionStage<PublishReply> f = RouterTestSupport.publishAsync(node.kit(), router, r);
           return f.whenComplete((reply, err) -> {
             long ms = (System.nanoTime() - t0) / 1_000_000;
             answerMs.add(ms);
@@ -93,9 +76,9 @@ class RedisStallIT {
   }
 
   private void subscribe(String channel) {
-    ActorRef<Delivery> sub = kit.spawn(RouterTestSupport.acking(d -> checker.delivered(d.envelope().id())));
+    ActorRef<Delivery> sub = node.kit().spawn(RouterTestSupport.acking(d -> checker.delivered(d.envelope().id())));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, service.runtime().router(), channel, "readers", sub));
+        RouterTestSupport.subscribe(node.kit(), node.service().runtime().router(), channel, "readers", sub));
   }
 
   /**
@@ -104,7 +87,7 @@ class RedisStallIT {
    * the ids still lost.
    */
   private static java.util.Set<String> accountFor(String channel) {
-    DeadLetters.reasons(redis, channel).forEach((id, reason) -> {
+    DeadLetters.reasons(node.redis(), channel).forEach((id, reason) -> {
       assertEquals(io.redisrouter.protocol.DeadLetter.EXPIRED.code(), reason,
           () -> id + " dead-lettered for another reason than its deadline");
       checker.deadLettered(id);
@@ -113,7 +96,7 @@ class RedisStallIT {
   }
 
   private static int ready() throws Exception {
-    return HttpTestSupport.get(service, "/health/ready").statusCode();
+    return HttpTestSupport.get(node.service(), "/health/ready").statusCode();
   }
 
   /** Waits (polling every 50 ms) until readiness answers {@code status}; returns when, in ms since {@code t0}. */
@@ -135,7 +118,7 @@ class RedisStallIT {
     int total = (int) (stalledFor.toSeconds() + 8) * 100;
     try (PacedPublisher publisher = publisher(channel, name + "-", total, answerMs, late)) {
       publisher.start();
-      TestProbe<Object> probe = kit.createTestProbe();
+      TestProbe<Object> probe = node.kit().createTestProbe();
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
         assertTrue(checker.report().delivered() >= 100, "steady state before the stall");
         return null;
@@ -160,10 +143,10 @@ class RedisStallIT {
         return null;
       });
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
-        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:" + NODE + ":"),
-            () -> "router connections: " + redis.clients());
+        assertEquals(RouterTestSupport.connectionsPerInstance(), node.redis().clientCount("rr:" + NODE + ":"),
+            () -> "router connections: " + node.redis().clients());
         assertEquals(RouterTestSupport.connectionsPerInstance(),
-            service.runtime().handles().get("default").openConnections(), "connections metric");
+            node.service().runtime().handles().get("default").openConnections(), "connections metric");
         return null;
       });
       long slowest = answerMs.stream().mapToLong(Long::longValue).max().orElse(0);
@@ -184,7 +167,7 @@ class RedisStallIT {
   @Test
   void sigstopFor20Seconds() throws Exception {
     try (LogCapture logs = LogCapture.start()) {
-      stallAndRecover("sigstop", redis::pause, Duration.ofSeconds(20), redis::resume);
+      stallAndRecover("sigstop", node.redis()::pause, Duration.ofSeconds(20), node.redis()::resume);
       assertTrue(logs.linesContaining("no answer to PING").size() > 0, "the health check found the stall");
     }
   }
@@ -193,7 +176,7 @@ class RedisStallIT {
   void clientPauseFor10Seconds() throws Exception {
     try (LogCapture logs = LogCapture.start()) {
       // CLIENT PAUSE ALL: every client's commands (PING included) wait until it ends
-      stallAndRecover("pause", () -> redis.call("CLIENT", "PAUSE", "10000"), Duration.ofSeconds(10), () -> {});
+      stallAndRecover("pause", () -> node.redis().call("CLIENT", "PAUSE", "10000"), Duration.ofSeconds(10), () -> {});
       assertTrue(logs.linesContaining("no answer to PING").size() > 0, "the health check found the pause");
     }
   }
@@ -204,9 +187,10 @@ class RedisStallIT {
     String channel = "stall-kill";
     subscribe(channel);
     MessageChecker broadcastSeen = new MessageChecker();
-    ActorRef<Delivery> bsub = kit.spawn(RouterTestSupport.acking(d -> broadcastSeen.delivered(d.envelope().id())));
+    ActorRef<Delivery> bsub = node.kit()
+        .spawn(RouterTestSupport.acking(d -> broadcastSeen.delivered(d.envelope().id())));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, service.runtime().router(), "bcast", "watchers", bsub));
+        RouterTestSupport.subscribe(node.kit(), node.service().runtime().router(), "bcast", "watchers", bsub));
     ConcurrentLinkedQueue<Long> answerMs = new ConcurrentLinkedQueue<>();
     AtomicLong late = new AtomicLong();
     int kills = 0;
@@ -215,17 +199,17 @@ class RedisStallIT {
       publisher.start();
       long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
       while (System.nanoTime() < end) {
-        for (Map<String, String> c : redis.clients()) {
+        for (Map<String, String> c : node.redis().clients()) {
           String name = c.getOrDefault("name", "");
           if (name.startsWith("rr:" + NODE + ":")) {
-            redis.call("CLIENT", "KILL", "ID", c.get("id"));
+            node.redis().call("CLIENT", "KILL", "ID", c.get("id"));
             kills++;
           }
         }
         Thread.sleep(1000); // the fault's own pace: one round of kills per second
       }
       awaitReady(200, System.nanoTime(), Duration.ofSeconds(20));
-      TestProbe<Object> probe = kit.createTestProbe();
+      TestProbe<Object> probe = node.kit().createTestProbe();
       probe.awaitAssert(Duration.ofSeconds(30), () -> {
         assertTrue(publisher.done(), publisher.summary());
         assertEquals(0, accountFor(channel).size(), () -> "lost " + checker.lostIds());
@@ -235,10 +219,10 @@ class RedisStallIT {
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
         String id = "b-" + System.nanoTime();
         broadcastSeen.sent(id);
-        PublishReply r = RouterTestSupport.publish(kit, service.runtime().router(),
+        PublishReply r = RouterTestSupport.publish(node.kit(), node.service().runtime().router(),
             PublishRequest.of("bcast", RouterTestSupport.payload(id, 16)).withMessageId(id));
         assertInstanceOf(PublishReply.Accepted.class, r);
-        TestProbe<Object> p = kit.createTestProbe();
+        TestProbe<Object> p = node.kit().createTestProbe();
         p.awaitAssert(Duration.ofSeconds(1), () -> {
           assertEquals(1, broadcastSeen.deliveryCount(id), "broadcast after the kills");
           return null;
@@ -246,8 +230,8 @@ class RedisStallIT {
         return null;
       });
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
-        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:" + NODE + ":"),
-            () -> "router connections: " + redis.clients());
+        assertEquals(RouterTestSupport.connectionsPerInstance(), node.redis().clientCount("rr:" + NODE + ":"),
+            () -> "router connections: " + node.redis().clients());
         return null;
       });
       int lostSeen = logs.linesContaining("connection lost").size();

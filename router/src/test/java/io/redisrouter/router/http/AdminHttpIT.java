@@ -1,19 +1,13 @@
 package io.redisrouter.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
-import io.redisrouter.router.service.RouterService;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -27,7 +21,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -44,47 +37,29 @@ class AdminHttpIT {
   static final String CONSUME_TOKEN = "test-token-consume-only";
   static final Duration WAIT = Duration.ofSeconds(15);
 
-  static RedisServer redis;
-  static RouterService service;
-  static ActorTestKit kit;
-
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start();
-    Config config = ConfigFactory.parseString(
-        "redis-router.http.auth.tokens = [\n"
-            + "  { name = test, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }\n"
-            + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] }\n"
-            + "]\n"
-            + "redis-router.channels.overrides {\n"
-            + "  \"adm-stats\" { ack-timeout = 60s }\n"
-            + "  \"adm-bc\" { mode = broadcast }\n"
-            + "}\n")
-        .withFallback(HttpTestSupport.config(redis, ""))
-        .resolve();
-    service = HttpTestSupport.awaitReady(RouterService.start("admin-http", config));
-    kit = ActorTestKit.create(service.system());
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (service != null) service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    if (redis != null) redis.close();
-  }
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("admin-http").config("redis-router.http.auth.tokens = [\n"
+      + "  { name = test, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }\n"
+      + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] }\n"
+      + "]\n"
+      + "redis-router.channels.overrides {\n"
+      + "  \"adm-stats\" { ack-timeout = 60s }\n"
+      + "  \"adm-bc\" { mode = broadcast }\n"
+      + "}\n");
 
   // ---- helpers ----------------------------------------------------------------------------------------------------
 
   static TestProbe<Delivery> subscribe(String channel, String subscription) {
-    TestProbe<Delivery> probe = kit.createTestProbe();
+    TestProbe<Delivery> probe = node.kit().createTestProbe();
     // a probe: the test answers its deliveries later, several at a time
-    SubscribeReply r = RouterTestSupport.subscribe(kit, service.runtime().router(), channel, subscription,
+    SubscribeReply r = RouterTestSupport.subscribe(node.kit(), node.service().runtime().router(), channel, subscription,
         probe.getRef(), io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH);
     assertInstanceOf(SubscribeReply.Subscribed.class, r);
     return probe;
   }
 
   static String publish(String channel, String body) throws Exception {
-    HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/" + channel + "/messages", body);
+    HttpResponse<String> r = HttpTestSupport.post(node.service(), "/v1/channels/" + channel + "/messages", body);
     assertEquals(202, r.statusCode(), r.body());
     return HttpTestSupport.json(r).get("messageId").asText();
   }
@@ -100,7 +75,7 @@ class AdminHttpIT {
   }
 
   static JsonNode getJson(String path, int status) throws Exception {
-    HttpResponse<String> r = HttpTestSupport.get(service, path);
+    HttpResponse<String> r = HttpTestSupport.get(node.service(), path);
     assertEquals(status, r.statusCode(), r.body());
     return HttpTestSupport.json(r);
   }
@@ -108,7 +83,7 @@ class AdminHttpIT {
   /** GETs {@code path} until {@code until} holds (the XACK and dead-lettering are asynchronous). */
   static JsonNode awaitJson(String path, Predicate<JsonNode> until) {
     JsonNode[] last = {null};
-    kit.createTestProbe().awaitAssert(WAIT, () -> {
+    node.kit().createTestProbe().awaitAssert(WAIT, () -> {
       try {
         last[0] = getJson(path, 200);
       } catch (Exception e) {
@@ -243,20 +218,20 @@ class AdminHttpIT {
     assertEquals(env.get("payload"), payload);
     assertTrue(env.get("payload").has("n"), env.toString());
 
-    assertEquals(404, HttpTestSupport.get(service, base + "/1-1").statusCode());
-    assertEquals(400, HttpTestSupport.get(service, base + "/not-an-id").statusCode());
-    assertEquals(400, HttpTestSupport.get(service, base + "?limit=0").statusCode());
-    assertEquals(400, HttpTestSupport.get(service, base + "?after=x").statusCode());
+    assertEquals(404, HttpTestSupport.get(node.service(), base + "/1-1").statusCode());
+    assertEquals(400, HttpTestSupport.get(node.service(), base + "/not-an-id").statusCode());
+    assertEquals(400, HttpTestSupport.get(node.service(), base + "?limit=0").statusCode());
+    assertEquals(400, HttpTestSupport.get(node.service(), base + "?after=x").statusCode());
 
-    assertEquals(204, HttpTestSupport.delete(service, base + "/" + ids.get(0)).statusCode());
-    assertEquals(404, HttpTestSupport.get(service, base + "/" + ids.get(0)).statusCode());
-    assertEquals(404, HttpTestSupport.delete(service, base + "/" + ids.get(0)).statusCode());
+    assertEquals(204, HttpTestSupport.delete(node.service(), base + "/" + ids.get(0)).statusCode());
+    assertEquals(404, HttpTestSupport.get(node.service(), base + "/" + ids.get(0)).statusCode());
+    assertEquals(404, HttpTestSupport.delete(node.service(), base + "/" + ids.get(0)).statusCode());
 
-    HttpResponse<String> purge = HttpTestSupport.delete(service, base);
+    HttpResponse<String> purge = HttpTestSupport.delete(node.service(), base);
     assertEquals(200, purge.statusCode(), purge.body());
     assertEquals(4, HttpTestSupport.json(purge).get("purged").asLong());
     assertEquals(0, getJson(base, 200).get("total").asLong());
-    assertEquals(0, redis.callLong("XLEN", RedisKeys.deadLetters(ch)));
+    assertEquals(0, node.redis().callLong("XLEN", RedisKeys.deadLetters(ch)));
   }
 
   @Test
@@ -273,7 +248,7 @@ class AdminHttpIT {
     String base = "/v1/channels/" + ch + "/dead-letters/" + id;
 
     Instant before = Instant.now();
-    HttpResponse<String> r = HttpTestSupport.post(service, base + "/replay", "{\"ttl\": \"45s\"}");
+    HttpResponse<String> r = HttpTestSupport.post(node.service(), base + "/replay", "{\"ttl\": \"45s\"}");
     assertEquals(200, r.statusCode(), r.body());
     JsonNode body = HttpTestSupport.json(r);
     assertEquals(id, body.get("deadLetterId").asText());
@@ -294,10 +269,11 @@ class AdminHttpIT {
     assertTrue(again.envelope().deadline().isAfter(first.envelope().deadline()));
     again.replyTo().tell(again.ack());
 
-    assertEquals(404, HttpTestSupport.get(service, base).statusCode());
+    assertEquals(404, HttpTestSupport.get(node.service(), base).statusCode());
     assertEquals(0, getJson("/v1/channels/" + ch + "/dead-letters", 200).get("total").asLong());
-    assertEquals(404, HttpTestSupport.post(service, base + "/replay", "").statusCode());
-    JsonNode badTtl = HttpTestSupport.json(HttpTestSupport.post(service, base + "/replay", "{\"ttl\": \"soon\"}"));
+    assertEquals(404, HttpTestSupport.post(node.service(), base + "/replay", "").statusCode());
+    JsonNode badTtl = HttpTestSupport
+        .json(HttpTestSupport.post(node.service(), base + "/replay", "{\"ttl\": \"soon\"}"));
     assertEquals("ttl", badTtl.get("errors").get(0).get("field").asText(), badTtl.toString());
     sub.expectNoMessage(Duration.ofMillis(300));
   }
@@ -308,7 +284,7 @@ class AdminHttpIT {
     DeadLettered dl = deadLetter(ch, "batch", 3, "");
     String path = "/v1/channels/" + ch + "/dead-letters/replay";
 
-    HttpResponse<String> r1 = HttpTestSupport.post(service, path, "{\"max\": 2}");
+    HttpResponse<String> r1 = HttpTestSupport.post(node.service(), path, "{\"max\": 2}");
     assertEquals(200, r1.statusCode(), r1.body());
     JsonNode b1 = HttpTestSupport.json(r1);
     assertEquals(2, b1.get("replayed").asInt(), b1.toString());
@@ -317,16 +293,16 @@ class AdminHttpIT {
     assertEquals("max", b1.get("stoppedBecause").asText());
     assertFalse(b1.get("complete").asBoolean());
 
-    HttpResponse<String> r2 = HttpTestSupport.post(service, path, "");
+    HttpResponse<String> r2 = HttpTestSupport.post(node.service(), path, "");
     JsonNode b2 = HttpTestSupport.json(r2);
     assertEquals(200, r2.statusCode(), r2.body());
     assertEquals(1, b2.get("replayed").asInt(), b2.toString());
     assertEquals(0, b2.get("remaining").asLong());
     assertTrue(b2.get("complete").asBoolean(), b2.toString());
-    assertEquals(0, redis.callLong("XLEN", RedisKeys.deadLetters(ch)));
+    assertEquals(0, node.redis().callLong("XLEN", RedisKeys.deadLetters(ch)));
 
     // nothing left: an empty replay is fine
-    JsonNode b3 = HttpTestSupport.json(HttpTestSupport.post(service, path, ""));
+    JsonNode b3 = HttpTestSupport.json(HttpTestSupport.post(node.service(), path, ""));
     assertEquals(0, b3.get("replayed").asInt());
     assertTrue(b3.get("complete").asBoolean());
 
@@ -355,26 +331,26 @@ class AdminHttpIT {
     String[] paths = {"/v1/channels", "/v1/channels/adm-auth", "/v1/channels/adm-auth/dead-letters",
         "/v1/channels/adm-auth/dead-letters/1-0"};
     for (String p : paths) {
-      HttpResponse<String> consumeOnly = send(HttpRequest.newBuilder(URI.create(service.baseUrl() + p))
+      HttpResponse<String> consumeOnly = send(HttpRequest.newBuilder(URI.create(node.service().baseUrl() + p))
           .header("Authorization", "Bearer " + CONSUME_TOKEN).GET());
       assertEquals(403, consumeOnly.statusCode(), p + ": " + consumeOnly.body());
       assertEquals("forbidden", HttpTestSupport.json(consumeOnly).get("code").asText());
-      HttpResponse<String> none = send(HttpRequest.newBuilder(URI.create(service.baseUrl() + p)).GET());
+      HttpResponse<String> none = send(HttpRequest.newBuilder(URI.create(node.service().baseUrl() + p)).GET());
       assertEquals(401, none.statusCode(), p + ": " + none.body());
     }
     HttpResponse<String> purge = send(HttpRequest.newBuilder(
-        URI.create(service.baseUrl() + "/v1/channels/adm-auth/dead-letters"))
+        URI.create(node.service().baseUrl() + "/v1/channels/adm-auth/dead-letters"))
         .header("Authorization", "Bearer " + CONSUME_TOKEN).DELETE());
     assertEquals(403, purge.statusCode(), purge.body());
     HttpResponse<String> replay = send(HttpRequest.newBuilder(
-        URI.create(service.baseUrl() + "/v1/channels/adm-auth/dead-letters/replay"))
+        URI.create(node.service().baseUrl() + "/v1/channels/adm-auth/dead-letters/replay"))
         .header("Authorization", "Bearer " + CONSUME_TOKEN).POST(HttpRequest.BodyPublishers.noBody()));
     assertEquals(403, replay.statusCode(), replay.body());
   }
 
   @Test
   void everyAdminEndpointIsDocumented() throws Exception {
-    Set<String> served = new HashSet<>(service.http().endpoints().all());
+    Set<String> served = new HashSet<>(node.service().http().endpoints().all());
     Set<String> documented = new HashSet<>(OpenApi.operations(getJson("/v1/openapi.json", 200)));
     List<String> mine = List.of("GET /v1/channels", "GET /v1/channels/{channel}",
         "GET /v1/channels/{channel}/dead-letters", "DELETE /v1/channels/{channel}/dead-letters",

@@ -1,8 +1,6 @@
 package io.redisrouter.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.MessageChecker;
@@ -13,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Predicate;
 
@@ -25,29 +24,22 @@ final class ConsumeHttpSupport {
 
   private ConsumeHttpSupport() {}
 
-  /** Creates a pull subscription, expecting 201 (or 200 when {@code orExisting} and it is there already). */
+  /** Creates a pull subscription, expecting 201. */
   static JsonNode createPull(RouterService s, String name, String channel) throws Exception {
-    HttpResponse<String> r = HttpTestSupport.post(s, "/v1/subscriptions",
-        "{\"name\": \"" + name + "\", \"channel\": \"" + channel + "\"}");
-    assertEquals(201, r.statusCode(), r.body());
-    return HttpTestSupport.json(r);
+    RouterClient.Reply r = new RouterClient(s).createSubscription(RouterClient.Subscription.pull(name, channel));
+    assertEquals(201, r.status(), r.body());
+    return r.json();
   }
 
   /** Publishes {@code n} JSON messages {"n": i, "tag": tag} in one batch; returns their message ids in order. */
   static List<String> publish(RouterService s, String channel, int n, String tag, MessageChecker checker)
       throws Exception {
-    ArrayNode messages = HttpTestSupport.JSON.createArrayNode();
-    for (int i = 0; i < n; i++) {
-      ObjectNode m = messages.addObject();
-      m.putObject("payload").put("n", i).put("tag", tag);
-    }
-    ObjectNode body = HttpTestSupport.JSON.createObjectNode();
-    body.set("messages", messages);
-    HttpResponse<String> r = HttpTestSupport.post(s, "/v1/channels/" + channel + "/messages/batch",
-        body.toString());
-    assertEquals(202, r.statusCode(), r.body());
+    List<RouterClient.Message> messages = new ArrayList<>();
+    for (int i = 0; i < n; i++) messages.add(RouterClient.Message.json(Map.of("n", i, "tag", tag)));
+    RouterClient.Reply r = new RouterClient(s).publishBatch(channel, messages);
+    assertEquals(202, r.status(), r.body());
     List<String> ids = new ArrayList<>();
-    for (JsonNode res : HttpTestSupport.json(r).get("results")) {
+    for (JsonNode res : r.get("results")) {
       assertEquals(202, res.get("status").asInt(), res.toString());
       String id = res.get("messageId").asText();
       ids.add(id);
@@ -66,10 +58,10 @@ final class ConsumeHttpSupport {
 
   /** One pull; expects 200 and returns the messages array. */
   static List<JsonNode> pull(RouterService s, String sub, int max, long waitMs) throws Exception {
-    HttpResponse<String> r = pullRaw(s, sub, "{\"maxMessages\": " + max + ", \"waitMs\": " + waitMs + "}");
-    assertEquals(200, r.statusCode(), r.body());
+    RouterClient.Reply r = new RouterClient(s).pull(sub, max, waitMs);
+    assertEquals(200, r.status(), r.body());
     List<JsonNode> out = new ArrayList<>();
-    HttpTestSupport.json(r).get("messages").forEach(out::add);
+    r.get("messages").forEach(out::add);
     return out;
   }
 
@@ -89,9 +81,9 @@ final class ConsumeHttpSupport {
   }
 
   static JsonNode ack(RouterService s, String sub, Collection<String> deliveryIds) throws Exception {
-    HttpResponse<String> r = settleRaw(s, sub, "ack", "{\"deliveryIds\": " + jsonArray(deliveryIds) + "}");
-    assertEquals(200, r.statusCode(), r.body());
-    return HttpTestSupport.json(r);
+    RouterClient.Reply r = new RouterClient(s).ack(sub, deliveryIds);
+    assertEquals(200, r.status(), r.body());
+    return r.json();
   }
 
   /** Acks every delivery of {@code ds}, expecting all of them to be known. */
@@ -105,16 +97,9 @@ final class ConsumeHttpSupport {
 
   static JsonNode nack(RouterService s, String sub, String deliveryId, String error, boolean doNotRetry)
       throws Exception {
-    HttpResponse<String> r = settleRaw(s, sub, "nack", "{\"deliveryIds\": [\"" + deliveryId + "\"], \"error\": \""
-        + error + "\", \"doNotRetry\": " + doNotRetry + "}");
-    assertEquals(200, r.statusCode(), r.body());
-    return HttpTestSupport.json(r);
-  }
-
-  static String jsonArray(Collection<String> values) {
-    ArrayNode a = HttpTestSupport.JSON.createArrayNode();
-    values.forEach(a::add);
-    return a.toString();
+    RouterClient.Reply r = new RouterClient(s).nack(sub, List.of(deliveryId), error, doNotRetry);
+    assertEquals(200, r.status(), r.body());
+    return r.json();
   }
 
   /** A statistic that must be known: a JSON number (a null or missing field fails: unknown is not zero). */

@@ -3,10 +3,8 @@ package io.redisrouter.router.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -42,26 +40,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and the delivery JSON, acked over POST; heartbeats on an idle stream; resuming with Last-Event-ID.
  */
 class EventsHttpIT {
-  static RedisServer redis;
-  static RouterService service;
   /** HTTP/1.1: every stream has its own connection, and closing the stream closes it. */
   static final HttpClient SSE_CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(5)).build();
 
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start();
-    service = HttpTestSupport.start("events-http", redis,
-        "redis-router.http.sse-heartbeat = 200ms\n"
-            // long ack timeouts: what the tests see again comes from the resume, not from the core's redelivery
-            + "redis-router.channels.defaults.ack-timeout = 30s\n");
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (service != null) service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    if (redis != null) redis.close();
-  }
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("events-http")
+      .config("redis-router.http.sse-heartbeat = 200ms\n"
+          // long ack timeouts: what the tests see again comes from the resume, not from the core's redelivery
+          + "redis-router.channels.defaults.ack-timeout = 30s\n");
 
   /** One server-sent event; a heartbeat has neither data nor id (an empty line, or a comment line). */
   record Event(String id, String type, String data, List<String> comments) {
@@ -88,11 +75,11 @@ class EventsHttpIT {
     final Thread reader;
 
     Sse(String subscription, String lastEventId) throws Exception {
-      this(service, subscription, lastEventId);
+      this(node.service(), subscription, lastEventId);
     }
 
-    Sse(RouterService service, String subscription, String lastEventId) throws Exception {
-      HttpRequest.Builder b = HttpTestSupport.request(service, "/v1/subscriptions/" + subscription + "/events")
+    Sse(RouterService target, String subscription, String lastEventId) throws Exception {
+      HttpRequest.Builder b = HttpTestSupport.request(target, "/v1/subscriptions/" + subscription + "/events")
           .timeout(Duration.ofSeconds(60)).header("Accept", "text/event-stream").GET();
       if (lastEventId != null) b.header("Last-Event-ID", lastEventId);
       response = SSE_CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
@@ -181,13 +168,13 @@ class EventsHttpIT {
   @Test
   void eventsCarryIncreasingIdsAndTheDeliveryAndAreAckedOverPost() throws Exception {
     String ch = "ev-basic";
-    createPull(service, "ev-basic", ch);
+    createPull(node.service(), "ev-basic", ch);
     MessageChecker checker = new MessageChecker();
     try (Sse sse = new Sse("ev-basic", null)) {
       assertEquals(200, sse.response.statusCode());
       assertTrue(sse.response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"),
           sse.response.headers().toString());
-      Set<String> published = new HashSet<>(publish(service, ch, 30, "sse", checker));
+      Set<String> published = new HashSet<>(publish(node.service(), ch, 30, "sse", checker));
       List<Event> events = sse.take(30);
       assertIncreasingIds(events, 0);
       Set<String> seen = new HashSet<>();
@@ -201,11 +188,11 @@ class EventsHttpIT {
         assertTrue(d.hasNonNull("ackDeadline") && d.get("payload").has("n"), d.toString());
       }
       assertEquals(published, seen);
-      JsonNode acked = ack(service, "ev-basic", deliveryIds(events));
+      JsonNode acked = ack(node.service(), "ev-basic", deliveryIds(events));
       assertEquals(30, acked.get("acked").asInt(), acked.toString());
       assertEquals(0, acked.get("unknown").size(), acked.toString());
     }
-    awaitJson(service, "/v1/subscriptions/ev-basic", b -> b.get("stats").get("pending").asLong() == 0
+    awaitJson(node.service(), "/v1/subscriptions/ev-basic", b -> b.get("stats").get("pending").asLong() == 0
         && ConsumeHttpSupport.isZero(b.get("stats").get("lag")));
     MessageChecker.Report r = ConsumeHttpSupport.report(checker,
         "eventsCarryIncreasingIdsAndTheDeliveryAndAreAckedOverPost");
@@ -214,7 +201,7 @@ class EventsHttpIT {
 
   @Test
   void anIdleStreamGetsHeartbeats() throws Exception {
-    createPull(service, "ev-idle", "ev-idle");
+    createPull(node.service(), "ev-idle", "ev-idle");
     try (Sse sse = new Sse("ev-idle", null)) {
       assertEquals(200, sse.response.statusCode());
       await("heartbeats on an idle stream (every 200 ms)", sse.heartbeats::get, n -> n >= 3);
@@ -225,10 +212,10 @@ class EventsHttpIT {
   @Test
   void twoStreamsShareTheDeliveries() throws Exception {
     String ch = "ev-shared";
-    createPull(service, "ev-shared", ch);
+    createPull(node.service(), "ev-shared", ch);
     MessageChecker checker = new MessageChecker();
     try (Sse a = new Sse("ev-shared", null); Sse b = new Sse("ev-shared", null)) {
-      Set<String> published = new HashSet<>(publish(service, ch, 20, "shared", checker));
+      Set<String> published = new HashSet<>(publish(node.service(), ch, 20, "shared", checker));
       List<String> seen = new ArrayList<>();
       List<Event> all = new ArrayList<>();
       int[] perStream = new int[2];
@@ -245,26 +232,26 @@ class EventsHttpIT {
       }
       assertEquals(20, seen.size(), "each delivery went to one stream only: " + seen);
       assertEquals(published, new HashSet<>(seen));
-      JsonNode acked = ack(service, "ev-shared", deliveryIds(all));
+      JsonNode acked = ack(node.service(), "ev-shared", deliveryIds(all));
       assertEquals(20, acked.get("acked").asInt(), acked.toString());
     }
-    awaitJson(service, "/v1/subscriptions/ev-shared", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitJson(node.service(), "/v1/subscriptions/ev-shared", b -> b.get("stats").get("pending").asLong() == 0);
     ConsumeHttpSupport.report(checker, "twoStreamsShareTheDeliveries");
   }
 
   @Test
   void aResumedStreamGetsTheUnackedEventsAfterLastEventIdAgain() throws Exception {
     String ch = "ev-resume";
-    createPull(service, "ev-resume", ch);
+    createPull(node.service(), "ev-resume", ch);
     MessageChecker checker = new MessageChecker();
     List<Event> first;
     try (Sse sse = new Sse("ev-resume", null)) {
-      publish(service, ch, 10, "resume", checker);
+      publish(node.service(), ch, 10, "resume", checker);
       first = sse.take(10);
       assertIncreasingIds(first, 0);
       first.forEach(e -> checker.delivered(messageId(e.json())));
       // the client processed the first three and acked them, then lost the connection
-      JsonNode acked = ack(service, "ev-resume", deliveryIds(first.subList(0, 3)));
+      JsonNode acked = ack(node.service(), "ev-resume", deliveryIds(first.subList(0, 3)));
       assertEquals(3, acked.get("acked").asInt(), acked.toString());
     }
     // it had seen up to the 5th event when the connection broke
@@ -284,11 +271,11 @@ class EventsHttpIT {
       // everything acked: the resent ones and the 4th and 5th (still unanswered)
       List<String> rest = new ArrayList<>(deliveryIds(again));
       rest.addAll(deliveryIds(first.subList(3, 5)));
-      JsonNode acked = ack(service, "ev-resume", rest);
+      JsonNode acked = ack(node.service(), "ev-resume", rest);
       assertEquals(7, acked.get("acked").asInt(), acked.toString());
       assertEquals(0, acked.get("unknown").size(), acked.toString());
     }
-    awaitJson(service, "/v1/subscriptions/ev-resume", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitJson(node.service(), "/v1/subscriptions/ev-resume", b -> b.get("stats").get("pending").asLong() == 0);
     MessageChecker.Report r = ConsumeHttpSupport.report(checker,
         "aResumedStreamGetsTheUnackedEventsAfterLastEventIdAgain");
     assertEquals(10, r.delivered());
@@ -299,7 +286,8 @@ class EventsHttpIT {
   void openStreamsEndCleanlyWhenTheRouterStops() throws Exception {
     String ch = "ev-stop";
     MessageChecker checker = new MessageChecker();
-    RouterService other = HttpTestSupport.start("events-http-stop", redis, "redis-router.http.sse-heartbeat = 200ms");
+    RouterService other = HttpTestSupport.start("events-http-stop", node.redis(),
+        "redis-router.http.sse-heartbeat = 200ms");
     boolean stopped = false;
     try {
       createPull(other, "ev-stop", ch);
@@ -324,15 +312,15 @@ class EventsHttpIT {
 
   @Test
   void aBadLastEventIdOrAnUnknownSubscriptionIsRefused() throws Exception {
-    createPull(service, "ev-bad", "ev-bad");
-    HttpResponse<String> bad = HttpTestSupport.send(HttpTestSupport.request(service,
+    createPull(node.service(), "ev-bad", "ev-bad");
+    HttpResponse<String> bad = HttpTestSupport.send(HttpTestSupport.request(node.service(),
         "/v1/subscriptions/ev-bad/events").header("Last-Event-ID", "yesterday").GET().build());
     assertEquals(400, bad.statusCode(), bad.body());
     assertEquals("Last-Event-ID", HttpTestSupport.json(bad).get("errors").get(0).get("field").asText());
-    HttpResponse<String> missing = HttpTestSupport.get(service, "/v1/subscriptions/ev-nope/events");
+    HttpResponse<String> missing = HttpTestSupport.get(node.service(), "/v1/subscriptions/ev-nope/events");
     assertEquals(404, missing.statusCode(), missing.body());
     HttpResponse<String> noToken = HttpTestSupport.send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create(service.baseUrl() + "/v1/subscriptions/ev-bad/events")).GET().build());
+        java.net.URI.create(node.service().baseUrl() + "/v1/subscriptions/ev-bad/events")).GET().build());
     assertEquals(401, noToken.statusCode(), noToken.body());
     assertFalse(bad.body().isBlank());
   }

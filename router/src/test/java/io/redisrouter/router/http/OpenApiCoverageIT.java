@@ -1,11 +1,9 @@
 package io.redisrouter.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.redisrouter.router.service.RouterService;
-import io.redisrouter.testkit.RedisServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,37 +34,31 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class OpenApiCoverageIT {
   private static final Logger log = LoggerFactory.getLogger(OpenApiCoverageIT.class);
-  static RedisServer redis;
-  static RouterService service;
   static JsonNode document;
   /** Scope name to a token that has only that scope. */
   static final Map<String, String> SCOPED_TOKENS = Map.of("publish", "only-publish-token",
       "consume", "only-consume-token", "admin", "only-admin-token");
 
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("openapi-coverage")
+      .config("redis-router.http.auth.tokens = ["
+          + "{ name = all, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }, "
+          + "{ name = p, token = \"" + SCOPED_TOKENS.get("publish") + "\", scopes = [publish] }, "
+          + "{ name = c, token = \"" + SCOPED_TOKENS.get("consume") + "\", scopes = [consume] }, "
+          + "{ name = a, token = \"" + SCOPED_TOKENS.get("admin") + "\", scopes = [admin] }]\n");
+
   @BeforeAll
   static void start() throws Exception {
-    redis = RedisServer.start();
     // the test's token with every scope, and one token per scope
-    service = HttpTestSupport.start("openapi-coverage", redis, "redis-router.http.auth.tokens = ["
-        + "{ name = all, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }, "
-        + "{ name = p, token = \"" + SCOPED_TOKENS.get("publish") + "\", scopes = [publish] }, "
-        + "{ name = c, token = \"" + SCOPED_TOKENS.get("consume") + "\", scopes = [consume] }, "
-        + "{ name = a, token = \"" + SCOPED_TOKENS.get("admin") + "\", scopes = [admin] }]\n");
-    HttpResponse<String> r = HttpTestSupport.get(service, "/v1/openapi.json");
+    HttpResponse<String> r = HttpTestSupport.get(node.service(), "/v1/openapi.json");
     assertEquals(200, r.statusCode(), r.body());
     document = HttpTestSupport.json(r);
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    redis.close();
   }
 
   @Test
   void documentedAndRegisteredOperationsAreTheSame() {
     Set<String> documented = new TreeSet<>(OpenApi.operations(document));
-    Set<String> registered = new TreeSet<>(service.http().endpoints().all());
+    Set<String> registered = new TreeSet<>(node.service().http().endpoints().all());
     Set<String> undocumented = new TreeSet<>(registered);
     undocumented.removeAll(documented);
     Set<String> notServed = new TreeSet<>(documented);
@@ -141,7 +133,7 @@ class OpenApiCoverageIT {
         return;
       }
       try {
-        HttpResponse<String> r = HttpTestSupport.post(service, path, body.toString());
+        HttpResponse<String> r = HttpTestSupport.post(node.service(), path, body.toString());
         sent.add(key);
         if (r.statusCode() / 100 != 2) refused.add(key + " -> " + r.statusCode() + " " + r.body());
       } catch (Exception e) {
@@ -159,7 +151,7 @@ class OpenApiCoverageIT {
     send.accept("POST /v1/subscriptions#webhook", "/v1/subscriptions");
     for (JsonNode created : List.of(examples.get("POST /v1/subscriptions#pull"),
         examples.get("POST /v1/subscriptions#webhook"))) {
-      assertEquals(204, HttpTestSupport.delete(service, "/v1/subscriptions/" + created.get("name").asText())
+      assertEquals(204, HttpTestSupport.delete(node.service(), "/v1/subscriptions/" + created.get("name").asText())
           .statusCode());
     }
     Set<String> notSent = new TreeSet<>(examples.keySet());
@@ -310,7 +302,7 @@ class OpenApiCoverageIT {
 
   private static Answer call(String method, String path, String token) throws Exception {
     boolean hasBody = Set.of("POST", "PUT", "PATCH").contains(method);
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(service.baseUrl() + path))
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.service().baseUrl() + path))
         .timeout(Duration.ofSeconds(3))
         .method(method, hasBody ? HttpRequest.BodyPublishers.ofString("{}") : HttpRequest.BodyPublishers.noBody());
     if (hasBody) b.header("Content-Type", "application/json");

@@ -5,10 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.LogCapture;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -46,36 +44,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PullHttpIT {
   static final long MAX_PULL_WAIT_MS = 10_000;
 
-  static RedisServer redis;
-  static RouterService service;
-
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start();
-    service = HttpTestSupport.start("pull-http", redis,
-        "redis-router.http.max-pull-wait = " + MAX_PULL_WAIT_MS + "ms\n"
-            + "redis-router.http.max-pull-count = 200\n"
-            // shorter than max-pull-wait, as by default (Pekko's 20 s against 30 s)
-            + "pekko.http.server.request-timeout = 2s\n"
-            + "redis-router.channels.overrides {\n"
-            + "  \"pull-timeout\" { ack-timeout = 1s }\n"
-            + "  \"pull-bulk\" { ack-timeout = 30s, max-in-flight = 200 }\n"
-            + "}\n");
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (service != null) service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    if (redis != null) redis.close();
-  }
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("pull-http")
+      .config("redis-router.http.max-pull-wait = " + MAX_PULL_WAIT_MS + "ms\n"
+          + "redis-router.http.max-pull-count = 200\n"
+          // shorter than max-pull-wait, as by default (Pekko's 20 s against 30 s)
+          + "pekko.http.server.request-timeout = 2s\n"
+          + "redis-router.channels.overrides {\n"
+          + "  \"pull-timeout\" { ack-timeout = 1s }\n"
+          + "  \"pull-bulk\" { ack-timeout = 30s, max-in-flight = 200 }\n"
+          + "}\n");
 
   @Test
   void everyPublishedMessageIsPulledAndAcked() throws Exception {
     String ch = "pull-bulk";
-    createPull(service, "pull-bulk", ch);
+    createPull(node.service(), "pull-bulk", ch);
     MessageChecker checker = new MessageChecker();
     Set<String> published = new HashSet<>();
-    for (int b = 0; b < 5; b++) published.addAll(publish(service, ch, 100, "bulk-" + b, checker));
+    for (int b = 0; b < 5; b++) published.addAll(publish(node.service(), ch, 100, "bulk-" + b, checker));
     assertEquals(500, published.size());
 
     long deadline = System.nanoTime() + ConsumeHttpSupport.WAIT.toNanos();
@@ -83,7 +69,7 @@ class PullHttpIT {
     boolean checkedShape = false;
     while (seen.size() < published.size()) {
       assertTrue(System.nanoTime() < deadline, () -> "only " + seen.size() + " of 500 pulled");
-      List<JsonNode> got = pull(service, "pull-bulk", 100, 500);
+      List<JsonNode> got = pull(node.service(), "pull-bulk", 100, 500);
       assertTrue(got.size() <= 100, "at most maxMessages");
       for (JsonNode d : got) {
         checker.delivered(messageId(d));
@@ -93,11 +79,11 @@ class PullHttpIT {
           assertDeliveryShape(d, "pull-bulk", ch);
         }
       }
-      ackAll(service, "pull-bulk", got);
+      ackAll(node.service(), "pull-bulk", got);
     }
-    awaitJson(service, "/v1/subscriptions/pull-bulk", b -> b.get("stats").get("pending").asLong() == 0
+    awaitJson(node.service(), "/v1/subscriptions/pull-bulk", b -> b.get("stats").get("pending").asLong() == 0
         && ConsumeHttpSupport.isZero(b.get("stats").get("lag")));
-    assertEquals(List.of(), pull(service, "pull-bulk", 100, 0), "nothing left");
+    assertEquals(List.of(), pull(node.service(), "pull-bulk", 100, 0), "nothing left");
     MessageChecker.Report r = ConsumeHttpSupport.report(checker, "everyPublishedMessageIsPulledAndAcked");
     assertEquals(500, r.delivered());
     assertEquals(0, r.duplicated(), "ack timeout 30s: nothing was delivered twice");
@@ -124,21 +110,21 @@ class PullHttpIT {
   @Test
   void aLongPollWaitsAndReturnsAsSoonAsAMessageIsPublished() throws Exception {
     String ch = "pull-long";
-    createPull(service, "pull-long", ch);
+    createPull(node.service(), "pull-long", ch);
     // an empty long poll lasts its waitMs and returns nothing
     long t0 = System.nanoTime();
-    assertEquals(List.of(), pull(service, "pull-long", 10, 300));
+    assertEquals(List.of(), pull(node.service(), "pull-long", 10, 300));
     assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(290), "the pull waited its waitMs");
 
     long start = System.nanoTime();
     CompletableFuture<HttpResponse<String>> waiting = HttpTestSupport.sendAsync(
-        HttpTestSupport.request(service, "/v1/subscriptions/pull-long/pull")
+        HttpTestSupport.request(node.service(), "/v1/subscriptions/pull-long/pull")
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString("{\"maxMessages\": 10, \"waitMs\": 8000}")).build());
     assertThrows(TimeoutException.class, () -> waiting.get(300, TimeUnit.MILLISECONDS),
         "with nothing to take the pull waits");
     MessageChecker checker = new MessageChecker();
-    String id = publish(service, ch, 1, "long", checker).get(0);
+    String id = publish(node.service(), ch, 1, "long", checker).get(0);
     HttpResponse<String> r = waiting.get(8, TimeUnit.SECONDS);
     long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     assertEquals(200, r.statusCode(), r.body());
@@ -149,17 +135,17 @@ class PullHttpIT {
     assertTrue(tookMs >= 300 && tookMs < 3000, "answered when the message came, not at the end of waitMs: " + tookMs
         + " ms");
     checker.delivered(id);
-    ackAll(service, "pull-long", List.of(messages.get(0)));
+    ackAll(node.service(), "pull-long", List.of(messages.get(0)));
     ConsumeHttpSupport.report(checker, "aLongPollWaitsAndReturnsAsSoonAsAMessageIsPublished");
   }
 
   @Test
   void aLongPollIsNotCutByTheServersRequestTimeout() throws Exception {
     String ch = "pull-longer";
-    createPull(service, "pull-longer", ch);
+    createPull(node.service(), "pull-longer", ch);
     long t0 = System.nanoTime();
     // waits longer than pekko.http.server.request-timeout (2s), within max-pull-wait
-    HttpResponse<String> r = pullRaw(service, "pull-longer", "{\"maxMessages\": 5, \"waitMs\": 3000}");
+    HttpResponse<String> r = pullRaw(node.service(), "pull-longer", "{\"maxMessages\": 5, \"waitMs\": 3000}");
     long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
     assertEquals(200, r.statusCode(), "after " + tookMs + " ms: " + r.body());
     assertEquals(0, HttpTestSupport.json(r).get("messages").size(), r.body());
@@ -167,37 +153,37 @@ class PullHttpIT {
 
     // and a message that comes late in such a wait reaches the client
     CompletableFuture<HttpResponse<String>> waiting = HttpTestSupport.sendAsync(
-        HttpTestSupport.request(service, "/v1/subscriptions/pull-longer/pull")
+        HttpTestSupport.request(node.service(), "/v1/subscriptions/pull-longer/pull")
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString("{\"maxMessages\": 5, \"waitMs\": 5000}")).build());
     assertThrows(TimeoutException.class, () -> waiting.get(2500, TimeUnit.MILLISECONDS),
         "still waiting past the request timeout");
     MessageChecker checker = new MessageChecker();
-    String id = publish(service, ch, 1, "late", checker).get(0);
+    String id = publish(node.service(), ch, 1, "late", checker).get(0);
     HttpResponse<String> late = waiting.get(5, TimeUnit.SECONDS);
     assertEquals(200, late.statusCode(), late.body());
     JsonNode messages = HttpTestSupport.json(late).get("messages");
     assertEquals(1, messages.size(), late.body());
     assertEquals(id, messageId(messages.get(0)));
     checker.delivered(id);
-    ackAll(service, "pull-longer", List.of(messages.get(0)));
+    ackAll(node.service(), "pull-longer", List.of(messages.get(0)));
     ConsumeHttpSupport.report(checker, "aLongPollIsNotCutByTheServersRequestTimeout");
   }
 
   @Test
   void aNackedMessageIsDeliveredAgainWithTheNextAttempt() throws Exception {
     String ch = "pull-nack";
-    createPull(service, "pull-nack", ch);
+    createPull(node.service(), "pull-nack", ch);
     MessageChecker checker = new MessageChecker();
-    String id = publish(service, ch, 1, "nack", checker).get(0);
-    JsonNode first = pullUntil(service, "pull-nack", l -> !l.isEmpty()).get(0);
+    String id = publish(node.service(), ch, 1, "nack", checker).get(0);
+    JsonNode first = pullUntil(node.service(), "pull-nack", l -> !l.isEmpty()).get(0);
     assertEquals(id, messageId(first));
     checker.delivered(id);
-    JsonNode nacked = nack(service, "pull-nack", first.get("deliveryId").asText(), "try again", false);
+    JsonNode nacked = nack(node.service(), "pull-nack", first.get("deliveryId").asText(), "try again", false);
     assertEquals(1, nacked.get("nacked").asInt(), nacked.toString());
     assertEquals(0, nacked.get("unknown").size(), nacked.toString());
 
-    List<JsonNode> again = pullUntil(service, "pull-nack", l -> !l.isEmpty());
+    List<JsonNode> again = pullUntil(node.service(), "pull-nack", l -> !l.isEmpty());
     assertEquals(1, again.size(), again.toString());
     JsonNode second = again.get(0);
     checker.delivered(messageId(second));
@@ -208,10 +194,10 @@ class PullHttpIT {
     assertNotEquals(firstId, secondId);
     assertEquals(firstId.substring(0, firstId.indexOf('#')) + "#2", secondId, "same stream entry, next attempt");
     // the old delivery id is answered already
-    JsonNode stale = ack(service, "pull-nack", List.of(firstId));
+    JsonNode stale = ack(node.service(), "pull-nack", List.of(firstId));
     assertEquals(0, stale.get("acked").asInt(), stale.toString());
-    ackAll(service, "pull-nack", again);
-    awaitJson(service, "/v1/subscriptions/pull-nack", b -> b.get("stats").get("pending").asLong() == 0);
+    ackAll(node.service(), "pull-nack", again);
+    awaitJson(node.service(), "/v1/subscriptions/pull-nack", b -> b.get("stats").get("pending").asLong() == 0);
     MessageChecker.Report r = ConsumeHttpSupport.report(checker, "aNackedMessageIsDeliveredAgainWithTheNextAttempt");
     assertEquals(1, r.duplicated());
   }
@@ -219,41 +205,41 @@ class PullHttpIT {
   @Test
   void aNackWithDoNotRetryDeadLettersTheMessageAsRejected() throws Exception {
     String ch = "pull-dead";
-    createPull(service, "pull-dead", ch);
+    createPull(node.service(), "pull-dead", ch);
     MessageChecker checker = new MessageChecker();
-    String id = publish(service, ch, 1, "dead", checker).get(0);
-    JsonNode d = pullUntil(service, "pull-dead", l -> !l.isEmpty()).get(0);
+    String id = publish(node.service(), ch, 1, "dead", checker).get(0);
+    JsonNode d = pullUntil(node.service(), "pull-dead", l -> !l.isEmpty()).get(0);
     checker.delivered(messageId(d));
-    JsonNode nacked = nack(service, "pull-dead", d.get("deliveryId").asText(), "cannot parse order", true);
+    JsonNode nacked = nack(node.service(), "pull-dead", d.get("deliveryId").asText(), "cannot parse order", true);
     assertEquals(1, nacked.get("nacked").asInt(), nacked.toString());
 
-    JsonNode page = awaitJson(service, "/v1/channels/" + ch + "/dead-letters",
+    JsonNode page = awaitJson(node.service(), "/v1/channels/" + ch + "/dead-letters",
         b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
     JsonNode item = page.get("items").get(0);
     assertEquals("rejected", item.get("reason").asText(), item.toString());
     assertEquals(id, item.get("envelope").get("messageId").asText(), item.toString());
     checker.deadLettered(id);
-    JsonNode one = HttpTestSupport.json(HttpTestSupport.get(service,
+    JsonNode one = HttpTestSupport.json(HttpTestSupport.get(node.service(),
         "/v1/channels/" + ch + "/dead-letters/" + item.get("id").asText()));
     assertEquals("pull-dead", one.get("subscription").asText(), one.toString());
     assertTrue(one.get("lastError").asText().contains("cannot parse order"), one.toString());
-    awaitJson(service, "/v1/subscriptions/pull-dead", b -> b.get("stats").get("pending").asLong() == 0);
-    assertEquals(List.of(), pull(service, "pull-dead", 10, 0), "a dead letter is not delivered again");
+    awaitJson(node.service(), "/v1/subscriptions/pull-dead", b -> b.get("stats").get("pending").asLong() == 0);
+    assertEquals(List.of(), pull(node.service(), "pull-dead", 10, 0), "a dead letter is not delivered again");
     ConsumeHttpSupport.report(checker, "aNackWithDoNotRetryDeadLettersTheMessageAsRejected");
   }
 
   @Test
   void anUnackedMessageIsDeliveredAgainAfterTheAckTimeout() throws Exception {
     String ch = "pull-timeout"; // ack timeout 1s
-    createPull(service, "pull-timeout", ch);
+    createPull(node.service(), "pull-timeout", ch);
     MessageChecker checker = new MessageChecker();
-    String id = publish(service, ch, 1, "timeout", checker).get(0);
-    JsonNode first = pullUntil(service, "pull-timeout", l -> !l.isEmpty()).get(0);
+    String id = publish(node.service(), ch, 1, "timeout", checker).get(0);
+    JsonNode first = pullUntil(node.service(), "pull-timeout", l -> !l.isEmpty()).get(0);
     checker.delivered(messageId(first));
     Instant ackDeadline = Instant.parse(first.get("ackDeadline").asText());
     assertTrue(!ackDeadline.isAfter(Instant.now().plusSeconds(1)), "ack deadline within the 1s ack timeout: " + first);
 
-    List<JsonNode> again = pullUntil(service, "pull-timeout", l -> !l.isEmpty());
+    List<JsonNode> again = pullUntil(node.service(), "pull-timeout", l -> !l.isEmpty());
     Instant redeliveredAt = Instant.now();
     JsonNode second = again.get(0);
     checker.delivered(messageId(second));
@@ -262,18 +248,18 @@ class PullHttpIT {
     assertNotEquals(first.get("deliveryId").asText(), second.get("deliveryId").asText());
     assertFalse(redeliveredAt.isBefore(ackDeadline.minusMillis(50)),
         "not delivered again before the ack deadline " + ackDeadline + " (at " + redeliveredAt + ")");
-    ackAll(service, "pull-timeout", again);
-    awaitJson(service, "/v1/subscriptions/pull-timeout", b -> b.get("stats").get("pending").asLong() == 0);
+    ackAll(node.service(), "pull-timeout", again);
+    awaitJson(node.service(), "/v1/subscriptions/pull-timeout", b -> b.get("stats").get("pending").asLong() == 0);
     ConsumeHttpSupport.report(checker, "anUnackedMessageIsDeliveredAgainAfterTheAckTimeout");
   }
 
   @Test
   void aMessageWhoseDeadlinePassedIsNeverHandedOut() throws Exception {
     String ch = "pull-expiry";
-    createPull(service, "pull-expiry", ch);
-    assertEquals(List.of(), pull(service, "pull-expiry", 10, 0)); // joined: the router hands deliveries over now
+    createPull(node.service(), "pull-expiry", ch);
+    assertEquals(List.of(), pull(node.service(), "pull-expiry", 10, 0)); // joined: the router hands deliveries over now
     Instant before = Instant.now();
-    HttpResponse<String> p = HttpTestSupport.post(service, "/v1/channels/" + ch + "/messages",
+    HttpResponse<String> p = HttpTestSupport.post(node.service(), "/v1/channels/" + ch + "/messages",
         "{\"payload\": {\"n\": 1}, \"ttl\": \"500ms\"}");
     assertEquals(202, p.statusCode(), p.body());
     String id = HttpTestSupport.json(p).get("messageId").asText();
@@ -283,16 +269,16 @@ class PullHttpIT {
     // nobody pulls until the deadline has passed
     Instant deadline = before.plusMillis(500);
     ConsumeHttpSupport.await("the deadline passed", Instant::now, now -> now.isAfter(deadline.plusMillis(50)));
-    assertEquals(List.of(), pull(service, "pull-expiry", 10, 0), "an expired message is not handed out");
+    assertEquals(List.of(), pull(node.service(), "pull-expiry", 10, 0), "an expired message is not handed out");
 
-    JsonNode page = awaitJson(service, "/v1/channels/" + ch + "/dead-letters",
+    JsonNode page = awaitJson(node.service(), "/v1/channels/" + ch + "/dead-letters",
         b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
     JsonNode item = page.get("items").get(0);
     assertEquals("expired", item.get("reason").asText(), item.toString());
     assertEquals(id, item.get("envelope").get("messageId").asText(), item.toString());
     checker.deadLettered(id);
-    assertEquals(List.of(), pull(service, "pull-expiry", 10, 300), "nor later");
-    awaitJson(service, "/v1/subscriptions/pull-expiry", b -> b.get("stats").get("pending").asLong() == 0);
+    assertEquals(List.of(), pull(node.service(), "pull-expiry", 10, 300), "nor later");
+    awaitJson(node.service(), "/v1/subscriptions/pull-expiry", b -> b.get("stats").get("pending").asLong() == 0);
     MessageChecker.Report r = ConsumeHttpSupport.report(checker, "aMessageWhoseDeadlinePassedIsNeverHandedOut");
     assertEquals(0, r.delivered());
   }
@@ -302,8 +288,8 @@ class PullHttpIT {
     String ch = "pull-any-node";
     MessageChecker checker = new MessageChecker();
     String config = "redis-router.channels.overrides { \"pull-any-node\" { ack-timeout = 1s } }\n";
-    RouterService a = HttpTestSupport.start("pull-http-node-a", redis, config);
-    RouterService b = HttpTestSupport.start("pull-http-node-b", redis, config);
+    RouterService a = HttpTestSupport.start("pull-http-node-a", node.redis(), config);
+    RouterService b = HttpTestSupport.start("pull-http-node-b", node.redis(), config);
     try {
       createPull(a, "pull-any-node", ch);
       String id = publish(a, ch, 1, "any-node", checker).get(0);
@@ -335,7 +321,7 @@ class PullHttpIT {
   void anIdleSubscriptionIsLeftAndWhatItHeldIsDeliveredAgainOnTheNextPull() throws Exception {
     String ch = "pull-idle";
     MessageChecker checker = new MessageChecker();
-    RouterService other = HttpTestSupport.start("pull-http-idle", redis,
+    RouterService other = HttpTestSupport.start("pull-http-idle", node.redis(),
         "redis-router.http.pull-idle-release = 300ms\n"
             + "redis-router.channels.overrides { \"pull-idle\" { ack-timeout = 1s } }\n");
     try (LogCapture logs = LogCapture.everything(Level.INFO)) {
@@ -371,47 +357,48 @@ class PullHttpIT {
   @Test
   void unknownDeliveryIdsAreListed() throws Exception {
     String ch = "pull-unknown";
-    createPull(service, "pull-unknown", ch);
+    createPull(node.service(), "pull-unknown", ch);
     MessageChecker checker = new MessageChecker();
-    publish(service, ch, 1, "unknown", checker);
-    JsonNode d = pullUntil(service, "pull-unknown", l -> !l.isEmpty()).get(0);
+    publish(node.service(), ch, 1, "unknown", checker);
+    JsonNode d = pullUntil(node.service(), "pull-unknown", l -> !l.isEmpty()).get(0);
     checker.delivered(messageId(d));
     String real = d.get("deliveryId").asText();
-    JsonNode r = ack(service, "pull-unknown", List.of(real, "1-0#1", "not-a-delivery"));
+    JsonNode r = ack(node.service(), "pull-unknown", List.of(real, "1-0#1", "not-a-delivery"));
     assertEquals(1, r.get("acked").asInt(), r.toString());
     List<String> unknown = new ArrayList<>();
     r.get("unknown").forEach(u -> unknown.add(u.asText()));
     assertEquals(List.of("1-0#1", "not-a-delivery"), unknown);
     assertFalse(r.get("note").asText().isBlank(), r.toString());
 
-    JsonNode twice = ack(service, "pull-unknown", List.of(real));
+    JsonNode twice = ack(node.service(), "pull-unknown", List.of(real));
     assertEquals(0, twice.get("acked").asInt(), twice.toString());
     assertEquals(real, twice.get("unknown").get(0).asText());
-    HttpResponse<String> nackUnknown = settleRaw(service, "pull-unknown", "nack", "{\"deliveryIds\": [\"x#1\"]}");
+    HttpResponse<String> nackUnknown = settleRaw(node.service(), "pull-unknown", "nack",
+        "{\"deliveryIds\": [\"x#1\"]}");
     assertEquals(200, nackUnknown.statusCode(), nackUnknown.body());
     assertEquals(0, HttpTestSupport.json(nackUnknown).get("nacked").asInt());
     assertEquals("x#1", HttpTestSupport.json(nackUnknown).get("unknown").get(0).asText());
-    awaitJson(service, "/v1/subscriptions/pull-unknown", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitJson(node.service(), "/v1/subscriptions/pull-unknown", b -> b.get("stats").get("pending").asLong() == 0);
     ConsumeHttpSupport.report(checker, "unknownDeliveryIdsAreListed");
   }
 
   @Test
   void unknownSubscriptionsAre404AndWebhookSubscriptionsCannotBePulled() throws Exception {
     for (String verb : List.of("pull", "ack", "nack")) {
-      HttpResponse<String> r = settleRaw(service, "pull-nope", verb, "{\"deliveryIds\": [\"1-0#1\"]}");
-      if (verb.equals("pull")) r = pullRaw(service, "pull-nope", "{\"waitMs\": 0}");
+      HttpResponse<String> r = settleRaw(node.service(), "pull-nope", verb, "{\"deliveryIds\": [\"1-0#1\"]}");
+      if (verb.equals("pull")) r = pullRaw(node.service(), "pull-nope", "{\"waitMs\": 0}");
       assertEquals(404, r.statusCode(), verb + ": " + r.body());
       assertEquals("not-found", HttpTestSupport.json(r).get("code").asText());
     }
-    assertEquals(404, HttpTestSupport.get(service, "/v1/subscriptions/pull-nope/events").statusCode());
+    assertEquals(404, HttpTestSupport.get(node.service(), "/v1/subscriptions/pull-nope/events").statusCode());
 
-    HttpResponse<String> hook = HttpTestSupport.post(service, "/v1/subscriptions", "{\"name\": \"pull-hook\","
+    HttpResponse<String> hook = HttpTestSupport.post(node.service(), "/v1/subscriptions", "{\"name\": \"pull-hook\","
         + " \"channel\": \"pull-hooked\", \"webhook\": {\"url\": \"http://127.0.0.1:1/hook\"}}");
     assertEquals(201, hook.statusCode(), hook.body());
-    HttpResponse<String> r = pullRaw(service, "pull-hook", "{\"waitMs\": 0}");
+    HttpResponse<String> r = pullRaw(node.service(), "pull-hook", "{\"waitMs\": 0}");
     assertEquals(409, r.statusCode(), r.body());
     assertEquals("push-subscription", HttpTestSupport.json(r).get("code").asText());
-    HttpResponse<String> ev = HttpTestSupport.get(service, "/v1/subscriptions/pull-hook/events");
+    HttpResponse<String> ev = HttpTestSupport.get(node.service(), "/v1/subscriptions/pull-hook/events");
     assertEquals(409, ev.statusCode(), ev.body());
     assertEquals("push-subscription", HttpTestSupport.json(ev).get("code").asText());
   }
@@ -420,7 +407,7 @@ class PullHttpIT {
 
   @Test
   void invalidPullAndSettleBodiesAre400NamingTheField() throws Exception {
-    createPull(service, "pull-valid", "pull-valid");
+    createPull(node.service(), "pull-valid", "pull-valid");
     List<Bad> cases = List.of(
         new Bad("pull", "{\"maxMessages\": 0}", "maxMessages", "out-of-range"),
         new Bad("pull", "{\"maxMessages\": 201}", "maxMessages", "out-of-range"),
@@ -439,7 +426,7 @@ class PullHttpIT {
         new Bad("nack", "{\"deliveryIds\": [\"1-0#1\"], \"error\": \"" + "e".repeat(1025) + "\"}", "error",
             "too-long"));
     for (Bad c : cases) {
-      HttpResponse<String> r = settleRaw(service, "pull-valid", c.verb(), c.body());
+      HttpResponse<String> r = settleRaw(node.service(), "pull-valid", c.verb(), c.body());
       assertEquals(400, r.statusCode(), c + " -> " + r.body());
       JsonNode body = HttpTestSupport.json(r);
       assertEquals("invalid", body.get("code").asText(), r.body());
@@ -450,13 +437,13 @@ class PullHttpIT {
       assertTrue(named, c + " must name " + c.field() + "/" + c.code() + ": " + r.body());
     }
     for (String verb : List.of("pull", "ack", "nack")) {
-      HttpResponse<String> r = settleRaw(service, "pull-valid", verb, "{\"maxMessages\": ");
+      HttpResponse<String> r = settleRaw(node.service(), "pull-valid", verb, "{\"maxMessages\": ");
       assertEquals(400, r.statusCode(), verb + ": " + r.body());
       assertEquals("invalid-json", HttpTestSupport.json(r).get("code").asText());
     }
     // no body at all is a pull with the defaults
     HttpResponse<String> defaults = HttpTestSupport.send(
-        HttpTestSupport.request(service, "/v1/subscriptions/pull-valid/pull")
+        HttpTestSupport.request(node.service(), "/v1/subscriptions/pull-valid/pull")
             .POST(HttpRequest.BodyPublishers.noBody()).build());
     assertEquals(200, defaults.statusCode(), defaults.body());
     assertEquals(0, HttpTestSupport.json(defaults).get("messages").size());

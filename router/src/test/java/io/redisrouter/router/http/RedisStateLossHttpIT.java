@@ -2,16 +2,12 @@ package io.redisrouter.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.redisrouter.router.redis.RedisKeys;
-import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static io.redisrouter.router.http.ConsumeHttpSupport.ackAll;
 import static io.redisrouter.router.http.ConsumeHttpSupport.await;
@@ -29,51 +25,41 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * restore is counted in /metrics, and messages published afterwards are delivered.
  */
 class RedisStateLossHttpIT {
-  static RedisServer redis;
-  static RouterService service;
 
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start();
-    service = HttpTestSupport.start("state-loss-http", redis, "redis-router.http.subscription-refresh = 500ms\n");
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    redis.close();
-  }
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("state-loss-http")
+      .config("redis-router.http.subscription-refresh = 500ms\n");
 
   @Test
   void aSubscriptionWhoseDefinitionRedisLostIsWrittenBackAndKeepsDelivering() throws Exception {
     String sub = "restored-pull";
     String channel = "state.loss.pull";
     MessageChecker checker = new MessageChecker();
-    createPull(service, sub, channel);
-    List<String> before = publish(service, channel, 3, "before", null);
-    List<JsonNode> first = pullUntil(service, sub, ds -> ds.size() >= 3);
-    ackAll(service, sub, first);
+    createPull(node.service(), sub, channel);
+    List<String> before = publish(node.service(), channel, 3, "before", null);
+    List<JsonNode> first = pullUntil(node.service(), sub, ds -> ds.size() >= 3);
+    ackAll(node.service(), sub, first);
     assertEquals(before, first.stream().map(ConsumeHttpSupport::messageId).toList());
 
-    redis.call("FLUSHALL");
+    node.redis().call("FLUSHALL");
     // the loss happened: definition and group are gone from Redis
-    assertEquals(0L, redis.callLong("EXISTS", "rr:subscriptions"));
-    assertTrue(groups(redis, channel).isEmpty());
+    assertEquals(0L, node.redis().callLong("EXISTS", "rr:subscriptions"));
+    assertTrue(groups(node.redis(), channel).isEmpty());
 
     // the node writes the definition back (no tombstone: it was not deleted) and the group comes back
-    await("definition written back", () -> redis.callLong("HEXISTS", "rr:subscriptions", sub), n -> n == 1L);
-    await("consumer group recreated", () -> groups(redis, channel), g -> g.contains(sub));
-    HttpResponse<String> show = HttpTestSupport.get(service, "/v1/subscriptions/" + sub);
+    await("definition written back", () -> node.redis().callLong("HEXISTS", "rr:subscriptions", sub), n -> n == 1L);
+    await("consumer group recreated", () -> groups(node.redis(), channel), g -> g.contains(sub));
+    HttpResponse<String> show = HttpTestSupport.get(node.service(), "/v1/subscriptions/" + sub);
     assertEquals(200, show.statusCode(), show.body());
-    HttpResponse<String> metrics = HttpTestSupport.get(service, "/metrics");
+    HttpResponse<String> metrics = HttpTestSupport.get(node.service(), "/metrics");
     assertTrue(metrics.body().lines().anyMatch(l -> l.startsWith("redis_router_redis_state_restored_total")
         && l.contains("what=\"subscription-definition\"") && !l.trim().endsWith(" 0.0")), metrics.body());
 
-    List<String> after = publish(service, channel, 5, "after", checker);
-    List<JsonNode> second = pullUntil(service, sub, ds -> ds.size() >= 5);
+    List<String> after = publish(node.service(), channel, 5, "after", checker);
+    List<JsonNode> second = pullUntil(node.service(), sub, ds -> ds.size() >= 5);
     for (JsonNode d : second) checker.delivered(messageId(d));
-    ackAll(service, sub, second);
-    await("nothing pending", () -> (Long) redis.callList("XPENDING", RedisKeys.stream(channel), sub).get(0),
+    ackAll(node.service(), sub, second);
+    await("nothing pending", () -> (Long) node.redis().callList("XPENDING", RedisKeys.stream(channel), sub).get(0),
         p -> p == 0L);
     MessageChecker.Report report = ConsumeHttpSupport.report(checker, "subscriptionRestoredAfterFlushall");
     assertEquals(after.size(), report.sent());

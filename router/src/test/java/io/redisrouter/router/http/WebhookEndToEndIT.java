@@ -3,16 +3,11 @@ package io.redisrouter.router.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,36 +58,22 @@ class WebhookEndToEndIT {
   static final Duration OUTAGE = Duration.ofSeconds(5);
   static final Duration WAIT = Duration.ofSeconds(60);
 
-  static RedisServer redis;
-  static RouterService service;
-  static ActorTestKit kit;
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("webhook-e2e")
+      .config("redis-router.channels.overrides.\"" + CHANNEL + "\" {\n"
+          + "  max-attempts = 100\n"
+          + "  backoff { min = 20ms, max = 500ms, jitter = 0.2 }\n"
+          + "  time-to-live = 10m\n"
+          + "  ack-timeout = 10s\n"
+          + "  max-in-flight = 256\n"
+          + "}\n");
 
   @BeforeAll
   static void start() throws Exception {
-    redis = RedisServer.start();
     // Enough attempts and a short backoff that nothing legitimately dead-letters: a message fails 20% of its calls
     // and every call during the 5 s outage; at 20 ms-500 ms backoff an outage costs a message about 10-15 attempts,
     // far from 100, and the 10 minute time-to-live is far beyond the test. The ack timeout (10 s) is longer than the
     // webhook timeout (2 s), so only the webhook's answer (or its timeout) decides an attempt.
-    Config config = ConfigFactory.parseString(
-        "redis-router.channels.overrides.\"" + CHANNEL + "\" {\n"
-            + "  max-attempts = 100\n"
-            + "  backoff { min = 20ms, max = 500ms, jitter = 0.2 }\n"
-            + "  time-to-live = 10m\n"
-            + "  ack-timeout = 10s\n"
-            + "  max-in-flight = 256\n"
-            + "}\n")
-        .withFallback(HttpTestSupport.config(redis, ""))
-        .resolve();
-    service = HttpTestSupport.awaitReady(RouterService.start("webhook-e2e", config));
-    kit = ActorTestKit.create("webhook-e2e-test");
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (service != null) service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    if (kit != null) kit.shutdownTestKit();
-    if (redis != null) redis.close();
   }
 
   @Test
@@ -106,9 +87,9 @@ class WebhookEndToEndIT {
     });
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     ExecutorService publishers = Executors.newFixedThreadPool(12);
-    TestProbe<Object> probe = kit.createTestProbe();
+    TestProbe<Object> probe = node.kit().createTestProbe();
     try {
-      HttpResponse<String> created = HttpTestSupport.post(service, "/v1/subscriptions", "{\"name\": \""
+      HttpResponse<String> created = HttpTestSupport.post(node.service(), "/v1/subscriptions", "{\"name\": \""
           + SUBSCRIPTION + "\", \"channel\": \"" + CHANNEL + "\", \"webhook\": {\"url\": \"" + serviceB.url()
           + "\", \"timeoutMs\": 2000, \"parallelism\": " + PARALLELISM + "}}");
       assertEquals(201, created.statusCode(), created.body());
@@ -117,8 +98,8 @@ class WebhookEndToEndIT {
       long t0 = System.nanoTime();
       scheduler.scheduleAtFixedRate(() -> log.info("progress after {} s: {} published, {} delivered, {} calls to"
           + " service B ({} errors), router in flight {}", secs(System.nanoTime() - t0),
-          service.runtime().metrics().publishAccepted.sum(), serviceB.okById().size(), serviceB.calls.size(),
-          serviceB.errorAnswers(), service.runtime().metrics().inFlight.sum()), 5, 5, TimeUnit.SECONDS);
+          node.service().runtime().metrics().publishAccepted.sum(), serviceB.okById().size(), serviceB.calls.size(),
+          serviceB.errorAnswers(), node.service().runtime().metrics().inFlight.sum()), 5, 5, TimeUnit.SECONDS);
       AtomicLong publishRetries = new AtomicLong();
       List<Future<?>> publishing = new ArrayList<>();
       AtomicInteger nextBatch = new AtomicInteger();
@@ -148,19 +129,19 @@ class WebhookEndToEndIT {
       serviceB.stop();
       long downAt = System.nanoTime();
       int deliveredAtOutage = serviceB.okById().size();
-      long retriedBeforeOutage = service.runtime().metrics().retried.sum();
+      long retriedBeforeOutage = node.service().runtime().metrics().retried.sum();
       CompletableFuture<Long> backUp = new CompletableFuture<>();
       // retries counted from 1 s into the outage (past any backoff of an error answered before it) until B is back:
       // those can only come from calls that B, being down, refused
       long[] retriedInOutage = new long[2];
       int[] callsInOutage = new int[2];
       scheduler.schedule(() -> {
-        retriedInOutage[0] = service.runtime().metrics().retried.sum();
+        retriedInOutage[0] = node.service().runtime().metrics().retried.sum();
         callsInOutage[0] = serviceB.calls.size();
       }, 1000, TimeUnit.MILLISECONDS);
       scheduler.schedule(() -> {
         try {
-          retriedInOutage[1] = service.runtime().metrics().retried.sum();
+          retriedInOutage[1] = node.service().runtime().metrics().retried.sum();
           callsInOutage[1] = serviceB.calls.size();
           serviceB.restart(); // on the same port
           backUp.complete(System.nanoTime());
@@ -174,7 +155,7 @@ class WebhookEndToEndIT {
       for (Future<?> f : publishing) f.get(WAIT.toSeconds(), TimeUnit.SECONDS);
       long published = System.nanoTime();
       long upAt = backUp.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-      long retriedDuringOutage = service.runtime().metrics().retried.sum() - retriedBeforeOutage;
+      long retriedDuringOutage = node.service().runtime().metrics().retried.sum() - retriedBeforeOutage;
 
       // every accepted message answered 2xx at least once
       probe.awaitAssert(WAIT, () -> {
@@ -249,7 +230,7 @@ class WebhookEndToEndIT {
       ObjectNode body = HttpTestSupport.JSON.createObjectNode();
       ArrayNode messages = body.putArray("messages");
       for (int i : todo) messages.add(message(batchId(i), i));
-      HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/" + CHANNEL + "/messages/batch",
+      HttpResponse<String> r = HttpTestSupport.post(node.service(), "/v1/channels/" + CHANNEL + "/messages/batch",
           body.toString());
       List<Integer> again = new ArrayList<>();
       if (r.statusCode() == 202 || r.statusCode() == 207) {
@@ -279,7 +260,7 @@ class WebhookEndToEndIT {
   private static void publishOne(String id, int n, MessageChecker checker, AtomicLong retries) throws Exception {
     checker.sent(id);
     while (true) {
-      HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/" + CHANNEL + "/messages",
+      HttpResponse<String> r = HttpTestSupport.post(node.service(), "/v1/channels/" + CHANNEL + "/messages",
           message(id, n).toString());
       if (r.statusCode() == 202) {
         checker.acked(id);
@@ -304,7 +285,7 @@ class WebhookEndToEndIT {
   }
 
   private static JsonNode getJson(String path) throws Exception {
-    HttpResponse<String> r = HttpTestSupport.get(service, path);
+    HttpResponse<String> r = HttpTestSupport.get(node.service(), path);
     assertEquals(200, r.statusCode(), r.body());
     return HttpTestSupport.json(r);
   }

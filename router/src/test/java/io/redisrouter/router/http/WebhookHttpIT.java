@@ -1,8 +1,6 @@
 package io.redisrouter.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
@@ -10,11 +8,10 @@ import io.redisrouter.router.RedisRouter;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -41,32 +38,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class WebhookHttpIT {
   static final Duration WAIT = Duration.ofSeconds(20);
 
-  static RedisServer redis;
-  static RouterService service;
-  static ActorTestKit kit;
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("webhook-http")
+      .config("redis-router.channels.overrides {\n"
+          + "  \"wh-par\" { ack-timeout = 30s }\n"
+          + "  \"wh-par-slow\" { ack-timeout = 30s, max-attempts = 100 }\n"
+          + "  \"wh-stale\" { ack-timeout = 1s, max-attempts = 1 }\n"
+          + "}\n");
 
   @BeforeAll
   static void start() throws Exception {
-    redis = RedisServer.start();
     // defaults of HttpTestSupport: ack timeout 2 s, backoff 50-400 ms, max-attempts 5; the parallelism channels
     // get a long ack timeout so that their slow receivers never see a redelivery of a message still being handled
-    Config config = ConfigFactory.parseString(
-        "redis-router.channels.overrides {\n"
-            + "  \"wh-par\" { ack-timeout = 30s }\n"
-            + "  \"wh-par-slow\" { ack-timeout = 30s, max-attempts = 100 }\n"
-            + "  \"wh-stale\" { ack-timeout = 1s, max-attempts = 1 }\n"
-            + "}\n")
-        .withFallback(HttpTestSupport.config(redis, ""))
-        .resolve();
-    service = HttpTestSupport.awaitReady(RouterService.start("webhook-http", config));
-    kit = ActorTestKit.create("webhook-http-test");
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (service != null) service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    if (kit != null) kit.shutdownTestKit();
-    if (redis != null) redis.close();
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------------
@@ -96,7 +79,7 @@ class WebhookHttpIT {
   /** GETs {@code path} until {@code until} holds. */
   static JsonNode awaitJson(RouterService s, String path, Predicate<JsonNode> until) {
     JsonNode[] last = {null};
-    kit.createTestProbe().awaitAssert(WAIT, () -> {
+    node.kit().createTestProbe().awaitAssert(WAIT, () -> {
       try {
         last[0] = getJson(s, path);
       } catch (Exception e) {
@@ -115,7 +98,7 @@ class WebhookHttpIT {
   }
 
   static void await(Runnable assertion) {
-    kit.createTestProbe().awaitAssert(WAIT, () -> {
+    node.kit().createTestProbe().awaitAssert(WAIT, () -> {
       assertion.run();
       return null;
     });
@@ -134,13 +117,13 @@ class WebhookHttpIT {
   @Test
   void a2xxAcksTheMessageOnce() throws Exception {
     try (WebhookReceiver hook = WebhookReceiver.start(8, c -> 200)) {
-      createWebhook(service, "wh-ok-sub", "wh-ok", hook.url(), 1000, 4);
-      String id = publish(service, "wh-ok", "{\"order\": 7}");
+      createWebhook(node.service(), "wh-ok-sub", "wh-ok", hook.url(), 1000, 4);
+      String id = publish(node.service(), "wh-ok", "{\"order\": 7}");
 
       await(() -> assertEquals(1, hook.okFor(id)));
-      awaitSettled(service, "wh-ok-sub");
+      awaitSettled(node.service(), "wh-ok-sub");
       assertEquals(1, hook.callsFor(id), "one call, acked at once");
-      assertEquals(0, deadLetters(service, "wh-ok"));
+      assertEquals(0, deadLetters(node.service(), "wh-ok"));
 
       WebhookReceiver.Call call = hook.callsOf(id).get(0);
       assertEquals(1, call.attempt());
@@ -158,10 +141,10 @@ class WebhookHttpIT {
   @Test
   void a404IsDeadLetteredAsRejectedAfterExactlyOneCall() throws Exception {
     try (WebhookReceiver hook = WebhookReceiver.start(8, c -> 404)) {
-      createWebhook(service, "wh-404-sub", "wh-404", hook.url(), 1000, 4);
-      String id = publish(service, "wh-404", "\"not for me\"");
+      createWebhook(node.service(), "wh-404-sub", "wh-404", hook.url(), 1000, 4);
+      String id = publish(node.service(), "wh-404", "\"not for me\"");
 
-      JsonNode dead = awaitJson(service, "/v1/channels/wh-404/dead-letters",
+      JsonNode dead = awaitJson(node.service(), "/v1/channels/wh-404/dead-letters",
           b -> b.get("total").asLong() == 1 && b.get("items").size() == 1);
       JsonNode item = dead.get("items").get(0);
       assertEquals("rejected", item.get("reason").asText(), item.toString());
@@ -169,7 +152,7 @@ class WebhookHttpIT {
       assertEquals("wh-404-sub", item.get("subscription").asText());
       assertEquals(1, item.get("attempts").asInt(), item.toString());
       assertTrue(item.get("lastError").asText().contains("404"), item.toString());
-      awaitSettled(service, "wh-404-sub");
+      awaitSettled(node.service(), "wh-404-sub");
       assertEquals(1, hook.callsFor(id), "a rejected message is not retried");
     }
   }
@@ -177,16 +160,16 @@ class WebhookHttpIT {
   @Test
   void a500ThenA200IsRetriedAndAcked() throws Exception {
     try (WebhookReceiver hook = WebhookReceiver.start(8, c -> c.attempt() == 1 ? 500 : 200)) {
-      createWebhook(service, "wh-500-sub", "wh-500", hook.url(), 1000, 4);
-      String id = publish(service, "wh-500", "\"retry me\"");
+      createWebhook(node.service(), "wh-500-sub", "wh-500", hook.url(), 1000, 4);
+      String id = publish(node.service(), "wh-500", "\"retry me\"");
 
       await(() -> assertEquals(1, hook.okFor(id)));
-      awaitSettled(service, "wh-500-sub");
+      awaitSettled(node.service(), "wh-500-sub");
       List<WebhookReceiver.Call> calls = hook.callsOf(id);
       assertEquals(List.of(1, 2), attempts(calls), "X-Router-Attempt of each call");
       assertEquals(2, calls.get(1).body().get("attempt").asInt());
       assertNotEquals(calls.get(0).deliveryId(), calls.get(1).deliveryId(), "each attempt has its delivery id");
-      assertEquals(0, deadLetters(service, "wh-500"));
+      assertEquals(0, deadLetters(node.service(), "wh-500"));
     }
   }
 
@@ -194,13 +177,13 @@ class WebhookHttpIT {
   void a429AndA408AreRetried() throws Exception {
     try (WebhookReceiver hook = WebhookReceiver.start(8,
         c -> c.attempt() == 1 ? 429 : c.attempt() == 2 ? 408 : 200)) {
-      createWebhook(service, "wh-429-sub", "wh-429", hook.url(), 1000, 4);
-      String id = publish(service, "wh-429", "\"slow down\"");
+      createWebhook(node.service(), "wh-429-sub", "wh-429", hook.url(), 1000, 4);
+      String id = publish(node.service(), "wh-429", "\"slow down\"");
 
       await(() -> assertEquals(1, hook.okFor(id)));
-      awaitSettled(service, "wh-429-sub");
+      awaitSettled(node.service(), "wh-429-sub");
       assertEquals(List.of(1, 2, 3), attempts(hook.callsOf(id)));
-      assertEquals(0, deadLetters(service, "wh-429"));
+      assertEquals(0, deadLetters(node.service(), "wh-429"));
     }
   }
 
@@ -208,11 +191,11 @@ class WebhookHttpIT {
   void noAnswerWithinTheTimeoutIsRetried() throws Exception {
     // the first attempt is never answered (held open): the router gives up on it after timeoutMs and retries
     try (WebhookReceiver hook = WebhookReceiver.start(8, c -> c.attempt() == 1 ? WebhookReceiver.NO_ANSWER : 200)) {
-      createWebhook(service, "wh-timeout-sub", "wh-timeout", hook.url(), 300, 4);
-      var metrics = service.runtime().metrics();
+      createWebhook(node.service(), "wh-timeout-sub", "wh-timeout", hook.url(), 300, 4);
+      var metrics = node.service().runtime().metrics();
       long nacksBefore = metrics.nacked.sum();
       long timeoutsBefore = metrics.ackTimeouts.sum();
-      String id = publish(service, "wh-timeout", "\"are you there\"");
+      String id = publish(node.service(), "wh-timeout", "\"are you there\"");
       await(() -> assertEquals(1, hook.callsFor(id)));
       long firstCall = hook.callsOf(id).get(0).receivedNanos();
       // the webhook timeout (300 ms), not the 2 s ack timeout, ends the first attempt: a nack at about 300 ms
@@ -228,9 +211,9 @@ class WebhookHttpIT {
       assertEquals(timeoutsBefore, metrics.ackTimeouts.sum(), "no ack timeout ended it");
 
       await(() -> assertEquals(1, hook.okFor(id)));
-      awaitSettled(service, "wh-timeout-sub");
+      awaitSettled(node.service(), "wh-timeout-sub");
       assertEquals(List.of(1, 2), attempts(hook.callsOf(id)));
-      assertEquals(0, deadLetters(service, "wh-timeout"));
+      assertEquals(0, deadLetters(node.service(), "wh-timeout"));
     }
   }
 
@@ -252,16 +235,16 @@ class WebhookHttpIT {
       }
 
       // while no router with the webhook runs, another service (an embedded router: no HTTP subscriptions) publishes
-      ActorRef<RouterCommand> publisher = kit.spawn(RedisRouter.create(RouterTestSupport.settings(own, "")),
+      ActorRef<RouterCommand> publisher = node.kit().spawn(RedisRouter.create(RouterTestSupport.settings(own, "")),
           "restart-publisher");
       List<String> whileDown = new ArrayList<>();
       for (int i = 0; i < 5; i++) {
-        PublishReply r = RouterTestSupport.publish(kit, publisher,
+        PublishReply r = RouterTestSupport.publish(node.kit(), publisher,
             PublishRequest.of("wh-restart", ("down-" + i).getBytes(StandardCharsets.UTF_8)));
         assertInstanceOf(PublishReply.Accepted.class, r);
         whileDown.add(r.messageId());
       }
-      kit.stop(publisher);
+      node.kit().stop(publisher);
 
       RouterService second = HttpTestSupport.start("webhook-restart-2", own, "");
       try {
@@ -289,12 +272,12 @@ class WebhookHttpIT {
       Thread.sleep(100);
       return 200;
     })) {
-      createWebhook(service, "wh-par-sub", "wh-par", hook.url(), 5000, 4);
+      createWebhook(node.service(), "wh-par-sub", "wh-par", hook.url(), 5000, 4);
       List<String> ids = new ArrayList<>();
-      for (int i = 0; i < 40; i++) ids.add(publish(service, "wh-par", Integer.toString(i)));
+      for (int i = 0; i < 40; i++) ids.add(publish(node.service(), "wh-par", Integer.toString(i)));
 
       await(() -> ids.forEach(id -> assertEquals(1, hook.okFor(id), id)));
-      awaitSettled(service, "wh-par-sub");
+      awaitSettled(node.service(), "wh-par-sub");
       assertEquals(4, hook.highestConcurrency(), "calls in flight at once (parallelism 4, always work waiting)");
       assertEquals(40, hook.calls.size(), "no retries: every call answered 200 within the timeout");
     }
@@ -309,15 +292,15 @@ class WebhookHttpIT {
       Thread.sleep(600);
       return 200;
     })) {
-      createWebhook(service, "wh-par-slow-sub", "wh-par-slow", hook.url(), 200, 4);
+      createWebhook(node.service(), "wh-par-slow-sub", "wh-par-slow", hook.url(), 200, 4);
       List<String> ids = new ArrayList<>();
-      for (int i = 0; i < 8; i++) ids.add(publish(service, "wh-par-slow", Integer.toString(i)));
+      for (int i = 0; i < 8; i++) ids.add(publish(node.service(), "wh-par-slow", Integer.toString(i)));
 
       await(() -> ids.forEach(id -> assertEquals(1, hook.okFor(id), id)));
-      awaitSettled(service, "wh-par-slow-sub");
+      awaitSettled(node.service(), "wh-par-slow-sub");
       assertEquals(4, hook.highestConcurrency(), "calls at once (parallelism 4)");
       ids.forEach(id -> assertEquals(List.of(1), attempts(hook.callsOf(id)), "calls of " + id));
-      assertEquals(0, deadLetters(service, "wh-par-slow"));
+      assertEquals(0, deadLetters(node.service(), "wh-par-slow"));
     }
   }
   @Test
@@ -329,20 +312,20 @@ class WebhookHttpIT {
     try (WebhookReceiver hook = WebhookReceiver.start(8, c -> "hang".equals(c.body().path("payload").asText())
         ? WebhookReceiver.NO_ANSWER
         : 200)) {
-      createWebhook(service, "wh-stale-sub", "wh-stale", hook.url(), 500, 1);
-      String hung = publish(service, "wh-stale", "\"hang\"");
+      createWebhook(node.service(), "wh-stale-sub", "wh-stale", hook.url(), 500, 1);
+      String hung = publish(node.service(), "wh-stale", "\"hang\"");
       await(() -> assertEquals(1, hook.callsFor(hung)));
       List<String> waiting = new ArrayList<>();
-      for (int i = 0; i < 5; i++) waiting.add(publish(service, "wh-stale", "\"wait " + i + "\""));
+      for (int i = 0; i < 5; i++) waiting.add(publish(node.service(), "wh-stale", "\"wait " + i + "\""));
 
-      JsonNode dead = awaitJson(service, "/v1/channels/wh-stale/dead-letters",
+      JsonNode dead = awaitJson(node.service(), "/v1/channels/wh-stale/dead-letters",
           b -> b.get("total").asLong() == 6 && b.get("items").size() == 6);
       for (JsonNode item : dead.get("items")) {
         assertEquals("max-attempts", item.get("reason").asText(), item.toString());
       }
-      String after = publish(service, "wh-stale", "\"after\"");
+      String after = publish(node.service(), "wh-stale", "\"after\"");
       await(() -> assertEquals(1, hook.okFor(after)));
-      awaitSettled(service, "wh-stale-sub");
+      awaitSettled(node.service(), "wh-stale-sub");
       assertEquals(List.of(hung, after), hook.calls.stream().map(WebhookReceiver.Call::messageId).toList(),
           "calls in order; never pushed: " + waiting);
     }

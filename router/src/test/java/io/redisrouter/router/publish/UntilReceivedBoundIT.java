@@ -1,20 +1,16 @@
 package io.redisrouter.router.publish;
 
+import io.redisrouter.router.http.ServiceExtension;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterRuntime;
 import io.redisrouter.router.RouterTestSupport;
-import io.redisrouter.router.http.HttpTestSupport;
-import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,43 +40,28 @@ class UntilReceivedBoundIT {
   private static final int MAX_WAITING = 1000;
   private static final int TOTAL = 50_000;
 
-  static RedisServer redis;
-  static RouterService service;
-  static ActorTestKit kit;
-
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start();
-    service = HttpTestSupport.start("until-received-bound", redis, """
-        redis-router.ingress.until-received-max = %d
-        redis-router.channels.overrides.nobody-listens {
-          mode = broadcast, broadcast-delivery = until-received, time-to-live = 4s
-          backoff { min = 100ms, max = 400ms }
-        }
-        """.formatted(MAX_WAITING));
-    kit = ActorTestKit.create("until-received-bound-subscribers");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    service.stop();
-    redis.close();
-  }
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("until-received-bound").config("""
+      redis-router.ingress.until-received-max = %d
+      redis-router.channels.overrides.nobody-listens {
+        mode = broadcast, broadcast-delivery = until-received, time-to-live = 4s
+        backoff { min = 100ms, max = 400ms }
+      }
+      """.formatted(MAX_WAITING));
 
   @Test
   void untilReceivedBroadcastsAreBoundedAndReliableDeliveryKeepsItsPace() throws Exception {
-    RouterRuntime runtime = service.runtime();
+    RouterRuntime runtime = node.service().runtime();
     MessageChecker checker = new MessageChecker();
     Map<String, Long> publishedAt = new ConcurrentHashMap<>();
     List<Long> latencyMs = java.util.Collections.synchronizedList(new ArrayList<>());
-    ActorRef<Delivery> reader = kit.spawn(RouterTestSupport.acking(d -> {
+    ActorRef<Delivery> reader = node.kit().spawn(RouterTestSupport.acking(d -> {
       checker.delivered(d.envelope().id());
       Long t0 = publishedAt.get(d.envelope().id());
       if (t0 != null) latencyMs.add((System.nanoTime() - t0) / 1_000_000);
     }));
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, runtime.router(), "work", "readers", reader));
+        RouterTestSupport.subscribe(node.kit(), runtime.router(), "work", "readers", reader));
 
     LongAdder overloaded = new LongAdder();
     LongAdder expired = new LongAdder();
@@ -118,7 +99,7 @@ class UntilReceivedBoundIT {
       maxWaiting.accumulateAndGet(runtime.untilReceivedWaiting(), Math::max);
     }
     int total = reliable;
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
       assertEquals(total, latencyMs.size(), "reliable messages delivered");
       return null;
     });
@@ -138,7 +119,7 @@ class UntilReceivedBoundIT {
     assertTrue(lat[lat.length - 1] < 2000,
         "slowest reliable delivery " + lat[lat.length - 1] + " ms: " + Arrays.toString(lat));
     // once they expired, nothing waits
-    kit.createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
+    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
       assertEquals(0, runtime.untilReceivedWaiting());
       return null;
     });
