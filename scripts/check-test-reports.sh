@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fails when a test class (a source file under src/test/java with @Test or @ParameterizedTest) has no report after
+# Fails when a test class (a source file under src/test/java with a line that starts with @Test or @ParameterizedTest,
+# so a javadoc example does not count) has no report after
 # `mvn verify`: unit tests (*Test) in target/surefire-reports, integration tests (*IT) in target/failsafe-reports; a
 # class the includes missed (named neither way), or one that was skipped silently.
 set -euo pipefail
@@ -16,7 +17,7 @@ for module in protocol cluster-config router bench; do
       echo "check-test-reports: $fqcn has tests but did not run (no TEST-$fqcn.xml in $module/target/surefire-reports or failsafe-reports)"
       missing=$((missing + 1))
     fi
-  done < <(grep -rlE '@(Test|ParameterizedTest)\b' "$module/src/test/java" --include='*.java' | sort)
+  done < <(grep -rlE '^[[:space:]]*@(Test|ParameterizedTest)\b' "$module/src/test/java" --include='*.java' | sort)
 done
 echo "check-test-reports: $classes test classes, $missing without a report"
 [ "$missing" -eq 0 ]
