@@ -126,7 +126,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     this.metrics = metrics;
     this.resources = DefaultClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2).build();
     for (RedisInstanceSettings instance : settings.redisInstances().values()) {
-      RedisHandle handle = new RedisHandle(instance.name(), metrics.watchWakeups);
+      RedisHandle handle = new RedisHandle(instance.name(), metrics::recordWatchWakeup);
       handles.put(instance.name(), handle);
       ctx.spawn(RedisConnectionActor.create(instance, settings.nodeId(), resources, handle),
           "redis-" + instance.name());
@@ -261,7 +261,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     ActorRef<Object> janitor = janitors.remove(c.channel());
     if (janitor == null) return this;
     getContext().stop(janitor);
-    metrics.channelJanitors.decrementAndGet();
+    metrics.janitorStopped();
     publisher.forget(c.channel());
     metrics.forgetChannel(c.channel());
     getContext().getLog().debug("channel '{}' is empty and unused on this node: its janitor stopped", c.channel());
@@ -340,7 +340,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     if (!janitors.containsKey(channel)) {
       janitors.put(channel, getContext().spawnAnonymous(ChannelJanitor.create(channel, policy, settings.consumer(),
           handle(policy.redisInstance()), wakeups, metrics, () -> self.tell(new ChannelIdle(channel)))));
-      metrics.channelJanitors.incrementAndGet();
+      metrics.janitorStarted();
     }
   }
 

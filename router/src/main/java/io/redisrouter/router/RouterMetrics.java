@@ -7,41 +7,210 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
-/** Counters of what the router did, since it started. Thread safe and cheap to update. */
+/**
+ * Counters of what the router did, since it started; thread safe and cheap to update (one {@link LongAdder} each, the
+ * way Caffeine's {@code ConcurrentStatsCounter} keeps its statistics). Code that does something says so through an
+ * intent method ({@link #recordAcked()}, {@link #inFlightAdded(long)}, ...); code that reads takes one
+ * {@link #snapshot()}. The counters themselves are not reachable from outside.
+ */
 public final class RouterMetrics {
-  public final LongAdder publishAccepted = new LongAdder();
-  public final LongAdder publishDuplicates = new LongAdder();
-  public final LongAdder publishRejected = new LongAdder();
-  public final LongAdder publishExpired = new LongAdder();
-  public final LongAdder delivered = new LongAdder();
-  public final LongAdder acked = new LongAdder();
-  public final LongAdder nacked = new LongAdder();
-  public final LongAdder retried = new LongAdder();
-  public final LongAdder ackTimeouts = new LongAdder();
-  public final LongAdder claimed = new LongAdder();
+  /** Publishes Redis stored. */
+  private final LongAdder publishAccepted = new LongAdder();
+  /** Publishes answered as duplicates of a stored message. */
+  private final LongAdder publishDuplicates = new LongAdder();
+  /** Publishes refused (invalid, overloaded, unavailable, shutting down). */
+  private final LongAdder publishRejected = new LongAdder();
+  /** Publishes whose deadline passed before Redis stored them. */
+  private final LongAdder publishExpired = new LongAdder();
+  /** Deliveries to subscribers (every attempt). */
+  private final LongAdder delivered = new LongAdder();
+  /** Deliveries acknowledged. */
+  private final LongAdder acked = new LongAdder();
+  /** Deliveries answered with a nack. */
+  private final LongAdder nacked = new LongAdder();
+  /** Deliveries scheduled again after a nack, an ack timeout or a failed webhook call. */
+  private final LongAdder retried = new LongAdder();
+  /** Attempts whose ack timeout passed. */
+  private final LongAdder ackTimeouts = new LongAdder();
+  /** Entries claimed from another consumer (XAUTOCLAIM) for redelivery. */
+  private final LongAdder claimed = new LongAdder();
   /** Entries this node stopped handling because another consumer had taken them over (a lease not renewed in time). */
-  public final LongAdder leasesLost = new LongAdder();
+  private final LongAdder leasesLost = new LongAdder();
   /** Exceptions recovered from: subscription actors restarted, publishes answered unavailable after a failed write. */
-  public final LongAdder failuresRecovered = new LongAdder();
-  public final LongAdder deadLettered = new LongAdder();
+  private final LongAdder failuresRecovered = new LongAdder();
+  /** Messages moved to a dead-letter stream (any reason). */
+  private final LongAdder deadLettered = new LongAdder();
   /** Deliveries an embedded subscriber's gate handed over (what reached the subscriber's mailbox). */
-  public final LongAdder handedToSubscribers = new LongAdder();
+  private final LongAdder handedToSubscribers = new LongAdder();
   /** Deliveries a subscriber's gate dropped before handing them over: expired, or their attempt had ended. */
-  public final LongAdder deliveriesSkipped = new LongAdder();
-  public final LongAdder expired = new LongAdder();
-  public final LongAdder broadcastDelivered = new LongAdder();
-  public final LongAdder broadcastExpired = new LongAdder();
+  private final LongAdder deliveriesSkipped = new LongAdder();
+  /** Messages dead-lettered because their deadline passed before delivery. */
+  private final LongAdder expired = new LongAdder();
+  /** Broadcast messages handed to local subscribers. */
+  private final LongAdder broadcastDelivered = new LongAdder();
+  /** Broadcast messages dropped because their deadline had passed. */
+  private final LongAdder broadcastExpired = new LongAdder();
   /** Broadcast messages dropped because the subscriber held its whole {@code broadcast-window} unanswered. */
-  public final LongAdder broadcastDropped = new LongAdder();
-  /**
-   * Idle subscriptions the stream watch woke: their stream had entries that no publish wake-up or doorbell announced
-   * (written by something else than a router, or a doorbell lost).
-   */
-  public final LongAdder watchWakeups = new LongAdder();
+  private final LongAdder broadcastDropped = new LongAdder();
+  /** Idle subscriptions the stream watch woke: their stream had entries that no publish wake-up or doorbell announced (written by something else than a router, or a doorbell lost). */
+  private final LongAdder watchWakeups = new LongAdder();
   /** Messages held by delivery actors on this node now (delivered and awaiting the ack, or waiting for a retry). */
-  public final LongAdder inFlight = new LongAdder();
+  private final LongAdder inFlight = new LongAdder();
+  /** Channel janitors running on this node (one per reliable channel in use here; idle ones stop). */
+  private final AtomicInteger channelJanitors = new AtomicInteger();
+
+  /** Every counter at one moment (each read once; counters updated meanwhile may be a little apart). */
+  public record Snapshot(long publishAccepted, long publishDuplicates, long publishRejected, long publishExpired,
+      long delivered, long acked, long nacked, long retried, long ackTimeouts, long claimed, long leasesLost,
+      long failuresRecovered, long deadLettered, long handedToSubscribers, long deliveriesSkipped, long expired,
+      long broadcastDelivered, long broadcastExpired, long broadcastDropped, long watchWakeups, long inFlight,
+      int channelJanitors) {
+    /** By Prometheus-style name, for logs. */
+    public Map<String, Long> asMap() {
+      Map<String, Long> m = new LinkedHashMap<>();
+      m.put("publish_accepted", publishAccepted);
+      m.put("publish_duplicates", publishDuplicates);
+      m.put("publish_rejected", publishRejected);
+      m.put("publish_expired", publishExpired);
+      m.put("delivered", delivered);
+      m.put("acked", acked);
+      m.put("nacked", nacked);
+      m.put("retried", retried);
+      m.put("ack_timeouts", ackTimeouts);
+      m.put("claimed", claimed);
+      m.put("leases_lost", leasesLost);
+      m.put("failures_recovered", failuresRecovered);
+      m.put("dead_lettered", deadLettered);
+      m.put("handed_to_subscribers", handedToSubscribers);
+      m.put("deliveries_skipped", deliveriesSkipped);
+      m.put("expired", expired);
+      m.put("broadcast_delivered", broadcastDelivered);
+      m.put("broadcast_expired", broadcastExpired);
+      m.put("broadcast_dropped", broadcastDropped);
+      m.put("watch_wakeups", watchWakeups);
+      m.put("in_flight", inFlight);
+      m.put("channel_janitors", (long) channelJanitors);
+      return m;
+    }
+  }
+
+  /** Reads every counter once. */
+  public Snapshot snapshot() {
+    return new Snapshot(publishAccepted.sum(), publishDuplicates.sum(), publishRejected.sum(), publishExpired.sum(),
+        delivered.sum(), acked.sum(), nacked.sum(), retried.sum(), ackTimeouts.sum(), claimed.sum(), leasesLost.sum(),
+        failuresRecovered.sum(), deadLettered.sum(), handedToSubscribers.sum(), deliveriesSkipped.sum(), expired.sum(),
+        broadcastDelivered.sum(), broadcastExpired.sum(), broadcastDropped.sum(), watchWakeups.sum(), inFlight.sum(),
+        channelJanitors.get());
+  }
+
+  public void recordPublishAccepted() {
+    publishAccepted.increment();
+  }
+
+  public void recordPublishDuplicate() {
+    publishDuplicates.increment();
+  }
+
+  public void recordPublishRejected() {
+    publishRejected.increment();
+  }
+
+  public void recordPublishExpired() {
+    publishExpired.increment();
+  }
+
+  public void recordDelivered() {
+    delivered.increment();
+  }
+
+  public void recordAcked() {
+    acked.increment();
+  }
+
+  public void recordNacked() {
+    nacked.increment();
+  }
+
+  public void recordRetried() {
+    retried.increment();
+  }
+
+  public void recordAckTimeout() {
+    ackTimeouts.increment();
+  }
+
+  public void recordClaimed() {
+    claimed.increment();
+  }
+
+  public void recordClaimed(long n) {
+    claimed.add(n);
+  }
+
+  public void recordLeasesLost() {
+    leasesLost.increment();
+  }
+
+  public void recordLeasesLost(long n) {
+    leasesLost.add(n);
+  }
+
+  public void recordFailureRecovered() {
+    failuresRecovered.increment();
+  }
+
+  public void recordDeadLettered() {
+    deadLettered.increment();
+  }
+
+  public void recordHandedToSubscriber() {
+    handedToSubscribers.increment();
+  }
+
+  public void recordDeliverySkipped() {
+    deliveriesSkipped.increment();
+  }
+
+  public void recordExpired() {
+    expired.increment();
+  }
+
+  public void recordBroadcastDelivered() {
+    broadcastDelivered.increment();
+  }
+
+  public void recordBroadcastExpired() {
+    broadcastExpired.increment();
+  }
+
+  public void recordBroadcastDropped() {
+    broadcastDropped.increment();
+  }
+
+  public void recordWatchWakeup() {
+    watchWakeups.increment();
+  }
+
+  /** {@code n} messages are now held by a delivery actor of this node. */
+  public void inFlightAdded(long n) {
+    inFlight.add(n);
+  }
+
+  /** {@code n} messages are no longer held (answered, dead-lettered, lost, or their subscription stopped). */
+  public void inFlightRemoved(long n) {
+    inFlight.add(-n);
+  }
+
+  public void janitorStarted() {
+    channelJanitors.incrementAndGet();
+  }
+
+  public void janitorStopped() {
+    channelJanitors.decrementAndGet();
+  }
 
   /** {@link #stateRestored} {@code what}: a consumer group Redis had lost, created again. */
   public static final String RESTORED_GROUP = "consumer-group";
@@ -79,8 +248,6 @@ public final class RouterMetrics {
   }
 
   private final Map<String, String> retentionPinned = new java.util.concurrent.ConcurrentHashMap<>();
-  /** Channel janitors running on this node (one per reliable channel in use here; idle ones stop). */
-  public final java.util.concurrent.atomic.AtomicInteger channelJanitors = new java.util.concurrent.atomic.AtomicInteger();
 
   /** Channels whose retention a consumer group holds back now (channel to group; a live, unmodifiable view). */
   public Map<String, String> retentionPinned() {
@@ -132,29 +299,8 @@ public final class RouterMetrics {
     return publishToAck;
   }
 
-  /** A snapshot by name, for logs, tests and the metrics endpoint. */
-  public Map<String, Long> snapshot() {
-    Map<String, Long> m = new LinkedHashMap<>();
-    m.put("publish_accepted", publishAccepted.sum());
-    m.put("publish_duplicates", publishDuplicates.sum());
-    m.put("publish_rejected", publishRejected.sum());
-    m.put("publish_expired", publishExpired.sum());
-    m.put("delivered", delivered.sum());
-    m.put("acked", acked.sum());
-    m.put("nacked", nacked.sum());
-    m.put("retried", retried.sum());
-    m.put("ack_timeouts", ackTimeouts.sum());
-    m.put("claimed", claimed.sum());
-    m.put("dead_lettered", deadLettered.sum());
-    m.put("expired", expired.sum());
-    m.put("broadcast_delivered", broadcastDelivered.sum());
-    m.put("broadcast_expired", broadcastExpired.sum());
-    m.put("broadcast_dropped", broadcastDropped.sum());
-    return m;
-  }
-
   @Override
   public String toString() {
-    return snapshot().toString();
+    return snapshot().asMap().toString();
   }
 }

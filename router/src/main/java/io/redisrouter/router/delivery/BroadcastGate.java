@@ -82,7 +82,7 @@ public final class BroadcastGate extends AbstractBehavior<Object> {
     long now = System.nanoTime();
     if (held.size() >= window && anyHeld && now - nextRelease >= 0) release(now);
     if (held.size() >= window) {
-      metrics.broadcastDropped.increment();
+      metrics.recordBroadcastDropped();
       droppedSinceWarn++;
       if (now - lastWarnNanos >= WARN_EVERY_NANOS) {
         getContext().getLog().warn("broadcast channel '{}', subscription '{}': subscriber {} holds {} deliveries"
@@ -100,7 +100,7 @@ public final class BroadcastGate extends AbstractBehavior<Object> {
     held.put(d.deliveryId(), new Held(releaseAt));
     if (!anyHeld || releaseAt - nextRelease < 0) nextRelease = releaseAt;
     anyHeld = true;
-    metrics.broadcastDelivered.increment();
+    metrics.recordBroadcastDelivered();
     subscriber.tell(new Delivery(d.envelope(), d.subscription(), d.deliveryId(), false, answers));
     return this;
   }

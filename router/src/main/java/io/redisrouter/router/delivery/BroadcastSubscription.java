@@ -90,7 +90,7 @@ public final class BroadcastSubscription {
       return;
     }
     if (e.isExpired(Instant.now())) {
-      metrics.broadcastExpired.increment();
+      metrics.recordBroadcastExpired();
       return;
     }
     int n = members.size();

@@ -145,7 +145,7 @@ final class DeliveryActor {
     boolean retry = state.started;
     if (retry) {
       state.attempt++;
-      metrics.retried.increment();
+      metrics.recordRetried();
     }
     state.started = true;
     if (envelope.isExpired(Instant.now())) {
@@ -206,7 +206,7 @@ final class DeliveryActor {
                 : policy.ackTimeout().minusNanos(waited));
             return Behaviors.same();
           }
-          metrics.ackTimeouts.increment();
+          metrics.recordAckTimeout();
           return fail("no ack within the ack timeout of " + policy.ackTimeout().toMillis() + " ms");
         })
         .build();
@@ -214,7 +214,7 @@ final class DeliveryActor {
 
   private Behavior<Object> onAck() {
     // an ack for any attempt of this message (even a late one) means it was processed
-    metrics.acked.increment();
+    metrics.recordAcked();
     metrics.acked(envelope.channel()).increment();
     metrics.recordPublishToAck(envelope.publishedAt());
     return finish(SubscriptionActor.Result.ACKED, null, state.attempt, null);
@@ -224,7 +224,7 @@ final class DeliveryActor {
     if (!currentDeliveryId.equals(n.deliveryId())) {
       return Behaviors.same(); // answer to an earlier attempt: already handled
     }
-    metrics.nacked.increment();
+    metrics.recordNacked();
     String error = n.error() == null || n.error().isBlank() ? "nack without error" : n.error();
     if (n.doNotRetry()) {
       return finish(SubscriptionActor.Result.DEAD, DeadLetter.REJECTED, state.attempt,

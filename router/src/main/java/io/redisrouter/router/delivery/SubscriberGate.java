@@ -149,17 +149,17 @@ final class SubscriberGate extends AbstractBehavior<Object> {
       if (acked.contains(DeliveryIds.entry(d.deliveryId())) && current.isCurrent(d.deliveryId())) {
         // the subscriber processed and acked this entry already (that XACK may have failed, so it came back):
         // acked again on its behalf, not processed twice
-        metrics.deliveriesSkipped.increment();
+        metrics.recordDeliverySkipped();
         d.replyTo().tell(new DeliveryAck.Ack(d.deliveryId()));
         continue;
       }
       if (!current.isCurrent(d.deliveryId()) || d.envelope().isExpired(soon)) {
-        metrics.deliveriesSkipped.increment();
+        metrics.recordDeliverySkipped();
         continue; // its attempt ended or its deadline came: whoever owns the entry retries or dead-letters it
       }
       outstanding.put(d.deliveryId(), new Outstanding(d.replyTo(), System.nanoTime()));
       current.handedOver(d.deliveryId());
-      metrics.handedToSubscribers.increment();
+      metrics.recordHandedToSubscriber();
       subscriber.tell(new Delivery(d.envelope(), d.subscription(), d.deliveryId(), d.ackRequired(), answers));
     }
     if (outstanding.isEmpty()) {

@@ -171,7 +171,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         ctx.getLog().warn("subscription '{}' of channel '{}' restarted after a failure (incarnation {}):"
             + " re-attaching its subscribers; what it had in flight stays pending and is claimed again after the"
             + " ack timeout", subscription, channel, incarnation.get());
-        metrics.failuresRecovered.increment();
+        metrics.recordFailureRecovered();
         reattach.accept(ctx.getSelf());
       }
       return Behaviors.withTimers(timers -> new SubscriptionActor(ctx, timers, channel, subscription, policy,
@@ -345,7 +345,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         + policy.trimInterval().toNanos());
     handle.removeDoorbellListener(channel, doorbell);
     handle.unregisterConsumer(stream, subscription, consumer);
-    metrics.inFlight.add(-(inFlight.size() + inline.size()));
+    metrics.inFlightRemoved((inFlight.size() + inline.size()));
     inFlight.clear();
     inline.clear();
     live.clear();
@@ -602,7 +602,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
           "delivered " + (attempt - 1) + " times without an ack (taken over from a consumer that stopped)");
       return;
     }
-    metrics.inFlight.increment();
+    metrics.inFlightAdded(1);
     // lease renewals run while this consumer holds entries (an idle subscription has no timer ticking)
     if (!timers.isTimerActive(Tick.RENEW)) timers.startTimerWithFixedDelay(Tick.RENEW, renewInterval());
     if (attempt == 1 && !subscribers.isEmpty()) {
@@ -611,7 +611,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       ActorRef<Delivery> target = nextTarget();
       inline.put(streamId, new Inline(envelope, deliveryId));
       if (!timers.isTimerActive(Sweep.INSTANCE)) timers.startTimerWithFixedDelay(Sweep.INSTANCE, sweepInterval());
-      metrics.delivered.increment();
+      metrics.recordDelivered();
       handTo(target, new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
       return;
     }
@@ -656,8 +656,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (answer instanceof DeliveryAck.Ack) {
       inline.remove(streamId);
       live.end(id);
-      metrics.inFlight.decrement();
-      metrics.acked.increment();
+      metrics.inFlightRemoved(1);
+      metrics.recordAcked();
       metrics.acked(channel).increment();
       metrics.recordPublishToAck(in.envelope().publishedAt());
       acksToSend.add(streamId);
@@ -666,12 +666,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return read();
     }
     DeliveryAck.Nack n = (DeliveryAck.Nack) answer;
-    metrics.nacked.increment();
+    metrics.recordNacked();
     String error = n.error() == null || n.error().isBlank() ? "nack without error" : n.error();
     if (n.doNotRetry()) {
       inline.remove(streamId);
       live.end(id);
-      metrics.inFlight.decrement();
+      metrics.inFlightRemoved(1);
       deadLetter(streamId, in.envelope(), null, DeadLetter.REJECTED, 1, "subscriber rejected it (do not retry): "
           + error);
       return read();
@@ -685,7 +685,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     inline.remove(streamId);
     live.end(in.deliveryId());
     if (policy.maxAttempts() <= 1) {
-      metrics.inFlight.decrement();
+      metrics.inFlightRemoved(1);
       deadLetter(streamId, in.envelope(), null, DeadLetter.MAX_ATTEMPTS, 1, error);
       return;
     }
@@ -718,7 +718,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (late == null && expired == null) return this;
     if (late != null) {
       for (Map.Entry<String, Inline> e : late) {
-        metrics.ackTimeouts.increment();
+        metrics.recordAckTimeout();
         failInline(e.getKey(), e.getValue(), "no ack within the ack timeout of " + policy.ackTimeout().toMillis()
             + " ms");
       }
@@ -728,7 +728,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         // its deadline came while it waited for the subscriber (busy with earlier ones): never handed over
         inline.remove(e.getKey());
         live.end(e.getValue().deliveryId());
-        metrics.inFlight.decrement();
+        metrics.inFlightRemoved(1);
         deadLetter(e.getKey(), e.getValue().envelope(), null, DeadLetter.EXPIRED, 0, "deadline "
             + e.getValue().envelope().deadline() + " passed while the delivery waited for a busy subscriber");
       }
@@ -741,7 +741,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return this; // we are stopping; the entry stays pending
     }
     ActorRef<Delivery> target = nextTarget();
-    metrics.delivered.increment();
+    metrics.recordDelivered();
     String previous = childAttempts.put(d.streamId(), d.deliveryId());
     if (previous != null) live.end(previous);
     handTo(target, new Delivery(d.envelope(), subscription, d.deliveryId(), true, d.replyTo()));
@@ -814,7 +814,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       return this;
     }
     endChildAttempt(o.streamId());
-    metrics.inFlight.decrement();
+    metrics.inFlightRemoved(1);
     switch (o.result()) {
       case ACKED -> {
         acksToSend.add(o.streamId());
@@ -838,7 +838,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (inFlight.get(c.streamId()) == c.child()) {
       inFlight.remove(c.streamId());
       endChildAttempt(c.streamId());
-      metrics.inFlight.decrement();
+      metrics.inFlightRemoved(1);
       // stopped without an outcome: its supervisor gave up
       getContext().getLog().warn("subscription '{}': delivery of {} stopped without an outcome; it stays pending"
           + " and is claimed again after the ack timeout", subscription, c.streamId());
@@ -890,13 +890,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       getContext().getLog().warn("subscription '{}': dead-lettering {} ({}) failed: {}; it stays pending and is"
           + " handled again after the ack timeout", subscription, d.streamId(), d.reason(), describe(d.error()));
     } else if (!d.written()) {
-      metrics.leasesLost.increment();
+      metrics.recordLeasesLost();
       getContext().getLog().info("subscription '{}' of channel '{}': {} was not dead-lettered ({}): it is no longer"
           + " pending for this consumer (another one took it over after the ack timeout, or it was acknowledged)",
           subscription, channel, d.streamId(), d.reason());
     } else {
-      metrics.deadLettered.increment();
-      if (d.reason() == DeadLetter.Reason.EXPIRED) metrics.expired.increment();
+      metrics.recordDeadLettered();
+      if (d.reason() == DeadLetter.Reason.EXPIRED) metrics.recordExpired();
       getContext().getLog().debug("subscription '{}': {} dead-lettered ({})", subscription, d.streamId(), d.reason());
     }
     return this;
@@ -971,10 +971,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         getContext().stop(child);
         lost++;
       }
-      metrics.inFlight.decrement();
+      metrics.inFlightRemoved(1);
     }
     if (lost > 0) {
-      metrics.leasesLost.add(lost);
+      metrics.recordLeasesLost(lost);
       getContext().getLog().warn("subscription '{}' of channel '{}': lost the lease on {} entries (not renewed within"
           + " the ack timeout of {} ms, so another consumer took them over, or they were acknowledged): this node"
           + " stops handling them", subscription, channel, lost, policy.ackTimeout().toMillis());
@@ -1068,7 +1068,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     sendAcks();
     flushWaitingMarks();
     if (taken > 0) {
-      metrics.claimed.add(taken);
+      metrics.recordClaimed(taken);
       getContext().getLog().info("subscription '{}' of channel '{}': took over {} entries left pending by a stopped"
           + " or stuck consumer", subscription, channel, taken);
     }

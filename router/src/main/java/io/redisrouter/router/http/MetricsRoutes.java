@@ -16,7 +16,6 @@ import org.apache.pekko.http.javadsl.server.Route;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * {@code GET /metrics}: the router's counters and gauges in the Prometheus text format (version 0.0.4). No auth, like
@@ -27,50 +26,55 @@ import java.util.concurrent.atomic.LongAdder;
  * this endpoint's own (never the global default one), so that several routers in one JVM do not mix.
  */
 public final class MetricsRoutes extends RouteSupport {
-  /** Connections the router holds per Redis instance while it is up: commands, publish, pub/sub. */
-  static final int CONNECTIONS_PER_INSTANCE = 3;
-
   private static final ContentType TEXT_FORMAT = ContentTypes.parse(PrometheusTextFormatWriter.CONTENT_TYPE);
 
   private final PrometheusRegistry registry = new PrometheusRegistry();
   private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+  private final RouterMetrics metrics;
 
   public MetricsRoutes(RouterRuntime runtime, Auth auth, Endpoints endpoints) {
     super(auth, endpoints);
-    RouterMetrics m = runtime.metrics();
-    counter("redis_router_published", "Messages accepted by publish (duplicates not counted)", m.publishAccepted);
+    this.metrics = runtime.metrics();
+    RouterMetrics m = metrics;
+    counter("redis_router_published", "Messages accepted by publish (duplicates not counted)",
+        RouterMetrics.Snapshot::publishAccepted);
     counter("redis_router_publish_duplicates", "Publishes dropped as duplicates of a message id seen within the"
-        + " dedup window", m.publishDuplicates);
+        + " dedup window", RouterMetrics.Snapshot::publishDuplicates);
     counter("redis_router_publish_rejected", "Publishes refused (invalid, overloaded, Redis unavailable, shutting"
-        + " down)", m.publishRejected);
+        + " down)", RouterMetrics.Snapshot::publishRejected);
     counter("redis_router_publish_expired", "Publishes whose deadline passed before they were written to Redis",
-        m.publishExpired);
-    counter("redis_router_delivered", "Deliveries handed to subscribers (every attempt counts)", m.delivered);
-    counter("redis_router_acked", "Deliveries acknowledged by subscribers", m.acked);
-    counter("redis_router_nacked", "Deliveries answered with a nack", m.nacked);
-    counter("redis_router_retried", "Delivery retries (attempts after the first)", m.retried);
-    counter("redis_router_ack_timeouts", "Deliveries that got no ack within the ack timeout", m.ackTimeouts);
-    counter("redis_router_claimed", "Pending entries taken over from a stopped or stuck consumer", m.claimed);
+        RouterMetrics.Snapshot::publishExpired);
+    counter("redis_router_delivered", "Deliveries handed to subscribers (every attempt counts)",
+        RouterMetrics.Snapshot::delivered);
+    counter("redis_router_acked", "Deliveries acknowledged by subscribers", RouterMetrics.Snapshot::acked);
+    counter("redis_router_nacked", "Deliveries answered with a nack", RouterMetrics.Snapshot::nacked);
+    counter("redis_router_retried", "Delivery retries (attempts after the first)", RouterMetrics.Snapshot::retried);
+    counter("redis_router_ack_timeouts", "Deliveries that got no ack within the ack timeout",
+        RouterMetrics.Snapshot::ackTimeouts);
+    counter("redis_router_claimed", "Pending entries taken over from a stopped or stuck consumer",
+        RouterMetrics.Snapshot::claimed);
     counter("redis_router_leases_lost", "Entries this node stopped handling (no retry, no dead-lettering) because"
         + " another consumer took them over after this one did not renew its lease within the ack timeout",
-        m.leasesLost);
+        RouterMetrics.Snapshot::leasesLost);
     counter("redis_router_failures_recovered", "Exceptions the router recovered from: subscription actors restarted"
         + " with backoff (subscribers re-attached), publishes answered unavailable after a failed write",
-        m.failuresRecovered);
-    counter("redis_router_dead_lettered", "Messages moved to a dead-letter stream (any reason)", m.deadLettered);
+        RouterMetrics.Snapshot::failuresRecovered);
+    counter("redis_router_dead_lettered", "Messages moved to a dead-letter stream (any reason)",
+        RouterMetrics.Snapshot::deadLettered);
     counter("redis_router_expired", "Messages dead-lettered because their deadline passed before delivery",
-        m.expired);
+        RouterMetrics.Snapshot::expired);
     counter("redis_router_broadcast_delivered", "Broadcast messages handed to local subscribers",
-        m.broadcastDelivered);
+        RouterMetrics.Snapshot::broadcastDelivered);
     counter("redis_router_broadcast_expired", "Broadcast messages dropped because their deadline had passed",
-        m.broadcastExpired);
+        RouterMetrics.Snapshot::broadcastExpired);
     counter("redis_router_broadcast_dropped", "Broadcast messages dropped because the subscriber held its whole"
-        + " broadcast-window unanswered (a subscriber slower than the flow)", m.broadcastDropped);
+        + " broadcast-window unanswered (a subscriber slower than the flow)", RouterMetrics.Snapshot::broadcastDropped);
     counter("redis_router_watch_wakeups", "Idle subscriptions woken by the stream watch: their stream had entries no"
-        + " wake-up announced (written by something else than a router, or a doorbell lost)", m.watchWakeups);
+        + " wake-up announced (written by something else than a router, or a doorbell lost)",
+        RouterMetrics.Snapshot::watchWakeups);
     GaugeWithCallback.builder().name("redis_router_in_flight")
         .help("Messages held by delivery actors on this node (awaiting an ack, or a retry)")
-        .callback(cb -> cb.call(m.inFlight.sum()))
+        .callback(cb -> cb.call(m.snapshot().inFlight()))
         .register(registry);
     GaugeWithCallback.builder().name("redis_router_ingress_depth")
         .help("Publishes waiting in the ingress queue")
@@ -78,7 +82,7 @@ public final class MetricsRoutes extends RouteSupport {
         .register(registry);
     GaugeWithCallback.builder().name("redis_router_channel_janitors")
         .help("Reliable channels whose retention this node keeps now (a channel empty and unused here is dropped)")
-        .callback(cb -> cb.call(m.channelJanitors.get()))
+        .callback(cb -> cb.call(m.snapshot().channelJanitors()))
         .register(registry);
     GaugeWithCallback.builder().name("redis_router_retention_pinned")
         .help("Channels whose retention a consumer group holds back now: entries older than max-age are kept"
@@ -96,7 +100,7 @@ public final class MetricsRoutes extends RouteSupport {
         .register(registry);
     GaugeWithCallback.builder().name("redis_router_redis_connections")
         .help("Connections this router has open to a Redis instance, counted as Lettuce opens and closes them ("
-            + CONNECTIONS_PER_INSTANCE + " while it is up; 0 while it is down, more for a moment while a reconnect"
+            + "redis.instances.<name>.connections-per-instance, 1 by default, while it is up; 0 while it is down, more for a moment while a reconnect"
             + " replaces them)")
         .labelNames("instance")
         .callback(cb -> {
@@ -114,8 +118,9 @@ public final class MetricsRoutes extends RouteSupport {
     registry.register(m.publishToAckHistogram());
   }
 
-  private void counter(String name, String help, LongAdder adder) {
-    CounterWithCallback.builder().name(name).help(help).callback(cb -> cb.call(adder.sum())).register(registry);
+  private void counter(String name, String help, java.util.function.ToLongFunction<RouterMetrics.Snapshot> value) {
+    CounterWithCallback.builder().name(name).help(help).callback(cb -> cb.call(value.applyAsLong(metrics.snapshot())))
+        .register(registry);
   }
 
   public Route route() {

@@ -129,11 +129,11 @@ final class DeadlineGuard {
       int was = g.finish();
       pending.remove(g);
       if (was == QUEUED) {
-        metrics.publishExpired.increment();
+        metrics.recordPublishExpired();
         g.target.accept(new PublishReply.Expired(g.envelope.id(), "the deadline " + g.envelope.deadline()
             + " passed while the message waited for redis instance '" + g.instance + "'; nothing was written", 0));
       } else if (was == SENT) {
-        metrics.publishRejected.increment();
+        metrics.recordPublishRejected();
         g.target.accept(new PublishReply.Rejected(g.envelope.id(), PublishReply.RejectReason.UNAVAILABLE,
             "redis instance '" + g.instance + "' did not confirm the write before the message's deadline "
                 + g.envelope.deadline() + " (it is slow or not answering); the write may still happen: retry with"

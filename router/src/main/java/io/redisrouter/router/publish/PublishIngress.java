@@ -163,7 +163,7 @@ public final class PublishIngress {
     }
     return f.exceptionally(e -> {
       Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-      metrics.failuresRecovered.increment();
+      metrics.recordFailureRecovered();
       log.error("a publish batch of {} messages failed; answering them unavailable and going on", batch.size(), c);
       for (Pending p : batch) failed(p, c);
       return Done.getInstance();
@@ -173,7 +173,7 @@ public final class PublishIngress {
   /** Answers one message whose write failed with an exception (no-op when it was answered already). */
   private void failed(Pending p, Throwable e) {
     if (p.reply() instanceof DeadlineGuard.Guarded g && g.answered()) return;
-    metrics.publishRejected.increment();
+    metrics.recordPublishRejected();
     p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.UNAVAILABLE,
         "the router failed to write the message (" + e.getClass().getSimpleName() + "); nothing was written, retry"
             + " later",
@@ -273,7 +273,7 @@ public final class PublishIngress {
       try {
         writeOne(p, now, writes, toFlush, written, lives);
       } catch (RuntimeException ex) {
-        metrics.failuresRecovered.increment();
+        metrics.recordFailureRecovered();
         log.error("writing publish '{}' to channel '{}' failed; answering it unavailable", p.envelope().id(),
             p.envelope().channel(), ex);
         failed(p, ex);
@@ -296,7 +296,7 @@ public final class PublishIngress {
       Map<RedisHandle, RedisHandle.Live> lives) {
     Envelope e = p.envelope();
     if (e.isExpired(now)) {
-      metrics.publishExpired.increment();
+      metrics.recordPublishExpired();
       p.reply().accept(new PublishReply.Expired(e.id(),
           "the deadline " + e.deadline() + " passed while the message waited in the ingress queue", 0));
       return;
@@ -335,10 +335,10 @@ public final class PublishIngress {
           boolean fresh = ((Number) r.get(0)).longValue() == 1L;
           String id = new String((byte[]) r.get(1), StandardCharsets.US_ASCII);
           if (fresh) {
-            metrics.publishAccepted.increment();
+            metrics.recordPublishAccepted();
             metrics.published(e.channel()).increment();
           } else {
-            metrics.publishDuplicates.increment();
+            metrics.recordPublishDuplicate();
           }
           p.reply().accept(new PublishReply.Accepted(e.id(), id, !fresh, 1, -1));
         }
@@ -352,7 +352,7 @@ public final class PublishIngress {
             if (err != null) {
               rejectUnavailable(p, err);
             } else {
-              metrics.publishAccepted.increment();
+              metrics.recordPublishAccepted();
               metrics.published(e.channel()).increment();
               p.reply().accept(new PublishReply.Accepted(e.id(), id, false, 1, -1));
             }
@@ -362,7 +362,7 @@ public final class PublishIngress {
   }
 
   private void rejectUnavailable(Pending p, Throwable err) {
-    metrics.publishRejected.increment();
+    metrics.recordPublishRejected();
     Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     String msg = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
     // a timed-out command is still executed when a slow or stopped Redis catches up: its outcome is unknown
@@ -395,7 +395,7 @@ public final class PublishIngress {
     boolean untilReceivedMode = p.policy().broadcastDelivery() == BroadcastDelivery.UNTIL_RECEIVED;
     if (receivers > 0 || !untilReceivedMode) {
       if (holding) untilReceived.decrementAndGet();
-      metrics.publishAccepted.increment();
+      metrics.recordPublishAccepted();
       metrics.published(e.channel()).increment();
       p.reply().accept(new PublishReply.Accepted(e.id(), null, false, attempt, receivers));
       return;
@@ -405,7 +405,7 @@ public final class PublishIngress {
       // no time for another attempt: it is given up at the deadline, not before (a subscriber may still come)
       Runnable expire = () -> {
         if (holding) untilReceived.decrementAndGet();
-        metrics.publishExpired.increment();
+        metrics.recordPublishExpired();
         p.reply().accept(new PublishReply.Expired(e.id(), "no subscriber received the message before its deadline "
             + e.deadline() + " (" + attempt + " attempts)", attempt));
       };
@@ -417,7 +417,7 @@ public final class PublishIngress {
     }
     if (!holding && untilReceived.incrementAndGet() > untilReceivedMax) {
       untilReceived.decrementAndGet();
-      metrics.publishRejected.increment();
+      metrics.recordPublishRejected();
       p.reply().accept(new PublishReply.Rejected(e.id(), PublishReply.RejectReason.OVERLOADED,
           "no subscriber received the message, and " + untilReceivedMax + " until-received messages wait for a"
               + " receiver already (ingress.until-received-max): it is not published again; retry later",

@@ -64,7 +64,7 @@ public final class Publisher {
         ? r.messageId()
         : idPrefix + "-" + Long.toString(idSequence.incrementAndGet(), 36);
     if (!errors.isEmpty()) {
-      metrics.publishRejected.increment();
+      metrics.recordPublishRejected();
       return new PublishReply.Rejected(id, PublishReply.RejectReason.INVALID,
           errors.stream().map(FieldError::message).reduce((a, b) -> a + "; " + b).orElse("invalid"), errors, null);
     }
@@ -94,7 +94,7 @@ public final class Publisher {
 
   private PublishReply rejected(String id, PublishReply.RejectReason reason, String message,
       java.time.Duration retryAfter) {
-    metrics.publishRejected.increment();
+    metrics.recordPublishRejected();
     return new PublishReply.Rejected(id, reason, message, null, retryAfter);
   }
 }

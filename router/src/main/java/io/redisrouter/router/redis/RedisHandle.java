@@ -53,13 +53,13 @@ public final class RedisHandle {
   private final StreamWatch watch;
 
   public RedisHandle(String instance) {
-    this(instance, new java.util.concurrent.atomic.LongAdder());
+    this(instance, () -> {});
   }
 
-  /** {@code watchWakeups} counts the idle subscriptions the instance's {@link StreamWatch} wakes. */
-  public RedisHandle(String instance, java.util.concurrent.atomic.LongAdder watchWakeups) {
+  /** {@code onWatchWakeup} is told of each idle subscription the instance's {@link StreamWatch} wakes. */
+  public RedisHandle(String instance, Runnable onWatchWakeup) {
     this.instance = Objects.requireNonNull(instance, "instance");
-    this.watch = new StreamWatch(this, watchWakeups);
+    this.watch = new StreamWatch(this, onWatchWakeup);
   }
 
   /** The safety net of this instance's idle subscriptions (its rounds are driven by the router's timer). */

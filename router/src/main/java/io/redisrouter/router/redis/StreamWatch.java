@@ -13,7 +13,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The safety net of the idle subscriptions of one Redis instance. A subscription that read its stream up stops
@@ -36,14 +35,14 @@ public final class StreamWatch {
   private record Idle(String known, Runnable wake) {}
 
   private final RedisHandle handle;
-  private final LongAdder woken;
+  private final Runnable onWoken;
   /** Per stream, per subscription (its key), while idle. */
   private final Map<String, Map<Object, Idle>> idle = new ConcurrentHashMap<>();
   private final AtomicBoolean running = new AtomicBoolean();
 
-  StreamWatch(RedisHandle handle, LongAdder woken) {
+  StreamWatch(RedisHandle handle, Runnable onWoken) {
     this.handle = handle;
-    this.woken = woken;
+    this.onWoken = onWoken;
   }
 
   /**
@@ -115,7 +114,7 @@ public final class StreamWatch {
       for (Map.Entry<Object, Idle> e : subs.entrySet()) {
         Idle i = e.getValue();
         if (StreamIds.compare(i.known(), m.getId()) < 0 && subs.remove(e.getKey(), i)) {
-          woken.increment();
+          onWoken.run();
           n++;
           i.wake().run();
         }

@@ -87,14 +87,14 @@ class BroadcastIT {
   void aSubscriberHoldsAtMostItsBroadcastWindowUnansweredAndWhatItMissesIsCounted() {
     TestProbe<Delivery> slow = node.kit().createTestProbe();
     subscribe("news.slow", "slow", slow);
-    long droppedBefore = node.metrics().broadcastDropped.sum();
+    long droppedBefore = node.metrics().snapshot().broadcastDropped();
     for (int i = 0; i < 200; i++) accepted(node.publish(msg("news.slow", "s" + i)));
     List<Delivery> held = new ArrayList<>();
     for (int i = 0; i < 50; i++) held.add(slow.receiveMessage(WAIT));
     slow.expectNoMessage(Duration.ofMillis(300));
     TestProbe<Object> probe = node.kit().createTestProbe();
     probe.awaitAssert(WAIT, () -> {
-      assertEquals(150, node.metrics().broadcastDropped.sum() - droppedBefore, "dropped beyond the window");
+      assertEquals(150, node.metrics().snapshot().broadcastDropped() - droppedBefore, "dropped beyond the window");
       return null;
     });
     for (int i = 0; i < 50; i++) assertEquals("s" + i, text(held.get(i)), "the first 50 are the ones held");
@@ -102,19 +102,20 @@ class BroadcastIT {
     // ten answers free ten places: of the next 20, ten reach the subscriber and ten are dropped
     // (the answers reach the gate's mailbox at once, the next messages only after their round trip through Redis)
     for (int i = 0; i < 10; i++) held.get(i).replyTo().tell(held.get(i).ack());
-    long droppedMid = node.metrics().broadcastDropped.sum();
+    long droppedMid = node.metrics().snapshot().broadcastDropped();
     for (int i = 0; i < 20; i++) accepted(node.publish(msg("news.slow", "t" + i)));
     List<String> next = new ArrayList<>();
     while (next.size() < 10) next.add(text(slow.receiveMessage(WAIT)));
     slow.expectNoMessage(Duration.ofMillis(300));
     log.info("broadcast window 50: 200 published to a subscriber that answers none: 50 held, {} dropped; after 10"
         + " answers: {} of the next 20 delivered, {} dropped", droppedMid - droppedBefore, next,
-        node.metrics().broadcastDropped.sum() - droppedMid);
+        node.metrics().snapshot().broadcastDropped() - droppedMid);
     List<String> firstTen = new ArrayList<>();
     for (int i = 0; i < 10; i++) firstTen.add("t" + i);
     assertEquals(firstTen, next, "the ten places went to the next ten messages");
     probe.awaitAssert(WAIT, () -> {
-      assertEquals(10, node.metrics().broadcastDropped.sum() - droppedMid, "dropped while the window was full again");
+      assertEquals(10, node.metrics().snapshot().broadcastDropped() - droppedMid,
+          "dropped while the window was full again");
       return null;
     });
 
@@ -126,8 +127,8 @@ class BroadcastIT {
     TestProbe<SubscribeReply> sr = node.kit().createTestProbe();
     node.router().tell(new RouterCommand.Subscribe("news.slow", "fast", answering, sr.getRef()));
     assertInstanceOf(SubscribeReply.Subscribed.class, sr.receiveMessage(WAIT));
-    long droppedAfter = node.metrics().broadcastDropped.sum();
-    long deliveredBefore = node.metrics().broadcastDelivered.sum();
+    long droppedAfter = node.metrics().snapshot().broadcastDropped();
+    long deliveredBefore = node.metrics().snapshot().broadcastDelivered();
     // published in rounds of 25 (half its window), each round delivered before the next: a publish is accepted
     // when Redis took it, before its delivery, so an unpaced loop can put more than a window of messages in the
     // gate's mailbox ahead of the subscriber's first answer (CI saw 40 of 300 dropped that way on 2 busy cores)
@@ -137,15 +138,16 @@ class BroadcastIT {
       }
       long expected = (round + 1) * 25L;
       probe.awaitAssert(WAIT, () -> {
-        assertEquals(expected, node.metrics().broadcastDelivered.sum() - deliveredBefore, "delivered by this round");
+        assertEquals(expected, node.metrics().snapshot().broadcastDelivered() - deliveredBefore,
+            "delivered by this round");
         return null;
       });
     }
     probe.awaitAssert(WAIT, () -> {
       // each of the 300 reached "fast"; "slow" (still full) took none of them
-      assertEquals(300, node.metrics().broadcastDelivered.sum() - deliveredBefore, "delivered");
+      assertEquals(300, node.metrics().snapshot().broadcastDelivered() - deliveredBefore, "delivered");
       // the two subscriptions count apart: the full one's last drops may come just after the last delivery
-      assertEquals(300, node.metrics().broadcastDropped.sum() - droppedAfter,
+      assertEquals(300, node.metrics().snapshot().broadcastDropped() - droppedAfter,
           "dropped: only the full subscriber's copies");
       return null;
     });

@@ -48,8 +48,8 @@ class AckTimeoutRedeliveryIT {
     }));
     assertInstanceOf(SubscribeReply.Subscribed.class,
         node.subscribe(channel, group, subscriber));
-    long timeoutsBefore = node.metrics().ackTimeouts.sum();
-    long ackedBefore = node.metrics().acked.sum();
+    long timeoutsBefore = node.metrics().snapshot().ackTimeouts();
+    long ackedBefore = node.metrics().snapshot().acked();
 
     int n = 6;
     int ignored = n / 2;
@@ -94,8 +94,8 @@ class AckTimeoutRedeliveryIT {
     }
     assertEquals(0, DeliveryITSupport.xlen(node.redis(), RedisKeys.deadLetters(channel)), "nothing dead-lettered");
     assertEquals(n, DeliveryITSupport.xlen(node.redis(), RedisKeys.stream(channel)));
-    assertEquals(ignored, node.metrics().ackTimeouts.sum() - timeoutsBefore, "ack timeouts counted");
-    assertEquals(n, node.metrics().acked.sum() - ackedBefore, "acks counted");
+    assertEquals(ignored, node.metrics().snapshot().ackTimeouts() - timeoutsBefore, "ack timeouts counted");
+    assertEquals(n, node.metrics().snapshot().acked() - ackedBefore, "acks counted");
 
     MessageChecker.Report report = checker.report();
     checker.logReport("unansweredDeliveryIsRedeliveredAfterTheAckTimeoutAndAckedOnce");

@@ -154,7 +154,7 @@ class ChannelHousekeepingIT {
   @Test
   void tenThousandChannelsComeAndGo() throws Exception {
     int channels = 10_000;
-    int before = node.metrics().channelJanitors.get();
+    int before = node.metrics().snapshot().channelJanitors();
     List<CompletableFuture<PublishReply>> replies = new ArrayList<>(channels);
     for (int i = 0; i < channels; i++) {
       replies.add(RouterTestSupport.publishAsync(node.kit(), node.router(), PublishRequest.of("hk-many-" + i,
@@ -167,15 +167,15 @@ class ChannelHousekeepingIT {
     TestProbe<Object> probe = node.kit().createTestProbe();
     int[] most = {0};
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      most[0] = Math.max(most[0], node.metrics().channelJanitors.get());
+      most[0] = Math.max(most[0], node.metrics().snapshot().channelJanitors());
       assertTrue(most[0] >= before + channels, "a janitor per channel: " + most[0]);
       return null;
     });
     long t0 = System.nanoTime();
     // max-age 1 s empties every stream; two empty rounds later the channel is dropped
     probe.awaitAssert(Duration.ofSeconds(30), () -> {
-      assertTrue(node.metrics().channelJanitors.get() <= before,
-          "janitors left: " + node.metrics().channelJanitors.get());
+      assertTrue(node.metrics().snapshot().channelJanitors() <= before,
+          "janitors left: " + node.metrics().snapshot().channelJanitors());
       long counters = node.metrics().publishedByChannel().keySet().stream().filter(c -> c.startsWith("hk-many-"))
           .count();
       assertEquals(0L, counters, "per-channel counters left");

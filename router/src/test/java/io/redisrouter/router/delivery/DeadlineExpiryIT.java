@@ -56,7 +56,7 @@ class DeadlineExpiryIT {
         d -> d.envelope().id().equals("blocker") && d.envelope().attempt() == 1 ? null : d.ack()));
     assertInstanceOf(SubscribeReply.Subscribed.class,
         node.subscribe(WAIT_CHANNEL, group, subscriber));
-    long expiredBefore = node.metrics().expired.sum();
+    long expiredBefore = node.metrics().snapshot().expired();
 
     checker.sent("blocker");
     assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(node.kit(), node.router(),
@@ -117,7 +117,7 @@ class DeadlineExpiryIT {
       assertEquals(0, DeliveryITSupport.pendingCount(node.redis(), WAIT_CHANNEL, group), "pending entries");
       return null;
     });
-    assertEquals(1, node.metrics().expired.sum() - expiredBefore, "expired counted");
+    assertEquals(1, node.metrics().snapshot().expired() - expiredBefore, "expired counted");
 
     MessageChecker.Report report = checker.report();
     checker.logReport("messageExpiringWhileAllSlotsAreBusyIsDeadLetteredWithoutDelivery");

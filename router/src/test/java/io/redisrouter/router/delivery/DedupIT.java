@@ -55,7 +55,7 @@ class DedupIT {
     String channel = "dedup-same";
     MessageChecker checker = new MessageChecker();
     TestProbe<Received> deliveries = subscribe(channel);
-    long duplicatesBefore = node.metrics().publishDuplicates.sum();
+    long duplicatesBefore = node.metrics().snapshot().publishDuplicates();
 
     // one after the other
     String id = "order-42";
@@ -101,7 +101,7 @@ class DedupIT {
     deliveries.expectNoMessage(Duration.ofSeconds(1));
     assertEquals(2, DeliveryITSupport.xlen(node.redis(), RedisKeys.stream(channel)),
         "one stream entry per distinct id");
-    assertEquals(4, node.metrics().publishDuplicates.sum() - duplicatesBefore, "duplicates counted");
+    assertEquals(4, node.metrics().snapshot().publishDuplicates() - duplicatesBefore, "duplicates counted");
 
     MessageChecker.Report report = checker.report();
     checker.logReport("sameMessageIdPublishedTwiceIsWrittenAndDeliveredOnce");

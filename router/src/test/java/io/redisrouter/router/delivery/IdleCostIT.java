@@ -155,7 +155,7 @@ class IdleCostIT {
       long p50 = latenciesMs.get(latenciesMs.size() / 2);
       long max = latenciesMs.get(latenciesMs.size() - 1);
       log.info("doorbell: publish on node b to delivery on node a, 20 idle channels: p50 {} ms, max {} ms; all {};"
-          + " stream watch wake-ups {}", p50, max, latenciesMs, metricsA.watchWakeups.sum());
+          + " stream watch wake-ups {}", p50, max, latenciesMs, metricsA.snapshot().watchWakeups());
       // without the doorbell each would wait for the stream watch: about 0.5 s on average, up to 1 s
       assertTrue(max < 400, "woken by the doorbell, not by the watch: max " + max + " ms " + latenciesMs);
 
@@ -163,7 +163,7 @@ class IdleCostIT {
       String id = "raw-xadd";
       Envelope e = new Envelope(id, "idle-500", null, RouterTestSupport.payload(id, 16), null, Map.of(),
           Instant.now(), Instant.now().plusSeconds(60), 1);
-      long watchWakeups = metricsA.watchWakeups.sum();
+      long watchWakeups = metricsA.snapshot().watchWakeups();
       long written = System.nanoTime();
       redis.call("XADD", RedisKeys.stream("idle-500"), "*", RedisKeys.FIELD_ENVELOPE,
           new String(EnvelopeCodec.encodeJson(e), StandardCharsets.UTF_8));
@@ -173,8 +173,8 @@ class IdleCostIT {
       });
       long rawMs = (deliveredAt.get(id) - written) / 1_000_000;
       log.info("an entry written by something else than a router: delivered after {} ms (watch-interval {} ms),"
-          + " stream watch wake-ups {}", rawMs, WATCH.toMillis(), metricsA.watchWakeups.sum());
-      assertEquals(watchWakeups + 1, metricsA.watchWakeups.sum(), "the stream watch woke its subscription");
+          + " stream watch wake-ups {}", rawMs, WATCH.toMillis(), metricsA.snapshot().watchWakeups());
+      assertEquals(watchWakeups + 1, metricsA.snapshot().watchWakeups(), "the stream watch woke its subscription");
       assertTrue(rawMs <= WATCH.toMillis() + 500, "found within a watch-interval: " + rawMs + " ms");
     } finally {
       kitB.shutdownTestKit();

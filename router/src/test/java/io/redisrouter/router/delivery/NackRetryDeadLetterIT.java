@@ -52,8 +52,8 @@ class NackRetryDeadLetterIT {
         d -> d.nack("boom on attempt " + d.envelope().attempt(), false)));
     assertInstanceOf(SubscribeReply.Subscribed.class,
         node.subscribe(channel, "worker", subscriber));
-    long nackedBefore = node.metrics().nacked.sum();
-    long retriedBefore = node.metrics().retried.sum();
+    long nackedBefore = node.metrics().snapshot().nacked();
+    long retriedBefore = node.metrics().snapshot().retried();
 
     byte[] payload = RouterTestSupport.payload(id, 64);
     checker.sent(id);
@@ -124,8 +124,8 @@ class NackRetryDeadLetterIT {
     assertEquals(d.error(), dl.lastError());
     assertEquals("worker", dl.subscription());
 
-    assertEquals(MAX_ATTEMPTS, node.metrics().nacked.sum() - nackedBefore, "nacks counted");
-    assertEquals(MAX_ATTEMPTS - 1, node.metrics().retried.sum() - retriedBefore, "retries counted");
+    assertEquals(MAX_ATTEMPTS, node.metrics().snapshot().nacked() - nackedBefore, "nacks counted");
+    assertEquals(MAX_ATTEMPTS - 1, node.metrics().snapshot().retried() - retriedBefore, "retries counted");
 
     MessageChecker.Report report = checker.report();
     checker.logReport("retryableNackIsRetriedWithGrowingDelaysThenDeadLetteredAsMaxAttempts gaps=" + gaps);

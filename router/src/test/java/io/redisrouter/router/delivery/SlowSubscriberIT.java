@@ -68,7 +68,7 @@ class SlowSubscriberIT {
     }), "slow-subscriber", DispatcherSelector.blocking());
     assertInstanceOf(SubscribeReply.Subscribed.class, node.subscribe(CHANNEL, "slow", slow));
 
-    long handedBefore = node.metrics().handedToSubscribers.sum();
+    long handedBefore = node.metrics().snapshot().handedToSubscribers();
     long most = 0;
     long end = System.nanoTime() + RUN.toNanos();
     int published = 0;
@@ -80,7 +80,7 @@ class SlowSubscriberIT {
           RouterTestSupport.payload(id, 16)).withMessageId(id));
       assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
       checker.acked(id);
-      long inMailbox = node.metrics().handedToSubscribers.sum() - handedBefore - processed.get();
+      long inMailbox = node.metrics().snapshot().handedToSubscribers() - handedBefore - processed.get();
       most = Math.max(most, inMailbox);
       Thread.sleep(100); // the publisher's pace
     }
@@ -98,7 +98,7 @@ class SlowSubscriberIT {
     log.info("slow subscriber ({} ms a message) for {} s, {} published: processed {}, dead-lettered as expired {},"
         + " at most {} in its mailbox, {} skipped by the gate; started after the deadline {}, after its ack {};"
         + " {}", WORK.toMillis(), RUN.toSeconds(), published, processed.get(), report.deadLettered(), most,
-        node.metrics().deliveriesSkipped.sum(), afterDeadline.get(), afterAck.get(), report);
+        node.metrics().snapshot().deliveriesSkipped(), afterDeadline.get(), afterAck.get(), report);
     // the overload happened: the subscriber could not take everything
     assertTrue(report.deadLettered() > published / 4, "dead-lettered as expired: " + report.deadLettered());
     assertTrue(processed.get() > RUN.toSeconds() * 3, "processed: " + processed.get());

@@ -271,10 +271,11 @@ class ConnectionBudgetIT {
         + " in flight at once; {} messages x {} subscriptions each = {} deliveries in {} ms",
         maxConnections, PUBLISHERS, perSubscription.size(), samples.size(), minConnections, maxConnections,
         maxOthers.get(), counts.accepted.sum(), counts.rejected.sum(), counts.maxInFlight.get(),
-        PUBLISHERS * MESSAGES_PER_PUBLISHER, SUBSCRIPTIONS_PER_CHANNEL, metrics.delivered.sum(), loadMs);
+        PUBLISHERS * MESSAGES_PER_PUBLISHER, SUBSCRIPTIONS_PER_CHANNEL, metrics.snapshot().delivered(), loadMs);
     log.info("ConnectionBudgetIT router metrics: delivered={} acked={} ackTimeouts={} retried={} claimed={}",
-        metrics.delivered.sum(), metrics.acked.sum(), metrics.ackTimeouts.sum(), metrics.retried.sum(),
-        metrics.claimed.sum());
+        metrics.snapshot().delivered(), metrics.snapshot().acked(), metrics.snapshot().ackTimeouts(),
+        metrics.snapshot().retried(),
+        metrics.snapshot().claimed());
 
     // a reconnect: the router's connections are killed; sampled until it is back with its budget
     List<Integer> reconnectSamples = java.util.Collections.synchronizedList(new ArrayList<>());

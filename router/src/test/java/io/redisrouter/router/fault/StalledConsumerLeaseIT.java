@@ -201,13 +201,13 @@ class StalledConsumerLeaseIT {
           + " deadLettered={} ackedAndDead={} overlaps={} leasesLost(a)={}", TOTAL, acked.size(), byId.size(),
           handouts.size(), handouts.stream().filter(h -> h.router().equals("a")).count(),
           handouts.stream().filter(h -> h.router().equals("b")).count(), lost, duplicated, dead.size(),
-          ackedAndDead, overlaps, metricsA.leasesLost.sum());
+          ackedAndDead, overlaps, metricsA.snapshot().leasesLost());
       assertEquals(TOTAL, handedOutByB, "b took over every entry a held while stalled");
       assertEquals(List.of(), overlaps, "an entry was handed out by both routers inside one ack timeout");
       assertEquals(Set.of(), ackedAndDead, "entries both acked and dead-lettered");
       assertEquals(0, lost, "lost");
       assertTrue(logs.linesContaining("no answer to PING").size() > 0
-          || logs.linesContaining("lost the lease").size() > 0 || metricsA.leasesLost.sum() > 0,
+          || logs.linesContaining("lost the lease").size() > 0 || metricsA.snapshot().leasesLost() > 0,
           "a noticed the stall (PING) or the lost leases");
     } finally {
       kitA.shutdownTestKit();

@@ -390,7 +390,7 @@ class SubscriptionsHttpIT {
     String ch = "subs-restart";
     MessageChecker checker = new MessageChecker();
     try (RedisServer own = RedisServer.start()) {
-      RouterService first = RouterService.start("subscriptions-restart-1", config(own));
+      RouterService first = HttpTestSupport.awaitReady(RouterService.start("subscriptions-restart-1", config(own)));
       RouterService second = null;
       try {
         JsonNode created = createPull(first, "subs-restart", ch);

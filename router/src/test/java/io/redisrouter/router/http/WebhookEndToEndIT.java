@@ -98,8 +98,9 @@ class WebhookEndToEndIT {
       long t0 = System.nanoTime();
       scheduler.scheduleAtFixedRate(() -> log.info("progress after {} s: {} published, {} delivered, {} calls to"
           + " service B ({} errors), router in flight {}", secs(System.nanoTime() - t0),
-          node.service().runtime().metrics().publishAccepted.sum(), serviceB.okById().size(), serviceB.calls.size(),
-          serviceB.errorAnswers(), node.service().runtime().metrics().inFlight.sum()), 5, 5, TimeUnit.SECONDS);
+          node.service().runtime().metrics().snapshot().publishAccepted(), serviceB.okById().size(),
+          serviceB.calls.size(),
+          serviceB.errorAnswers(), node.service().runtime().metrics().snapshot().inFlight()), 5, 5, TimeUnit.SECONDS);
       AtomicLong publishRetries = new AtomicLong();
       List<Future<?>> publishing = new ArrayList<>();
       AtomicInteger nextBatch = new AtomicInteger();
@@ -129,19 +130,19 @@ class WebhookEndToEndIT {
       serviceB.stop();
       long downAt = System.nanoTime();
       int deliveredAtOutage = serviceB.okById().size();
-      long retriedBeforeOutage = node.service().runtime().metrics().retried.sum();
+      long retriedBeforeOutage = node.service().runtime().metrics().snapshot().retried();
       CompletableFuture<Long> backUp = new CompletableFuture<>();
       // retries counted from 1 s into the outage (past any backoff of an error answered before it) until B is back:
       // those can only come from calls that B, being down, refused
       long[] retriedInOutage = new long[2];
       int[] callsInOutage = new int[2];
       scheduler.schedule(() -> {
-        retriedInOutage[0] = node.service().runtime().metrics().retried.sum();
+        retriedInOutage[0] = node.service().runtime().metrics().snapshot().retried();
         callsInOutage[0] = serviceB.calls.size();
       }, 1000, TimeUnit.MILLISECONDS);
       scheduler.schedule(() -> {
         try {
-          retriedInOutage[1] = node.service().runtime().metrics().retried.sum();
+          retriedInOutage[1] = node.service().runtime().metrics().snapshot().retried();
           callsInOutage[1] = serviceB.calls.size();
           serviceB.restart(); // on the same port
           backUp.complete(System.nanoTime());
@@ -155,7 +156,7 @@ class WebhookEndToEndIT {
       for (Future<?> f : publishing) f.get(WAIT.toSeconds(), TimeUnit.SECONDS);
       long published = System.nanoTime();
       long upAt = backUp.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-      long retriedDuringOutage = node.service().runtime().metrics().retried.sum() - retriedBeforeOutage;
+      long retriedDuringOutage = node.service().runtime().metrics().snapshot().retried() - retriedBeforeOutage;
 
       // every accepted message answered 2xx at least once
       probe.awaitAssert(WAIT, () -> {

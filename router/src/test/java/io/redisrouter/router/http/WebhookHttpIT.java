@@ -193,22 +193,22 @@ class WebhookHttpIT {
     try (WebhookReceiver hook = WebhookReceiver.start(8, c -> c.attempt() == 1 ? WebhookReceiver.NO_ANSWER : 200)) {
       createWebhook(node.service(), "wh-timeout-sub", "wh-timeout", hook.url(), 300, 4);
       var metrics = node.service().runtime().metrics();
-      long nacksBefore = metrics.nacked.sum();
-      long timeoutsBefore = metrics.ackTimeouts.sum();
+      long nacksBefore = metrics.snapshot().nacked();
+      long timeoutsBefore = metrics.snapshot().ackTimeouts();
       String id = publish(node.service(), "wh-timeout", "\"are you there\"");
       await(() -> assertEquals(1, hook.callsFor(id)));
       long firstCall = hook.callsOf(id).get(0).receivedNanos();
       // the webhook timeout (300 ms), not the 2 s ack timeout, ends the first attempt: a nack at about 300 ms
       long nackMs = -1;
       while (nackMs < 0 && System.nanoTime() - firstCall < TimeUnit.SECONDS.toNanos(5)) {
-        if (metrics.nacked.sum() > nacksBefore) nackMs = (System.nanoTime() - firstCall) / 1_000_000;
+        if (metrics.snapshot().nacked() > nacksBefore) nackMs = (System.nanoTime() - firstCall) / 1_000_000;
         else
           java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // polling with a deadline, 1 ms steps
       }
       long nackedAfter = nackMs;
       assertTrue(nackedAfter >= 290 && nackedAfter < 1500, "the unanswered call was nacked " + nackedAfter
           + " ms after it started (webhook timeout 300 ms, ack timeout 2000 ms)");
-      assertEquals(timeoutsBefore, metrics.ackTimeouts.sum(), "no ack timeout ended it");
+      assertEquals(timeoutsBefore, metrics.snapshot().ackTimeouts(), "no ack timeout ended it");
 
       await(() -> assertEquals(1, hook.okFor(id)));
       awaitSettled(node.service(), "wh-timeout-sub");

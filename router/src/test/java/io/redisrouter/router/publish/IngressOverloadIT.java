@@ -280,8 +280,8 @@ class IngressOverloadIT {
     assertEquals(0, report.lost(), () -> "accepted but not in the stream: " + checker.lostIds());
     assertEquals(0, report.unexpected());
     // the router's own counters agree with the replies (warm-up and marker included)
-    assertEquals(accepted + 2, node.metrics().publishAccepted.sum());
-    assertEquals(overloaded + unavailable, node.metrics().publishRejected.sum());
+    assertEquals(accepted + 2, node.metrics().snapshot().publishAccepted());
+    assertEquals(overloaded + unavailable, node.metrics().snapshot().publishRejected());
   }
 
   private static String mb(long bytes) {
