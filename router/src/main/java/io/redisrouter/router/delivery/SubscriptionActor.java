@@ -25,6 +25,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 import java.nio.charset.StandardCharsets;
@@ -54,11 +55,14 @@ import java.util.concurrent.ThreadLocalRandom;
  * (a nack, or no ack in time), a supervised {@link DeliveryActor} child takes the entry over and its supervisor
  * retries with backoff, one incarnation per attempt; entries taken over from other consumers start with a child.
  *
- * <p>Size: about 1,070 lines, far above the ~400 the project aims at. Its Redis calls are in {@link ConsumerCalls};
- * what is left is one state machine (held entries, gates, leases, claims, the group phase) whose pieces are still
- * read and changed together in most handlers. Splitting it (a pure held-entries table, the claim schedule, the group
- * phase as its own stashing behavior) is open work: a first attempt at the stashing group phase delivered a held
- * entry again after a group restore under load and was taken back.
+ * <p>Two behaviors: the group phase ({@link #groupPhase}: the consumer group is created at start, or restored after
+ * Redis answered NOGROUP; new subscribers wait in a stash, nothing is read or claimed) and the active one
+ * ({@link #createReceive}). Its Redis calls are in {@link ConsumerCalls}, its subscribers and their gates in
+ * {@link Subscribers}.
+ *
+ * <p>Size: about 1,090 lines, far above the ~400 the project aims at: what is left is one state machine (held
+ * entries, leases, reads and claims sharing one {@code max-in-flight} budget) whose pieces are read and changed
+ * together in most handlers. Splitting it further (a pure held-entries table, the claim schedule) is open work.
  */
 public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.Command> {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SubscriptionActor.class);
@@ -151,6 +155,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** Backoff of the restarts after a failure (an exception in the actor, whatever its cause). */
   static final Duration RESTART_MIN_BACKOFF = Duration.ofMillis(200);
   static final Duration RESTART_MAX_BACKOFF = Duration.ofSeconds(10);
+  /**
+   * What waits for the consumer group: the subscribers added before it exists (one message each, so far more than a
+   * node ever has on one subscription).
+   */
+  static final int STASH_CAPACITY = 10_000;
 
   /**
    * The supervised subscription: an exception restarts it with backoff (200 ms to 10 s, 20% jitter, without limit).
@@ -174,8 +183,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         metrics.recordFailureRecovered();
         reattach.accept(ctx.getSelf());
       }
-      return Behaviors.withTimers(timers -> new SubscriptionActor(ctx, timers, channel, subscription, policy,
-          consumerSettings, nodeId, handle, wakeups, metrics));
+      return Behaviors.withTimers(timers -> Behaviors.<Command>withStash(STASH_CAPACITY,
+          stash -> new SubscriptionActor(ctx, timers, stash, channel, subscription, policy, consumerSettings, nodeId,
+              handle, wakeups, metrics).groupPhase(false)));
     }))
         .onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(RESTART_MIN_BACKOFF, RESTART_MAX_BACKOFF,
             0.2).withResetBackoffAfter(Duration.ofSeconds(30)));
@@ -195,22 +205,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final Runnable wake;
   private final DeliveryActor.Source source;
 
-  private final List<ActorRef<Delivery>> subscribers = new ArrayList<>();
-  /** The gate in front of each subscriber (demand-driven delivery, stale work dropped before it is handed over). */
-  private final Map<ActorRef<Delivery>, ActorRef<Object>> gates = new HashMap<>();
+  /** The local subscribers and their gates. */
+  private final Subscribers subscribers;
   /** The attempts going on, and when each reached its subscriber (shared with the gates and delivery actors). */
   private final LiveDeliveries live = new LiveDeliveries();
   /** Entry id to the delivery id of the attempt its delivery actor made last. */
   private final Map<String, String> childAttempts = new HashMap<>();
-  private int nextSubscriber;
-  /** Each gated subscriber's prefetch. */
-  private final Map<ActorRef<Delivery>, Integer> prefetches = new HashMap<>();
-  /**
-   * Entries just handed to a gate that has no room for them yet: their delivery count in Redis is lowered by one
-   * (in one script after this step), so that an entry read but never handed over does not burn an attempt should
-   * this node crash; the lease renewals keep the counts true afterwards. Pairs: entry id, delivery count.
-   */
-  private final List<String> waitingMarks = new ArrayList<>();
   private final Map<String, ActorRef<Object>> inFlight = new HashMap<>();
   /** First attempts made here, in the order they were sent (so the oldest is the first to time out). */
   private final java.util.LinkedHashMap<String, Inline> inline = new java.util.LinkedHashMap<>();
@@ -222,12 +222,14 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * returns one of them (it was idle past the ack timeout before the XACK ran) must not deliver it again.
    */
   private final Set<String> settling = new HashSet<>();
-  private final List<ActorRef<SubscribeReply>> waitingForGroup = new ArrayList<>();
-  private boolean groupReady;
-  /** An ensureGroup call is on its way (at most one at a time). */
-  private boolean ensuring;
-  /** The group was found gone (NOGROUP) since it was last ready: creating it now is a restore. */
-  private boolean groupLost;
+  /** The subscribers added while the consumer group is being created (answered once it exists). */
+  private final StashBuffer<Command> stash;
+  /**
+   * In the group phase ({@link #groupPhase}): no read or claim runs (they need the group); set and cleared only on
+   * entering and leaving that behavior.
+   */
+  private boolean awaitingGroup;
+  private Receive<Command> active;
   private boolean reading;
   private boolean claiming;
   private boolean acking;
@@ -259,11 +261,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final Runnable watched;
   private final ConsumerCalls calls;
 
-  private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, String channel,
+  private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, StashBuffer<Command> stash,
+      String channel,
       String subscription, ChannelPolicy policy, ConsumerSettings consumerSettings,
       String nodeId, RedisHandle handle, Wakeups wakeups, RouterMetrics metrics) {
     super(ctx);
     this.timers = timers;
+    this.stash = stash;
     this.channel = channel;
     this.subscription = subscription;
     this.policy = policy;
@@ -278,6 +282,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     this.consumer = nodeId + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x10000, 0xfffff));
     this.source = new DeliveryActor.Source(handle, stream, subscription, consumer, live);
     this.calls = new ConsumerCalls(handle, stream, deadStream, subscription, consumer);
+    this.subscribers = new Subscribers(live, policy.maxInFlight());
     this.inlineAnswers = ctx.messageAdapter(DeliveryAck.class, InlineAnswer::new);
     this.ackTimeoutNanos = policy.ackTimeout().toNanos();
     ActorRef<Command> self = ctx.getSelf();
@@ -293,11 +298,16 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     };
     handle.addDoorbellListener(channel, doorbell);
     handle.registerConsumer(stream, subscription, consumer);
-    ensureGroup();
   }
 
+  /** The behavior once the consumer group exists: reads, claims, deliveries, acks. */
   @Override
   public Receive<Command> createReceive() {
+    if (active == null) active = activeReceive();
+    return active;
+  }
+
+  private Receive<Command> activeReceive() {
     return newReceiveBuilder()
         .onMessage(AddSubscriber.class, this::onAdd)
         .onMessage(InjectedFailure.class, f -> {
@@ -309,7 +319,6 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessage(DeliverRequest.class, this::onDeliverRequest)
         .onMessage(Outcome.class, this::onOutcome)
         .onMessage(ChildStopped.class, this::onChildStopped)
-        .onMessage(GroupReady.class, this::onGroupReady)
         .onMessage(ReadDone.class, this::onReadDone)
         .onMessage(ClaimDone.class, this::onClaimDone)
         .onMessage(AckDone.class, this::onAckDone)
@@ -327,12 +336,51 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessageEquals(Tick.CLAIM, this::checkClaim)
         .onMessage(ClaimCheck.class, this::onClaimCheck)
         .onMessageEquals(Tick.RENEW, this::renew)
-        .onMessageEquals(Tick.ENSURE_GROUP, () -> {
-          ensureGroup();
-          return this;
-        })
         .onSignal(PreRestart.class, s -> released())
         .onSignal(PostStop.class, s -> released())
+        .build();
+  }
+
+  /**
+   * The group phase: the consumer group is being created (at start) or restored (Redis answered NOGROUP). What
+   * needs the group waits: new subscribers are stashed and answered once it exists; reads, wake-ups and claim ticks
+   * are left to the read and the claim that follow its creation. What concerns entries already held goes on
+   * (answers, retries, acks, lease renewals, subscribers leaving), through the same handlers as once ready.
+   */
+  private Behavior<Command> groupPhase(boolean restore) {
+    awaitingGroup = true;
+    ensureGroup();
+    return newReceiveBuilder()
+        .onMessage(GroupReady.class, g -> onGroupReady(g, restore))
+        .onMessage(AddSubscriber.class, a -> {
+          stash.stash(a);
+          return Behaviors.same();
+        })
+        .onMessage(RemoveSubscriber.class, r -> stash.anyMatch(m -> m instanceof AddSubscriber a
+            && a.subscriber().equals(r.subscriber())), r -> {
+              stash.stash(r); // after its own stashed AddSubscriber
+              return Behaviors.same();
+            })
+        .onMessageEquals(Tick.ENSURE_GROUP, () -> {
+          ensureGroup();
+          return Behaviors.same();
+        })
+        .onMessageEquals(Tick.POLL, Behaviors::same)
+        .onMessageEquals(Tick.WAKE, Behaviors::same)
+        .onMessageEquals(Tick.CLAIM, Behaviors::same)
+        .onMessage(ClaimCheck.class, c -> Behaviors.same())
+        .onMessage(Command.class, m -> {
+          Behavior<Command> next = createReceive().receiveMessage(m);
+          return next == this ? Behaviors.same() : next; // stays in the phase, unless it stopped
+        })
+        .onSignal(PreRestart.class, s -> {
+          released();
+          return Behaviors.same();
+        })
+        .onSignal(PostStop.class, s -> {
+          released();
+          return Behaviors.same();
+        })
         .build();
   }
 
@@ -356,20 +404,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   // ---- subscribers ------------------------------------------------------------------------------------------------
 
   private Behavior<Command> onAdd(AddSubscriber a) {
-    if (!subscribers.contains(a.subscriber())) {
-      subscribers.add(a.subscriber());
-      if (a.prefetch() < policy.maxInFlight()) {
-        gates.put(a.subscriber(), getContext().spawnAnonymous(SubscriberGate.create(a.subscriber(),
-            Math.max(1, a.prefetch()), policy.ackTimeout(), live, metrics)));
-        prefetches.put(a.subscriber(), Math.max(1, a.prefetch()));
-      } // else no gate: it may hold all max-in-flight deliveries (the router's HTTP consumers), they go straight to it
+    if (subscribers.add(a.subscriber(), a.prefetch(), prefetch -> getContext().spawnAnonymous(
+        SubscriberGate.create(a.subscriber(), prefetch, policy.ackTimeout(), live, metrics)))) {
       getContext().watchWith(a.subscriber(), new SubscriberGone(a.subscriber()));
     }
-    if (groupReady) {
-      a.replyTo().tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE));
-    } else {
-      waitingForGroup.add(a.replyTo()); // answered once the consumer group exists: from then on nothing is missed
-    }
+    // the consumer group exists (added in the group phase, this waited in the stash): from now on nothing is missed
+    a.replyTo().tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE));
     return read();
   }
 
@@ -380,10 +420,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private Behavior<Command> removeSubscriber(ActorRef<Delivery> s) {
+    ActorRef<Object> gate = subscribers.gateOf(s);
     if (subscribers.remove(s)) {
       getContext().unwatch(s);
-      ActorRef<Object> gate = gates.remove(s);
-      prefetches.remove(s);
       if (gate != null) {
         getContext().stop(gate);
         handAgain(gate);
@@ -405,9 +444,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   // ---- consumer group ---------------------------------------------------------------------------------------------
 
+  /** One call at a time: on entering the group phase, then after each failed one (the ENSURE_GROUP timer). */
   private void ensureGroup() {
-    if (ensuring) return;
-    ensuring = true;
     // at the last entry this node read or claimed in the group when it knows one (a group Redis lost is made again
     // without skipping anything written after it); a new subscription starts with what is published from now on
     CompletionStage<ConsumerGroups.Ensured> f = handle.awaitUp(Duration.ofSeconds(5))
@@ -416,12 +454,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   /** Redis answered NOGROUP: the stream or the consumer group is gone (lost by Redis, or deleted by someone). */
-  private void onGroupGone(String command) {
-    if (!groupReady) {
-      return; // already being restored
+  private Behavior<Command> onGroupGone(String command) {
+    if (awaitingGroup) {
+      return this; // already being restored (a read or claim that was out when it went)
     }
-    groupReady = false;
-    groupLost = true;
     String oldest = null;
     for (String id : inline.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
     for (String id : inFlight.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
@@ -436,23 +472,22 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
                 + (inFlight.size() + inline.size())
                 + " entries in flight here are read into it again, so that their acks"
                 + " and retries work; entries after them acknowledged already may be delivered again");
-    ensureGroup();
+    return groupPhase(true);
   }
 
   private static String positionText(String id) {
     return id == null ? "none known: at the end of the stream" : "entry " + id;
   }
 
-  private Behavior<Command> onGroupReady(GroupReady g) {
-    ensuring = false;
+  private Behavior<Command> onGroupReady(GroupReady g, boolean restore) {
     if (g.error() != null) {
       getContext().getLog().warn("subscription '{}' of channel '{}': cannot create consumer group ({}); retrying",
           subscription, channel, describe(g.error()));
       timers.startSingleTimer(Tick.ENSURE_GROUP, Duration.ofSeconds(1));
-      return this;
+      return Behaviors.same();
     }
     ConsumerGroups.Ensured e = g.ensured();
-    if (e.created() && (groupLost || !"$".equals(e.at()))) {
+    if (e.created() && (restore || !"$".equals(e.at()))) {
       // the group was there (this node read from it, or it answered NOGROUP) and Redis no longer had it
       metrics.stateRestored(handle.instance(), RouterMetrics.RESTORED_GROUP, 1);
       getContext().getLog().warn("redis instance '{}' had lost consumer group '{}' of channel '{}' (a restart"
@@ -460,13 +495,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
           + " are delivered, what Redis lost before it is gone", handle.instance(), subscription, channel,
           "$".equals(e.at()) ? "the end of the stream (no entry read here yet)" : "entry " + e.at());
     }
-    groupLost = false;
-    groupReady = true;
-    waitingForGroup.forEach(r -> r.tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE)));
-    waitingForGroup.clear();
+    awaitingGroup = false;
     scheduleClaimCheck(claimDelay);
     claim(); // first take over what crashed consumers left behind
-    return read();
+    read();
+    return stash.unstashAll(this); // the subscribers that waited for the group
   }
 
   /** How often the ack timeouts of first attempts are checked: 1/20 of the ack timeout, 5 ms to 1 s. */
@@ -501,7 +534,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       watchedAt = null;
     }
     Duration soon = policy.ackTimeout().plus(consumerSettings.claimInterval());
-    if (groupReady && claimCheckAt - (System.nanoTime() + soon.toNanos()) > 0) scheduleClaimCheck(soon);
+    if (claimCheckAt - (System.nanoTime() + soon.toNanos()) > 0) scheduleClaimCheck(soon);
     return read();
   }
 
@@ -514,7 +547,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (claimDue || claiming) {
       return claim(); // a take-over goes first; the read follows once the claim scan is done
     }
-    if (!groupReady || reading || subscribers.isEmpty() || room() <= 0) {
+    if (awaitingGroup || reading || subscribers.isEmpty() || room() <= 0) {
       return this;
     }
     int count = room();
@@ -534,7 +567,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       Throwable c = unwrap(r.error());
       verifyNext = true; // what happened meanwhile is unknown
       if (ConsumerGroups.isNoGroup(c)) {
-        onGroupGone("XREADGROUP");
+        return onGroupGone("XREADGROUP");
       } else {
         getContext().getLog().debug("subscription '{}': read failed: {}", subscription, describe(c));
         // read again soon (doubling while it fails); a reconnect wakes every subscription at once anyway
@@ -608,11 +641,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (attempt == 1 && !subscribers.isEmpty()) {
       // the fast path: the first attempt of a new entry is made here
       String deliveryId = DeliveryIds.of(streamId, 1);
-      ActorRef<Delivery> target = nextTarget();
       inline.put(streamId, new Inline(envelope, deliveryId));
       if (!timers.isTimerActive(Sweep.INSTANCE)) timers.startTimerWithFixedDelay(Sweep.INSTANCE, sweepInterval());
       metrics.recordDelivered();
-      handTo(target, new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
+      subscribers.deliver(new Delivery(envelope.withAttempt(1), subscription, deliveryId, true, inlineAnswers));
       return;
     }
     spawnDelivery(streamId, envelope, attempt, null);
@@ -740,24 +772,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (subscribers.isEmpty()) {
       return this; // we are stopping; the entry stays pending
     }
-    ActorRef<Delivery> target = nextTarget();
     metrics.recordDelivered();
     String previous = childAttempts.put(d.streamId(), d.deliveryId());
     if (previous != null) live.end(previous);
-    handTo(target, new Delivery(d.envelope(), subscription, d.deliveryId(), true, d.replyTo()));
+    subscribers.deliver(new Delivery(d.envelope(), subscription, d.deliveryId(), true, d.replyTo()));
     flushWaitingMarks();
     return this;
-  }
-
-  /** Round robin among the subscribers, skipping those whose gate is full while another has room. */
-  private ActorRef<Delivery> nextTarget() {
-    int n = subscribers.size();
-    for (int i = 0; i < n; i++) {
-      ActorRef<Delivery> s = subscribers.get(Math.floorMod(nextSubscriber++, n));
-      ActorRef<Object> gate = gates.get(s);
-      if (gate == null || live.assigned(gate) < prefetches.getOrDefault(s, 1)) return s;
-    }
-    return subscribers.get(Math.floorMod(nextSubscriber++, n));
   }
 
   /**
@@ -769,38 +789,20 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     for (Map.Entry<String, Inline> e : inline.entrySet()) {
       Inline in = e.getValue();
       if (live.gateOf(in.deliveryId()) != gate || live.isHandedOver(in.deliveryId())) continue;
-      handTo(nextTarget(), new Delivery(in.envelope().withAttempt(1), subscription, in.deliveryId(), true,
+      subscribers.deliver(new Delivery(in.envelope().withAttempt(1), subscription, in.deliveryId(), true,
           inlineAnswers));
     }
     flushWaitingMarks();
   }
 
-  /** Through the subscriber's gate, or straight to it when it has none (it takes up to max-in-flight). */
-  private void handTo(ActorRef<Delivery> target, Delivery d) {
-    ActorRef<Object> gate = gates.get(target);
-    if (gate == null) {
-      live.start(d.deliveryId(), target);
-      live.handedOver(d.deliveryId());
-      target.tell(d);
-    } else {
-      if (live.start(d.deliveryId(), gate) > prefetches.getOrDefault(target, 1)) {
-        waitingMarks.add(DeliveryIds.entry(d.deliveryId()));
-        waitingMarks.add(Integer.toString(attemptOf(d.deliveryId()) - 1));
-      }
-      gate.tell(d);
-    }
-  }
-
-  private static int attemptOf(String deliveryId) {
-    int hash = deliveryId.lastIndexOf('#');
-    return hash < 0 ? 1 : Integer.parseInt(deliveryId.substring(hash + 1));
-  }
-
-  /** Sends the delivery counts of the entries that went to wait in a gate (see {@link #waitingMarks}). */
+  /**
+   * Lowers by one the delivery counts in Redis of the entries that went to wait in a gate (in one script), so that an
+   * entry read but never handed over does not burn an attempt should this node crash; the lease renewals keep the
+   * counts true afterwards.
+   */
   private void flushWaitingMarks() {
-    if (waitingMarks.isEmpty()) return;
-    String[] pairs = waitingMarks.toArray(new String[0]);
-    waitingMarks.clear();
+    String[] pairs = subscribers.drainWaitingMarks();
+    if (pairs.length == 0) return;
     calls.claimOwned("SET", pairs).whenComplete((owned, err) -> {
       if (err != null) { // the next lease renewal sets the counts
         log.debug("subscription '{}': could not lower the delivery count of {} waiting entries: {}", subscription,
@@ -938,7 +940,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    */
   private int deliveryCount(String deliveryId) {
     if (deliveryId == null || !live.isCurrent(deliveryId)) return -1;
-    int attempt = attemptOf(deliveryId);
+    int attempt = Subscribers.attemptOf(deliveryId);
     return live.isHandedOver(deliveryId) ? attempt : attempt - 1;
   }
 
@@ -989,9 +991,9 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * {@code idle-claim-max}, or sooner after a write to the channel. A scan in progress goes on at once.
    */
   private Behavior<Command> checkClaim() {
-    if (!"0-0".equals(claimCursor) || !groupReady) {
+    if (!"0-0".equals(claimCursor)) {
       scheduleClaimCheck(claimDelay);
-      claimDue = groupReady;
+      claimDue = true;
       return claim();
     }
     getContext().pipeToSelf(calls.pendingSummary(), ClaimCheck::new);
@@ -1021,7 +1023,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private Behavior<Command> claim() {
-    if (!groupReady || claiming || reading || subscribers.isEmpty() || room() <= 0) {
+    if (awaitingGroup || claiming || reading || subscribers.isEmpty() || room() <= 0) {
       return this; // still due: the next freed room (or the end of the read in progress) runs it
     }
     int count = room();
@@ -1038,7 +1040,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (c.error() != null) {
       claimDue = false; // tried again at the next claim tick; reads go on meanwhile
       if (ConsumerGroups.isNoGroup(c.error())) {
-        onGroupGone("XAUTOCLAIM");
+        return onGroupGone("XAUTOCLAIM");
       } else {
         getContext().getLog().debug("subscription '{}': claim failed: {}", subscription, describe(c.error()));
       }

@@ -129,6 +129,29 @@ class ConsumerGroupLossIT {
         + " restore: delivered again {}, lost 0", again.size());
   }
 
+  @Test
+  void aSubscriberAddedWhileTheGroupIsBeingCreatedIsAnsweredOnceItExists() {
+    String channel = "group.phase";
+    String stream = RedisKeys.stream(channel);
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<SubscribeReply> replies = node.kit().createTestProbe();
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Delivery> sub = node.kit().createTestProbe();
+    node.redis().pause(); // the fault: Redis does not answer, so the consumer group cannot be created yet
+    try {
+      node.router().tell(new io.redisrouter.protocol.RouterCommand.Subscribe(channel, "phase", sub.getRef(),
+          replies.getRef(), io.redisrouter.protocol.RouterCommand.Subscribe.DEFAULT_PREFETCH));
+      replies.expectNoMessage(Duration.ofMillis(500)); // the subscriber waits in the group phase's stash
+    } finally {
+      node.redis().resume();
+    }
+    assertInstanceOf(SubscribeReply.Subscribed.class, replies.receiveMessage(Duration.ofSeconds(10)));
+    assertEquals(1L, groups(stream), "answered once the group exists");
+    assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(node.kit(), node.router(),
+        PublishRequest.of(channel, RouterTestSupport.payload("after-phase", 64)).withMessageId("after-phase")));
+    Delivery d = sub.receiveMessage(Duration.ofSeconds(10));
+    assertEquals("after-phase", d.envelope().id());
+    d.replyTo().tell(d.ack());
+  }
+
   private static long groups(String stream) {
     return node.redis().callList("XINFO", "GROUPS", stream).size();
   }
