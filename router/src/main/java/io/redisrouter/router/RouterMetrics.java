@@ -1,7 +1,5 @@
 package io.redisrouter.router;
 
-import io.prometheus.metrics.core.metrics.Histogram;
-
 import java.time.Instant;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -224,13 +222,7 @@ public final class RouterMetrics {
   private final Map<String, RateCounter> publishedByChannel = new ConcurrentHashMap<>();
   private final Map<String, RateCounter> ackedByChannel = new ConcurrentHashMap<>();
   /** Seconds from the publish (the router accepted it) to the subscriber's ack; exposed at /metrics. */
-  private final Histogram publishToAck = Histogram.builder()
-      .name("redis_router_publish_to_ack_seconds")
-      .help("Time from the publish (accepted by a router) to the subscriber's ack, in seconds")
-      .classicOnly()
-      .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900,
-          3600)
-      .build();
+  private final LatencyHistogram publishToAck = new LatencyHistogram();
 
   /**
    * Accepted publishes of {@code channel} on this node (total and recent rate). One counter per channel seen, kept
@@ -294,8 +286,8 @@ public final class RouterMetrics {
     publishToAck.observe(Math.max(0, ms) / 1000.0); // another node's clock may be ahead: never negative
   }
 
-  /** The publish-to-ack latency histogram (a Prometheus collector, registered by the metrics endpoint). */
-  public Histogram publishToAckHistogram() {
+  /** The publish-to-ack latency histogram (exposed by the service's metrics endpoint). */
+  public LatencyHistogram publishToAck() {
     return publishToAck;
   }
 

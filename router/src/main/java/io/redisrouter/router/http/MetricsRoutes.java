@@ -4,6 +4,9 @@ import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import io.redisrouter.router.LatencyHistogram;
 import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterRuntime;
 import io.redisrouter.router.redis.RedisHandle;
@@ -115,7 +118,14 @@ public final class MetricsRoutes extends RouteSupport {
         .labelNames("instance", "what")
         .callback(cb -> m.stateRestored().forEach((k, v) -> cb.call(v.sum(), k.instance(), k.what())))
         .register(registry);
-    registry.register(m.publishToAckHistogram());
+    LatencyHistogram publishToAck = m.publishToAck();
+    registry.register(() -> HistogramSnapshot.builder().name("redis_router_publish_to_ack_seconds")
+        .help("Time from the publish (accepted by a router) to the subscriber's ack, in seconds")
+        .dataPoint(HistogramSnapshot.HistogramDataPointSnapshot.builder()
+            .classicHistogramBuckets(ClassicHistogramBuckets.of(publishToAck.upperBounds(), publishToAck.counts()))
+            .sum(publishToAck.sum())
+            .build())
+        .build());
   }
 
   private void counter(String name, String help, java.util.function.ToLongFunction<RouterMetrics.Snapshot> value) {
