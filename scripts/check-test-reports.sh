@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=0
 classes=0
-for module in protocol cluster-config router bench; do
+for module in protocol cluster-config router service examples/embedded bench; do
   [ -d "$module/src/test/java" ] || continue
   while IFS= read -r file; do
     grep -q 'abstract class' "$file" && continue

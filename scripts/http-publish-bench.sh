@@ -22,7 +22,7 @@ trap cleanup EXIT
 mvn -q -B -ntp install -DskipTests
 export ROUTER_HTTP_TOKEN=bench-token
 ROUTER_REDIS_URI="redis://127.0.0.1:$REDIS_PORT" ROUTER_HTTP_PORT=$HTTP_PORT ROUTER_EMBEDDED_REDIS=false \
-  MAVEN_OPTS="-Xmx1g" mvn -q -B -ntp -pl router exec:java > "$WORK/router.log" 2>&1 &
+  MAVEN_OPTS="-Xmx1g" mvn -q -B -ntp -pl service exec:java > "$WORK/router.log" 2>&1 &
 SVC_PID=$!
 for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$HTTP_PORT/health/ready" >/dev/null 2>&1 && break

@@ -222,6 +222,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
    * returns one of them (it was idle past the ack timeout before the XACK ran) must not deliver it again.
    */
   private final Set<String> settling = new HashSet<>();
+  /**
+   * Entries held here when the consumer group was lost: the restored group has them in no pending list until a read
+   * takes them in again, so a lease renewal meanwhile would find them "no longer ours". Until a read returns them,
+   * such an answer is not a lost lease.
+   */
+  private final Set<String> awaitingReRead = new HashSet<>();
   /** The subscribers added while the consumer group is being created (answered once it exists). */
   private final StashBuffer<Command> stash;
   /**
@@ -398,6 +404,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     inline.clear();
     live.clear();
     childAttempts.clear();
+    awaitingReRead.clear();
     return this;
   }
 
@@ -462,6 +469,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     for (String id : inline.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
     for (String id : inFlight.keySet()) if (oldest == null || StreamIds.compare(id, oldest) < 0) oldest = id;
     if (oldest != null) handle.lowerGroupPosition(stream, subscription, oldest);
+    awaitingReRead.addAll(inline.keySet());
+    awaitingReRead.addAll(inFlight.keySet());
     getContext().getLog().warn("redis instance '{}': consumer group '{}' of channel '{}' is gone ({} answered"
         + " NOGROUP: Redis lost it, or it was deleted); creating it again {} ({}){}", handle.instance(),
         subscription, channel, command,
@@ -589,6 +598,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       knownHead = maxId(knownHead, last);
     }
     for (StreamMessage<String, byte[]> m : r.messages()) {
+      awaitingReRead.remove(m.getId()); // in the restored group's pending list again, if it was held here
       start(m.getId(), m.getBody(), 1);
     }
     flushWaitingMarks();
@@ -865,7 +875,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private Behavior<Command> onAckDone(AckDone a) {
     acking = false;
-    for (String id : a.ids()) settling.remove(id);
+    for (String id : a.ids()) {
+      settling.remove(id);
+      awaitingReRead.remove(id); // done with: no lease to keep
+    }
     if (a.error() != null) {
       getContext().getLog().warn("subscription '{}': XACK of {} entries failed ({}); they stay pending and will be"
           + " delivered again (duplicates)", subscription, a.ids().length, describe(a.error()));
@@ -888,6 +901,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private Behavior<Command> onDeadLetterDone(DeadLetterDone d) {
     settling.remove(d.streamId());
+    awaitingReRead.remove(d.streamId());
     if (d.error() != null) {
       getContext().getLog().warn("subscription '{}': dead-lettering {} ({}) failed: {}; it stays pending and is"
           + " handled again after the ack timeout", subscription, d.streamId(), d.reason(), describe(d.error()));
@@ -960,7 +974,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     int lost = 0;
     for (String id : r.held()) {
-      if (owned.contains(id) || settling.contains(id)) continue;
+      if (owned.contains(id) || settling.contains(id) || awaitingReRead.contains(id)) continue;
       Inline gone = inline.remove(id);
       if (gone != null) {
         live.end(gone.deliveryId());

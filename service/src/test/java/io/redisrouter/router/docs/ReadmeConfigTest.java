@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The configuration reference (docs/configuration.md) stays true: its block of the core keys is cluster-config's
- * reference.conf as it is, every key of the router module's reference.conf ({@code redis-router.http},
+ * reference.conf as it is, every key of the service module's reference.conf ({@code redis-router.http},
  * {@code redis-router.service}) is described in it, and every {@code redis-router.} key that README or the docs name
  * exists in one of the two reference.conf files.
  */
@@ -50,7 +50,7 @@ class ReadmeConfigTest {
   @Test
   void everyRouterModuleKeyIsDescribed() throws IOException {
     String readme = read(CONFIG_DOC);
-    Config router = ConfigFactory.parseFile(ROOT.resolve("router/src/main/resources/reference.conf").toFile());
+    Config router = ConfigFactory.parseFile(ROOT.resolve("service/src/main/resources/reference.conf").toFile());
     List<String> keys = router.getConfig("redis-router").entrySet().stream().map(Map.Entry::getKey).sorted().toList();
     assertTrue(keys.size() > 10, "keys read: " + keys);
     for (String key : keys) {
@@ -60,13 +60,13 @@ class ReadmeConfigTest {
       boolean named = false;
       for (String form : List.of(full, key, relative))
         named |= readme.contains("`" + form) || readme.contains(form + " =");
-      assertTrue(named, full + " (router/src/main/resources/reference.conf) is not described in " + CONFIG_DOC);
+      assertTrue(named, full + " (service/src/main/resources/reference.conf) is not described in " + CONFIG_DOC);
     }
   }
 
   @Test
   void everyKeyTheDocumentsNameExists() throws IOException {
-    Config all = ConfigFactory.parseFile(ROOT.resolve("router/src/main/resources/reference.conf").toFile())
+    Config all = ConfigFactory.parseFile(ROOT.resolve("service/src/main/resources/reference.conf").toFile())
         .withFallback(ConfigFactory.parseFile(ROOT.resolve("cluster-config/src/main/resources/reference.conf")
             .toFile()));
     java.util.Set<String> blocks = all.getConfig("redis-router").root().keySet();
