@@ -216,11 +216,7 @@ class ConnectionBudgetIT {
             + counts.accepted.sum() + ", rejected " + counts.rejected.sum());
         return null;
       });
-      probe.awaitAssert(Duration.ofSeconds(40), () -> {
-        MessageChecker.Report r = checker.report();
-        assertEquals(0, r.lost(), () -> r + " first lost: " + checker.lostIds().stream().limit(10).toList());
-        return null;
-      });
+      RouterTestSupport.awaitNoneLost(probe, checker, Duration.ofSeconds(40));
     } finally {
       sampler.shutdownNow();
       sampler.awaitTermination(5, TimeUnit.SECONDS);

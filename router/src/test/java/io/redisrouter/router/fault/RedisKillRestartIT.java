@@ -19,7 +19,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -123,16 +122,8 @@ class RedisKillRestartIT {
         assertTrue(publisher.done(), publisher::summary);
         return null;
       });
-      probe.awaitAssert(Duration.ofSeconds(30), () -> {
-        MessageChecker.Report r = checker.report();
-        assertEquals(0, r.lost(), () -> r + " first lost: " + checker.lostIds().stream().limit(10).toList());
-        return null;
-      });
-      probe.awaitAssert(Duration.ofSeconds(15), () -> {
-        List<Object> pending = redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION);
-        assertEquals(0L, pending.get(0), "pending entries: " + pending);
-        return null;
-      });
+      RouterTestSupport.awaitNoneLost(probe, checker, Duration.ofSeconds(30));
+      RouterTestSupport.awaitNothingPending(probe, redis.server(), CHANNEL, SUBSCRIPTION, Duration.ofSeconds(15));
 
       MessageChecker.Report report = checker.report();
       checker.logReport("RedisKillRestartIT");

@@ -147,17 +147,9 @@ class RouterCrashReclaimIT {
           assertTrue(publisher.done(), publisher::summary);
           return null;
         });
-        probe.awaitAssert(Duration.ofSeconds(30), () -> {
-          MessageChecker.Report r = checker.report();
-          assertEquals(0, r.lost(), () -> r + " first lost: " + checker.lostIds().stream().limit(10).toList());
-          return null;
-        });
+        RouterTestSupport.awaitNoneLost(probe, checker, Duration.ofSeconds(30));
         // everything acknowledged in Redis, by b
-        probe.awaitAssert(Duration.ofSeconds(15), () -> {
-          List<Object> pending = redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION);
-          assertEquals(0L, pending.get(0), "pending entries: " + pending);
-          return null;
-        });
+        RouterTestSupport.awaitNothingPending(probe, redis.server(), CHANNEL, SUBSCRIPTION, Duration.ofSeconds(15));
 
         MessageChecker.Report report = checker.report();
         checker.logReport("RouterCrashReclaimIT");
