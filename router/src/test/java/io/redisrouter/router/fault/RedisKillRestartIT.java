@@ -118,10 +118,7 @@ class RedisKillRestartIT {
       int acceptedAtReconnect = publisher.accepted();
       holding.set(false);
 
-      probe.awaitAssert(Duration.ofSeconds(40), () -> {
-        assertTrue(publisher.done(), publisher::summary);
-        return null;
-      });
+      publisher.awaitDone(probe, Duration.ofSeconds(40));
       RouterTestSupport.awaitNoneLost(probe, checker, Duration.ofSeconds(30));
       RouterTestSupport.awaitNothingPending(probe, redis.server(), CHANNEL, SUBSCRIPTION, Duration.ofSeconds(15));
 

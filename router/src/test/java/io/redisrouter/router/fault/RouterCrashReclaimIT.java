@@ -143,10 +143,7 @@ class RouterCrashReclaimIT {
             RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB,
                 io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
 
-        probe.awaitAssert(Duration.ofSeconds(30), () -> {
-          assertTrue(publisher.done(), publisher::summary);
-          return null;
-        });
+        publisher.awaitDone(probe, Duration.ofSeconds(30));
         RouterTestSupport.awaitNoneLost(probe, checker, Duration.ofSeconds(30));
         // everything acknowledged in Redis, by b
         RouterTestSupport.awaitNothingPending(probe, redis.server(), CHANNEL, SUBSCRIPTION, Duration.ofSeconds(15));
