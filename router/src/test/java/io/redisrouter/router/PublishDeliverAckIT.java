@@ -3,7 +3,6 @@ package io.redisrouter.router;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.SubscribeReply;
-import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -50,11 +49,8 @@ class PublishDeliverAckIT {
       return null;
     });
     // every entry acknowledged in Redis: nothing pending for the group
-    node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(10), () -> {
-      List<Object> pending = node.redis().callList("XPENDING", RedisKeys.stream("orders"), "billing");
-      assertEquals(0L, pending.get(0), "pending entries: " + pending);
-      return null;
-    });
+    RouterTestSupport.awaitNothingPending(node.kit().createTestProbe(), node.redis(), "orders", "billing",
+        Duration.ofSeconds(10));
     MessageChecker.Report report = checker.report();
     checker.logReport("everyAcceptedMessageIsDeliveredOnceAndAcked");
     assertEquals(n, report.sent());

@@ -13,7 +13,10 @@ import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
+import java.util.function.Consumer;
 import java.util.function.Supplier;
+
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 /**
  * One embedded router per test class, the way Lettuce's {@code LettuceExtension} gives each class its client: its own
@@ -106,6 +109,17 @@ public final class RouterExtension implements BeforeAllCallback, AfterAllCallbac
   /** Subscribes {@code subscriber} to {@code channel} as {@code subscription} and waits for the reply. */
   public SubscribeReply subscribe(String channel, String subscription, ActorRef<Delivery> subscriber) {
     return RouterTestSupport.subscribe(kit, router, channel, subscription, subscriber);
+  }
+
+  /**
+   * Spawns a subscriber that acks every delivery, calling {@code onDelivery} with it first
+   * ({@link RouterTestSupport#acking}), subscribes it to {@code channel} as {@code subscription} and checks it is
+   * subscribed; returns it.
+   */
+  public ActorRef<Delivery> subscribeAcking(String channel, String subscription, Consumer<Delivery> onDelivery) {
+    ActorRef<Delivery> subscriber = kit.spawn(RouterTestSupport.acking(onDelivery));
+    assertInstanceOf(SubscribeReply.Subscribed.class, subscribe(channel, subscription, subscriber));
+    return subscriber;
   }
 
   /** {@link #subscribe} for a subscriber that holds up to {@code prefetch} deliveries unanswered. */

@@ -8,6 +8,8 @@ import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.redis.RedisKeys;
+import io.redisrouter.testkit.MessageChecker;
 import io.redisrouter.testkit.RedisServer;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -18,7 +20,10 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletionStage;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Shared set-up of the router tests: settings that point at a test Redis, with short timings. */
 public final class RouterTestSupport {
@@ -86,6 +91,25 @@ public final class RouterTestSupport {
     TestProbe<SubscribeReply> probe = kit.createTestProbe();
     router.tell(new RouterCommand.Subscribe(channel, subscription, subscriber, probe.getRef(), prefetch));
     return probe.receiveMessage(Duration.ofSeconds(10));
+  }
+
+  /** Waits (at most {@code max}) until {@code checker} counts no message lost; the failure names the first ten. */
+  public static void awaitNoneLost(TestProbe<?> probe, MessageChecker checker, Duration max) {
+    probe.awaitAssert(max, () -> {
+      MessageChecker.Report r = checker.report();
+      assertEquals(0, r.lost(), () -> r + " first lost: " + checker.lostIds().stream().limit(10).toList());
+      return null;
+    });
+  }
+
+  /** Waits (at most {@code max}) until Redis holds no pending entry of {@code group} on {@code channel}'s stream. */
+  public static void awaitNothingPending(TestProbe<?> probe, RedisServer redis, String channel, String group,
+      Duration max) {
+    probe.awaitAssert(max, () -> {
+      List<Object> pending = redis.callList("XPENDING", RedisKeys.stream(channel), group);
+      assertEquals(0L, pending.get(0), "pending entries: " + pending);
+      return null;
+    });
   }
 
   /** A subscriber that acks every delivery and calls {@code onDelivery} with it first. */

@@ -2,7 +2,6 @@ package io.redisrouter.router.delivery;
 
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.delivery.DeliveryITSupport.Received;
@@ -40,14 +39,11 @@ class AckTimeoutRedeliveryIT {
     String channel = "ack-timeout";
     String group = "worker";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = node.kit().createTestProbe();
     // ignores the first delivery of odd-numbered messages, acks everything else
-    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> {
+    TestProbe<Received> deliveries = DeliveryITSupport.subscribeRecording(node, channel, group, d -> {
       int n = Integer.parseInt(d.envelope().id().substring(2));
       return n % 2 == 1 && d.envelope().attempt() == 1 ? null : d.ack();
-    }));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(channel, group, subscriber));
+    });
     long timeoutsBefore = node.metrics().snapshot().ackTimeouts();
     long ackedBefore = node.metrics().snapshot().acked();
 

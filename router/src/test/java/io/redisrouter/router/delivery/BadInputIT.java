@@ -62,9 +62,7 @@ class BadInputIT {
     String channel = "bad.entries";
     String stream = RedisKeys.stream(channel);
     ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
-    ActorRef<Delivery> subscriber = node.kit().spawn(RouterTestSupport.acking(d -> seen.add(d.deliveryId())));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(channel, "reader", subscriber));
+    node.subscribeAcking(channel, "reader", d -> seen.add(d.deliveryId()));
     String garbage = String
         .valueOf(node.redis().call("XADD", stream, "*", RedisKeys.FIELD_ENVELOPE, "\u0007not an envelope"));
     String noField = String.valueOf(node.redis().call("XADD", stream, "*", "other", "x"));

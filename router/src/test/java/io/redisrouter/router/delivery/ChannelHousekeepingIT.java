@@ -87,17 +87,13 @@ class ChannelHousekeepingIT {
     String channel = "hk-cycles";
     MessageChecker steadyChecker = new MessageChecker();
     MessageChecker passingChecker = new MessageChecker();
-    ActorRef<Delivery> steady = node.kit()
-        .spawn(RouterTestSupport.acking(d -> steadyChecker.delivered(d.envelope().id())));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(channel, "cyclers", steady));
+    ActorRef<Delivery> steady = node.subscribeAcking(channel, "cyclers",
+        d -> steadyChecker.delivered(d.envelope().id()));
     int most = 0;
     for (int i = 0; i < 50; i++) {
       // a second subscription of the channel comes and goes: each time a new consumer in its group
-      ActorRef<Delivery> passing = node.kit()
-          .spawn(RouterTestSupport.acking(d -> passingChecker.delivered(d.envelope().id())));
-      assertInstanceOf(SubscribeReply.Subscribed.class,
-          node.subscribe(channel, "passing", passing));
+      ActorRef<Delivery> passing = node.subscribeAcking(channel, "passing",
+          d -> passingChecker.delivered(d.envelope().id()));
       String id = "c-" + i;
       steadyChecker.sent(id);
       passingChecker.sent(id);
@@ -112,10 +108,7 @@ class ChannelHousekeepingIT {
     }
     // the subscription comes back for good: it takes over what the passing ones left pending (after the ack
     // timeout); then their consumers hold nothing and go
-    ActorRef<Delivery> last = node.kit()
-        .spawn(RouterTestSupport.acking(d -> passingChecker.delivered(d.envelope().id())));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(channel, "passing", last));
+    node.subscribeAcking(channel, "passing", d -> passingChecker.delivered(d.envelope().id()));
     int mostSeen = most;
     TestProbe<Object> probe = node.kit().createTestProbe();
     probe.awaitAssert(Duration.ofSeconds(15), () -> {

@@ -5,7 +5,6 @@ import io.redisrouter.protocol.DeadLetterPage;
 import io.redisrouter.protocol.Envelope;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.delivery.DeliveryITSupport.DeadEntry;
@@ -50,12 +49,9 @@ class DeadlineExpiryIT {
   void messageExpiringWhileAllSlotsAreBusyIsDeadLetteredWithoutDelivery() {
     String group = "worker";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = node.kit().createTestProbe();
     // holds the only slot (max-in-flight = 1) by not answering the blocker's first delivery; acks anything else
-    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
-        d -> d.envelope().id().equals("blocker") && d.envelope().attempt() == 1 ? null : d.ack()));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(WAIT_CHANNEL, group, subscriber));
+    TestProbe<Received> deliveries = DeliveryITSupport.subscribeRecording(node, WAIT_CHANNEL, group,
+        d -> d.envelope().id().equals("blocker") && d.envelope().attempt() == 1 ? null : d.ack());
     long expiredBefore = node.metrics().snapshot().expired();
 
     checker.sent("blocker");
@@ -75,22 +71,9 @@ class DeadlineExpiryIT {
     checker.acked("short");
 
     List<Received> later = new ArrayList<>();
-    List<DeadEntry> dead = deliveries.awaitAssert(Duration.ofSeconds(15), () -> {
-      Received more;
-      while ((more = pollOrNull(deliveries)) != null) {
-        checker.delivered(more.messageId());
-        later.add(more);
-      }
-      List<DeadEntry> d = DeliveryITSupport.deadEntries(node.redis(), WAIT_CHANNEL);
-      assertEquals(1, d.size(), () -> "dead letters: " + d);
-      return d;
-    });
+    List<DeadEntry> dead = awaitOneDeadLetter(deliveries, checker, later, WAIT_CHANNEL);
     checker.deadLettered("short");
-    Received tail;
-    while ((tail = pollOrNull(deliveries)) != null) {
-      checker.delivered(tail.messageId());
-      later.add(tail);
-    }
+    drain(deliveries, checker, later);
     deliveries.expectNoMessage(Duration.ofMillis(800));
 
     assertEquals(1, later.size(), () -> "expected only the blocker's redelivery, got " + later);
@@ -131,11 +114,8 @@ class DeadlineExpiryIT {
     String group = "worker";
     String id = "fading";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = node.kit().createTestProbe();
-    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
-        d -> d.nack("busy on attempt " + d.envelope().attempt(), false)));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(BACKOFF_CHANNEL, group, subscriber));
+    TestProbe<Received> deliveries = DeliveryITSupport.subscribeRecording(node, BACKOFF_CHANNEL, group,
+        d -> d.nack("busy on attempt " + d.envelope().attempt(), false));
 
     // retries at about +1 s and +3 s (backoff 1 s, doubling, no jitter): the 2 s deadline falls in the second wait
     checker.sent(id);
@@ -146,22 +126,9 @@ class DeadlineExpiryIT {
     checker.acked(id);
 
     List<Received> got = new ArrayList<>();
-    List<DeadEntry> dead = deliveries.awaitAssert(Duration.ofSeconds(15), () -> {
-      Received more;
-      while ((more = pollOrNull(deliveries)) != null) {
-        checker.delivered(more.messageId());
-        got.add(more);
-      }
-      List<DeadEntry> d = DeliveryITSupport.deadEntries(node.redis(), BACKOFF_CHANNEL);
-      assertEquals(1, d.size(), () -> "dead letters: " + d);
-      return d;
-    });
+    List<DeadEntry> dead = awaitOneDeadLetter(deliveries, checker, got, BACKOFF_CHANNEL);
     checker.deadLettered(id);
-    Received tail;
-    while ((tail = pollOrNull(deliveries)) != null) {
-      checker.delivered(tail.messageId());
-      got.add(tail);
-    }
+    drain(deliveries, checker, got);
     // the next retry would come 4 s after the expiry check; none must come at all
     deliveries.expectNoMessage(Duration.ofMillis(1500));
 
@@ -201,12 +168,9 @@ class DeadlineExpiryIT {
     String group = "worker";
     String id = "stalled";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = node.kit().createTestProbe();
     // nacks the first attempt (retry in 1 s); would ack a later one
-    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
-        d -> d.envelope().attempt() == 1 ? d.nack("try later", false) : d.ack()));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(STALL_CHANNEL, group, subscriber));
+    TestProbe<Received> deliveries = DeliveryITSupport.subscribeRecording(node, STALL_CHANNEL, group,
+        d -> d.envelope().attempt() == 1 ? d.nack("try later", false) : d.ack());
 
     checker.sent(id);
     PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
@@ -231,16 +195,7 @@ class DeadlineExpiryIT {
     } finally {
       node.redis().resume();
     }
-    List<DeadEntry> dead = deliveries.awaitAssert(Duration.ofSeconds(15), () -> {
-      Received more;
-      while ((more = pollOrNull(deliveries)) != null) {
-        checker.delivered(more.messageId());
-        got.add(more);
-      }
-      List<DeadEntry> d = DeliveryITSupport.deadEntries(node.redis(), STALL_CHANNEL);
-      assertEquals(1, d.size(), () -> "dead letters: " + d + ", later deliveries: " + got);
-      return d;
-    });
+    List<DeadEntry> dead = awaitOneDeadLetter(deliveries, checker, got, STALL_CHANNEL);
     checker.deadLettered(id);
     deliveries.expectNoMessage(Duration.ofMillis(500));
     for (Received g : got) {
@@ -261,6 +216,29 @@ class DeadlineExpiryIT {
     assertEquals(0, report.lost(), report::toString);
     assertEquals(1, report.deadLettered(), report::toString);
     assertEquals(got.size(), report.duplicated(), report::toString);
+  }
+
+  /**
+   * Drains what reaches {@code deliveries} into {@code got} (each counted as delivered) until {@code channel} holds
+   * one dead letter, at most 15 s; returns the dead letters.
+   */
+  private static List<DeadEntry> awaitOneDeadLetter(TestProbe<Received> deliveries, MessageChecker checker,
+      List<Received> got, String channel) {
+    return deliveries.awaitAssert(Duration.ofSeconds(15), () -> {
+      drain(deliveries, checker, got);
+      List<DeadEntry> d = DeliveryITSupport.deadEntries(node.redis(), channel);
+      assertEquals(1, d.size(), () -> "dead letters: " + d + ", later deliveries: " + got);
+      return d;
+    });
+  }
+
+  /** Moves what reached {@code deliveries} so far into {@code got}, each counted as delivered. */
+  private static void drain(TestProbe<Received> deliveries, MessageChecker checker, List<Received> got) {
+    Received more;
+    while ((more = pollOrNull(deliveries)) != null) {
+      checker.delivered(more.messageId());
+      got.add(more);
+    }
   }
 
   private static Received pollOrNull(TestProbe<Received> probe) {

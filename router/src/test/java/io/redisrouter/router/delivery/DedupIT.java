@@ -2,7 +2,6 @@ package io.redisrouter.router.delivery;
 
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.delivery.DeliveryITSupport.Received;
@@ -36,11 +35,7 @@ class DedupIT {
   static final RouterExtension node = RouterExtension.create();
 
   private static TestProbe<Received> subscribe(String channel) {
-    TestProbe<Received> deliveries = node.kit().createTestProbe();
-    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> d.ack()));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(channel, "worker", subscriber));
-    return deliveries;
+    return DeliveryITSupport.subscribeRecording(node, channel, "worker", d -> d.ack());
   }
 
   private static void awaitNothingPending(TestProbe<Received> probe, String channel) {

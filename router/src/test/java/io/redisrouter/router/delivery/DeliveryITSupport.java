@@ -4,6 +4,8 @@ import io.redisrouter.protocol.DeadLetterPage;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.DeliveryAck;
 import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.RedisServer;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -21,6 +23,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 /** Shared helpers of the delivery-semantics integration tests (not a test itself). */
 final class DeliveryITSupport {
@@ -73,6 +77,24 @@ final class DeliveryITSupport {
     String sub() {
       return fields.get("sub");
     }
+  }
+
+  /**
+   * Subscribes a {@link #recording} subscriber (answering what {@code answer} returns) to {@code channel} as
+   * {@code group} on {@code node}, checks it is subscribed, and returns the probe its deliveries are reported to.
+   */
+  static TestProbe<Received> subscribeRecording(RouterExtension node, String channel, String group,
+      Function<Delivery, DeliveryAck> answer) {
+    return subscribeRecording(node, channel, group, RouterCommand.Subscribe.DEFAULT_PREFETCH, answer);
+  }
+
+  /** {@link #subscribeRecording} for a subscriber that holds up to {@code prefetch} deliveries unanswered. */
+  static TestProbe<Received> subscribeRecording(RouterExtension node, String channel, String group, int prefetch,
+      Function<Delivery, DeliveryAck> answer) {
+    TestProbe<Received> deliveries = node.kit().createTestProbe();
+    ActorRef<Delivery> subscriber = node.kit().spawn(recording(deliveries.getRef(), answer));
+    assertInstanceOf(SubscribeReply.Subscribed.class, node.subscribe(channel, group, subscriber, prefetch));
+    return deliveries;
   }
 
   /** XRANGE of the channel's dead-letter stream, oldest first. */

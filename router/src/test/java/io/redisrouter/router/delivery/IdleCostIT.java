@@ -11,13 +11,13 @@ import io.redisrouter.router.RedisRouter;
 import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.RouterTestSupport;
+import io.redisrouter.testkit.RedisExtension;
 import io.redisrouter.testkit.RedisServer;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,17 +57,8 @@ class IdleCostIT {
   private static final double BOUND = 20;
   private static final Duration WATCH = Duration.ofSeconds(1);
 
-  static RedisServer redis;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create();
 
   /**
    * The defaults but for: the janitors' first rounds come within 1 s (trim-interval) instead of spread over 30 s,
@@ -90,7 +81,7 @@ class IdleCostIT {
     ActorTestKit kitB = ActorTestKit.create("idle-b");
     try {
       RouterMetrics metricsA = new RouterMetrics();
-      ActorRef<RouterCommand> a = kitA.spawn(RedisRouter.create(RouterTestSupport.settings(redis,
+      ActorRef<RouterCommand> a = kitA.spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(),
           "node-id = idle-a\n" + CONFIG), metricsA), "router");
       Map<String, Long> deliveredAt = new ConcurrentHashMap<>();
       ActorRef<Delivery> subscriber = kitA
@@ -103,21 +94,21 @@ class IdleCostIT {
       // is under the bound
       TestProbe<Object> probe = kitA.createTestProbe();
       probe.awaitAssert(Duration.ofSeconds(30), Duration.ofMillis(100), () -> {
-        Map<String, Long> before = redis.commandCalls();
+        Map<String, Long> before = redis.server().commandCalls();
         long t0 = System.nanoTime();
         Thread.sleep(2000); // a measuring window (the test thread only), not a wait for something to happen
-        double rate = RedisServer.callsBetween(before, redis.commandCalls()).values().stream()
+        double rate = RedisServer.callsBetween(before, redis.server().commandCalls()).values().stream()
             .mapToLong(Long::longValue).sum()
             / ((System.nanoTime() - t0) / 1e9);
         assertTrue(rate < BOUND, "idle commands/s still " + rate);
         return null;
       });
       // the measured window: 6 s of nothing
-      Map<String, Long> before = redis.commandCalls();
+      Map<String, Long> before = redis.server().commandCalls();
       long t0 = System.nanoTime();
       Thread.sleep(6_000); // a measuring window
       double seconds = (System.nanoTime() - t0) / 1e9;
-      Map<String, Long> idle = RedisServer.callsBetween(before, redis.commandCalls());
+      Map<String, Long> idle = RedisServer.callsBetween(before, redis.server().commandCalls());
       long total = idle.values().stream().mapToLong(Long::longValue).sum();
       double rate = total / seconds;
       log.info("idle: {} subscriptions on {} channels: {} Redis commands in {} s = {} /s ({} per subscription per"
@@ -133,7 +124,7 @@ class IdleCostIT {
           "one watch XREAD per watch-interval for the 1,000 idle streams: " + watchReads + " in " + seconds + " s");
 
       // another node publishes to 20 idle channels: each is delivered at once, woken by its doorbell
-      ActorRef<RouterCommand> b = kitB.spawn(RedisRouter.create(RouterTestSupport.settings(redis,
+      ActorRef<RouterCommand> b = kitB.spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(),
           "node-id = idle-b\n" + CONFIG)), "router");
       assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(kitB, b, PublishRequest.of(
           "idle-warm-up", RouterTestSupport.payload("warm-up", 32)))); // b connected: its connect is not timed
@@ -165,7 +156,7 @@ class IdleCostIT {
           Instant.now(), Instant.now().plusSeconds(60), 1);
       long watchWakeups = metricsA.snapshot().watchWakeups();
       long written = System.nanoTime();
-      redis.call("XADD", RedisKeys.stream("idle-500"), "*", RedisKeys.FIELD_ENVELOPE,
+      redis.server().call("XADD", RedisKeys.stream("idle-500"), "*", RedisKeys.FIELD_ENVELOPE,
           new String(EnvelopeCodec.encodeJson(e), StandardCharsets.UTF_8));
       probe.awaitAssert(Duration.ofSeconds(5), Duration.ofMillis(10), () -> {
         assertTrue(deliveredAt.containsKey(id), "the raw entry is delivered");

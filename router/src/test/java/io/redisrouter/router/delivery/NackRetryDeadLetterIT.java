@@ -4,7 +4,6 @@ import io.redisrouter.protocol.DeadLetter;
 import io.redisrouter.protocol.DeadLetterPage;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.delivery.DeliveryITSupport.DeadEntry;
@@ -47,11 +46,8 @@ class NackRetryDeadLetterIT {
     String channel = "nack-retry";
     String id = "retry-1";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = node.kit().createTestProbe();
-    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
-        d -> d.nack("boom on attempt " + d.envelope().attempt(), false)));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(channel, "worker", subscriber));
+    TestProbe<Received> deliveries = DeliveryITSupport.subscribeRecording(node, channel, "worker",
+        d -> d.nack("boom on attempt " + d.envelope().attempt(), false));
     long nackedBefore = node.metrics().snapshot().nacked();
     long retriedBefore = node.metrics().snapshot().retried();
 
@@ -141,11 +137,8 @@ class NackRetryDeadLetterIT {
     String channel = "nack-reject";
     String id = "poison-1";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = node.kit().createTestProbe();
-    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(),
-        d -> d.nack("cannot parse " + d.envelope().id(), true)));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(channel, "worker", subscriber));
+    TestProbe<Received> deliveries = DeliveryITSupport.subscribeRecording(node, channel, "worker",
+        d -> d.nack("cannot parse " + d.envelope().id(), true));
 
     checker.sent(id);
     PublishReply reply = RouterTestSupport.publish(node.kit(), node.router(),

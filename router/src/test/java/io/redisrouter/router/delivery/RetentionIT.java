@@ -83,12 +83,9 @@ class RetentionIT {
   void maxAgeNeverTrimsPendingEntries() {
     String group = "worker";
     MessageChecker checker = new MessageChecker();
-    TestProbe<Received> deliveries = node.kit().createTestProbe();
     // answers nothing: the test acks
-    var subscriber = node.kit().spawn(DeliveryITSupport.recording(deliveries.getRef(), d -> null));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(AGE_CHANNEL, group, subscriber,
-            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
+    TestProbe<Received> deliveries = DeliveryITSupport.subscribeRecording(node, AGE_CHANNEL, group,
+        RouterCommand.Subscribe.MAX_PREFETCH, d -> null);
 
     int n = 20;
     List<String> all = ids("age", n);
@@ -126,11 +123,8 @@ class RetentionIT {
   void entriesAnIdleGroupHasNotReadAreKept() {
     MessageChecker billingChecker = new MessageChecker();
     MessageChecker auditChecker = new MessageChecker();
-    TestProbe<Received> billing = node.kit().createTestProbe();
-    var billingSubscriber = node.kit().spawn(DeliveryITSupport.recording(billing.getRef(), d -> null));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(LENGTH_CHANNEL, "billing", billingSubscriber,
-            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
+    TestProbe<Received> billing = DeliveryITSupport.subscribeRecording(node, LENGTH_CHANNEL, "billing",
+        RouterCommand.Subscribe.MAX_PREFETCH, d -> null);
 
     // early entries: billing holds the last one pending, so none of them can go yet
     List<String> early = ids("early", 5);
@@ -173,11 +167,8 @@ class RetentionIT {
     audit.expectNoMessage(Duration.ofMillis(100));
 
     // audit comes back: it gets every late entry, and after its acks retention trims down to max-length
-    TestProbe<Received> audit2 = node.kit().createTestProbe();
-    var auditSubscriber2 = node.kit().spawn(DeliveryITSupport.recording(audit2.getRef(), d -> d.ack()));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(LENGTH_CHANNEL, "audit", auditSubscriber2,
-            io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
+    TestProbe<Received> audit2 = DeliveryITSupport.subscribeRecording(node, LENGTH_CHANNEL, "audit",
+        RouterCommand.Subscribe.MAX_PREFETCH, d -> d.ack());
     Map<String, Delivery> auditGot = receive(audit2, auditChecker, late.size());
     assertEquals(late.size(), auditGot.size());
     awaitStreamIs(audit2, LENGTH_CHANNEL, List.of(lateIds.get(late.get(late.size() - 1))));

@@ -3,7 +3,6 @@ package io.redisrouter.router.delivery;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
-import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.testkit.LogCapture;
@@ -45,12 +44,10 @@ class SubscriptionSupervisionIT {
     String channel = "supervised";
     MessageChecker checker = new MessageChecker();
     ConcurrentLinkedQueue<Delivery> seen = new ConcurrentLinkedQueue<>();
-    ActorRef<Delivery> subscriber = node.kit().spawn(RouterTestSupport.acking(d -> {
+    ActorRef<Delivery> subscriber = node.subscribeAcking(channel, "workers", d -> {
       seen.add(d);
       checker.delivered(d.envelope().id());
-    }));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(channel, "workers", subscriber));
+    });
     for (int i = 0; i < 10; i++) publish(checker, channel, "before-" + i);
     TestProbe<Object> probe = node.kit().createTestProbe();
     probe.awaitAssert(Duration.ofSeconds(10), () -> {

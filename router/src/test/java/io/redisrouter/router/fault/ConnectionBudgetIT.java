@@ -10,15 +10,13 @@ import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import io.redisrouter.testkit.RedisExtension;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,20 +57,8 @@ class ConnectionBudgetIT {
   private static final int BROADCAST_SUBSCRIPTIONS = 10;
   private static final int BROADCASTS = 200;
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create();
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create().withKit("ConnectionBudgetIT");
 
   private static String channel(int c) {
     return "budget-" + c;
@@ -158,11 +144,11 @@ class ConnectionBudgetIT {
     int budget = RouterTestSupport.connectionsPerInstance();
     MessageChecker checker = new MessageChecker();
     RouterMetrics metrics = new RouterMetrics();
-    io.redisrouter.config.RouterSettings settings = RouterTestSupport.settings(redis, "node-id = node-budget\n"
+    io.redisrouter.config.RouterSettings settings = RouterTestSupport.settings(redis.server(), "node-id = node-budget\n"
         + "channels.overrides.\"" + BROADCAST + "\".mode = broadcast");
     assertEquals(budget, settings.redisInstances().get("default").connectionsPerInstance(), "the mode of this run");
-    ActorRef<RouterCommand> router = kit.spawn(RedisRouter.create(settings, metrics), "router");
-    TestProbe<Object> probe = kit.createTestProbe();
+    ActorRef<RouterCommand> router = redis.kit().spawn(RedisRouter.create(settings, metrics), "router");
+    TestProbe<Object> probe = redis.kit().createTestProbe();
 
     // 100 subscriptions over 10 channels, one acking subscriber actor each
     Map<String, AtomicInteger> perSubscription = new ConcurrentHashMap<>();
@@ -170,12 +156,12 @@ class ConnectionBudgetIT {
       for (int s = 0; s < SUBSCRIPTIONS_PER_CHANNEL; s++) {
         String sub = subscription(c, s);
         AtomicInteger n = perSubscription.computeIfAbsent(sub, k -> new AtomicInteger());
-        ActorRef<Delivery> subscriber = kit.spawn(RouterTestSupport.acking(d -> {
+        ActorRef<Delivery> subscriber = redis.kit().spawn(RouterTestSupport.acking(d -> {
           checker.delivered(d.envelope().id() + "@" + d.subscription());
           n.incrementAndGet();
         }), "subscriber-" + sub);
         assertInstanceOf(SubscribeReply.Subscribed.class,
-            RouterTestSupport.subscribe(kit, router, channel(c), sub, subscriber));
+            RouterTestSupport.subscribe(redis.kit(), router, channel(c), sub, subscriber));
       }
     }
     // 10 broadcast subscriptions (one acking subscriber each: the answer paces the fan-out)
@@ -183,18 +169,18 @@ class ConnectionBudgetIT {
     for (int s = 0; s < BROADCAST_SUBSCRIPTIONS; s++) {
       String sub = "bc-" + s;
       AtomicInteger n = perBroadcast.computeIfAbsent(sub, k -> new AtomicInteger());
-      ActorRef<Delivery> subscriber = kit.spawn(RouterTestSupport.acking(d -> n.incrementAndGet()),
+      ActorRef<Delivery> subscriber = redis.kit().spawn(RouterTestSupport.acking(d -> n.incrementAndGet()),
           "broadcast-subscriber-" + sub);
       assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kit, router, BROADCAST, sub, subscriber));
+          RouterTestSupport.subscribe(redis.kit(), router, BROADCAST, sub, subscriber));
     }
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(budget, redis.clientCount("rr:"), () -> "clients: " + redis.clients());
+      assertEquals(budget, redis.server().clientCount("rr:"), () -> "clients: " + redis.server().clients());
       return null;
     });
 
     // Redis's own count of the connections it accepted: the sampling below could miss a short-lived one
-    long acceptedBefore = Long.parseLong(redis.infoField("stats", "total_connections_received"));
+    long acceptedBefore = Long.parseLong(redis.server().infoField("stats", "total_connections_received"));
 
     // sample CLIENT LIST while the load runs
     List<Integer> samples = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -207,7 +193,7 @@ class ConnectionBudgetIT {
     Counts counts = new Counts();
     try {
       sampler.scheduleWithFixedDelay(() -> {
-        List<Map<String, String>> clients = redis.clients();
+        List<Map<String, String>> clients = redis.server().clients();
         int rr = (int) clients.stream().filter(c -> c.getOrDefault("name", "").startsWith("rr:")).count();
         samples.add(rr);
         maxOthers.accumulateAndGet(clients.size() - rr, Math::max);
@@ -215,13 +201,14 @@ class ConnectionBudgetIT {
 
       List<ActorRef<PubMsg>> publishers = new ArrayList<>(PUBLISHERS);
       for (int i = 0; i < PUBLISHERS; i++) {
-        publishers.add(kit.spawn(publisher(i, router, checker, counts), "publisher-" + i));
+        publishers.add(redis.kit().spawn(publisher(i, router, checker, counts), "publisher-" + i));
       }
       publishers.forEach(p -> p.tell(new Start()));
       // broadcasts in the middle of the load, on the same connection as everything else (in the default mode)
       for (int i = 0; i < BROADCASTS; i++) {
-        RouterTestSupport.publishAsync(kit, router, PublishRequest.of(BROADCAST, RouterTestSupport.payload("b" + i,
-            64)));
+        RouterTestSupport.publishAsync(redis.kit(), router,
+            PublishRequest.of(BROADCAST, RouterTestSupport.payload("b" + i,
+                64)));
       }
 
       probe.awaitAssert(Duration.ofSeconds(40), () -> {
@@ -229,18 +216,15 @@ class ConnectionBudgetIT {
             + counts.accepted.sum() + ", rejected " + counts.rejected.sum());
         return null;
       });
-      probe.awaitAssert(Duration.ofSeconds(40), () -> {
-        MessageChecker.Report r = checker.report();
-        assertEquals(0, r.lost(), () -> r + " first lost: " + checker.lostIds().stream().limit(10).toList());
-        return null;
-      });
+      RouterTestSupport.awaitNoneLost(probe, checker, Duration.ofSeconds(40));
     } finally {
       sampler.shutdownNow();
       sampler.awaitTermination(5, TimeUnit.SECONDS);
     }
     long loadMs = (System.nanoTime() - t0) / 1_000_000;
     // no connection opened during the load, however short-lived (the test's own harness connection stays open)
-    long acceptedDuring = Long.parseLong(redis.infoField("stats", "total_connections_received")) - acceptedBefore;
+    long acceptedDuring = Long.parseLong(redis.server().infoField("stats", "total_connections_received"))
+        - acceptedBefore;
     assertEquals(0L, acceptedDuring, "connections Redis accepted during the load");
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
       perBroadcast.forEach((sub, n) -> assertEquals(BROADCASTS, n.get(), sub + " broadcasts received"));
@@ -251,7 +235,7 @@ class ConnectionBudgetIT {
       for (int s = 0; s < SUBSCRIPTIONS_PER_CHANNEL; s++) {
         String sub = subscription(c, s);
         probe.awaitAssert(Duration.ofSeconds(10), () -> {
-          List<Object> pending = redis.callList("XPENDING", RedisKeys.stream(ch), sub);
+          List<Object> pending = redis.server().callList("XPENDING", RedisKeys.stream(ch), sub);
           assertEquals(0L, pending.get(0), () -> ch + "/" + sub + " pending: " + pending);
           return null;
         });
@@ -286,18 +270,20 @@ class ConnectionBudgetIT {
     });
     long killed;
     try {
-      again.scheduleWithFixedDelay(() -> reconnectSamples.add(redis.clientCount("rr:")), 0, 5, TimeUnit.MILLISECONDS);
+      again.scheduleWithFixedDelay(() -> reconnectSamples.add(redis.server().clientCount("rr:")), 0, 5,
+          TimeUnit.MILLISECONDS);
       killed = 0;
-      for (Map<String, String> c : redis.clients()) {
+      for (Map<String, String> c : redis.server().clients()) {
         if (c.getOrDefault("name", "").startsWith("rr:")) {
-          redis.call("CLIENT", "KILL", "ID", c.get("id"));
+          redis.server().call("CLIENT", "KILL", "ID", c.get("id"));
           killed++;
         }
       }
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
-        assertTrue(Long.parseLong(redis.infoField("stats", "total_connections_received")) - acceptedBefore >= budget,
+        assertTrue(
+            Long.parseLong(redis.server().infoField("stats", "total_connections_received")) - acceptedBefore >= budget,
             "the router reconnected");
-        assertEquals(budget, redis.clientCount("rr:"), () -> "clients: " + redis.clients());
+        assertEquals(budget, redis.server().clientCount("rr:"), () -> "clients: " + redis.server().clients());
         return null;
       });
       // a fast reconnect can complete between two samples: keep sampling until one more is taken after it
@@ -316,10 +302,10 @@ class ConnectionBudgetIT {
       maxDuringReconnect = reconnectSamples.stream().mapToInt(Integer::intValue).max().orElse(-1);
     }
     // and it works again: a publish and its deliveries go through the new connection
-    assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(kit, router,
+    assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(redis.kit(), router,
         PublishRequest.of(BROADCAST, RouterTestSupport.payload("after-reconnect", 64))));
     log.info("reconnect: killed {} router connections; CLIENT LIST sampled {} times until it was back: rr:* max {};"
-        + " now {}", killed, reconnectSamples.size(), maxDuringReconnect, redis.clientCount("rr:"));
+        + " now {}", killed, reconnectSamples.size(), maxDuringReconnect, redis.server().clientCount("rr:"));
 
     assertTrue(samples.size() >= 5, "too few CLIENT LIST samples: " + samples.size());
     assertEquals(budget, maxConnections, "router connections must stay within the budget");

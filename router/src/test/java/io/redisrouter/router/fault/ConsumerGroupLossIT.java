@@ -7,7 +7,6 @@ import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterExtension;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
@@ -37,9 +36,7 @@ class ConsumerGroupLossIT {
     String channel = "group.loss";
     String stream = RedisKeys.stream(channel);
     ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
-    ActorRef<Delivery> subscriber = node.kit().spawn(RouterTestSupport.acking(d -> seen.add(d.deliveryId())));
-    assertInstanceOf(SubscribeReply.Subscribed.class,
-        node.subscribe(channel, "billing", subscriber));
+    node.subscribeAcking(channel, "billing", d -> seen.add(d.deliveryId()));
     for (int i = 0; i < 5; i++) {
       assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(node.kit(), node.router(),
           PublishRequest.of(channel, RouterTestSupport.payload("m" + i, 64))));

@@ -3,6 +3,7 @@ package io.redisrouter.router.fault;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.testkit.MessageChecker;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -15,6 +16,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A load generator for fault tests: publishes {@code total} messages with ids {@code prefix + n} at a bounded rate
@@ -170,6 +173,14 @@ final class PacedPublisher implements AutoCloseable {
       return next >= total && retries.isEmpty() && inFlight.get() == 0
           && accepted.get() + given.get() >= total;
     }
+  }
+
+  /** Waits (at most {@code max}) until {@link #done}; the failure shows the {@link #summary}. */
+  void awaitDone(TestProbe<?> probe, Duration max) {
+    probe.awaitAssert(max, () -> {
+      assertTrue(done(), this::summary);
+      return null;
+    });
   }
 
   String channel() {

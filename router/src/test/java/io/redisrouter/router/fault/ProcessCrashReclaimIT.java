@@ -10,13 +10,11 @@ import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import io.redisrouter.testkit.RedisExtension;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,20 +45,8 @@ class ProcessCrashReclaimIT {
   private static final String SUBSCRIPTION = "workers";
   private static final int TOTAL = 100;
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create("survivor");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create().withKit("survivor");
 
   @Test
   void whatAKilledProcessHeldIsTakenOverAndDelivered() throws Exception {
@@ -68,7 +54,7 @@ class ProcessCrashReclaimIT {
     AtomicBoolean subscribed = new AtomicBoolean();
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Process node = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-        CrashableNode.class.getName(), redis.uri(), "node-doomed", CHANNEL, SUBSCRIPTION)
+        CrashableNode.class.getName(), redis.server().uri(), "node-doomed", CHANNEL, SUBSCRIPTION)
         .redirectErrorStream(true).start();
     Thread reader = new Thread(() -> {
       try (
@@ -84,18 +70,19 @@ class ProcessCrashReclaimIT {
     reader.setDaemon(true);
     reader.start();
     MessageChecker checker = new MessageChecker();
-    TestProbe<Object> probe = kit.createTestProbe();
+    TestProbe<Object> probe = redis.kit().createTestProbe();
     try {
       probe.awaitAssert(Duration.ofSeconds(30), () -> {
         assertTrue(subscribed.get(), "the node in the other process subscribed");
         return null;
       });
-      ActorRef<RouterCommand> publisher = kit.spawn(RedisRouter.create(RouterTestSupport.settings(redis,
-          "node-id = node-publisher")), "publisher");
+      ActorRef<RouterCommand> publisher = redis.kit()
+          .spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(),
+              "node-id = node-publisher")), "publisher");
       for (int i = 0; i < TOTAL; i++) {
         String id = String.format("x-%03d", i);
         checker.sent(id);
-        PublishReply r = RouterTestSupport.publish(kit, publisher, PublishRequest.of(CHANNEL,
+        PublishReply r = RouterTestSupport.publish(redis.kit(), publisher, PublishRequest.of(CHANNEL,
             RouterTestSupport.payload(id, 32)).withMessageId(id));
         assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
         checker.acked(id);
@@ -104,30 +91,32 @@ class ProcessCrashReclaimIT {
         assertEquals(TOTAL, held.size(), "deliveries held by the node in the other process");
         return null;
       });
-      long pendingBefore = (Long) redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0);
+      long pendingBefore = (Long) redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0);
       assertEquals(TOTAL, pendingBefore, "pending under the doomed node");
 
       node.destroyForcibly(); // SIGKILL
       assertTrue(node.waitFor(10, TimeUnit.SECONDS), "the process died");
       assertEquals(137, node.exitValue(), "killed by SIGKILL (128 + 9)");
       probe.awaitAssert(Duration.ofSeconds(5), () -> {
-        assertEquals(0, redis.clientCount("rr:node-doomed:"), () -> "its connections are gone: " + redis.clients());
+        assertEquals(0, redis.server().clientCount("rr:node-doomed:"),
+            () -> "its connections are gone: " + redis.server().clients());
         return null;
       });
 
       RouterMetrics metrics = new RouterMetrics();
-      ActorRef<RouterCommand> survivor = kit.spawn(RedisRouter.create(RouterTestSupport.settings(redis, """
-          node-id = node-survivor
-          channels.defaults.ack-timeout = 1s
-          channels.defaults.max-attempts = 50
-          """), metrics), "survivor");
-      ActorRef<Delivery> sub = kit.spawn(RouterTestSupport.acking(d -> checker.delivered(d.envelope().id())));
+      ActorRef<RouterCommand> survivor = redis.kit()
+          .spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(), """
+              node-id = node-survivor
+              channels.defaults.ack-timeout = 1s
+              channels.defaults.max-attempts = 50
+              """), metrics), "survivor");
+      ActorRef<Delivery> sub = redis.kit().spawn(RouterTestSupport.acking(d -> checker.delivered(d.envelope().id())));
       assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kit, survivor, CHANNEL, SUBSCRIPTION, sub));
+          RouterTestSupport.subscribe(redis.kit(), survivor, CHANNEL, SUBSCRIPTION, sub));
       long t0 = System.nanoTime();
       probe.awaitAssert(Duration.ofSeconds(20), () -> {
         assertEquals(0, checker.lostIds().size(), () -> "not taken over: " + checker.lostIds());
-        List<Object> pending = redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION);
+        List<Object> pending = redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION);
         assertEquals(0L, pending.get(0), "pending: " + pending);
         return null;
       });
@@ -139,7 +128,7 @@ class ProcessCrashReclaimIT {
       assertTrue(metrics.snapshot().claimed() >= TOTAL, "claimed " + metrics.snapshot().claimed());
       assertTrue(tookMs >= 500, "taken over only once idle past the ack timeout: " + tookMs + " ms");
       assertEquals(0, report.lost(), "lost");
-      assertEquals(0L, redis.callLong("XLEN", RedisKeys.deadLetters(CHANNEL)), "dead-lettered");
+      assertEquals(0L, redis.server().callLong("XLEN", RedisKeys.deadLetters(CHANNEL)), "dead-lettered");
     } finally {
       node.destroyForcibly();
     }

@@ -9,18 +9,16 @@ import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
+import io.redisrouter.testkit.RedisExtension;
 import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -45,52 +43,43 @@ class RedisKillRestartIT {
   private static final int TOTAL = 5000;
   private static final int MAX_IN_FLIGHT = 64;
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.builder().appendOnly("always").start();
-    kit = ActorTestKit.create();
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.of(() -> RedisServer.builder().appendOnly("always").start())
+      .withKit("RedisKillRestartIT");
 
   @Test
   void everyAcceptedMessageIsDeliveredAcrossARedisKillAndRestart() throws Exception {
     long t0 = System.nanoTime();
     MessageChecker checker = new MessageChecker();
     RouterMetrics metrics = new RouterMetrics();
-    ActorRef<RouterCommand> router = kit.spawn(RedisRouter.create(
-        RouterTestSupport.settings(redis, "node-id = node-k\nchannels.defaults.max-in-flight = " + MAX_IN_FLIGHT),
+    ActorRef<RouterCommand> router = redis.kit().spawn(RedisRouter.create(
+        RouterTestSupport.settings(redis.server(),
+            "node-id = node-k\nchannels.defaults.max-in-flight = " + MAX_IN_FLIGHT),
         metrics), "router");
     AtomicInteger deliveries = new AtomicInteger();
     // while "holding", first attempts are kept unanswered: they are pending in Redis when it is killed
     java.util.concurrent.atomic.AtomicBoolean holding = new java.util.concurrent.atomic.AtomicBoolean();
     java.util.Set<String> held = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    ActorRef<Delivery> subscriber = kit.spawn(org.apache.pekko.actor.typed.javadsl.Behaviors.receiveMessage(d -> {
-      checker.delivered(d.envelope().id());
-      deliveries.incrementAndGet();
-      if (holding.get() && d.envelope().attempt() == 1 && held.size() < 20) {
-        held.add(d.envelope().id());
-      } else {
-        d.replyTo().tell(d.ack());
-      }
-      return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
-    }), "subscriber");
+    ActorRef<Delivery> subscriber = redis.kit()
+        .spawn(org.apache.pekko.actor.typed.javadsl.Behaviors.receiveMessage(d -> {
+          checker.delivered(d.envelope().id());
+          deliveries.incrementAndGet();
+          if (holding.get() && d.envelope().attempt() == 1 && held.size() < 20) {
+            held.add(d.envelope().id());
+          } else {
+            d.replyTo().tell(d.ack());
+          }
+          return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+        }), "subscriber");
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, router, CHANNEL, SUBSCRIPTION, subscriber,
+        RouterTestSupport.subscribe(redis.kit(), router, CHANNEL, SUBSCRIPTION, subscriber,
             io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
-    TestProbe<Object> probe = kit.createTestProbe();
+    TestProbe<Object> probe = redis.kit().createTestProbe();
 
     // 5000 messages at ~500/s, at most 100 awaiting their reply; not-accepted ones are republished (same id)
     try (PacedPublisher publisher = new PacedPublisher("outage-publisher", "k", CHANNEL, TOTAL, 10,
         Duration.ofMillis(20), 100, true, checker,
-        r -> RouterTestSupport.publishAsync(kit, router, r),
+        r -> RouterTestSupport.publishAsync(redis.kit(), router, r),
         id -> PublishRequest.of(CHANNEL, RouterTestSupport.payload(id, 128)).withMessageId(id))) {
       publisher.start();
 
@@ -106,54 +95,43 @@ class RedisKillRestartIT {
         return null;
       });
       // the fault is real: entries are pending (delivered, unacked) in Redis when it dies
-      long pendingAtKill = (Long) redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0);
+      long pendingAtKill = (Long) redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0);
       assertTrue(pendingAtKill >= held.size(), "pending at the kill: " + pendingAtKill);
       int acceptedBeforeKill = publisher.accepted();
       int deliveredBeforeKill = deliveries.get();
-      redis.kill9();
+      redis.server().kill9();
       long killedAt = System.nanoTime();
       log.info("redis killed (SIGKILL) after {} accepted, {} delivered", acceptedBeforeKill, deliveredBeforeKill);
       // the outage itself: Redis stays down for about a second, whatever the router does meanwhile
       long downFor = Duration.ofSeconds(1).toNanos() - (System.nanoTime() - killedAt);
       if (downFor > 0) Thread.sleep(downFor / 1_000_000);
-      redis.restart();
+      redis.server().restart();
       log.info("redis restarted from its AOF after {} ms; the router must reconnect by itself",
           (System.nanoTime() - killedAt) / 1_000_000);
 
       // the router's own connections come back: 3 of them, no more
       probe.awaitAssert(Duration.ofSeconds(15), () -> {
-        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:"),
-            () -> "clients: " + redis.clients());
+        assertEquals(RouterTestSupport.connectionsPerInstance(), redis.server().clientCount("rr:"),
+            () -> "clients: " + redis.server().clients());
         return null;
       });
       int acceptedAtReconnect = publisher.accepted();
       holding.set(false);
 
-      probe.awaitAssert(Duration.ofSeconds(40), () -> {
-        assertTrue(publisher.done(), publisher::summary);
-        return null;
-      });
-      probe.awaitAssert(Duration.ofSeconds(30), () -> {
-        MessageChecker.Report r = checker.report();
-        assertEquals(0, r.lost(), () -> r + " first lost: " + checker.lostIds().stream().limit(10).toList());
-        return null;
-      });
-      probe.awaitAssert(Duration.ofSeconds(15), () -> {
-        List<Object> pending = redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION);
-        assertEquals(0L, pending.get(0), "pending entries: " + pending);
-        return null;
-      });
+      publisher.awaitDone(probe, Duration.ofSeconds(40));
+      RouterTestSupport.awaitNoneLost(probe, checker, Duration.ofSeconds(30));
+      RouterTestSupport.awaitNothingPending(probe, redis.server(), CHANNEL, SUBSCRIPTION, Duration.ofSeconds(15));
 
       MessageChecker.Report report = checker.report();
       checker.logReport("RedisKillRestartIT");
-      long streamLength = redis.callLong("XLEN", RedisKeys.stream(CHANNEL));
+      long streamLength = redis.server().callLong("XLEN", RedisKeys.stream(CHANNEL));
       log.info("RedisKillRestartIT: {}; deliveries={} accepted before kill={}, at reconnect={}; stream length={};"
           + " router: publishAccepted={} publishDuplicates={} publishRejected={} claimed={} redis"
           + " clients rr:*={}; {} ms",
           publisher.summary(), deliveries.get(), acceptedBeforeKill, acceptedAtReconnect, streamLength,
           metrics.snapshot().publishAccepted(), metrics.snapshot().publishDuplicates(),
           metrics.snapshot().publishRejected(),
-          metrics.snapshot().claimed(), redis.clientCount("rr:"), (System.nanoTime() - t0) / 1_000_000);
+          metrics.snapshot().claimed(), redis.server().clientCount("rr:"), (System.nanoTime() - t0) / 1_000_000);
 
       assertEquals(TOTAL, report.sent());
       // once Redis is back, every republished message is accepted too
@@ -168,7 +146,7 @@ class RedisKillRestartIT {
       assertTrue(acceptedBeforeKill < TOTAL && acceptedAtReconnect < TOTAL, publisher::summary);
       // dedup: one stream entry per message id, whatever was republished
       assertEquals(TOTAL, streamLength, "stream entries vs message ids");
-      assertEquals(0L, redis.callLong("XLEN", RedisKeys.deadLetters(CHANNEL)), "nothing may be dead-lettered");
+      assertEquals(0L, redis.server().callLong("XLEN", RedisKeys.deadLetters(CHANNEL)), "nothing may be dead-lettered");
       // what was pending across the kill was delivered again (and then acked: nothing pending above)
       for (String id : held) {
         assertTrue(checker.deliveryCount(id) >= 2, id + " held across the kill, delivered " + checker.deliveryCount(id)
@@ -176,8 +154,8 @@ class RedisKillRestartIT {
       }
       log.info("RedisKillRestartIT: {} entries pending at the kill ({} held unanswered), all delivered again",
           pendingAtKill, held.size());
-      assertEquals(RouterTestSupport.connectionsPerInstance(), redis.clientCount("rr:"),
-          () -> "clients: " + redis.clients());
+      assertEquals(RouterTestSupport.connectionsPerInstance(), redis.server().clientCount("rr:"),
+          () -> "clients: " + redis.server().clients());
     }
   }
 }

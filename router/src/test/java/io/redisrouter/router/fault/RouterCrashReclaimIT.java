@@ -9,15 +9,14 @@ import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
+import io.redisrouter.testkit.RedisExtension;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,20 +54,8 @@ class RouterCrashReclaimIT {
       channels.defaults.max-in-flight = 512
       """;
 
-  static RedisServer redis;
-  static ActorTestKit kitP;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kitP = ActorTestKit.create("p");
-  }
-
-  @AfterAll
-  static void stop() {
-    kitP.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create().withKit("p");
 
   private static boolean even(String id) {
     return (id.charAt(id.length() - 1) - '0') % 2 == 0;
@@ -101,13 +88,13 @@ class RouterCrashReclaimIT {
     AtomicInteger deliveredByB = new AtomicInteger();
     AtomicInteger redeliveredToB = new AtomicInteger();
 
-    ActorRef<RouterCommand> publisherRouter = kitP.spawn(RedisRouter.create(
-        RouterTestSupport.settings(redis, SETTINGS + "node-id = node-p")), "router");
+    ActorRef<RouterCommand> publisherRouter = redis.kit().spawn(RedisRouter.create(
+        RouterTestSupport.settings(redis.server(), SETTINGS + "node-id = node-p")), "router");
 
     // node a: router + a subscriber that leaves the odd messages unacked
     ActorTestKit kitA = ActorTestKit.create("a");
     ActorRef<RouterCommand> routerA = kitA.spawn(RedisRouter.create(
-        RouterTestSupport.settings(redis, SETTINGS + "node-id = node-a")), "router");
+        RouterTestSupport.settings(redis.server(), SETTINGS + "node-id = node-a")), "router");
     ActorRef<Delivery> subA = kitA.spawn(evenAcking(checker, ackedByA, heldByA, redeliveredToA), "sub-a");
     assertInstanceOf(SubscribeReply.Subscribed.class,
         RouterTestSupport.subscribe(kitA, routerA, CHANNEL, SUBSCRIPTION, subA,
@@ -116,11 +103,11 @@ class RouterCrashReclaimIT {
     // 4000 messages at ~500/s through the publisher node, which lives through the whole test
     try (PacedPublisher publisher = new PacedPublisher("crash-publisher", "m", CHANNEL, TOTAL, 10,
         Duration.ofMillis(20), 200, false, checker,
-        r -> RouterTestSupport.publishAsync(kitP, publisherRouter, r),
+        r -> RouterTestSupport.publishAsync(redis.kit(), publisherRouter, r),
         id -> PublishRequest.of(CHANNEL, RouterTestSupport.payload(id, 128)).withMessageId(id))) {
       publisher.start();
 
-      TestProbe<Object> probe = kitP.createTestProbe();
+      TestProbe<Object> probe = redis.kit().createTestProbe();
       // a is busy: it has acked a good part of what it read, holds unacked odd ones and already redelivered some
       // of them to its subscriber after their ack timeout (its retry loop runs)
       probe.awaitAssert(Duration.ofSeconds(20), () -> {
@@ -146,7 +133,7 @@ class RouterCrashReclaimIT {
       try {
         RouterMetrics metricsB = new RouterMetrics();
         ActorRef<RouterCommand> routerB = kitB.spawn(RedisRouter.create(
-            RouterTestSupport.settings(redis, SETTINGS + "node-id = node-b"), metricsB), "router");
+            RouterTestSupport.settings(redis.server(), SETTINGS + "node-id = node-b"), metricsB), "router");
         ActorRef<Delivery> subB = kitB.spawn(RouterTestSupport.acking(d -> {
           checker.delivered(d.envelope().id());
           deliveredByB.incrementAndGet();
@@ -156,21 +143,10 @@ class RouterCrashReclaimIT {
             RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB,
                 io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
 
-        probe.awaitAssert(Duration.ofSeconds(30), () -> {
-          assertTrue(publisher.done(), publisher::summary);
-          return null;
-        });
-        probe.awaitAssert(Duration.ofSeconds(30), () -> {
-          MessageChecker.Report r = checker.report();
-          assertEquals(0, r.lost(), () -> r + " first lost: " + checker.lostIds().stream().limit(10).toList());
-          return null;
-        });
+        publisher.awaitDone(probe, Duration.ofSeconds(30));
+        RouterTestSupport.awaitNoneLost(probe, checker, Duration.ofSeconds(30));
         // everything acknowledged in Redis, by b
-        probe.awaitAssert(Duration.ofSeconds(15), () -> {
-          List<Object> pending = redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION);
-          assertEquals(0L, pending.get(0), "pending entries: " + pending);
-          return null;
-        });
+        RouterTestSupport.awaitNothingPending(probe, redis.server(), CHANNEL, SUBSCRIPTION, Duration.ofSeconds(15));
 
         MessageChecker.Report report = checker.report();
         checker.logReport("RouterCrashReclaimIT");
@@ -189,7 +165,8 @@ class RouterCrashReclaimIT {
             "b claimed " + metricsB.snapshot().claimed() + " of " + pendingUnderA + " left pending by a");
         assertTrue(redeliveredToB.get() >= heldByA.size(),
             "redelivered to b " + redeliveredToB.get() + ", held by a " + heldByA.size());
-        assertEquals(0L, redis.callLong("XLEN", RedisKeys.deadLetters(CHANNEL)), "nothing may be dead-lettered");
+        assertEquals(0L, redis.server().callLong("XLEN", RedisKeys.deadLetters(CHANNEL)),
+            "nothing may be dead-lettered");
         // duplicates only come from a's acks that did not reach Redis before it died
         assertTrue(report.duplicated() <= ackedByA.get(), report::toString);
       } finally {
@@ -200,7 +177,7 @@ class RouterCrashReclaimIT {
 
   /** XPENDING summary: pending count per consumer name. */
   private static Map<String, Long> pendingByConsumer() {
-    List<Object> summary = redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION);
+    List<Object> summary = redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION);
     Map<String, Long> out = new LinkedHashMap<>();
     if (summary.size() > 3 && summary.get(3) instanceof List<?> consumers) {
       for (Object c : consumers) {

@@ -12,7 +12,7 @@ import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.LogCapture;
-import io.redisrouter.testkit.RedisServer;
+import io.redisrouter.testkit.RedisExtension;
 import io.redisrouter.testkit.TcpProxy;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -22,6 +22,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,19 +64,18 @@ class StalledConsumerLeaseIT {
       channels.defaults.max-in-flight = 50
       """;
 
-  static RedisServer redis;
-  static TcpProxy proxy;
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create();
+  static TcpProxy proxy; // in front of the class's Redis, to stall one node's connections
 
   @BeforeAll
   static void start() throws Exception {
-    redis = RedisServer.start();
-    proxy = TcpProxy.to(redis);
+    proxy = TcpProxy.to(redis.server());
   }
 
   @AfterAll
   static void stop() {
     proxy.close();
-    redis.close();
   }
 
   record Handout(String router, String messageId, long nanos, int attempt) {}
@@ -115,10 +115,12 @@ class StalledConsumerLeaseIT {
     try (LogCapture logs = LogCapture.start()) {
       RouterMetrics metricsA = new RouterMetrics();
       RouterMetrics metricsB = new RouterMetrics();
-      ActorRef<RouterCommand> routerA = kitA.spawn(RedisRouter.create(RouterTestSupport.settings(redis, SETTINGS
-          + "node-id = node-a\nredis.instances.default.uri = \"" + proxy.uri() + "\""), metricsA), "router");
-      ActorRef<RouterCommand> routerB = kitB.spawn(RedisRouter.create(RouterTestSupport.settings(redis, SETTINGS
-          + "node-id = node-b"), metricsB), "router");
+      ActorRef<RouterCommand> routerA = kitA
+          .spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(), SETTINGS
+              + "node-id = node-a\nredis.instances.default.uri = \"" + proxy.uri() + "\""), metricsA), "router");
+      ActorRef<RouterCommand> routerB = kitB
+          .spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(), SETTINGS
+              + "node-id = node-b"), metricsB), "router");
 
       ActorRef<Delivery> subA = kitA.spawn(holding("a", handouts), "sub-a");
       assertInstanceOf(SubscribeReply.Subscribed.class,
@@ -159,7 +161,7 @@ class StalledConsumerLeaseIT {
       // everything ends acked, nothing stays pending
       probe.awaitAssert(Duration.ofSeconds(30), () -> {
         assertEquals(TOTAL, acked.size(), () -> "acked " + acked.size() + " of " + TOTAL);
-        assertEquals(0L, redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0),
+        assertEquals(0L, redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0),
             "nothing pending");
         return null;
       });

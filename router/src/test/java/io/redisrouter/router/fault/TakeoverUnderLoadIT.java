@@ -11,15 +11,14 @@ import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
+import io.redisrouter.testkit.RedisExtension;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,17 +47,8 @@ class TakeoverUnderLoadIT {
   private static final int CRASHED = 500;
   private static final Duration TTL = Duration.ofSeconds(20);
 
-  static RedisServer redis;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create();
 
   private record AckLater(Delivery d) {}
 
@@ -85,7 +75,7 @@ class TakeoverUnderLoadIT {
     ActorTestKit kitA = ActorTestKit.create("takeover-a");
     ActorTestKit kitB = ActorTestKit.create("takeover-b");
     try {
-      ActorRef<RouterCommand> routerA = kitA.spawn(RedisRouter.create(RouterTestSupport.settings(redis, """
+      ActorRef<RouterCommand> routerA = kitA.spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(), """
           node-id = node-a
           channels.defaults.max-in-flight = 500
           channels.defaults.ack-timeout = 2s
@@ -109,11 +99,11 @@ class TakeoverUnderLoadIT {
       });
       kitA.shutdownTestKit(); // crash: the 500 stay pending under a's consumer
       long crashedAt = System.nanoTime();
-      assertEquals((long) CRASHED, redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0),
+      assertEquals((long) CRASHED, redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0),
           "a left its entries pending");
 
       RouterMetrics metricsB = new RouterMetrics();
-      ActorRef<RouterCommand> routerB = kitB.spawn(RedisRouter.create(RouterTestSupport.settings(redis, """
+      ActorRef<RouterCommand> routerB = kitB.spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(), """
           node-id = node-b
           channels.defaults.max-in-flight = 5
           channels.defaults.ack-timeout = 2s

@@ -10,14 +10,13 @@ import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RedisRouter;
 import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.redis.RedisKeys;
-import io.redisrouter.testkit.RedisServer;
+import io.redisrouter.testkit.RedisExtension;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,17 +49,8 @@ class UnhandedAttemptIT {
   private static final String SUBSCRIPTION = "workers";
   private static final int SENT = 20;
 
-  static RedisServer redis;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create();
 
   private static final String CONFIG = """
       channels.defaults.max-in-flight = 50
@@ -71,7 +61,7 @@ class UnhandedAttemptIT {
   /** Delivery counts of the pending entries, by entry id (XPENDING's extended form). */
   private static Map<String, Long> deliveryCounts() {
     Map<String, Long> counts = new HashMap<>();
-    for (Object row : redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION, "-", "+", "1000")) {
+    for (Object row : redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION, "-", "+", "1000")) {
       List<?> r = (List<?>) row;
       counts.put(String.valueOf(r.get(0)), (Long) r.get(3));
     }
@@ -83,7 +73,7 @@ class UnhandedAttemptIT {
     ActorTestKit kitA = ActorTestKit.create("unhanded-a");
     ActorTestKit kitB = ActorTestKit.create("unhanded-b");
     try {
-      ActorRef<RouterCommand> routerA = kitA.spawn(RedisRouter.create(RouterTestSupport.settings(redis,
+      ActorRef<RouterCommand> routerA = kitA.spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(),
           "node-id = node-a\n" + CONFIG)), "router");
       List<String> seenByA = new CopyOnWriteArrayList<>();
       ActorRef<Delivery> subA = kitA.spawn(Behaviors.receiveMessage(d -> {
@@ -111,12 +101,12 @@ class UnhandedAttemptIT {
       String handedByA = seenByA.get(0);
 
       kitA.shutdownTestKit(); // the crash: a's 20 entries stay pending under its consumer, unanswered
-      assertEquals((long) SENT, redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0),
+      assertEquals((long) SENT, redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0),
           "a left its entries pending");
 
       Map<String, Integer> attemptsSeenByB = new ConcurrentHashMap<>();
       Map<String, Integer> timesSeenByB = new ConcurrentHashMap<>();
-      ActorRef<RouterCommand> routerB = kitB.spawn(RedisRouter.create(RouterTestSupport.settings(redis,
+      ActorRef<RouterCommand> routerB = kitB.spawn(RedisRouter.create(RouterTestSupport.settings(redis.server(),
           "node-id = node-b\n" + CONFIG)), "router");
       ActorRef<Delivery> subB = kitB.spawn(Behaviors.receiveMessage(d -> {
         attemptsSeenByB.put(d.envelope().id(), d.envelope().attempt());
@@ -138,7 +128,7 @@ class UnhandedAttemptIT {
         }
         assertEquals(SENT, attemptsSeenByB.size() + deadReasons.size(),
             () -> "delivered by b " + attemptsSeenByB.keySet() + ", dead-lettered " + deadReasons);
-        assertEquals(0L, redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0));
+        assertEquals(0L, redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0));
         return null;
       });
       Set<String> accounted = new HashSet<>(attemptsSeenByB.keySet());

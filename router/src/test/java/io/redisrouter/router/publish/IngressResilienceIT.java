@@ -11,12 +11,13 @@ import io.redisrouter.router.delivery.Wakeups;
 import io.redisrouter.router.redis.RedisConnectionActor;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.testkit.LogCapture;
-import io.redisrouter.testkit.RedisServer;
+import io.redisrouter.testkit.RedisExtension;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.stream.Materializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -37,7 +38,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * publish was refused as if the router were shutting down.
  */
 class IngressResilienceIT {
-  static RedisServer redis;
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create();
+  // a connection actor on its own client resources, no router: stopped before the class's Redis closes
   static ActorTestKit kit;
   static ClientResources resources;
   static RouterSettings settings;
@@ -45,13 +48,12 @@ class IngressResilienceIT {
 
   @BeforeAll
   static void start() {
-    redis = RedisServer.start();
     kit = ActorTestKit.create();
     resources = DefaultClientResources.builder().ioThreadPoolSize(1).computationThreadPoolSize(1).build();
-    settings = RouterTestSupport.settings(redis, """
+    settings = RouterTestSupport.settings(redis.server(), """
         redis.instances.poisoned { uri = "%s" }
         channels.overrides.poison { redis-instance = poisoned }
-        """.formatted(redis.uri()));
+        """.formatted(redis.server().uri()));
     handle = new RedisHandle("default");
     kit.spawn(RedisConnectionActor.create(settings.redisInstances().get("default"), "ingress-test", resources,
         handle));
@@ -62,7 +64,6 @@ class IngressResilienceIT {
   static void stop() {
     kit.shutdownTestKit();
     resources.shutdown(0, 2, TimeUnit.SECONDS);
-    redis.close();
   }
 
   private static CompletableFuture<PublishReply> offer(PublishIngress ingress, String channel, String id) {
@@ -109,7 +110,7 @@ class IngressResilienceIT {
         PublishReply r = offer(ingress, "good", "later-" + i).orTimeout(5, TimeUnit.SECONDS).join();
         assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
       }
-      assertEquals(200L, redis.callLong("XLEN", io.redisrouter.router.redis.RedisKeys.stream("good")));
+      assertEquals(200L, redis.server().callLong("XLEN", io.redisrouter.router.redis.RedisKeys.stream("good")));
     } finally {
       ingress.complete().toCompletableFuture().orTimeout(5, TimeUnit.SECONDS).join();
     }

@@ -134,10 +134,7 @@ class RedisStallIT {
       long t1 = System.nanoTime();
       long upMs = awaitReady(200, t1, Duration.ofSeconds(20));
 
-      probe.awaitAssert(Duration.ofSeconds(30), () -> {
-        assertTrue(publisher.done(), publisher.summary());
-        return null;
-      });
+      publisher.awaitDone(probe, Duration.ofSeconds(30));
       probe.awaitAssert(Duration.ofSeconds(30), () -> {
         assertEquals(0, accountFor(channel).size(), () -> "lost " + checker.lostIds());
         return null;

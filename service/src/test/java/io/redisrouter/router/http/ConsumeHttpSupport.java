@@ -6,6 +6,7 @@ import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.MessageChecker;
 import io.redisrouter.testkit.RedisServer;
 
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,6 +14,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Predicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -54,6 +56,12 @@ final class ConsumeHttpSupport {
 
   static HttpResponse<String> pullRaw(RouterService s, String sub, String body) throws Exception {
     return HttpTestSupport.post(s, "/v1/subscriptions/" + sub + "/pull", body);
+  }
+
+  /** A pull sent without waiting for its answer (a long pull the test answers meanwhile). */
+  static CompletableFuture<HttpResponse<String>> pullAsync(RouterService s, String sub, String body) {
+    return HttpTestSupport.sendAsync(HttpTestSupport.request(s, "/v1/subscriptions/" + sub + "/pull")
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build());
   }
 
   /** One pull; expects 200 and returns the messages array. */
@@ -138,6 +146,11 @@ final class ConsumeHttpSupport {
       assertEquals(200, r.statusCode(), r.body());
       return HttpTestSupport.json(r);
     }, until);
+  }
+
+  /** Waits until the subscription's statistics show nothing pending; returns them. */
+  static JsonNode awaitNothingPending(RouterService s, String sub) throws Exception {
+    return awaitJson(s, "/v1/subscriptions/" + sub, b -> b.get("stats").get("pending").asLong() == 0);
   }
 
   /** The consumer group names on {@code channel}'s stream (empty when the stream does not exist). */

@@ -27,6 +27,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import static io.redisrouter.router.http.ConsumeHttpSupport.ack;
 import static io.redisrouter.router.http.ConsumeHttpSupport.await;
 import static io.redisrouter.router.http.ConsumeHttpSupport.awaitJson;
+import static io.redisrouter.router.http.ConsumeHttpSupport.awaitNothingPending;
 import static io.redisrouter.router.http.ConsumeHttpSupport.createPull;
 import static io.redisrouter.router.http.ConsumeHttpSupport.messageId;
 import static io.redisrouter.router.http.ConsumeHttpSupport.publish;
@@ -235,7 +236,7 @@ class EventsHttpIT {
       JsonNode acked = ack(node.service(), "ev-shared", deliveryIds(all));
       assertEquals(20, acked.get("acked").asInt(), acked.toString());
     }
-    awaitJson(node.service(), "/v1/subscriptions/ev-shared", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitNothingPending(node.service(), "ev-shared");
     ConsumeHttpSupport.report(checker, "twoStreamsShareTheDeliveries");
   }
 
@@ -275,7 +276,7 @@ class EventsHttpIT {
       assertEquals(7, acked.get("acked").asInt(), acked.toString());
       assertEquals(0, acked.get("unknown").size(), acked.toString());
     }
-    awaitJson(node.service(), "/v1/subscriptions/ev-resume", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitNothingPending(node.service(), "ev-resume");
     MessageChecker.Report r = ConsumeHttpSupport.report(checker,
         "aResumedStreamGetsTheUnackedEventsAfterLastEventIdAgain");
     assertEquals(10, r.delivered());
@@ -297,7 +298,7 @@ class EventsHttpIT {
         assertEquals(id, messageId(e.json()));
         checker.delivered(id);
         ack(other, "ev-stop", deliveryIds(List.of(e)));
-        awaitJson(other, "/v1/subscriptions/ev-stop", b -> b.get("stats").get("pending").asLong() == 0);
+        awaitNothingPending(other, "ev-stop");
 
         other.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
         stopped = true;

@@ -7,14 +7,12 @@ import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.LogCapture;
 import io.redisrouter.testkit.MessageChecker;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import io.redisrouter.testkit.RedisExtension;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,20 +46,8 @@ class GracefulShutdownIT {
   static final String SUBSCRIPTION = "workers";
   static final int PUBLISHERS = 4;
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-    kit = ActorTestKit.create("graceful");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create().withKit("graceful");
 
   /** What the publishers saw: per outcome, before and after stop() was called. */
   static final class Outcomes {
@@ -89,7 +75,7 @@ class GracefulShutdownIT {
     Outcomes outcomes = new Outcomes();
     AtomicInteger accepted = new AtomicInteger();
     AtomicInteger refusedAfterStop = new AtomicInteger();
-    TestProbe<Object> probe = kit.createTestProbe();
+    TestProbe<Object> probe = redis.kit().createTestProbe();
     List<String> shutdownLines;
     List<String> ioErrorIds = java.util.Collections.synchronizedList(new ArrayList<>());
     long[] backlog = new long[1]; // accepted but not delivered when the first node had stopped
@@ -100,10 +86,10 @@ class GracefulShutdownIT {
     try (LogCapture logs = LogCapture.start()) {
       // a slow consumer on the first node (one delivery in flight, acked after 20 ms: at most ~50/s) so that a
       // backlog builds up, which the second node must deliver
-      first = HttpTestSupport.start("graceful-1", redis,
+      first = HttpTestSupport.start("graceful-1", redis.server(),
           "redis-router.channels.overrides.\"" + CHANNEL + "\".max-in-flight = 1");
       // a message counts as delivered when the subscriber is done with it and acks it (20 ms after it came)
-      ActorRef<Object> sub1Raw = kit.spawn(Behaviors.setup(ctx -> Behaviors.receiveMessage(m -> {
+      ActorRef<Object> sub1Raw = redis.kit().spawn(Behaviors.setup(ctx -> Behaviors.receiveMessage(m -> {
         if (m instanceof Delivery d) {
           ctx.scheduleOnce(Duration.ofMillis(20), ctx.getSelf(), new Done(d));
         } else if (m instanceof Done done) {
@@ -114,7 +100,7 @@ class GracefulShutdownIT {
       })), "sub-1");
       ActorRef<Delivery> sub1 = sub1Raw.narrow();
       assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kit, first.runtime().router(), CHANNEL, SUBSCRIPTION, sub1));
+          RouterTestSupport.subscribe(redis.kit(), first.runtime().router(), CHANNEL, SUBSCRIPTION, sub1));
 
       var stopCalled = new java.util.concurrent.atomic.AtomicBoolean();
       var running = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -172,7 +158,7 @@ class GracefulShutdownIT {
         assertEquals(200, raw.request("GET", "/health/live", null), "the idle connection works");
         // Redis holds its writes for 1.5 s as the shutdown begins: the publishes in flight wait, and the drain of
         // the requests in flight with them
-        redis.call("CLIENT", "PAUSE", "1500", "WRITE");
+        redis.server().call("CLIENT", "PAUSE", "1500", "WRITE");
         stopCalled.set(true);
         long t0 = System.nanoTime();
         java.util.concurrent.CompletableFuture<?> stopping = first.stop().toCompletableFuture();
@@ -202,7 +188,8 @@ class GracefulShutdownIT {
       running.set(false);
       for (Thread th : threads) th.join(30_000);
       backlog[0] = accepted.get() - checker.report().delivered();
-      long ioWritten = ioErrorIds.stream().filter(id -> redis.callLong("EXISTS", RedisKeys.dedup(CHANNEL, id)) == 1)
+      long ioWritten = ioErrorIds.stream()
+          .filter(id -> redis.server().callLong("EXISTS", RedisKeys.dedup(CHANNEL, id)) == 1)
           .count();
       log.info("GracefulShutdownIT: {} requests failed without a response (connection closed as the server shut down),"
           + " {} of them were written anyway", ioErrorIds.size(), ioWritten);
@@ -236,22 +223,22 @@ class GracefulShutdownIT {
 
     // a new node on the same Redis and subscription delivers what the first did not
     AtomicInteger deliveredBySecond = new AtomicInteger();
-    long written = redis.callLong("XLEN", RedisKeys.stream(CHANNEL));
+    long written = redis.server().callLong("XLEN", RedisKeys.stream(CHANNEL));
     assertTrue(written >= accepted.get(), "every 202 is in the stream: " + written + " < " + accepted.get());
-    RouterService second = HttpTestSupport.start("graceful-2", redis, "");
+    RouterService second = HttpTestSupport.start("graceful-2", redis.server(), "");
     try {
-      ActorRef<Delivery> sub2 = kit.spawn(RouterTestSupport.acking(d -> {
+      ActorRef<Delivery> sub2 = redis.kit().spawn(RouterTestSupport.acking(d -> {
         checker.delivered(d.envelope().id());
         deliveredBySecond.incrementAndGet();
       }), "sub-2");
       assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kit, second.runtime().router(), CHANNEL, SUBSCRIPTION, sub2));
+          RouterTestSupport.subscribe(redis.kit(), second.runtime().router(), CHANNEL, SUBSCRIPTION, sub2));
       probe.awaitAssert(Duration.ofSeconds(30), Duration.ofMillis(200), () -> {
         MessageChecker.Report r = checker.report();
         assertEquals(0, r.lost(), "lost ids (first 10): " + checker.lostIds().stream().limit(10).toList() + " " + r);
         // and Redis agrees: nothing left pending (an ack lost in the shutdown would leave its entry pending until
         // the second node's ack timeout takes it over and its subscriber acks it)
-        assertEquals(0L, (Long) redis.callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0),
+        assertEquals(0L, (Long) redis.server().callList("XPENDING", RedisKeys.stream(CHANNEL), SUBSCRIPTION).get(0),
             "entries still pending");
         return null;
       });
@@ -279,7 +266,7 @@ class GracefulShutdownIT {
   void aRequestStillRunningWhenTheDrainEndsIsAnswered503AndItsRetryIsNotWrittenTwice() throws Exception {
     String channel = "graceful-503";
     try (LogCapture logs = LogCapture.start()) {
-      RouterService node = HttpTestSupport.start("graceful-503", redis, String.join("\n",
+      RouterService node = HttpTestSupport.start("graceful-503", redis.server(), String.join("\n",
           "redis-router.http.shutdown.drain-max = 300ms",
           "redis-router.http.shutdown.terminate-deadline = 5s"));
       java.net.URI uri = java.net.URI.create(node.baseUrl());
@@ -290,10 +277,10 @@ class GracefulShutdownIT {
       try (RawHttp conn = new RawHttp(uri.getHost(), uri.getPort())) {
         assertEquals(202, conn.request("POST", "/v1/channels/" + channel + "/messages",
             "{\"payload\": \"before\", \"idempotencyKey\": \"before\"}"), "the connection works");
-        redis.call("CLIENT", "PAUSE", "2000", "WRITE");
+        redis.server().call("CLIENT", "PAUSE", "2000", "WRITE");
         conn.send("POST", "/v1/channels/" + channel + "/messages",
             "{\"payload\": \"held\", \"idempotencyKey\": \"held\"}");
-        TestProbe<Object> probe = kit.createTestProbe();
+        TestProbe<Object> probe = redis.kit().createTestProbe();
         probe.awaitAssert(Duration.ofSeconds(5), Duration.ofMillis(10), () -> {
           assertEquals(1, node.http().inFlight(), "the held publish is in flight");
           return null;
@@ -317,11 +304,12 @@ class GracefulShutdownIT {
       assertEquals(1, logs.linesContaining("requests still running after http.shutdown.drain-max").size(),
           "the cut-off is logged");
       // it did take effect once Redis let writes through: the router finished the publish it had accepted
-      assertEquals(1L, redis.callLong("EXISTS", RedisKeys.dedup(channel, "held")), "the held publish was written");
+      assertEquals(1L, redis.server().callLong("EXISTS", RedisKeys.dedup(channel, "held")),
+          "the held publish was written");
     }
     // the client retries on another node with the same key: answered as a duplicate, not written twice
-    long lengthBefore = redis.callLong("XLEN", RedisKeys.stream(channel));
-    RouterService other = HttpTestSupport.start("graceful-503-retry", redis, "");
+    long lengthBefore = redis.server().callLong("XLEN", RedisKeys.stream(channel));
+    RouterService other = HttpTestSupport.start("graceful-503-retry", redis.server(), "");
     try {
       HttpResponse<String> retry = HttpTestSupport.send(java.net.http.HttpRequest.newBuilder(
           java.net.URI.create(other.baseUrl() + "/v1/channels/" + channel + "/messages"))
@@ -332,7 +320,7 @@ class GracefulShutdownIT {
           .build());
       assertEquals(202, retry.statusCode(), retry.body());
       assertTrue(retry.body().contains("\"duplicate\":true"), "the retry is a duplicate: " + retry.body());
-      assertEquals(lengthBefore, redis.callLong("XLEN", RedisKeys.stream(channel)), "nothing written twice");
+      assertEquals(lengthBefore, redis.server().callLong("XLEN", RedisKeys.stream(channel)), "nothing written twice");
     } finally {
       other.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }

@@ -1,17 +1,14 @@
 package io.redisrouter.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.LogCapture;
-import io.redisrouter.testkit.RedisServer;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static io.redisrouter.router.http.ConsumeHttpSupport.awaitJson;
 import static io.redisrouter.router.http.ConsumeHttpSupport.createPull;
@@ -27,50 +24,44 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class GroupStatsIT {
   private static final Logger log = LoggerFactory.getLogger(GroupStatsIT.class);
-  static RedisServer redis;
-  static RouterService service;
-  static LogCapture startLog;
+  /** Opened when the class is initialised, before the extension starts the service: its start-up log is in it. */
+  static final LogCapture startLog = LogCapture.start();
 
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start();
-    startLog = LogCapture.start();
-    service = HttpTestSupport.start("group-stats", redis, "");
-  }
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("group-stats");
 
   @AfterAll
-  static void stop() throws Exception {
-    service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    redis.close();
+  static void stop() {
     startLog.close();
   }
 
   @Test
   void theStartUpLogNamesTheRedisVersionAndWhatItLacks() throws Exception {
-    String expected = "runs Redis " + redis.version();
+    String expected = "runs Redis " + node.redis().version();
     List<String> lines = ConsumeHttpSupport.await("start-up log line naming the Redis version",
         () -> startLog.linesContaining(expected), l -> !l.isEmpty());
-    boolean old = Integer.parseInt(redis.version().split("\\.")[0]) < 7;
+    boolean old = Integer.parseInt(node.redis().version().split("\\.")[0]) < 7;
     assertEquals(old, lines.get(0).contains("doing without XINFO GROUPS lag"), lines::toString);
   }
 
   @Test
   void lagIsKnownOnEverySupportedRedisAndEntriesReadOnlyWhereRedisReportsIt() throws Exception {
-    boolean reportsEntriesRead = Integer.parseInt(redis.version().split("\\.")[0]) >= 7;
-    log.info("GroupStatsIT on redis {} ({})", redis.version(), redis.usesEmbeddedBinary() ? "embedded" : "PATH");
-    createPull(service, "stats-pull", "stats.ch");
-    publish(service, "stats.ch", 3, "t", null);
-    JsonNode before = awaitJson(service, "/v1/subscriptions/stats-pull",
+    boolean reportsEntriesRead = Integer.parseInt(node.redis().version().split("\\.")[0]) >= 7;
+    log.info("GroupStatsIT on redis {} ({})", node.redis().version(),
+        node.redis().usesEmbeddedBinary() ? "embedded" : "PATH");
+    createPull(node.service(), "stats-pull", "stats.ch");
+    publish(node.service(), "stats.ch", 3, "t", null);
+    JsonNode before = awaitJson(node.service(), "/v1/subscriptions/stats-pull",
         j -> j.path("stats").path("lag").isNumber() && j.path("stats").path("lag").asLong() == 3);
     assertTrue(before.path("stats").path("lagUnknown").isMissingNode(), before::toString);
 
-    List<JsonNode> pulled = pullUntil(service, "stats-pull", ds -> ds.size() >= 3);
+    List<JsonNode> pulled = pullUntil(node.service(), "stats-pull", ds -> ds.size() >= 3);
     assertEquals(3, pulled.size());
-    JsonNode after = awaitJson(service, "/v1/subscriptions/stats-pull",
+    JsonNode after = awaitJson(node.service(), "/v1/subscriptions/stats-pull",
         j -> j.path("stats").path("lag").isNumber() && j.path("stats").path("lag").asLong() == 0);
     assertEquals(3, after.path("stats").path("pending").asLong(), after::toString);
 
-    JsonNode channel = awaitJson(service, "/v1/channels/stats.ch", j -> j.path("subscriptions").size() == 1);
+    JsonNode channel = awaitJson(node.service(), "/v1/channels/stats.ch", j -> j.path("subscriptions").size() == 1);
     JsonNode row = channel.path("subscriptions").get(0);
     assertTrue(row.has("lag") && row.get("lag").isNumber(), row::toString);
     assertEquals(0, row.get("lag").asLong(), row::toString);

@@ -3,13 +3,9 @@ package io.redisrouter.router.http;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterTestSupport;
-import io.redisrouter.router.service.RouterService;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.ServerSocket;
 import java.net.URI;
@@ -19,7 +15,6 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -38,34 +33,28 @@ class MetricsHttpIT {
       "([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(?:[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\]|\\\\.)*\",?)*\\})? "
           + "(-?[0-9.]+(?:[eE][-+]?[0-9]+)?|NaN|[+-]Inf)( -?[0-9]+)?");
 
-  static RedisServer redis;
-  static RouterService service;
-  static ActorTestKit kit;
+  static final int CLOSED_PORT = closedPort();
 
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start();
-    int closedPort;
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("metrics-http") // its "spare" instance never answers
+      .config("redis-router.redis.instances.spare { uri = \"redis://127.0.0.1:" + CLOSED_PORT
+          + "\", connect-timeout = 200ms }\n"
+          + "redis-router.channels.overrides.\"on-spare\" { redis-instance = spare }")
+      .unready();
+
+  /** A port nothing listens on once closed: the "spare" instance stays down. */
+  static int closedPort() {
     try (ServerSocket s = new ServerSocket(0)) {
-      closedPort = s.getLocalPort(); // nothing listens there once closed: the "spare" instance stays down
+      return s.getLocalPort();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
-    service = HttpTestSupport.startUnready("metrics-http", redis, // its "spare" instance never answers
-        "redis-router.redis.instances.spare { uri = \"redis://127.0.0.1:" + closedPort
-            + "\", connect-timeout = 200ms }\n"
-            + "redis-router.channels.overrides.\"on-spare\" { redis-instance = spare }");
-    kit = ActorTestKit.create(service.system());
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (service != null) service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    if (redis != null) redis.close();
   }
 
   /** Scrapes /metrics without a token; checks every line is valid text format; returns samples by "name{labels}". */
   static Map<String, Double> scrape() throws Exception {
     HttpResponse<String> r = HttpTestSupport.send(HttpRequest.newBuilder(
-        URI.create(service.baseUrl() + "/metrics")).GET().build());
+        URI.create(node.service().baseUrl() + "/metrics")).GET().build());
     assertEquals(200, r.statusCode(), r.body());
     String ct = r.headers().firstValue("Content-Type").orElse("");
     assertTrue(ct.startsWith("text/plain") && ct.contains("version=0.0.4"), ct);
@@ -103,12 +92,12 @@ class MetricsHttpIT {
         before.get("redis_router_redis_connections{instance=\"default\"}"));
     assertEquals(0.0, before.get("redis_router_redis_connections{instance=\"spare\"}"));
 
-    TestProbe<Delivery> sub = kit.createTestProbe();
+    TestProbe<Delivery> sub = node.kit().createTestProbe();
     assertInstanceOf(SubscribeReply.Subscribed.class,
-        RouterTestSupport.subscribe(kit, service.runtime().router(), "met-ch", "m", sub.getRef(),
+        RouterTestSupport.subscribe(node.kit(), node.service().runtime().router(), "met-ch", "m", sub.getRef(),
             io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH)); // holds 4 at once
     for (int i = 0; i < 4; i++) {
-      HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/met-ch/messages",
+      HttpResponse<String> r = HttpTestSupport.post(node.service(), "/v1/channels/met-ch/messages",
           "{\"payload\": \"m" + i + "\"}");
       assertEquals(202, r.statusCode(), r.body());
     }
@@ -129,7 +118,7 @@ class MetricsHttpIT {
     retry.replyTo().tell(retry.ack());
 
     Map<String, Double>[] after = new Map[1];
-    kit.createTestProbe().awaitAssert(WAIT, () -> {
+    node.kit().createTestProbe().awaitAssert(WAIT, () -> {
       try {
         after[0] = scrape();
       } catch (Exception e) {
@@ -158,20 +147,20 @@ class MetricsHttpIT {
 
   @Test
   void aDownInstanceIsAnAdmin503AndListedAsUnavailable() throws Exception {
-    HttpResponse<String> stats = HttpTestSupport.get(service, "/v1/channels/on-spare");
+    HttpResponse<String> stats = HttpTestSupport.get(node.service(), "/v1/channels/on-spare");
     assertEquals(503, stats.statusCode(), stats.body());
     assertEquals("redis-unavailable", HttpTestSupport.json(stats).get("code").asText());
     assertTrue(stats.headers().firstValue("Retry-After").isPresent());
-    HttpResponse<String> dead = HttpTestSupport.get(service, "/v1/channels/on-spare/dead-letters");
+    HttpResponse<String> dead = HttpTestSupport.get(node.service(), "/v1/channels/on-spare/dead-letters");
     assertEquals(503, dead.statusCode(), dead.body());
-    HttpResponse<String> list = HttpTestSupport.get(service, "/v1/channels");
+    HttpResponse<String> list = HttpTestSupport.get(node.service(), "/v1/channels");
     assertEquals(200, list.statusCode(), list.body()); // the instances that are up are still listed
     assertEquals("spare", HttpTestSupport.json(list).get("unavailable").get(0).get("instance").asText(), list.body());
   }
 
   @Test
   void metricsNeedNoTokenButAcceptOne() throws Exception {
-    HttpResponse<String> withToken = HttpTestSupport.get(service, "/metrics");
+    HttpResponse<String> withToken = HttpTestSupport.get(node.service(), "/metrics");
     assertEquals(200, withToken.statusCode());
     assertTrue(withToken.body().contains("# TYPE redis_router_acked_total counter")
         || withToken.body().contains("# TYPE redis_router_acked counter"), withToken.body());

@@ -39,6 +39,7 @@ class OpenApiCoverageIT {
   static final Map<String, String> SCOPED_TOKENS = Map.of("publish", "only-publish-token",
       "consume", "only-consume-token", "admin", "only-admin-token");
 
+  // the test's token with every scope, and one token per scope
   @RegisterExtension
   static final ServiceExtension node = ServiceExtension.named("openapi-coverage")
       .config("redis-router.http.auth.tokens = ["
@@ -47,9 +48,9 @@ class OpenApiCoverageIT {
           + "{ name = c, token = \"" + SCOPED_TOKENS.get("consume") + "\", scopes = [consume] }, "
           + "{ name = a, token = \"" + SCOPED_TOKENS.get("admin") + "\", scopes = [admin] }]\n");
 
+  /** The service's OpenAPI document, read once for the class. */
   @BeforeAll
-  static void start() throws Exception {
-    // the test's token with every scope, and one token per scope
+  static void readDocument() throws Exception {
     HttpResponse<String> r = HttpTestSupport.get(node.service(), "/v1/openapi.json");
     assertEquals(200, r.statusCode(), r.body());
     document = HttpTestSupport.json(r);

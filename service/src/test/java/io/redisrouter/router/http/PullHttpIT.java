@@ -23,11 +23,13 @@ import java.util.concurrent.TimeoutException;
 import static io.redisrouter.router.http.ConsumeHttpSupport.ack;
 import static io.redisrouter.router.http.ConsumeHttpSupport.ackAll;
 import static io.redisrouter.router.http.ConsumeHttpSupport.awaitJson;
+import static io.redisrouter.router.http.ConsumeHttpSupport.awaitNothingPending;
 import static io.redisrouter.router.http.ConsumeHttpSupport.createPull;
 import static io.redisrouter.router.http.ConsumeHttpSupport.messageId;
 import static io.redisrouter.router.http.ConsumeHttpSupport.nack;
 import static io.redisrouter.router.http.ConsumeHttpSupport.publish;
 import static io.redisrouter.router.http.ConsumeHttpSupport.pull;
+import static io.redisrouter.router.http.ConsumeHttpSupport.pullAsync;
 import static io.redisrouter.router.http.ConsumeHttpSupport.pullRaw;
 import static io.redisrouter.router.http.ConsumeHttpSupport.pullUntil;
 import static io.redisrouter.router.http.ConsumeHttpSupport.settleRaw;
@@ -117,10 +119,8 @@ class PullHttpIT {
     assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(290), "the pull waited its waitMs");
 
     long start = System.nanoTime();
-    CompletableFuture<HttpResponse<String>> waiting = HttpTestSupport.sendAsync(
-        HttpTestSupport.request(node.service(), "/v1/subscriptions/pull-long/pull")
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString("{\"maxMessages\": 10, \"waitMs\": 8000}")).build());
+    CompletableFuture<HttpResponse<String>> waiting = pullAsync(node.service(), "pull-long",
+        "{\"maxMessages\": 10, \"waitMs\": 8000}");
     assertThrows(TimeoutException.class, () -> waiting.get(300, TimeUnit.MILLISECONDS),
         "with nothing to take the pull waits");
     MessageChecker checker = new MessageChecker();
@@ -152,10 +152,8 @@ class PullHttpIT {
     assertTrue(tookMs >= 2900, "the pull waited its waitMs: " + tookMs + " ms");
 
     // and a message that comes late in such a wait reaches the client
-    CompletableFuture<HttpResponse<String>> waiting = HttpTestSupport.sendAsync(
-        HttpTestSupport.request(node.service(), "/v1/subscriptions/pull-longer/pull")
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString("{\"maxMessages\": 5, \"waitMs\": 5000}")).build());
+    CompletableFuture<HttpResponse<String>> waiting = pullAsync(node.service(), "pull-longer",
+        "{\"maxMessages\": 5, \"waitMs\": 5000}");
     assertThrows(TimeoutException.class, () -> waiting.get(2500, TimeUnit.MILLISECONDS),
         "still waiting past the request timeout");
     MessageChecker checker = new MessageChecker();
@@ -197,7 +195,7 @@ class PullHttpIT {
     JsonNode stale = ack(node.service(), "pull-nack", List.of(firstId));
     assertEquals(0, stale.get("acked").asInt(), stale.toString());
     ackAll(node.service(), "pull-nack", again);
-    awaitJson(node.service(), "/v1/subscriptions/pull-nack", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitNothingPending(node.service(), "pull-nack");
     MessageChecker.Report r = ConsumeHttpSupport.report(checker, "aNackedMessageIsDeliveredAgainWithTheNextAttempt");
     assertEquals(1, r.duplicated());
   }
@@ -223,7 +221,7 @@ class PullHttpIT {
         "/v1/channels/" + ch + "/dead-letters/" + item.get("id").asText()));
     assertEquals("pull-dead", one.get("subscription").asText(), one.toString());
     assertTrue(one.get("lastError").asText().contains("cannot parse order"), one.toString());
-    awaitJson(node.service(), "/v1/subscriptions/pull-dead", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitNothingPending(node.service(), "pull-dead");
     assertEquals(List.of(), pull(node.service(), "pull-dead", 10, 0), "a dead letter is not delivered again");
     ConsumeHttpSupport.report(checker, "aNackWithDoNotRetryDeadLettersTheMessageAsRejected");
   }
@@ -249,7 +247,7 @@ class PullHttpIT {
     assertFalse(redeliveredAt.isBefore(ackDeadline.minusMillis(50)),
         "not delivered again before the ack deadline " + ackDeadline + " (at " + redeliveredAt + ")");
     ackAll(node.service(), "pull-timeout", again);
-    awaitJson(node.service(), "/v1/subscriptions/pull-timeout", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitNothingPending(node.service(), "pull-timeout");
     ConsumeHttpSupport.report(checker, "anUnackedMessageIsDeliveredAgainAfterTheAckTimeout");
   }
 
@@ -278,7 +276,7 @@ class PullHttpIT {
     assertEquals(id, item.get("envelope").get("messageId").asText(), item.toString());
     checker.deadLettered(id);
     assertEquals(List.of(), pull(node.service(), "pull-expiry", 10, 300), "nor later");
-    awaitJson(node.service(), "/v1/subscriptions/pull-expiry", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitNothingPending(node.service(), "pull-expiry");
     MessageChecker.Report r = ConsumeHttpSupport.report(checker, "aMessageWhoseDeadlinePassedIsNeverHandedOut");
     assertEquals(0, r.delivered());
   }
@@ -300,7 +298,7 @@ class PullHttpIT {
       JsonNode r = ack(b, "pull-any-node", List.of(d.get("deliveryId").asText()));
       assertEquals(1, r.get("acked").asInt(), r.toString());
       assertEquals(0, r.get("unknown").size(), r.toString());
-      awaitJson(a, "/v1/subscriptions/pull-any-node", s -> s.get("stats").get("pending").asLong() == 0);
+      awaitNothingPending(a, "pull-any-node");
       // node a's ack timeout (1 s) passes: it finds the entry acknowledged and does not deliver it again. A wrong
       // redelivery would come after the ack timeout plus a backoff step (at most 400 ms) or a claim round (500 ms):
       // the window is twice that
@@ -345,7 +343,7 @@ class PullHttpIT {
         });
         ackAll(other, "pull-idle", got);
       }
-      awaitJson(other, "/v1/subscriptions/pull-idle", b -> b.get("stats").get("pending").asLong() == 0);
+      awaitNothingPending(other, "pull-idle");
     } finally {
       other.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
@@ -378,7 +376,7 @@ class PullHttpIT {
     assertEquals(200, nackUnknown.statusCode(), nackUnknown.body());
     assertEquals(0, HttpTestSupport.json(nackUnknown).get("nacked").asInt());
     assertEquals("x#1", HttpTestSupport.json(nackUnknown).get("unknown").get(0).asText());
-    awaitJson(node.service(), "/v1/subscriptions/pull-unknown", b -> b.get("stats").get("pending").asLong() == 0);
+    awaitNothingPending(node.service(), "pull-unknown");
     ConsumeHttpSupport.report(checker, "unknownDeliveryIdsAreListed");
   }
 

@@ -4,12 +4,11 @@ import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.LogCapture;
+import io.redisrouter.testkit.RedisExtension;
 import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -28,20 +27,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class RedisAuthIT {
   static final String PASSWORD = "redis-pw-" + Long.toHexString(System.nanoTime());
   static final String WRONG = "wrong-pw-" + Long.toHexString(System.nanoTime());
-  static RedisServer redis;
-  static ActorTestKit kit;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.builder().arg("--requirepass", PASSWORD).start();
-    kit = ActorTestKit.create("redis-auth");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension
+      .of(() -> RedisServer.builder().arg("--requirepass", PASSWORD).start())
+      .withKit("redis-auth");
 
   private static String password(String pw) {
     return "redis-router.redis.instances.default.password = \"" + pw + "\"\n";
@@ -49,16 +38,16 @@ class RedisAuthIT {
 
   @Test
   void theRightPasswordConnectsAndPublishes() throws Exception {
-    RouterService service = HttpTestSupport.start("redis-auth-good", redis, password(PASSWORD));
+    RouterService service = HttpTestSupport.start("redis-auth-good", redis.server(), password(PASSWORD));
     try {
-      TestProbe<Object> probe = kit.createTestProbe();
+      TestProbe<Object> probe = redis.kit().createTestProbe();
       probe.awaitAssert(Duration.ofSeconds(10), () -> {
         assertTrue(service.runtime().allRedisUp());
         return null;
       });
       HttpResponse<String> r = HttpTestSupport.post(service, "/v1/channels/auth-ok/messages", "{\"payload\": \"x\"}");
       assertEquals(202, r.statusCode(), r.body());
-      assertEquals(1L, redis.callLong("XLEN", RedisKeys.stream("auth-ok")));
+      assertEquals(1L, redis.server().callLong("XLEN", RedisKeys.stream("auth-ok")));
     } finally {
       service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
@@ -69,10 +58,10 @@ class RedisAuthIT {
     RouterService service;
     List<String> lines;
     try (LogCapture logs = LogCapture.start()) {
-      service = HttpTestSupport.startUnready("redis-auth-bad", redis, password(WRONG));
+      service = HttpTestSupport.startUnready("redis-auth-bad", redis.server(), password(WRONG));
       try {
         RedisHandle handle = service.runtime().handleFor("auth-bad");
-        TestProbe<Object> probe = kit.createTestProbe();
+        TestProbe<Object> probe = redis.kit().createTestProbe();
         // retrying: several failed connect attempts are reported (backoff 100 ms, doubling)
         probe.awaitAssert(Duration.ofSeconds(15), () -> {
           assertTrue(logs.linesContaining("connect failed").size() >= 3, String.join("\n", logs.lines()));
@@ -92,7 +81,7 @@ class RedisAuthIT {
         assertFalse(pub.body().contains(WRONG), pub.body());
 
         // the router keeps retrying: once Redis takes the configured password, it connects without a restart
-        redis.call("CONFIG", "SET", "requirepass", WRONG);
+        redis.server().call("CONFIG", "SET", "requirepass", WRONG);
         try {
           probe.awaitAssert(Duration.ofSeconds(15), () -> {
             assertTrue(handle.isUp(), handle.lastError());
@@ -101,7 +90,7 @@ class RedisAuthIT {
           HttpResponse<String> ok = HttpTestSupport.post(service, "/v1/channels/auth-bad/messages", "{\"payload\": 2}");
           assertEquals(202, ok.statusCode(), ok.body());
         } finally {
-          redis.call("CONFIG", "SET", "requirepass", PASSWORD);
+          redis.server().call("CONFIG", "SET", "requirepass", PASSWORD);
         }
       } finally {
         service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);

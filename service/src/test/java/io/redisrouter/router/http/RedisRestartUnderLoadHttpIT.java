@@ -6,14 +6,10 @@ import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.protocol.SubscribeReply;
 import io.redisrouter.router.RouterTestSupport;
-import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.LogCapture;
-import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,23 +36,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class RedisRestartUnderLoadHttpIT {
   private static final Logger log = LoggerFactory.getLogger(RedisRestartUnderLoadHttpIT.class);
   private static final String CHANNEL = "restart-load";
-  static RedisServer redis;
-  static RouterService service;
-  static ActorTestKit kit;
-
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start(); // no persistence: save "" and no AOF, this machine's default
-    service = HttpTestSupport.start("restart-load", redis, "redis-router.http.subscription-refresh = 500ms\n");
-    kit = ActorTestKit.create("restart-load-subscribers");
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    kit.shutdownTestKit();
-    service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    redis.close();
-  }
+  /** Its Redis has no persistence: save "" and no AOF, this machine's default. */
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("restart-load")
+      .config("redis-router.http.subscription-refresh = 500ms\n");
 
   /** Message id to when its Accepted reply came (nanos), for every accepted publish. */
   private final Map<String, Long> acceptedAt = new ConcurrentHashMap<>();
@@ -70,19 +53,19 @@ class RedisRestartUnderLoadHttpIT {
     AtomicBoolean pulling = new AtomicBoolean(true);
     LongAdder refused = new LongAdder();
     try (LogCapture logs = LogCapture.start(); hook) {
-      HttpResponse<String> created = HttpTestSupport.post(service, "/v1/subscriptions", "{\"name\": \"rl-hook\","
+      HttpResponse<String> created = HttpTestSupport.post(node.service(), "/v1/subscriptions", "{\"name\": \"rl-hook\","
           + " \"channel\": \"" + CHANNEL + "\", \"webhook\": {\"url\": \"" + hook.url() + "\", \"timeoutMs\": 2000}}");
       assertEquals(201, created.statusCode(), created.body());
-      ConsumeHttpSupport.createPull(service, "rl-pull", CHANNEL);
-      ActorRef<Delivery> sub = kit.spawn(RouterTestSupport.acking(d -> embedded.add(d.envelope().id())));
+      ConsumeHttpSupport.createPull(node.service(), "rl-pull", CHANNEL);
+      ActorRef<Delivery> sub = node.kit().spawn(RouterTestSupport.acking(d -> embedded.add(d.envelope().id())));
       assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kit, service.runtime().router(), CHANNEL, "rl-embedded", sub));
+          RouterTestSupport.subscribe(node.kit(), node.service().runtime().router(), CHANNEL, "rl-embedded", sub));
 
       Thread publisher = new Thread(() -> {
         for (int i = 0; publishing.get(); i++) {
           String id = String.format("m-%05d", i);
           try {
-            PublishReply r = service.runtime().publish(PublishRequest.of(CHANNEL,
+            PublishReply r = node.service().runtime().publish(PublishRequest.of(CHANNEL,
                 RouterTestSupport.payload(id, 32)).withMessageId(id).withTimeToLive(Duration.ofMinutes(2)))
                 .toCompletableFuture().get(20, TimeUnit.SECONDS);
             if (r instanceof PublishReply.Accepted) acceptedAt.put(id, System.nanoTime());
@@ -97,9 +80,9 @@ class RedisRestartUnderLoadHttpIT {
       Thread puller = new Thread(() -> {
         while (pulling.get()) {
           try {
-            List<JsonNode> got = ConsumeHttpSupport.pull(service, "rl-pull", 100, 300);
+            List<JsonNode> got = ConsumeHttpSupport.pull(node.service(), "rl-pull", 100, 300);
             for (JsonNode d : got) pulled.add(ConsumeHttpSupport.messageId(d));
-            ConsumeHttpSupport.ackAll(service, "rl-pull", got);
+            ConsumeHttpSupport.ackAll(node.service(), "rl-pull", got);
           } catch (Throwable e) {
             java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(100).toNanos()); // Redis is down
           }
@@ -110,15 +93,15 @@ class RedisRestartUnderLoadHttpIT {
 
       awaitCondition(Duration.ofSeconds(10), () -> embedded.size() >= 200 && pulled.size() >= 200
           && hook.okById().size() >= 200);
-      long pidBefore = redis.pid();
-      long lengthBefore = redis.callLong("XLEN", io.redisrouter.router.redis.RedisKeys.stream(CHANNEL));
+      long pidBefore = node.redis().pid();
+      long lengthBefore = node.redis().callLong("XLEN", io.redisrouter.router.redis.RedisKeys.stream(CHANNEL));
       long crash = System.nanoTime();
-      redis.kill9();
+      node.redis().kill9();
       Thread.sleep(1000); // Redis stays down for a second
-      redis.restart();
+      node.redis().restart();
       long up = System.nanoTime();
-      assertTrue(redis.pid() != pidBefore, "a new redis-server process");
-      long lengthAfter = redis.callLong("XLEN", io.redisrouter.router.redis.RedisKeys.stream(CHANNEL));
+      assertTrue(node.redis().pid() != pidBefore, "a new redis-server process");
+      long lengthAfter = node.redis().callLong("XLEN", io.redisrouter.router.redis.RedisKeys.stream(CHANNEL));
       assertTrue(lengthBefore >= 200 && lengthAfter < lengthBefore, "Redis lost the stream: " + lengthBefore
           + " entries before the kill, " + lengthAfter + " after the restart");
       Thread.sleep(6000); // the load goes on for 6 s after Redis came back
@@ -136,9 +119,9 @@ class RedisRestartUnderLoadHttpIT {
       puller.join(10_000);
 
       // the HTTP subscriptions still exist, and the restore was counted
-      assertEquals(200, HttpTestSupport.get(service, "/v1/subscriptions/rl-hook").statusCode());
-      assertEquals(200, HttpTestSupport.get(service, "/v1/subscriptions/rl-pull").statusCode());
-      String metrics = HttpTestSupport.get(service, "/metrics").body();
+      assertEquals(200, HttpTestSupport.get(node.service(), "/v1/subscriptions/rl-hook").statusCode());
+      assertEquals(200, HttpTestSupport.get(node.service(), "/v1/subscriptions/rl-pull").statusCode());
+      String metrics = HttpTestSupport.get(node.service(), "/metrics").body();
       assertTrue(metrics.lines().anyMatch(l -> l.startsWith("redis_router_redis_state_restored_total")
           && l.contains("what=\"consumer-group\"") && !l.trim().endsWith(" 0.0")), metrics);
       assertTrue(logs.linesContaining("had lost consumer group").size() > 0, "the restore is a WARN");

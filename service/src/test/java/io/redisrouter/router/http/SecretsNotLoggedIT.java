@@ -8,12 +8,11 @@ import ch.qos.logback.classic.LoggerContext;
 import io.redisrouter.router.service.RouterService;
 import io.redisrouter.router.service.SecretSafeLogFilter;
 import io.redisrouter.testkit.LogCapture;
+import io.redisrouter.testkit.RedisExtension;
 import io.redisrouter.testkit.RedisServer;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.LoggerFactory;
 
 import java.net.URI;
@@ -46,20 +45,9 @@ class SecretsNotLoggedIT {
   static final List<String> SECRETS = List.of(HTTP_TOKEN, PUBLISH_TOKEN, CONSUME_TOKEN, WRONG_TOKEN, REDIS_PASSWORD,
       WRONG_REDIS_PASSWORD);
 
-  static RedisServer redis;
-  static ActorTestKit kit;
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.builder().arg("--requirepass", REDIS_PASSWORD).start();
-    kit = ActorTestKit.create("secrets");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-    redis.close();
-  }
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension
+      .of(() -> RedisServer.builder().arg("--requirepass", REDIS_PASSWORD).start()).withKit("secrets");
 
   static Config config(String redisPassword, boolean authOn) {
     return ConfigFactory.parseString(
@@ -70,7 +58,7 @@ class SecretsNotLoggedIT {
             + "  { name = ops, token = \"" + HTTP_TOKEN + "\", scopes = [publish, consume, admin] },\n"
             + "  { name = producer, token = \"" + PUBLISH_TOKEN + "\", scopes = [publish] },\n"
             + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] } ]\n")
-        .withFallback(HttpTestSupport.config(redis, ""))
+        .withFallback(HttpTestSupport.config(redis.server(), ""))
         .resolve();
   }
 
@@ -102,7 +90,7 @@ class SecretsNotLoggedIT {
       RouterService service = RouterService.start("secrets-good", good);
       RouterService badRedis = null;
       try {
-        TestProbe<Object> probe = kit.createTestProbe();
+        TestProbe<Object> probe = redis.kit().createTestProbe();
         probe.awaitAssert(Duration.ofSeconds(10), () -> {
           assertTrue(service.runtime().allRedisUp());
           return null;

@@ -11,9 +11,8 @@ import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.LogCapture;
 import io.redisrouter.testkit.MessageChecker;
 import io.redisrouter.testkit.RedisServer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -31,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 import static io.redisrouter.router.http.ConsumeHttpSupport.ackAll;
 import static io.redisrouter.router.http.ConsumeHttpSupport.await;
 import static io.redisrouter.router.http.ConsumeHttpSupport.awaitJson;
+import static io.redisrouter.router.http.ConsumeHttpSupport.awaitNothingPending;
 import static io.redisrouter.router.http.ConsumeHttpSupport.createPull;
 import static io.redisrouter.router.http.ConsumeHttpSupport.groups;
 import static io.redisrouter.router.http.ConsumeHttpSupport.messageId;
@@ -48,34 +48,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class SubscriptionsHttpIT {
   static final String CONSUME_TOKEN = "test-token-consume-only";
 
-  static RedisServer redis;
-  static RouterService service;
+  static final String CONFIG = "redis-router.http.auth.tokens = [\n"
+      + "  { name = test, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }\n"
+      + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] }\n"
+      + "]\n"
+      + "redis-router.channels.overrides {\n"
+      + "  \"subs-bc\" { mode = broadcast }\n"
+      + "}\n"
+      // consumers poll often: a consumer that outlives its deleted group recreates it within ms
+      + "redis-router.consumer.poll-interval = 2ms\n";
 
+  @RegisterExtension
+  static final ServiceExtension node = ServiceExtension.named("subscriptions-http").config(CONFIG);
+
+  /** The configuration of {@link #node}, on another Redis (the restart test's own). */
   static Config config(RedisServer r) {
-    return ConfigFactory.parseString(
-        "redis-router.http.auth.tokens = [\n"
-            + "  { name = test, token = \"" + HttpTestSupport.TOKEN + "\", scopes = [publish, consume, admin] }\n"
-            + "  { name = consumer, token = \"" + CONSUME_TOKEN + "\", scopes = [consume] }\n"
-            + "]\n"
-            + "redis-router.channels.overrides {\n"
-            + "  \"subs-bc\" { mode = broadcast }\n"
-            + "}\n"
-            // consumers poll often: a consumer that outlives its deleted group recreates it within ms
-            + "redis-router.consumer.poll-interval = 2ms\n")
-        .withFallback(HttpTestSupport.config(r, ""))
-        .resolve();
-  }
-
-  @BeforeAll
-  static void start() throws Exception {
-    redis = RedisServer.start();
-    service = HttpTestSupport.awaitReady(RouterService.start("subscriptions-http", config(redis)));
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (service != null) service.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    if (redis != null) redis.close();
+    return HttpTestSupport.config(r, CONFIG);
   }
 
   static HttpResponse<String> create(RouterService s, String body) throws Exception {
@@ -90,30 +78,32 @@ class SubscriptionsHttpIT {
 
   @Test
   void createIs201ThenTheSameIs200AndAnotherDefinitionIs409() throws Exception {
-    HttpResponse<String> first = create(service, "{\"name\": \"subs-billing\", \"channel\": \"subs-orders\"}");
+    HttpResponse<String> first = create(node.service(), "{\"name\": \"subs-billing\", \"channel\": \"subs-orders\"}");
     assertEquals(201, first.statusCode(), first.body());
     JsonNode created = HttpTestSupport.json(first);
     assertEquals("subs-billing", created.get("name").asText());
     assertEquals("subs-orders", created.get("channel").asText());
     assertEquals("pull", created.get("type").asText());
     Instant createdAt = Instant.parse(created.get("createdAt").asText());
-    assertNotNull(redis.call("HGET", RedisKeys.SUBSCRIPTIONS, "subs-billing"), "stored in Redis");
-    assertTrue(groups(redis, "subs-orders").contains("subs-billing"), "the consumer group is created with it");
+    assertNotNull(node.redis().call("HGET", RedisKeys.SUBSCRIPTIONS, "subs-billing"), "stored in Redis");
+    assertTrue(groups(node.redis(), "subs-orders").contains("subs-billing"), "the consumer group is created with it");
 
-    HttpResponse<String> again = create(service, "{\"name\": \"subs-billing\", \"channel\": \"subs-orders\"}");
+    HttpResponse<String> again = create(node.service(), "{\"name\": \"subs-billing\", \"channel\": \"subs-orders\"}");
     assertEquals(200, again.statusCode(), again.body());
     assertEquals(createdAt, Instant.parse(HttpTestSupport.json(again).get("createdAt").asText()),
         "the existing definition is returned, not a new one");
 
-    HttpResponse<String> otherChannel = create(service, "{\"name\": \"subs-billing\", \"channel\": \"subs-other\"}");
+    HttpResponse<String> otherChannel = create(node.service(),
+        "{\"name\": \"subs-billing\", \"channel\": \"subs-other\"}");
     assertEquals(409, otherChannel.statusCode(), otherChannel.body());
     assertEquals("conflict", HttpTestSupport.json(otherChannel).get("code").asText());
-    HttpResponse<String> withWebhook = create(service, "{\"name\": \"subs-billing\", \"channel\": \"subs-orders\","
-        + " \"webhook\": {\"url\": \"http://127.0.0.1:1/hook\"}}");
+    HttpResponse<String> withWebhook = create(node.service(),
+        "{\"name\": \"subs-billing\", \"channel\": \"subs-orders\","
+            + " \"webhook\": {\"url\": \"http://127.0.0.1:1/hook\"}}");
     assertEquals(409, withWebhook.statusCode(), withWebhook.body());
-    assertFalse(groups(redis, "subs-other").contains("subs-billing"), "a conflict creates no group");
+    assertFalse(groups(node.redis(), "subs-other").contains("subs-billing"), "a conflict creates no group");
 
-    HttpResponse<String> hook = create(service, "{\"name\": \"subs-hook\", \"channel\": \"subs-orders\","
+    HttpResponse<String> hook = create(node.service(), "{\"name\": \"subs-hook\", \"channel\": \"subs-orders\","
         + " \"webhook\": {\"url\": \"http://127.0.0.1:1/hook\", \"timeoutMs\": 2500, \"parallelism\": 3}}");
     assertEquals(201, hook.statusCode(), hook.body());
     JsonNode w = HttpTestSupport.json(hook);
@@ -121,32 +111,33 @@ class SubscriptionsHttpIT {
     assertEquals("http://127.0.0.1:1/hook", w.get("webhook").get("url").asText());
     assertEquals(2500, w.get("webhook").get("timeoutMs").asLong());
     assertEquals(3, w.get("webhook").get("parallelism").asInt());
-    HttpResponse<String> hookAgain = create(service, "{\"name\": \"subs-hook\", \"channel\": \"subs-orders\","
+    HttpResponse<String> hookAgain = create(node.service(), "{\"name\": \"subs-hook\", \"channel\": \"subs-orders\","
         + " \"webhook\": {\"url\": \"http://127.0.0.1:1/hook\", \"timeoutMs\": 2500, \"parallelism\": 3}}");
     assertEquals(200, hookAgain.statusCode(), hookAgain.body());
-    HttpResponse<String> hookOtherTimeout = create(service, "{\"name\": \"subs-hook\", \"channel\": \"subs-orders\","
-        + " \"webhook\": {\"url\": \"http://127.0.0.1:1/hook\", \"timeoutMs\": 2600, \"parallelism\": 3}}");
+    HttpResponse<String> hookOtherTimeout = create(node.service(),
+        "{\"name\": \"subs-hook\", \"channel\": \"subs-orders\","
+            + " \"webhook\": {\"url\": \"http://127.0.0.1:1/hook\", \"timeoutMs\": 2600, \"parallelism\": 3}}");
     assertEquals(409, hookOtherTimeout.statusCode(), hookOtherTimeout.body());
   }
 
   @Test
   void aNameTakenByAConsumerGroupThatIsNotAnHttpSubscriptionIs409AndNothingIsStored() throws Exception {
     // an embedded subscriber's group (or one left behind) on the channel's stream
-    redis.call("XGROUP", "CREATE", RedisKeys.stream("subs-shared"), "subs-embedded", "$", "MKSTREAM");
-    HttpResponse<String> r = create(service, "{\"name\": \"subs-embedded\", \"channel\": \"subs-shared\"}");
+    node.redis().call("XGROUP", "CREATE", RedisKeys.stream("subs-shared"), "subs-embedded", "$", "MKSTREAM");
+    HttpResponse<String> r = create(node.service(), "{\"name\": \"subs-embedded\", \"channel\": \"subs-shared\"}");
     assertEquals(409, r.statusCode(), r.body());
     assertEquals("group-exists", HttpTestSupport.json(r).get("code").asText());
     assertTrue(HttpTestSupport.json(r).get("message").asText().contains("pick another name"), r.body());
-    assertEquals(null, redis.call("HGET", RedisKeys.SUBSCRIPTIONS, "subs-embedded"), "nothing stored");
-    assertEquals(404, HttpTestSupport.get(service, "/v1/subscriptions/subs-embedded").statusCode());
-    assertTrue(groups(redis, "subs-shared").contains("subs-embedded"), "the other group is left alone");
+    assertEquals(null, node.redis().call("HGET", RedisKeys.SUBSCRIPTIONS, "subs-embedded"), "nothing stored");
+    assertEquals(404, HttpTestSupport.get(node.service(), "/v1/subscriptions/subs-embedded").statusCode());
+    assertTrue(groups(node.redis(), "subs-shared").contains("subs-embedded"), "the other group is left alone");
   }
 
   @Test
   void aSubscriptionDeletedThroughAnotherNodeLeavesNoConsumerGroupBehind() throws Exception {
     // node b learns of the deletion seconds later (its refresh); a consumer may have recreated the group meanwhile
-    RouterService a = HttpTestSupport.start("subscriptions-node-a", redis, "");
-    RouterService b = HttpTestSupport.start("subscriptions-node-b", redis,
+    RouterService a = HttpTestSupport.start("subscriptions-node-a", node.redis(), "");
+    RouterService b = HttpTestSupport.start("subscriptions-node-b", node.redis(),
         "redis-router.http.subscription-refresh = 3s\n");
     try {
       HttpResponse<String> created = create(a, "{\"name\": \"subs-two-nodes\", \"channel\": \"subs-two\","
@@ -160,7 +151,7 @@ class SubscriptionsHttpIT {
       assertEquals(204, HttpTestSupport.delete(a, "/v1/subscriptions/subs-two-nodes").statusCode());
       // what a node that still consumes it does when it finds the group gone (NOGROUP): it creates it again
       try {
-        redis.call("XGROUP", "CREATE", RedisKeys.stream("subs-two"), "subs-two-nodes", "$", "MKSTREAM");
+        node.redis().call("XGROUP", "CREATE", RedisKeys.stream("subs-two"), "subs-two-nodes", "$", "MKSTREAM");
       } catch (io.redisrouter.testkit.RedisServer.RedisError e) {
         // node b found the group gone and created it again already: the case this test is about
         assertTrue(String.valueOf(e.getMessage()).contains("BUSYGROUP"), e::toString);
@@ -172,7 +163,7 @@ class SubscriptionsHttpIT {
       long goneSince = -1;
       while (true) {
         long now = System.nanoTime();
-        boolean present = groups(redis, "subs-two").contains("subs-two-nodes");
+        boolean present = groups(node.redis(), "subs-two").contains("subs-two-nodes");
         if (present) {
           goneSince = -1;
         } else if (goneSince < 0) {
@@ -216,7 +207,7 @@ class SubscriptionsHttpIT {
             + " \"parallelism\": 0}}", "webhook.parallelism", "out-of-range"),
         new Bad("[1, 2]", "", "invalid"));
     for (Bad c : cases) {
-      HttpResponse<String> r = create(service, c.body());
+      HttpResponse<String> r = create(node.service(), c.body());
       assertEquals(400, r.statusCode(), c.body() + " -> " + r.body());
       JsonNode body = HttpTestSupport.json(r);
       assertEquals("invalid", body.get("code").asText(), r.body());
@@ -227,13 +218,13 @@ class SubscriptionsHttpIT {
       }
       assertTrue(named, c.body() + " must name " + c.field() + "/" + c.code() + ": " + r.body());
     }
-    HttpResponse<String> notJson = create(service, "{\"name\": ");
+    HttpResponse<String> notJson = create(node.service(), "{\"name\": ");
     assertEquals(400, notJson.statusCode(), notJson.body());
     assertEquals("invalid-json", HttpTestSupport.json(notJson).get("code").asText());
 
     // nothing of it was stored
     for (int i = 1; i <= 11; i++) {
-      HttpResponse<String> g = HttpTestSupport.get(service, "/v1/subscriptions/subs-bad-" + i);
+      HttpResponse<String> g = HttpTestSupport.get(node.service(), "/v1/subscriptions/subs-bad-" + i);
       assertEquals(404, g.statusCode(), g.body());
     }
   }
@@ -242,9 +233,9 @@ class SubscriptionsHttpIT {
 
   @Test
   void listShowsEverySubscriptionSortedByName() throws Exception {
-    createPull(service, "subs-list-b", "subs-list");
-    createPull(service, "subs-list-a", "subs-list");
-    HttpResponse<String> r = HttpTestSupport.get(service, "/v1/subscriptions");
+    createPull(node.service(), "subs-list-b", "subs-list");
+    createPull(node.service(), "subs-list-a", "subs-list");
+    HttpResponse<String> r = HttpTestSupport.get(node.service(), "/v1/subscriptions");
     assertEquals(200, r.statusCode(), r.body());
     List<String> names = new ArrayList<>();
     for (JsonNode s : HttpTestSupport.json(r).get("subscriptions")) names.add(s.get("name").asText());
@@ -257,28 +248,28 @@ class SubscriptionsHttpIT {
   @Test
   void getShowsTheDefinitionWithLagPendingAndConsumers() throws Exception {
     String ch = "subs-stats";
-    createPull(service, "subs-stats", ch);
+    createPull(node.service(), "subs-stats", ch);
     MessageChecker checker = new MessageChecker();
-    ConsumeHttpSupport.publish(service, ch, 3, "stats", checker);
+    ConsumeHttpSupport.publish(node.service(), ch, 3, "stats", checker);
     String path = "/v1/subscriptions/subs-stats";
-    JsonNode before = awaitJson(service, path, b -> b.get("stats").has("lag"));
+    JsonNode before = awaitJson(node.service(), path, b -> b.get("stats").has("lag"));
     assertEquals("subs-stats", before.get("name").asText());
     assertEquals(ch, before.get("channel").asText());
     assertEquals(3, ConsumeHttpSupport.known(before.get("stats").get("lag")), before.toString());
     assertEquals(0, before.get("stats").get("pending").asLong(), before.toString());
 
     // pulled but not acked: read by the router's consumer, pending in the group
-    List<JsonNode> got = pullUntil(service, "subs-stats", l -> l.size() >= 3);
+    List<JsonNode> got = pullUntil(node.service(), "subs-stats", l -> l.size() >= 3);
     got.forEach(d -> checker.delivered(messageId(d)));
-    JsonNode during = awaitJson(service, path, b -> b.get("stats").get("pending").asLong() == 3);
+    JsonNode during = awaitJson(node.service(), path, b -> b.get("stats").get("pending").asLong() == 3);
     assertEquals(0, ConsumeHttpSupport.known(during.get("stats").get("lag")), during.toString());
     assertTrue(during.get("stats").get("consumers").asLong() >= 1, during.toString());
 
-    ackAll(service, "subs-stats", got);
-    awaitJson(service, path, b -> b.get("stats").get("pending").asLong() == 0);
+    ackAll(node.service(), "subs-stats", got);
+    awaitJson(node.service(), path, b -> b.get("stats").get("pending").asLong() == 0);
     ConsumeHttpSupport.report(checker, "getShowsTheDefinitionWithLagPendingAndConsumers");
 
-    HttpResponse<String> missing = HttpTestSupport.get(service, "/v1/subscriptions/subs-nope");
+    HttpResponse<String> missing = HttpTestSupport.get(node.service(), "/v1/subscriptions/subs-nope");
     assertEquals(404, missing.statusCode(), missing.body());
     assertEquals("not-found", HttpTestSupport.json(missing).get("code").asText());
   }
@@ -288,7 +279,7 @@ class SubscriptionsHttpIT {
   @Test
   void deleteIs204ThenGoneWithItsConsumerGroup() throws Exception {
     String ch = "subs-del";
-    createPull(service, "subs-del-keep", ch);
+    createPull(node.service(), "subs-del-keep", ch);
     MessageChecker checker = new MessageChecker();
     // INFO of every logger: the consumer's "no subscriber left" line is logged under the actor cell's logger
     try (LogCapture logs = LogCapture.everything(Level.INFO)) {
@@ -296,46 +287,47 @@ class SubscriptionsHttpIT {
       // it again most of the time
       for (int round = 0; round < 8; round++) {
         String name = "subs-del-" + round;
-        createPull(service, name, ch);
+        createPull(node.service(), name, ch);
         // a client pulls and acks: the router's consumer of the group runs while the subscription is deleted
-        List<String> ids = ConsumeHttpSupport.publish(service, ch, 1, "del", checker);
-        List<JsonNode> got = pullUntil(service, name, l -> !l.isEmpty());
+        List<String> ids = ConsumeHttpSupport.publish(node.service(), ch, 1, "del", checker);
+        List<JsonNode> got = pullUntil(node.service(), name, l -> !l.isEmpty());
         assertEquals(ids.get(0), messageId(got.get(0)));
         checker.delivered(messageId(got.get(0)));
-        ackAll(service, name, got);
-        awaitJson(service, "/v1/subscriptions/" + name, b -> b.get("stats").path("consumers").asLong() >= 1
+        ackAll(node.service(), name, got);
+        awaitJson(node.service(), "/v1/subscriptions/" + name, b -> b.get("stats").path("consumers").asLong() >= 1
             && b.get("stats").path("pending").asLong() == 0);
 
-        HttpResponse<String> del = HttpTestSupport.delete(service, "/v1/subscriptions/" + name);
+        HttpResponse<String> del = HttpTestSupport.delete(node.service(), "/v1/subscriptions/" + name);
         assertEquals(204, del.statusCode(), del.body());
-        assertEquals(404, HttpTestSupport.get(service, "/v1/subscriptions/" + name).statusCode());
-        assertEquals(404, HttpTestSupport.delete(service, "/v1/subscriptions/" + name).statusCode());
-        assertEquals(404, ConsumeHttpSupport.pullRaw(service, name, "{}").statusCode());
-        assertEquals(null, redis.call("HGET", RedisKeys.SUBSCRIPTIONS, name));
+        assertEquals(404, HttpTestSupport.get(node.service(), "/v1/subscriptions/" + name).statusCode());
+        assertEquals(404, HttpTestSupport.delete(node.service(), "/v1/subscriptions/" + name).statusCode());
+        assertEquals(404, ConsumeHttpSupport.pullRaw(node.service(), name, "{}").statusCode());
+        assertEquals(null, node.redis().call("HGET", RedisKeys.SUBSCRIPTIONS, name));
         // once this node's consumer of the group has stopped, the group must be gone (not created again by it)
         awaitStopped(logs, name, ch);
-        assertFalse(groups(redis, ch).contains(name), () -> "group still there: " + groups(redis, ch));
+        assertFalse(groups(node.redis(), ch).contains(name), () -> "group still there: " + groups(node.redis(), ch));
       }
 
       // the same for a webhook subscription (its pusher consumes the group from its creation on)
-      assertEquals(201, create(service, "{\"name\": \"subs-del-hook\", \"channel\": \"" + ch + "\","
+      assertEquals(201, create(node.service(), "{\"name\": \"subs-del-hook\", \"channel\": \"" + ch + "\","
           + " \"webhook\": {\"url\": \"http://127.0.0.1:1/hook\"}}").statusCode());
       await("the pusher joined", () -> logs.linesContaining("webhook subscription 'subs-del-hook'"), l -> !l.isEmpty());
-      assertEquals(204, HttpTestSupport.delete(service, "/v1/subscriptions/subs-del-hook").statusCode());
+      assertEquals(204, HttpTestSupport.delete(node.service(), "/v1/subscriptions/subs-del-hook").statusCode());
       awaitStopped(logs, "subs-del-hook", ch);
-      assertFalse(groups(redis, ch).contains("subs-del-hook"), () -> "group still there: " + groups(redis, ch));
+      assertFalse(groups(node.redis(), ch).contains("subs-del-hook"),
+          () -> "group still there: " + groups(node.redis(), ch));
     }
-    assertTrue(groups(redis, ch).contains("subs-del-keep"), "the other subscription's group is untouched");
-    assertEquals(200, HttpTestSupport.get(service, "/v1/subscriptions/subs-del-keep").statusCode());
+    assertTrue(groups(node.redis(), ch).contains("subs-del-keep"), "the other subscription's group is untouched");
+    assertEquals(200, HttpTestSupport.get(node.service(), "/v1/subscriptions/subs-del-keep").statusCode());
     ConsumeHttpSupport.report(checker, "deleteIs204ThenGoneWithItsConsumerGroup");
 
     // the name can be used again: a new group at the end of the stream, which receives what is published next
-    createPull(service, "subs-del-0", ch);
-    assertTrue(groups(redis, ch).contains("subs-del-0"));
-    String next = ConsumeHttpSupport.publish(service, ch, 1, "again", null).get(0);
-    List<JsonNode> got = pullUntil(service, "subs-del-0", l -> !l.isEmpty());
+    createPull(node.service(), "subs-del-0", ch);
+    assertTrue(groups(node.redis(), ch).contains("subs-del-0"));
+    String next = ConsumeHttpSupport.publish(node.service(), ch, 1, "again", null).get(0);
+    List<JsonNode> got = pullUntil(node.service(), "subs-del-0", l -> !l.isEmpty());
     assertEquals(List.of(next), got.stream().map(ConsumeHttpSupport::messageId).toList());
-    ackAll(service, "subs-del-0", got);
+    ackAll(node.service(), "subs-del-0", got);
   }
 
   private static void awaitStopped(LogCapture logs, String subscription, String channel) throws Exception {
@@ -349,8 +341,8 @@ class SubscriptionsHttpIT {
 
   @Test
   void tokensAndScopesAreChecked() throws Exception {
-    createPull(service, "subs-auth", "subs-auth");
-    URI base = URI.create(service.baseUrl() + "/v1/subscriptions");
+    createPull(node.service(), "subs-auth", "subs-auth");
+    URI base = URI.create(node.service().baseUrl() + "/v1/subscriptions");
     String body = "{\"name\": \"subs-auth-2\", \"channel\": \"subs-auth\"}";
 
     HttpResponse<String> none = send(HttpRequest.newBuilder(base).header("Content-Type", "application/json")
@@ -371,8 +363,8 @@ class SubscriptionsHttpIT {
     HttpResponse<String> consumeDelete = send(HttpRequest.newBuilder(URI.create(base + "/subs-auth"))
         .header("Authorization", "Bearer " + CONSUME_TOKEN).DELETE());
     assertEquals(403, consumeDelete.statusCode(), consumeDelete.body());
-    assertEquals(404, HttpTestSupport.get(service, "/v1/subscriptions/subs-auth-2").statusCode(), "not created");
-    assertEquals(200, HttpTestSupport.get(service, "/v1/subscriptions/subs-auth").statusCode(), "not deleted");
+    assertEquals(404, HttpTestSupport.get(node.service(), "/v1/subscriptions/subs-auth-2").statusCode(), "not created");
+    assertEquals(200, HttpTestSupport.get(node.service(), "/v1/subscriptions/subs-auth").statusCode(), "not deleted");
 
     // consume scope reads and pulls
     assertEquals(200, send(HttpRequest.newBuilder(base).header("Authorization", "Bearer " + CONSUME_TOKEN).GET())
@@ -464,7 +456,7 @@ class SubscriptionsHttpIT {
           }
           ackAll(s2, "subs-restart", got);
         }
-        awaitJson(second, "/v1/subscriptions/subs-restart", b -> b.get("stats").get("pending").asLong() == 0);
+        awaitNothingPending(second, "subs-restart");
         MessageChecker.Report r = ConsumeHttpSupport.report(checker, "subscriptionsAndTheirMessagesSurviveARestart");
         assertEquals(35, r.delivered());
         for (String id : neverPulled) assertEquals(1, checker.deliveryCount(id), id + " was handed out once");

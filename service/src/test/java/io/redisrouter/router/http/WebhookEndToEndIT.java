@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.redisrouter.testkit.MessageChecker;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.Logger;
@@ -58,6 +57,10 @@ class WebhookEndToEndIT {
   static final Duration OUTAGE = Duration.ofSeconds(5);
   static final Duration WAIT = Duration.ofSeconds(60);
 
+  // Enough attempts and a short backoff that nothing legitimately dead-letters: a message fails 20% of its calls
+  // and every call during the 5 s outage; at 20 ms-500 ms backoff an outage costs a message about 10-15 attempts,
+  // far from 100, and the 10 minute time-to-live is far beyond the test. The ack timeout (10 s) is longer than the
+  // webhook timeout (2 s), so only the webhook's answer (or its timeout) decides an attempt.
   @RegisterExtension
   static final ServiceExtension node = ServiceExtension.named("webhook-e2e")
       .config("redis-router.channels.overrides.\"" + CHANNEL + "\" {\n"
@@ -67,14 +70,6 @@ class WebhookEndToEndIT {
           + "  ack-timeout = 10s\n"
           + "  max-in-flight = 256\n"
           + "}\n");
-
-  @BeforeAll
-  static void start() throws Exception {
-    // Enough attempts and a short backoff that nothing legitimately dead-letters: a message fails 20% of its calls
-    // and every call during the 5 s outage; at 20 ms-500 ms backoff an outage costs a message about 10-15 attempts,
-    // far from 100, and the 10 minute time-to-live is far beyond the test. The ack timeout (10 s) is longer than the
-    // webhook timeout (2 s), so only the webhook's answer (or its timeout) decides an attempt.
-  }
 
   @Test
   void everyMessageIsDeliveredDespiteFailuresAndAnOutage() throws Exception {

@@ -9,7 +9,6 @@ import io.redisrouter.router.RouterTestSupport;
 import io.redisrouter.router.service.RouterService;
 import io.redisrouter.testkit.RedisServer;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -38,6 +37,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class WebhookHttpIT {
   static final Duration WAIT = Duration.ofSeconds(20);
 
+  // defaults of HttpTestSupport: ack timeout 2 s, backoff 50-400 ms, max-attempts 5; the parallelism channels
+  // get a long ack timeout so that their slow receivers never see a redelivery of a message still being handled
   @RegisterExtension
   static final ServiceExtension node = ServiceExtension.named("webhook-http")
       .config("redis-router.channels.overrides {\n"
@@ -45,12 +46,6 @@ class WebhookHttpIT {
           + "  \"wh-par-slow\" { ack-timeout = 30s, max-attempts = 100 }\n"
           + "  \"wh-stale\" { ack-timeout = 1s, max-attempts = 1 }\n"
           + "}\n");
-
-  @BeforeAll
-  static void start() throws Exception {
-    // defaults of HttpTestSupport: ack timeout 2 s, backoff 50-400 ms, max-attempts 5; the parallelism channels
-    // get a long ack timeout so that their slow receivers never see a redelivery of a message still being handled
-  }
 
   // ---- helpers ----------------------------------------------------------------------------------------------------
 
