@@ -59,7 +59,11 @@ public final class HttpServer extends AllDirectives {
    */
   private final Duration terminateDeadline;
 
-  public HttpServer(RouterRuntime runtime, HttpSettings settings, HttpServices services) {
+  /**
+   * @param cluster this node's cluster membership for readiness: "off" (not clustered), "up", or "not up: ..."
+   */
+  public HttpServer(RouterRuntime runtime, HttpSettings settings, HttpServices services,
+      java.util.function.Supplier<String> cluster) {
     this.drainMax = settings.shutdownDrainMax();
     this.terminateDeadline = settings.shutdownTerminateDeadline();
     Auth auth = new Auth(settings);
@@ -67,7 +71,7 @@ public final class HttpServer extends AllDirectives {
         new PublishRoutes(runtime, settings, auth, endpoints).route(),
         new ConsumeRoutes(services.subscriptions(), services.pulls(), settings, auth, endpoints).route(),
         new AdminRoutes(services.channels(), services.deadLetters(), auth, endpoints).route(),
-        new OpsRoutes(runtime, accepting::get, auth, endpoints).route(),
+        new OpsRoutes(runtime, accepting::get, cluster, auth, endpoints).route(),
         new MetricsRoutes(runtime, auth, endpoints).route());
     // built once: the directives take suppliers, which would otherwise rebuild the handlers for every request
     ExceptionHandler exceptionHandler = exceptions();

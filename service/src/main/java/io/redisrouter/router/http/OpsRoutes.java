@@ -6,19 +6,24 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.Route;
 
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /** Health endpoints (no auth: load balancers call them). Metrics and the OpenAPI document live beside them. */
 public final class OpsRoutes extends RouteSupport {
   private final RouterRuntime runtime;
   private final BooleanSupplier accepting;
+  private final Supplier<String> cluster;
 
   /**
    * @param accepting false once shutdown began: readiness then fails so that load balancers drain this node
+   * @param cluster   "off" when not clustered, "up" when an Up member, else "not up: ..." (then not ready)
    */
-  public OpsRoutes(RouterRuntime runtime, BooleanSupplier accepting, Auth auth, Endpoints endpoints) {
+  public OpsRoutes(RouterRuntime runtime, BooleanSupplier accepting, Supplier<String> cluster, Auth auth,
+      Endpoints endpoints) {
     super(auth, endpoints);
     this.runtime = runtime;
     this.accepting = accepting;
+    this.cluster = cluster;
   }
 
   public Route route() {
@@ -46,12 +51,18 @@ public final class OpsRoutes extends RouteSupport {
           }
           boolean ingress = runtime.ingressRunning();
           ready &= ingress;
+          String membership = cluster.get();
+          ready &= "off".equals(membership) || "up".equals(membership);
           Readiness body = new Readiness(ready ? "ready" : "not-ready", accepting.getAsBoolean(),
-              ingress ? "running" : "stopped: " + runtime.ingressStoppedReason(), redis);
+              ingress ? "running" : "stopped: " + runtime.ingressStoppedReason(), redis, membership);
           return complete(json(ready ? StatusCodes.OK : StatusCodes.SERVICE_UNAVAILABLE, body));
         })))));
   }
 
-  /** The body of {@code /health/ready}: each Redis instance up or down (why), the ingress, whether it accepts. */
-  record Readiness(String status, boolean accepting, String ingress, java.util.Map<String, String> redis) {}
+  /**
+   * The body of {@code /health/ready}: each Redis instance up or down (why), the ingress, whether it accepts, and
+   * its cluster membership.
+   */
+  record Readiness(String status, boolean accepting, String ingress, java.util.Map<String, String> redis,
+      String cluster) {}
 }

@@ -20,8 +20,13 @@ import java.util.concurrent.CompletableFuture;
  * CoordinatedShutdown). Exit code 2 is a configuration error, 1 a start that failed.
  */
 public final class RouterMain {
-  /** local: embedded Redis fallback on (reference.conf); production: overlay profile-production.conf. */
-  static final List<String> PROFILES = List.of("local", "production");
+  /**
+   * local: embedded Redis fallback on (reference.conf); production: overlay profile-production.conf;
+   * cluster-local-N: node N of the local three-node cluster (profile-cluster-local-N.conf, cluster-config);
+   * cluster-production: the production profile with cluster mode (profile-cluster-production.conf).
+   */
+  static final List<String> PROFILES = List.of("local", "production", "cluster-local-1", "cluster-local-2",
+      "cluster-local-3", "cluster-production");
 
   private static final Logger log;
 
@@ -74,14 +79,22 @@ public final class RouterMain {
   private static Config profileConfig() {
     String profile = System.getenv().getOrDefault("ROUTER_PROFILE", System.getProperty("router.profile", "local"));
     if (!PROFILES.contains(profile)) {
-      throw new Exit(2, "ROUTER_PROFILE = '" + profile + "' is invalid: use local (embedded Redis fallback on) or"
-          + " production");
+      throw new Exit(2, "ROUTER_PROFILE = '" + profile + "' is invalid: use local (embedded Redis fallback on),"
+          + " production, cluster-local-1, cluster-local-2, cluster-local-3 or cluster-production");
     }
-    Config config = "production".equals(profile)
-        ? ConfigFactory.parseResources("profile-production.conf").withFallback(ConfigFactory.load())
-        : ConfigFactory.load();
+    boolean production = profile.endsWith("production");
+    Config config = ConfigFactory.load();
+    if (production) config = ConfigFactory.parseResources("profile-production.conf").withFallback(config);
+    if (profile.startsWith("cluster-")) {
+      try {
+        config = ConfigFactory.parseResources("profile-" + profile + ".conf").resolve().withFallback(config);
+      } catch (com.typesafe.config.ConfigException.UnresolvedSubstitution e) {
+        throw new Exit(2, "profile '" + profile + "' needs an environment variable that is not set: "
+            + e.getMessage());
+      }
+    }
     log.info("profile '{}'", profile);
-    if ("production".equals(profile) && !config.getBoolean("redis-router.http.auth.enabled")) {
+    if (production && !config.getBoolean("redis-router.http.auth.enabled")) {
       throw new Exit(2, "redis-router.http.auth.enabled = false is refused in the production profile: configure"
           + " tokens (ROUTER_HTTP_TOKEN or redis-router.http.auth.tokens)");
     }

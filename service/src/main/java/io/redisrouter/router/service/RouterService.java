@@ -1,6 +1,7 @@
 package io.redisrouter.router.service;
 
 import com.typesafe.config.Config;
+import io.redisrouter.config.ClusterSettings;
 import io.redisrouter.config.RouterSettings;
 import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.router.RedisRouter;
@@ -59,11 +60,15 @@ public final class RouterService {
   public static RouterService start(String name, Config config) throws Exception {
     RouterSettings settings = RouterSettings.load(config);
     HttpSettings httpSettings = HttpSettings.load(config);
-    ActorSystem<RouterCommand> system = ActorSystem.create(RedisRouter.create(settings), name, config);
+    ClusterSettings cluster = ClusterSettings.load(config);
+    Config effective = cluster.enabled() ? cluster.pekkoConfig(name).withFallback(config) : config;
+    ActorSystem<RouterCommand> system = ActorSystem.create(RedisRouter.create(settings), name, effective);
     try {
+      ClusterMembership.logJoining(system, cluster);
       RouterRuntime runtime = AskPattern.<RouterCommand, RouterRuntime>ask(system, RedisRouter.GetRuntime::new,
           Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get(15, TimeUnit.SECONDS);
-      HttpServer http = new HttpServer(runtime, httpSettings, wire(system, runtime, httpSettings));
+      HttpServer http = new HttpServer(runtime, httpSettings, wire(system, runtime, httpSettings),
+          ClusterMembership.state(system, cluster.enabled()));
       ServerBinding binding = http.bind(system, httpSettings.host(), httpSettings.port()).toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
       log.info("HTTP endpoint listening on http://{}:{}/v1 (OpenAPI at /v1/openapi.json)",
