@@ -28,6 +28,8 @@ import java.util.regex.Pattern;
  */
 public record ClusterSettings(boolean enabled, String host, int port, List<String> seedNodes, Duration stableAfter) {
   private static final String PATH = "redis-router.cluster";
+  /** The marker interface of the messages that cross nodes (bound to Jackson CBOR). */
+  static final String CLUSTER_MESSAGE = "io.redisrouter.protocol.ClusterMessage";
   private static final Pattern HOST_PORT = Pattern.compile("[A-Za-z0-9.:\\[\\]_-]{1,253}:\\d{1,5}");
 
   public ClusterSettings {
@@ -87,7 +89,8 @@ public record ClusterSettings(boolean enabled, String host, int port, List<Strin
   /**
    * The Pekko configuration of cluster mode for an actor system named {@code systemName} (the same on every node):
    * the cluster provider, this node's address (bound to {@code host} only), the seed nodes, the split brain
-   * resolver with {@code keep-majority}, and Java serialization off. Put it over the rest of the configuration.
+   * resolver with {@code keep-majority}, Java serialization off and {@link #CLUSTER_MESSAGE} bound to Jackson CBOR
+   * (which needs {@code pekko-serialization-jackson} on the classpath). Put it over the rest of the configuration.
    */
   public Config pekkoConfig(String systemName) {
     Map<String, Object> m = new HashMap<>();
@@ -102,6 +105,10 @@ public record ClusterSettings(boolean enabled, String host, int port, List<Strin
     m.put("pekko.cluster.downing-provider-class", "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider");
     m.put("pekko.cluster.split-brain-resolver.active-strategy", "keep-majority");
     m.put("pekko.cluster.split-brain-resolver.stable-after", stableAfter.toMillis() + "ms");
-    return ConfigFactory.parseMap(m, "redis-router.cluster (ClusterSettings)");
+    // the only classes that cross nodes: io.redisrouter.protocol.ClusterMessage, written with Jackson (CBOR); the
+    // class name is one quoted key (parseMap would split it at its dots)
+    Config bindings = ConfigFactory.parseString("pekko.actor.serialization-bindings { \"" + CLUSTER_MESSAGE
+        + "\" = jackson-cbor }");
+    return bindings.withFallback(ConfigFactory.parseMap(m, "redis-router.cluster (ClusterSettings)"));
   }
 }

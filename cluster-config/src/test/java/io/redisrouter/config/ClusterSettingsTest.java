@@ -71,6 +71,8 @@ class ClusterSettingsTest {
     assertEquals("org.apache.pekko.cluster.sbr.SplitBrainResolverProvider",
         p.getString("pekko.cluster.downing-provider-class"));
     assertFalse(p.getBoolean("pekko.actor.allow-java-serialization"));
+    assertEquals("jackson-cbor", p.getConfig("pekko.actor.serialization-bindings").root()
+        .get("io.redisrouter.protocol.ClusterMessage").unwrapped());
   }
 
   @Test

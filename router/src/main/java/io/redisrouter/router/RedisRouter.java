@@ -264,6 +264,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     metrics.janitorStopped();
     publisher.forget(c.channel());
     metrics.forgetChannel(c.channel());
+    handle(settings.policyFor(c.channel()).redisInstance()).forgetGroupPositions(RedisKeys.stream(c.channel()));
     getContext().getLog().debug("channel '{}' is empty and unused on this node: its janitor stopped", c.channel());
     return this;
   }

@@ -228,6 +228,16 @@ public final class RedisHandle {
     groupPositions.remove(stream + '\n' + group);
   }
 
+  /**
+   * Forgets the positions of every group of {@code stream} (its channel is empty and unused on this node: what
+   * they point at is consumed and trimmed away), so that a node that sees many channels come and go keeps no entry
+   * per channel it ever consumed.
+   */
+  public void forgetGroupPositions(String stream) {
+    String prefix = stream + '\n';
+    groupPositions.keySet().removeIf(k -> k.startsWith(prefix));
+  }
+
   // ---- pub/sub: broadcast channels and doorbells -------------------------------------------------------------
 
   /**

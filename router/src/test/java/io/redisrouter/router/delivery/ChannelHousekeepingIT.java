@@ -40,6 +40,7 @@ class ChannelHousekeepingIT {
   @RegisterExtension
   static final RouterExtension node = RouterExtension.withConfig("""
       channels.defaults.retention { max-age = 1s, trim-interval = 1s, dead-letter-max-length = 5 }
+      channels.overrides."hk-dead-age".retention.dead-letter-max-age = 2s
       consumer.idle-consumer-removal = 1s
       """);
 
@@ -80,6 +81,53 @@ class ChannelHousekeepingIT {
     List<String> kept = new ArrayList<>(io.redisrouter.router.fault.DeadLettersView.ids(node.redis(), channel));
     assertEquals(ids.subList(15, 20), kept);
     log.info("dead letters: 20 written, {} at most seen, {} kept", maxSeen[0], kept.size());
+  }
+
+  @Test
+  void deadLettersOlderThanTheirMaxAgeAreTrimmedNotBefore() throws Exception {
+    String channel = "hk-dead-age";
+    ActorRef<Delivery> rejecting = node.kit().spawn(Behaviors.receiveMessage(d -> {
+      d.replyTo().tell(new DeliveryAck.Nack(d.deliveryId(), "not for me", true));
+      return Behaviors.same();
+    }));
+    assertInstanceOf(SubscribeReply.Subscribed.class, node.subscribe(channel, "age-rejecters", rejecting));
+    for (int i = 0; i < 3; i++) publish(channel, "age-" + i);
+    TestProbe<Object> probe = node.kit().createTestProbe();
+    probe.awaitAssert(Duration.ofSeconds(10), () -> {
+      assertEquals(3L, node.redis().callLong("XLEN", RedisKeys.deadLetters(channel)), "the three are dead letters");
+      return null;
+    });
+    // the id of a dead letter is when it was written: none may go before it is 2 s old, all must go soon after
+    List<String> written = streamIds(RedisKeys.deadLetters(channel));
+    assertEquals(3, written.size(), written::toString);
+    long newest = written.stream().mapToLong(ChannelHousekeepingIT::idMillis).max().orElseThrow();
+    long oldest = written.stream().mapToLong(ChannelHousekeepingIT::idMillis).min().orElseThrow();
+    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    while (node.redis().callLong("XLEN", RedisKeys.deadLetters(channel)) > 0) {
+      long len = node.redis().callLong("XLEN", RedisKeys.deadLetters(channel));
+      if (len < 3) {
+        long age = System.currentTimeMillis() - oldest;
+        assertTrue(age >= 2000 - 50, "a dead letter went at " + age + " ms, before its max-age of 2 s");
+      }
+      assertTrue(System.nanoTime() < deadline, "dead letters still there 15 s after they were written");
+      Thread.sleep(20); // polling a condition with a deadline
+    }
+    long goneAfter = System.currentTimeMillis() - newest;
+    assertTrue(goneAfter >= 2000 - 50, "trimmed " + goneAfter + " ms after the newest was written");
+    log.info("dead-letter max-age 2 s: 3 written, all trimmed {} ms after the newest was written", goneAfter);
+  }
+
+  private static List<String> streamIds(String stream) {
+    List<String> ids = new ArrayList<>();
+    for (Object e : node.redis().callList("XRANGE", stream, "-", "+")) {
+      Object id = ((List<?>) e).get(0);
+      ids.add(id instanceof byte[] b ? new String(b, java.nio.charset.StandardCharsets.US_ASCII) : String.valueOf(id));
+    }
+    return ids;
+  }
+
+  private static long idMillis(String id) {
+    return Long.parseLong(id.substring(0, id.indexOf('-')));
   }
 
   @Test

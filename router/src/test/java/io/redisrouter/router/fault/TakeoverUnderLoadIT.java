@@ -124,6 +124,12 @@ class TakeoverUnderLoadIT {
           assertTrue(publisher.accepted() >= 200, "fresh backlog " + publisher.accepted());
           return null;
         });
+        // reads and claims share one max-in-flight budget: sampled every 2 ms while b takes over
+        java.util.concurrent.atomic.AtomicLong peakInFlight = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.ScheduledExecutorService sampler = java.util.concurrent.Executors
+            .newSingleThreadScheduledExecutor();
+        sampler.scheduleAtFixedRate(() -> peakInFlight.accumulateAndGet(metricsB.snapshot().inFlight(), Math::max),
+            0, 2, java.util.concurrent.TimeUnit.MILLISECONDS);
         assertInstanceOf(SubscribeReply.Subscribed.class,
             RouterTestSupport.subscribe(kitB, routerB, CHANNEL, SUBSCRIPTION, subB,
                 io.redisrouter.protocol.RouterCommand.Subscribe.MAX_PREFETCH));
@@ -133,6 +139,7 @@ class TakeoverUnderLoadIT {
           return null;
         });
         long doneMs = (System.nanoTime() - crashedAt) / 1_000_000;
+        sampler.shutdownNow();
         // b ran at twice its capacity all along: fresh messages kept arriving faster than it handled them
         int backlog = publisher.accepted() - freshDone.get();
         TestProbe<DeadLetterPage> dl = kitB.createTestProbe();
@@ -146,6 +153,9 @@ class TakeoverUnderLoadIT {
         assertTrue(backlog > 100, "the survivor must be overloaded while it takes over: backlog " + backlog);
         assertEquals(0, oldDead, "entries of the crashed node dead-lettered");
         assertTrue(metricsB.snapshot().claimed() >= CRASHED, "b claimed them: " + metricsB.snapshot().claimed());
+        log.info("take-over under load: peak in flight on b {} (max-in-flight 5)", peakInFlight.get());
+        assertTrue(peakInFlight.get() > 0, "the sampler saw b hold entries");
+        assertTrue(peakInFlight.get() <= 5, "b held more than max-in-flight = 5: " + peakInFlight.get());
       }
     } finally {
       kitB.shutdownTestKit();

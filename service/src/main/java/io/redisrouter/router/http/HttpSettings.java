@@ -114,9 +114,16 @@ public final class HttpSettings {
     }
   }
 
+  /** The longest duration a timer or a timeout here can hold (Pekko's scheduler takes up to about 248 days). */
+  static final Duration MAX_DURATION = Duration.ofDays(180);
+
   private static void positive(String key, Duration d) {
     if (d.isNegative() || d.isZero()) {
       throw new ConfigError(key, key + " = " + d + " is invalid: use a duration > 0, e.g. 30s");
+    }
+    if (d.compareTo(MAX_DURATION) > 0) {
+      throw new ConfigError(key, key + " = " + d + " is invalid: use at most 180d (it drives a timer or a timeout,"
+          + " which cannot hold more)");
     }
   }
 
