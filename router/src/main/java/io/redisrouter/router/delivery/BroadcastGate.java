@@ -3,6 +3,7 @@ package io.redisrouter.router.delivery;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.DeliveryAck;
 import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.internal.Supervision;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -33,8 +34,10 @@ public final class BroadcastGate extends AbstractBehavior<Object> {
 
   public static Behavior<Object> create(ActorRef<Delivery> subscriber, String channel, String subscription,
       int window, Duration ackTimeout, RouterMetrics metrics) {
-    return Behaviors.setup(ctx -> new BroadcastGate(ctx, subscriber, channel, subscription, window, ackTimeout,
-        metrics));
+    // resumed after a failure: the places it holds stay counted
+    return Supervision.resuming(Object.class, "the broadcast gate of subscriber " + subscriber.path(), metrics,
+        Behaviors.setup(ctx -> new BroadcastGate(ctx, subscriber, channel, subscription, window, ackTimeout,
+            metrics)));
   }
 
   private final ActorRef<Delivery> subscriber;
@@ -69,6 +72,9 @@ public final class BroadcastGate extends AbstractBehavior<Object> {
   public Receive<Object> createReceive() {
     return newReceiveBuilder()
         .onMessage(Delivery.class, this::onDelivery)
+        .onMessage(SubscriptionActor.InjectedFailure.class, f -> {
+          throw new IllegalStateException("injected failure: " + f.why());
+        })
         .onMessage(Answered.class, a -> {
           if (a.answer() != null && a.answer().deliveryId() != null && held.remove(a.answer().deliveryId()) != null) {
             answeredEver++;

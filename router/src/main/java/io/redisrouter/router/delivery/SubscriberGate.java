@@ -4,6 +4,7 @@ import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.DeliveryAck;
 import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.internal.DeliveryIds;
+import io.redisrouter.router.internal.Supervision;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -44,8 +45,10 @@ final class SubscriberGate extends AbstractBehavior<Object> {
   /** {@code prefetch}: deliveries handed to the subscriber at once, unanswered (at least 1). */
   static Behavior<Object> create(ActorRef<Delivery> subscriber, int prefetch, Duration ackTimeout,
       LiveDeliveries current, RouterMetrics metrics) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SubscriberGate(ctx, timers, subscriber, prefetch,
-        ackTimeout, current, metrics)));
+    // resumed after a failure: what it holds (deliveries waiting, handed over, where their answers go) stays
+    return Supervision.resuming(Object.class, "the gate of subscriber " + subscriber.path(), metrics,
+        Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SubscriberGate(ctx, timers, subscriber, prefetch,
+            ackTimeout, current, metrics))));
   }
 
   /** A delivery handed over and unanswered: where its answer goes, and since when the subscriber has it. */
@@ -112,6 +115,9 @@ final class SubscriberGate extends AbstractBehavior<Object> {
             if (late != null) late.tell(ack);
           }
           return pump();
+        })
+        .onMessage(SubscriptionActor.InjectedFailure.class, f -> {
+          throw new IllegalStateException("injected failure: " + f.why());
         })
         .onMessageEquals(Check.INSTANCE, () -> {
           // a subscriber that kept a delivery unanswered for a whole ack timeout, and whose attempt ended meanwhile,

@@ -102,8 +102,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         Command {}
 
   /**
-   * Makes the actor fail the way a bug would (an exception thrown by a message handler). Only the supervision tests
-   * send it; nothing in the router does.
+   * Makes the actor (or a subscriber's gate) fail the way a bug would (an exception thrown by a message handler).
+   * Only the supervision tests send it; nothing in the router does.
    */
   record InjectedFailure(String why) implements Command {}
 

@@ -4,6 +4,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.internal.Stages;
+import io.redisrouter.router.internal.Supervision;
 import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterRuntime;
 import org.apache.pekko.Done;
@@ -85,11 +86,14 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
 
   public static Behavior<Command> create(RouterRuntime runtime, SubscriptionStore store, Duration refresh,
       Duration pullIdleRelease) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      timers.startTimerWithFixedDelay(Refresh.INSTANCE, refresh);
-      ctx.getSelf().tell(Refresh.INSTANCE);
-      return new HttpConsumers(ctx, timers, runtime, store, refresh, pullIdleRelease);
-    }));
+    // restarted with backoff after a failure: its pushers and pull gateways stop with it, and the new incarnation
+    // loads the subscriptions from Redis again and serves them (what they held stays pending and is redelivered)
+    return Supervision.restarting("the HTTP consumers of this node", runtime.metrics(),
+        ctx -> Behaviors.withTimers(timers -> {
+          timers.startTimerWithFixedDelay(Refresh.INSTANCE, refresh);
+          ctx.getSelf().tell(Refresh.INSTANCE);
+          return new HttpConsumers(ctx, timers, runtime, store, refresh, pullIdleRelease);
+        }));
   }
 
   private final TimerScheduler<Command> timers;
@@ -119,6 +123,9 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessageEquals(Refresh.INSTANCE, this::refresh)
+        .onMessage(InjectedFailure.class, f -> {
+          throw f.fail();
+        })
         .onMessage(Loaded.class, this::onLoaded)
         .onMessage(RestoreDone.class, this::onRestoreDone)
         .onMessage(Upsert.class, u -> {
@@ -226,7 +233,7 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     known.put(s.name(), s);
     if (s.isPush()) {
       pushers.put(s.name(), getContext().spawn(
-          WebhookPusher.create(s, runtime.settings().policyFor(s.channel()), runtime.router()),
+          WebhookPusher.create(s, runtime.settings().policyFor(s.channel()), runtime.router(), runtime.metrics()),
           "webhook-" + s.name() + "-" + children++));
     }
   }
@@ -317,7 +324,8 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private LookupResult result(HttpSubscription s) {
     if (s.isPush()) return new LookupResult.Webhook(s);
     ActorRef<PullGateway.Command> g = gateways.computeIfAbsent(s.name(), n -> getContext().spawn(
-        PullGateway.create(s, runtime.settings().policyFor(s.channel()), runtime.router(), pullIdleRelease),
+        PullGateway.create(s, runtime.settings().policyFor(s.channel()), runtime.router(), pullIdleRelease,
+            runtime.metrics()),
         "pull-" + n + "-" + children++));
     return new LookupResult.Pull(s, g);
   }

@@ -1,6 +1,8 @@
 package io.redisrouter.router.consume;
 
+import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.internal.Stages;
+import io.redisrouter.router.internal.Supervision;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.RouterCommand;
@@ -9,6 +11,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -100,10 +103,16 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
   /** Longest wait for the router to confirm an unsubscribe. */
   static final Duration LEAVE_TIMEOUT = Duration.ofSeconds(10);
 
+  /**
+   * Restarted with backoff after a failure: the streams and long polls it served end (clients reconnect, a stream
+   * with {@code Last-Event-ID}), it joins the subscription again, and what it had handed out stays pending and is
+   * delivered again after the ack timeout (an ack of it still settles it: unknown delivery ids are acked in Redis).
+   */
   public static Behavior<Command> create(HttpSubscription subscription, ChannelPolicy policy,
-      ActorRef<RouterCommand> router, Duration idleRelease) {
-    return Behaviors.setup(
-        ctx -> Behaviors.withTimers(timers -> new PullGateway(ctx, timers, subscription, policy, router, idleRelease)));
+      ActorRef<RouterCommand> router, Duration idleRelease, RouterMetrics metrics) {
+    return Supervision.restarting("the pull gateway of HTTP subscription '" + subscription.name() + "'", metrics,
+        ctx -> Behaviors.withTimers(timers -> new PullGateway(ctx, timers, subscription, policy, router,
+            idleRelease)));
   }
 
   private final TimerScheduler<Command> timers;
@@ -170,12 +179,19 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
         })
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .onMessage(Stop.class, this::onStop)
-        .onSignal(PostStop.class, s -> {
-          streams.values().forEach(BoundedSourceQueue::complete);
-          waiters.values().forEach(w -> w.replyTo().tell(List.of()));
-          return this;
+        .onMessage(InjectedFailure.class, f -> {
+          throw f.fail();
         })
+        .onSignal(PostStop.class, s -> endClients())
+        .onSignal(PreRestart.class, s -> endClients())
         .build();
+  }
+
+  /** Stopping or restarting: the streams end and the long polls are answered (empty). */
+  private Behavior<Command> endClients() {
+    streams.values().forEach(BoundedSourceQueue::complete);
+    waiters.values().forEach(w -> w.replyTo().tell(List.of()));
+    return this;
   }
 
   // ---- membership -------------------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 package io.redisrouter.router.consume;
 
 import io.redisrouter.router.internal.DeliveryIds;
+import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.internal.Stages;
+import io.redisrouter.router.internal.Supervision;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.protocol.Delivery;
 import io.redisrouter.protocol.RouterCommand;
@@ -10,6 +12,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -100,7 +103,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
    * The client stream ended: failed (restarted), or completed because its pool was shut down (the service stops and
    * shuts every client pool down first); what it carried gets no answer.
    */
-  private record ClientEnded(Throwable error) implements Command {}
+  private record ClientEnded(Object client, Throwable error) implements Command {}
 
   private enum Rejoin implements Command { INSTANCE }
 
@@ -127,11 +130,15 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     }
   }
 
+  /**
+   * Restarted with backoff after a failure: the calls in flight are answered as failed (the core retries them), the
+   * client pool is shut down, and the new incarnation starts a pool and joins the subscription again.
+   */
   public static Behavior<Command> create(HttpSubscription subscription, ChannelPolicy policy,
-      ActorRef<RouterCommand> router) {
+      ActorRef<RouterCommand> router, RouterMetrics metrics) {
     if (!subscription.isPush()) throw new IllegalArgumentException(subscription.name() + " has no webhook");
-    return Behaviors
-        .setup(ctx -> Behaviors.withTimers(timers -> new WebhookPusher(ctx, timers, subscription, policy, router)));
+    return Supervision.restarting("the webhook pusher of HTTP subscription '" + subscription.name() + "'", metrics,
+        ctx -> Behaviors.withTimers(timers -> new WebhookPusher(ctx, timers, subscription, policy, router)));
   }
 
   private final TimerScheduler<Command> timers;
@@ -251,7 +258,8 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         .run(materializer);
     requests = m.first().first();
     pool = m.first().second();
-    getContext().pipeToSelf(m.second(), (done, err) -> new ClientEnded(err));
+    BoundedSourceQueue<Tuple2<HttpRequest, String>> thisClient = requests;
+    getContext().pipeToSelf(m.second(), (done, err) -> new ClientEnded(thisClient, err));
   }
 
   private void join() {
@@ -299,7 +307,16 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
           if (s.left() != null) left.whenComplete((r, e) -> s.left().tell(Done.getInstance()));
           return Behaviors.stopped();
         })
+        .onMessage(InjectedFailure.class, f -> {
+          throw f.fail();
+        })
         .onSignal(PostStop.class, s -> {
+          if (pool != null) pool.shutdown();
+          return this;
+        })
+        .onSignal(PreRestart.class, s -> {
+          // this incarnation's calls get no answer from here on: failed now, so that the core retries them at once
+          failCallsInFlight("webhook pusher restarting");
           if (pool != null) pool.shutdown();
           return this;
         })
@@ -417,6 +434,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   }
 
   private Behavior<Command> onClientEnded(ClientEnded e) {
+    if (e.client() != requests) return this; // the client of an incarnation before a restart
     if (e.error() == null) {
       getContext().getLog().info("webhook subscription '{}': the HTTP client to {} was shut down ({} calls in flight"
           + " stay pending and are delivered again)", subscription.name(), safeUrl(), calls.size());
@@ -424,17 +442,21 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
       getContext().getLog().warn("webhook subscription '{}': the HTTP client to {} failed ({}); {} calls in flight are"
           + " retried, the client restarts in 1 s", subscription.name(), safeUrl(), describe(e.error()), calls.size());
     }
-    for (Call c : calls.values()) {
-      timers.cancel(c.delivery.deliveryId());
-      if (!c.answered) c.delivery.replyTo().tell(c.delivery.nack("webhook client stopped", false));
-    }
-    calls.clear();
-    calling.clear();
+    failCallsInFlight("webhook client stopped");
     requests = null;
     if (pool != null && e.error() != null) pool.shutdown();
     pool = null;
     if (e.error() != null) timers.startSingleTimer(RestartClient.INSTANCE, Duration.ofSeconds(1));
     return this;
+  }
+
+  private void failCallsInFlight(String why) {
+    for (Call c : calls.values()) {
+      timers.cancel(c.delivery.deliveryId());
+      if (!c.answered) c.delivery.replyTo().tell(c.delivery.nack(why, false));
+    }
+    calls.clear();
+    calling.clear();
   }
 
   private String describe(Throwable t) {
