@@ -25,8 +25,11 @@ import java.util.regex.Pattern;
  * @param port        the cluster (Artery) port; 0 = any free port (a node that is not a seed, in tests)
  * @param seedNodes   {@code host:port} of the nodes a starting node contacts; the first starts a new cluster
  * @param stableAfter how long membership must be stable before the split brain resolver decides
+ * @param ownerCheckInterval how often each node makes sure every HTTP subscription it knows has a running owner
+ *                    (which starts it on a survivor after its node left or died)
  */
-public record ClusterSettings(boolean enabled, String host, int port, List<String> seedNodes, Duration stableAfter) {
+public record ClusterSettings(boolean enabled, String host, int port, List<String> seedNodes, Duration stableAfter,
+    Duration ownerCheckInterval) {
   private static final String PATH = "redis-router.cluster";
   /** The marker interface of the messages that cross nodes (bound to Jackson CBOR). */
   static final String CLUSTER_MESSAGE = "io.redisrouter.protocol.ClusterMessage";
@@ -43,7 +46,7 @@ public record ClusterSettings(boolean enabled, String host, int port, List<Strin
       throw new ConfigError(PATH, PATH + " is missing: the reference.conf of cluster-config"
           + " defines it");
     BlockReader r = new BlockReader(config.getConfig(PATH), PATH);
-    r.requireKnownKeys(List.of("enabled", "host", "port", "seed-nodes", "stable-after"),
+    r.requireKnownKeys(List.of("enabled", "host", "port", "seed-nodes", "stable-after", "owner-check-interval"),
         "; see docs/configuration.md, section Cluster");
     boolean enabled = r.bool("enabled");
     String host = r.string("host", "a host name or IP address other nodes reach this one at");
@@ -51,11 +54,12 @@ public record ClusterSettings(boolean enabled, String host, int port, List<Strin
     int port = r.intBetween("port", 0, 65535);
     List<String> seeds = seedNodes(r);
     Duration stableAfter = r.positiveDuration("stable-after");
+    Duration ownerCheckInterval = r.positiveDuration("owner-check-interval");
     if (enabled && seeds.isEmpty()) {
       throw new ConfigError(r.key("seed-nodes"), r.key("seed-nodes") + " is empty while " + r.key("enabled")
           + " = true: list the host:port of at least one node (this node's own to start a new cluster)");
     }
-    return new ClusterSettings(enabled, host, port, seeds, stableAfter);
+    return new ClusterSettings(enabled, host, port, seeds, stableAfter, ownerCheckInterval);
   }
 
   /** A list of "host:port" strings, or one comma-separated string (what an environment variable gives). */

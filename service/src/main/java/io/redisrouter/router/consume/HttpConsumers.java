@@ -16,6 +16,8 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,6 +28,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 
 /**
@@ -81,18 +84,33 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
 
   private enum Refresh implements Command { INSTANCE }
 
+  private enum EnsureOwners implements Command { INSTANCE }
+
   /** Retry period of the first load while Redis cannot be read (at most the refresh period). */
   static final Duration FIRST_LOAD_RETRY = Duration.ofSeconds(1);
 
   public static Behavior<Command> create(RouterRuntime runtime, SubscriptionStore store, Duration refresh,
       Duration pullIdleRelease) {
+    return create(runtime, store, refresh, pullIdleRelease, null, null);
+  }
+
+  /**
+   * With {@code sharding} (cluster mode), what consumes each subscription runs on one node of the cluster, in its
+   * {@link SubscriptionOwner} entity: this actor then keeps it running ({@link SubscriptionOwner.Ensure} every
+   * {@code ensureInterval} for every subscription it knows, which also starts it again on a survivor when its node
+   * left or died), releases it when a subscription is deleted through this node, and serves pull subscriptions to
+   * this node's routes through a {@link RemoteGateway} that forwards to the owner.
+   */
+  public static Behavior<Command> create(RouterRuntime runtime, SubscriptionStore store, Duration refresh,
+      Duration pullIdleRelease, ClusterSharding sharding, Duration ensureInterval) {
     // restarted with backoff after a failure: its pushers and pull gateways stop with it, and the new incarnation
     // loads the subscriptions from Redis again and serves them (what they held stays pending and is redelivered)
     return Supervision.restarting("the HTTP consumers of this node", runtime.metrics(),
         ctx -> Behaviors.withTimers(timers -> {
           timers.startTimerWithFixedDelay(Refresh.INSTANCE, refresh);
           ctx.getSelf().tell(Refresh.INSTANCE);
-          return new HttpConsumers(ctx, timers, runtime, store, refresh, pullIdleRelease);
+          if (sharding != null) timers.startTimerWithFixedDelay(EnsureOwners.INSTANCE, ensureInterval);
+          return new HttpConsumers(ctx, timers, runtime, store, refresh, pullIdleRelease, sharding);
         }));
   }
 
@@ -109,9 +127,13 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   private boolean loadedOnce;
   private long children;
 
+  /** Cluster mode: the subscriptions' owners (null on a single node). */
+  private final ClusterSharding sharding;
+
   private HttpConsumers(ActorContext<Command> ctx, TimerScheduler<Command> timers, RouterRuntime runtime,
-      SubscriptionStore store, Duration refresh, Duration pullIdleRelease) {
+      SubscriptionStore store, Duration refresh, Duration pullIdleRelease, ClusterSharding sharding) {
     super(ctx);
+    this.sharding = sharding;
     this.timers = timers;
     this.runtime = runtime;
     this.store = store;
@@ -123,6 +145,10 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessageEquals(Refresh.INSTANCE, this::refresh)
+        .onMessageEquals(EnsureOwners.INSTANCE, () -> {
+          for (String name : known.keySet()) owner(name).tell(new SubscriptionOwner.Ensure());
+          return this;
+        })
         .onMessage(InjectedFailure.class, f -> {
           throw f.fail();
         })
@@ -229,6 +255,12 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
       known.put(s.name(), s); // the stored one (it may be a later creation of the same definition)
       return;
     }
+    if (sharding != null) {
+      // its owner runs it, on whichever node: started now, or told to read the new definition
+      known.put(s.name(), s);
+      owner(s.name()).tell(before != null ? new SubscriptionOwner.Reload() : new SubscriptionOwner.Ensure());
+      return;
+    }
     if (before != null) forget(s.name(), null);
     known.put(s.name(), s);
     if (s.isPush()) {
@@ -245,6 +277,13 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
    * finds deleted (NOGROUP) until it stops, and a group nobody reads would hold the channel's retention back for good.
    */
   private void forgetDeletedElsewhere(String name) {
+    if (sharding != null) {
+      // the node it was deleted through released its owner (which also sees the tombstone itself)
+      known.remove(name);
+      ActorRef<PullGateway.Command> proxy = gateways.remove(name);
+      if (proxy != null) proxy.tell(new PullGateway.Stop(null));
+      return;
+    }
     HttpSubscription def = known.get(name);
     boolean consumedHere = gateways.containsKey(name) || pushers.containsKey(name);
     List<CompletableFuture<Done>> leaving = new ArrayList<>(2);
@@ -272,6 +311,16 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   }
 
   private void forget(String name, ActorRef<Done> left) {
+    if (sharding != null) {
+      known.remove(name);
+      ActorRef<PullGateway.Command> proxy = gateways.remove(name);
+      if (proxy != null) proxy.tell(new PullGateway.Stop(null));
+      // the owner leaves the subscription, wherever it runs, then answers
+      CompletionStage<Done> released = Stages.plain(owner(name).<Done>ask(SubscriptionOwner.Release::new,
+          PullGateway.LEAVE_TIMEOUT.plusSeconds(2)));
+      if (left != null) released.whenComplete((d, e) -> left.tell(Done.getInstance()));
+      return;
+    }
     known.remove(name);
     List<CompletableFuture<Done>> leaving = new ArrayList<>(2);
     ActorRef<PullGateway.Command> g = gateways.remove(name);
@@ -321,8 +370,17 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     return this;
   }
 
+  private EntityRef<SubscriptionOwner.Command> owner(String name) {
+    return sharding.entityRefFor(SubscriptionOwner.KEY, name);
+  }
+
   private LookupResult result(HttpSubscription s) {
     if (s.isPush()) return new LookupResult.Webhook(s);
+    if (sharding != null) {
+      ActorRef<PullGateway.Command> proxy = gateways.computeIfAbsent(s.name(), n -> getContext().spawn(
+          RemoteGateway.create(n, owner(n)), "pull-" + n + "-" + children++));
+      return new LookupResult.Pull(s, proxy);
+    }
     ActorRef<PullGateway.Command> g = gateways.computeIfAbsent(s.name(), n -> getContext().spawn(
         PullGateway.create(s, runtime.settings().policyFor(s.channel()), runtime.router(), pullIdleRelease,
             runtime.metrics()),

@@ -53,6 +53,14 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
   /** Up to {@code max} deliveries, waiting at most {@code wait} for the first one. */
   public record Pull(int max, Duration waitFor, ActorRef<List<Handed>> replyTo) implements Command {}
 
+  /**
+   * A pull for a server-sent-event stream served elsewhere (cluster mode: another node forwards its stream's
+   * pulls): what it hands out counts as sent to stream {@code streamKey} (null: none), and with {@code resumeAfter}
+   * what went to streams after that event and is still unanswered comes again first.
+   */
+  public record StreamPull(Long streamKey, int max, Duration waitFor, Long resumeAfter,
+      ActorRef<List<Handed>> replyTo) implements Command {}
+
   /** Ack ({@code ack}) or nack the handed-out deliveries with these ids. */
   public record Settle(List<String> deliveryIds, boolean ack, String error, boolean doNotRetry,
       ActorRef<SettleResult> replyTo) implements Command {}
@@ -95,7 +103,7 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
 
   private record Out(Delivery delivery, long seq, long atNanos, Long streamKey) {}
 
-  private record Waiter(int max, ActorRef<List<Handed>> replyTo) {}
+  private record Waiter(int max, Long streamKey, ActorRef<List<Handed>> replyTo) {}
 
   /** Housekeeping period: stale deliveries, idle release, streams that are full. */
   static final Duration TICK = Duration.ofMillis(200);
@@ -158,7 +166,8 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
-        .onMessage(Pull.class, this::onPull)
+        .onMessage(Pull.class, p -> onPull(new StreamPull(null, p.max(), p.waitFor(), null, p.replyTo())))
+        .onMessage(StreamPull.class, this::onPull)
         .onMessage(Settle.class, this::onSettle)
         .onMessage(Attach.class, this::onAttach)
         .onMessage(Detach.class, d -> {
@@ -237,15 +246,19 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
 
   // ---- pulls and streams ------------------------------------------------------------------------------------------
 
-  private Behavior<Command> onPull(Pull p) {
+  private Behavior<Command> onPull(StreamPull p) {
     join();
-    List<Handed> out = take(p.max(), null);
+    List<Handed> out = p.resumeAfter() == null
+        ? new ArrayList<>()
+        : sendAgain(p.resumeAfter(), p.streamKey(),
+            p.max());
+    if (out.size() < p.max()) out.addAll(take(p.max() - out.size(), p.streamKey()));
     if (!out.isEmpty() || p.waitFor().isZero() || p.waitFor().isNegative()) {
       p.replyTo().tell(out);
       return this;
     }
     long id = nextWaiter++;
-    waiters.put(id, new Waiter(p.max(), p.replyTo()));
+    waiters.put(id, new Waiter(p.max(), p.streamKey(), p.replyTo()));
     timers.startSingleTimer(new WaitOver(id), new WaitOver(id), p.waitFor());
     return this;
   }
@@ -275,12 +288,30 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
     return this;
   }
 
+  /**
+   * Resuming a stream served elsewhere: up to {@code max} of what went to streams after event {@code after} and is
+   * still unanswered, handed out again (new event ids) as sent to {@code streamKey}.
+   */
+  private List<Handed> sendAgain(long after, Long streamKey, int max) {
+    List<Out> again = new ArrayList<>();
+    for (Out o : outstanding.values()) {
+      if (o.streamKey() != null && o.seq() > after && again.size() < max) again.add(o);
+    }
+    List<Handed> out = new ArrayList<>(again.size());
+    for (Out o : again) {
+      Handed h = new Handed(o.delivery(), nextSeq++, ackDeadline(o.atNanos()));
+      outstanding.put(o.delivery().deliveryId(), new Out(o.delivery(), h.seq(), o.atNanos(), streamKey));
+      out.add(h);
+    }
+    return out;
+  }
+
   /** Hands ready deliveries to waiting pulls first, then to streams with room. */
   private void dispatch() {
     while (!waiters.isEmpty() && !ready.isEmpty()) {
       Iterator<Map.Entry<Long, Waiter>> it = waiters.entrySet().iterator();
       Map.Entry<Long, Waiter> first = it.next();
-      List<Handed> out = take(first.getValue().max(), null);
+      List<Handed> out = take(first.getValue().max(), first.getValue().streamKey());
       if (out.isEmpty()) break;
       it.remove();
       timers.cancel(new WaitOver(first.getKey()));

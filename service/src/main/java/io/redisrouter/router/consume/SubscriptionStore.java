@@ -177,6 +177,24 @@ public final class SubscriptionStore {
   }
 
   /**
+   * Whether {@code s} was deleted: a tombstone covers it. A definition that is missing without one was lost by Redis
+   * (it is written back), not deleted.
+   */
+  public CompletionStage<Boolean> deleted(HttpSubscription s) {
+    List<CompletableFuture<byte[]>> all = new ArrayList<>();
+    for (RedisHandle h : runtime.handles().values()) {
+      all.add(call(h, cmd -> cmd.hget(RedisKeys.SUBSCRIPTION_TOMBSTONES, s.name())));
+    }
+    return Stages.all(all).thenApply(found -> {
+      for (byte[] bytes : found) {
+        Tombstone t = bytes == null ? null : decodeTombstone(s.name(), bytes);
+        if (t != null && t.covers(s)) return true;
+      }
+      return false;
+    });
+  }
+
+  /**
    * Stores a new subscription and creates its consumer group at the end of the stream (it receives what is published
    * from now on). Creating the same definition again is {@code ALREADY_EXISTS}; another one under the same name is
    * {@code CONFLICT}; neither changes anything. When the channel already has a consumer group of that name that

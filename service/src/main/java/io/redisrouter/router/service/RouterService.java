@@ -9,6 +9,7 @@ import io.redisrouter.router.RouterRuntime;
 import io.redisrouter.router.admin.ChannelAdmin;
 import io.redisrouter.router.admin.DeadLetterAdmin;
 import io.redisrouter.router.consume.HttpConsumers;
+import io.redisrouter.router.consume.SubscriptionOwner;
 import io.redisrouter.router.consume.PullService;
 import io.redisrouter.router.consume.SubscriptionAdmin;
 import io.redisrouter.router.consume.SubscriptionStore;
@@ -21,6 +22,7 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
@@ -67,7 +69,7 @@ public final class RouterService {
       ClusterMembership.logJoining(system, cluster);
       RouterRuntime runtime = AskPattern.<RouterCommand, RouterRuntime>ask(system, RedisRouter.GetRuntime::new,
           Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get(15, TimeUnit.SECONDS);
-      HttpServer http = new HttpServer(runtime, httpSettings, wire(system, runtime, httpSettings),
+      HttpServer http = new HttpServer(runtime, httpSettings, wire(system, runtime, httpSettings, cluster),
           ClusterMembership.state(system, cluster.enabled()));
       ServerBinding binding = http.bind(system, httpSettings.host(), httpSettings.port()).toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
@@ -93,10 +95,18 @@ public final class RouterService {
    * and the webhook client pools shut down (what is in flight stays pending in Redis).
    */
   private static HttpServices wire(ActorSystem<RouterCommand> system, RouterRuntime runtime,
-      HttpSettings httpSettings) {
+      HttpSettings httpSettings, ClusterSettings cluster) {
     SubscriptionStore store = new SubscriptionStore(runtime, httpSettings.subscriptionTombstoneRetention());
+    ClusterSharding sharding = null;
+    if (cluster.enabled()) {
+      // one owner per HTTP subscription in the cluster (its webhook pusher or pull gateway)
+      sharding = ClusterSharding.get(system);
+      SubscriptionOwner.init(sharding, runtime, store, httpSettings.subscriptionRefresh(),
+          httpSettings.pullIdleRelease());
+    }
     ActorRef<HttpConsumers.Command> consumers = system.systemActorOf(HttpConsumers.create(runtime, store,
-        httpSettings.subscriptionRefresh(), httpSettings.pullIdleRelease()), "http-consumers", Props.empty());
+        httpSettings.subscriptionRefresh(), httpSettings.pullIdleRelease(), sharding, cluster.ownerCheckInterval()),
+        "http-consumers", Props.empty());
     PullService pulls = new PullService(runtime, consumers, system);
     CoordinatedShutdown cs = CoordinatedShutdown.get(system);
     cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-end-event-streams", () -> {

@@ -79,7 +79,7 @@ class ClusterSerializationIT {
 
   private static ActorSystem<Void> node(int port, int seedPort) {
     ClusterSettings cluster = new ClusterSettings(true, "127.0.0.1", port, List.of("127.0.0.1:" + seedPort),
-        Duration.ofSeconds(5));
+        Duration.ofSeconds(5), Duration.ofSeconds(1));
     return ActorSystem.create(Behaviors.empty(), "serialization-it", cluster.pekkoConfig("serialization-it")
         .withFallback(ConfigFactory.parseString("pekko.cluster.jmx.multi-mbeans-in-same-jvm = on"))
         .withFallback(ConfigFactory.load()));

@@ -1,0 +1,202 @@
+package io.redisrouter.router.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.redisrouter.router.service.RouterService;
+import io.redisrouter.testkit.MessageChecker;
+import io.redisrouter.testkit.RedisExtension;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Cluster mode, three router services in one JVM on one Redis: each HTTP subscription's consumer runs on exactly one
+ * node (its Cluster Sharding owner), subscriptions created on one node are consumed at once, pulls, acks, nacks and
+ * server-sent events work on any node (forwarded to the owner), and when the owner's node leaves, a survivor takes
+ * the subscription over without losing a message.
+ */
+class ClusteredHttpIT {
+  private static final Logger log = LoggerFactory.getLogger(ClusteredHttpIT.class);
+  private static final String SYSTEM = "redis-router-clustered-http-it";
+
+  @RegisterExtension
+  static final RedisExtension redis = RedisExtension.create();
+
+  private static com.typesafe.config.Config config(int port, int seedPort) {
+    return HttpTestSupport.config(redis.server(), "redis-router.cluster { enabled = true, host = \"127.0.0.1\","
+        + " port = " + port + ", seed-nodes = [\"127.0.0.1:" + seedPort + "\"], stable-after = 5s,"
+        + " owner-check-interval = 500ms }\n"
+        + "pekko.cluster.jmx.multi-mbeans-in-same-jvm = on\n" // three nodes in one JVM
+        + "redis-router.http.subscription-refresh = 1s\n");
+  }
+
+  private static int freePort() throws Exception {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** The nodes on which subscription {@code name}'s owner entity runs now. */
+  private static List<RouterService> owners(List<RouterService> nodes, String name) {
+    List<RouterService> out = new ArrayList<>();
+    for (RouterService n : nodes) {
+      try {
+        Adapter.toClassic(n.system()).actorSelection("/system/sharding/http-subscription/*/" + name)
+            .resolveOne(Duration.ofMillis(500)).toCompletableFuture().get(2, TimeUnit.SECONDS);
+        out.add(n);
+      } catch (Exception notHere) {
+        // no entity of that name on this node
+      }
+    }
+    return out;
+  }
+
+  /** The one owner of {@code name}, once there is exactly one (within 15 s). */
+  private static RouterService awaitOneOwner(List<RouterService> nodes, String name) throws Exception {
+    List<RouterService> found = ConsumeHttpSupport.await("one owner of " + name, () -> owners(nodes, name),
+        l -> l.size() == 1);
+    return found.get(0);
+  }
+
+  private static void awaitUpAndReady(List<RouterService> nodes) throws Exception {
+    for (RouterService n : nodes) {
+      ConsumeHttpSupport.await(n.baseUrl() + " an Up member of 3 and ready", () -> {
+        long up = 0;
+        for (org.apache.pekko.cluster.Member m : Cluster.get(n.system()).state().getMembers()) {
+          if (m.status() == MemberStatus.up()) up++;
+        }
+        return up == nodes.size() && HttpTestSupport.get(n, "/health/ready").statusCode() == 200;
+      }, ok -> ok);
+    }
+  }
+
+  @Test
+  void everySubscriptionHasOneOwnerAnyNodeServesItsCallsAndASurvivorTakesItOver() throws Exception {
+    int seedPort = freePort();
+    List<RouterService> nodes = new ArrayList<>();
+    MessageChecker pushed = new MessageChecker();
+    MessageChecker pulled = new MessageChecker();
+    try (WebhookReceiver hook = WebhookReceiver.start(4, c -> 200)) {
+      nodes.add(RouterService.start(SYSTEM, config(seedPort, seedPort)));
+      nodes.add(RouterService.start(SYSTEM, config(0, seedPort)));
+      nodes.add(RouterService.start(SYSTEM, config(0, seedPort)));
+      awaitUpAndReady(nodes);
+
+      // a webhook created on one node runs on exactly one node, at once
+      RouterClient.Reply created = new RouterClient(nodes.get(0)).createSubscription(new RouterClient.Subscription(
+          "cl-hook", "cl.orders", new RouterClient.Webhook(hook.url(), 1000, 4)));
+      assertEquals(201, created.status(), created.body());
+      RouterService hookOwner = awaitOneOwner(nodes, "cl-hook");
+      List<String> first = new ArrayList<>();
+      for (RouterService n : nodes) first.addAll(ConsumeHttpSupport.publish(n, "cl.orders", 10, "first", pushed));
+      ConsumeHttpSupport.await("the first 30 pushed", () -> first.stream().filter(id -> hook.okFor(id) == 0).toList(),
+          List::isEmpty);
+      for (String id : first) pushed.delivered(id);
+      assertEquals(1, owners(nodes, "cl-hook").size(), "still one owner");
+
+      // a pull subscription: pulled, nacked and acked through nodes that do not own it
+      ConsumeHttpSupport.createPull(nodes.get(1), "cl-pull", "cl.jobs");
+      RouterService pullOwner = awaitOneOwner(nodes, "cl-pull");
+      List<RouterService> others = new ArrayList<>(nodes);
+      others.remove(pullOwner);
+      List<String> jobs = ConsumeHttpSupport.publish(nodes.get(2), "cl.jobs", 20, "jobs", pulled);
+      Set<String> seen = new HashSet<>();
+      List<JsonNode> got = ConsumeHttpSupport.pullUntil(others.get(0), "cl-pull", l -> !l.isEmpty());
+      JsonNode nacked = got.get(0);
+      JsonNode nackReply = ConsumeHttpSupport.nack(others.get(1), "cl-pull", nacked.get("deliveryId").asText(),
+          "try again", false);
+      assertEquals(1, nackReply.get("nacked").asInt(), "the nack reached the owner: " + nackReply);
+      List<JsonNode> rest = new ArrayList<>(got.subList(1, got.size()));
+      boolean again = false;
+      long until = System.nanoTime() + ConsumeHttpSupport.WAIT.toNanos();
+      while ((!again || seen.size() + rest.size() < jobs.size()) && System.nanoTime() < until) {
+        for (JsonNode d : ConsumeHttpSupport.pull(others.get(1), "cl-pull", 50, 500)) {
+          if (ConsumeHttpSupport.messageId(d).equals(ConsumeHttpSupport.messageId(nacked))) {
+            again = true;
+            assertEquals(2, d.get("attempt").asInt(), "the nacked one again, as attempt 2: " + d);
+          }
+          rest.add(d);
+        }
+        for (JsonNode d : rest) {
+          seen.add(ConsumeHttpSupport.messageId(d));
+          pulled.delivered(ConsumeHttpSupport.messageId(d));
+        }
+        ConsumeHttpSupport.ackAll(others.get(0), "cl-pull", rest);
+        rest.clear();
+      }
+      assertTrue(again, "the nacked delivery came again");
+      assertEquals(new HashSet<>(jobs), seen, "every job pulled through the other nodes");
+      ConsumeHttpSupport.awaitNothingPending(others.get(0), "cl-pull");
+
+      // server-sent events on a node that does not own the subscription
+      List<String> streamed = ConsumeHttpSupport.publish(nodes.get(0), "cl.jobs", 5, "events", pulled);
+      try (EventsHttpIT.Sse sse = new EventsHttpIT.Sse(others.get(1), "cl-pull", null)) {
+        assertEquals(200, sse.response.statusCode());
+        List<EventsHttpIT.Event> events = sse.take(5);
+        Set<String> ids = new HashSet<>();
+        List<String> deliveryIds = new ArrayList<>();
+        for (EventsHttpIT.Event e : events) {
+          ids.add(e.json().get("messageId").asText());
+          deliveryIds.add(e.json().get("deliveryId").asText());
+          pulled.delivered(e.json().get("messageId").asText());
+        }
+        assertEquals(new HashSet<>(streamed), ids, "the 5 streamed by a node that does not own the subscription");
+        ConsumeHttpSupport.ack(others.get(0), "cl-pull", deliveryIds);
+      }
+      ConsumeHttpSupport.awaitNothingPending(others.get(0), "cl-pull");
+
+      // the webhook's owner leaves: a survivor takes the subscription over and pushes what follows (the owner now:
+      // sharding may have moved it meanwhile, rebalancing after the last node joined)
+      hookOwner = awaitOneOwner(nodes, "cl-hook");
+      List<RouterService> survivors = new ArrayList<>(nodes);
+      survivors.remove(hookOwner);
+      long stopping = System.nanoTime();
+      hookOwner.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      nodes.remove(hookOwner);
+      List<String> second = new ArrayList<>();
+      for (RouterService n : survivors)
+        second.addAll(ConsumeHttpSupport.publish(n, "cl.orders", 15, "second",
+            pushed));
+      ConsumeHttpSupport.await("the next 30 pushed", () -> second.stream().filter(id -> hook.okFor(id) == 0)
+          .toList(), List::isEmpty);
+      long takeoverMs = (System.nanoTime() - stopping) / 1_000_000;
+      for (String id : second) pushed.delivered(id);
+      RouterService newOwner = awaitOneOwner(survivors, "cl-hook");
+      assertTrue(survivors.contains(newOwner), "a survivor owns it");
+      ConsumeHttpSupport.awaitNothingPending(newOwner, "cl-hook");
+      int duplicates = 0;
+      for (String id : union(first, second)) {
+        if (hook.okFor(id) > 1) duplicates++;
+      }
+      log.info("ClusteredHttpIT: webhook owner left, all pushed again {} ms after its stop began; pushed twice {}",
+          takeoverMs, duplicates);
+      pushed.logReport("ClusteredHttpIT webhook");
+      pulled.logReport("ClusteredHttpIT pull");
+      assertEquals(0, pushed.report().lost(), "lost (webhook)");
+      assertEquals(0, pulled.report().lost(), "lost (pull)");
+      assertEquals(0, duplicates, "a graceful leave pushes nothing twice");
+    } finally {
+      for (RouterService n : nodes) n.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private static List<String> union(List<String> a, List<String> b) {
+    List<String> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
+  }
+}
