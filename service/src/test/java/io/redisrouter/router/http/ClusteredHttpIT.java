@@ -36,22 +36,27 @@ class ClusteredHttpIT {
   @RegisterExtension
   static final RedisExtension redis = RedisExtension.create();
 
-  private static com.typesafe.config.Config config(int port, int seedPort) {
-    return HttpTestSupport.config(redis.server(), "redis-router.cluster { enabled = true, host = \"127.0.0.1\","
+  /** The cluster settings of a test node (HOCON): cluster port {@code port} (0: any), the seed at {@code seedPort}. */
+  static String clusterConfig(int port, int seedPort) {
+    return "redis-router.cluster { enabled = true, host = \"127.0.0.1\","
         + " port = " + port + ", seed-nodes = [\"127.0.0.1:" + seedPort + "\"], stable-after = 5s,"
         + " owner-check-interval = 500ms }\n"
-        + "pekko.cluster.jmx.multi-mbeans-in-same-jvm = on\n" // three nodes in one JVM
-        + "redis-router.http.subscription-refresh = 1s\n");
+        + "pekko.cluster.jmx.multi-mbeans-in-same-jvm = on\n" // several nodes in one JVM
+        + "redis-router.http.subscription-refresh = 1s\n";
   }
 
-  private static int freePort() throws Exception {
+  static com.typesafe.config.Config config(int port, int seedPort) {
+    return HttpTestSupport.config(redis.server(), clusterConfig(port, seedPort));
+  }
+
+  static int freePort() throws Exception {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
     }
   }
 
   /** The nodes on which subscription {@code name}'s owner entity runs now. */
-  private static List<RouterService> owners(List<RouterService> nodes, String name) {
+  static List<RouterService> owners(List<RouterService> nodes, String name) {
     List<RouterService> out = new ArrayList<>();
     for (RouterService n : nodes) {
       try {
@@ -72,14 +77,14 @@ class ClusteredHttpIT {
     return found.get(0);
   }
 
-  private static void awaitUpAndReady(List<RouterService> nodes) throws Exception {
+  static void awaitUpAndReady(List<RouterService> nodes, int members) throws Exception {
     for (RouterService n : nodes) {
-      ConsumeHttpSupport.await(n.baseUrl() + " an Up member of 3 and ready", () -> {
+      ConsumeHttpSupport.await(n.baseUrl() + " an Up member of " + members + " and ready", () -> {
         long up = 0;
         for (org.apache.pekko.cluster.Member m : Cluster.get(n.system()).state().getMembers()) {
           if (m.status() == MemberStatus.up()) up++;
         }
-        return up == nodes.size() && HttpTestSupport.get(n, "/health/ready").statusCode() == 200;
+        return up == members && HttpTestSupport.get(n, "/health/ready").statusCode() == 200;
       }, ok -> ok);
     }
   }
@@ -94,7 +99,7 @@ class ClusteredHttpIT {
       nodes.add(RouterService.start(SYSTEM, config(seedPort, seedPort)));
       nodes.add(RouterService.start(SYSTEM, config(0, seedPort)));
       nodes.add(RouterService.start(SYSTEM, config(0, seedPort)));
-      awaitUpAndReady(nodes);
+      awaitUpAndReady(nodes, 3);
 
       // a webhook created on one node runs on exactly one node, at once
       RouterClient.Reply created = new RouterClient(nodes.get(0)).createSubscription(new RouterClient.Subscription(

@@ -28,8 +28,13 @@ public final class HttpTestSupport {
    * fast consumer timings; {@code extra} is HOCON at the root (e.g. {@code redis-router.channels.defaults.ack-timeout = 1s}).
    */
   public static Config config(RedisServer redis, String extra) {
+    return config(redis.uri(), extra);
+  }
+
+  /** {@link #config(RedisServer, String)} for the Redis at {@code redisUri} (a node in a process of its own). */
+  public static Config config(String redisUri, String extra) {
     return ConfigFactory.parseString(extra + "\n"
-        + "redis-router.redis.instances.default.uri = \"" + redis.uri() + "\"\n"
+        + "redis-router.redis.instances.default.uri = \"" + redisUri + "\"\n"
         + "redis-router.http.port = 0\n"
         + "redis-router.http.host = \"127.0.0.1\"\n"
         + "redis-router.http.auth.enabled = true\n")

@@ -110,6 +110,11 @@ final class WebhookReceiver implements AutoCloseable {
     return okById;
   }
 
+  /** Every call so far, in arrival order. */
+  List<Call> calls() {
+    return List.copyOf(calls);
+  }
+
   List<Call> callsOf(String messageId) {
     return calls.stream().filter(c -> messageId.equals(c.messageId())).toList();
   }
