@@ -8,6 +8,7 @@ import io.redisrouter.router.internal.Stages;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -16,6 +17,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 
 import java.time.Duration;
@@ -24,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Cluster mode: the one owner of an HTTP subscription in the cluster, a Cluster Sharding entity (entity id: the
@@ -78,6 +81,12 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
   /** The answer to a {@link RemoteSettle}. */
   public record Settled(int settled, List<String> unknown, Set<String> answeredHere) implements ClusterMessage {}
 
+  /** Where does this owner run? Answered with {@link At}. */
+  public record WhereAreYou(ActorRef<At> replyTo) implements Command, ClusterMessage {}
+
+  /** The address of the node an owner runs on. */
+  public record At(String address) implements ClusterMessage {}
+
   /** Sharding's stop message for this entity (its shard moves, or it passivated itself). */
   public record StopOwner() implements Command, ClusterMessage {}
 
@@ -96,9 +105,10 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
   private static final Duration ASK_MARGIN = Duration.ofSeconds(10);
 
   public static Behavior<Command> create(String name, RouterRuntime runtime, SubscriptionStore store,
-      Duration refresh, Duration pullIdleRelease) {
+      Duration refresh, Duration pullIdleRelease, AtomicInteger ownedHere) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(STASH,
-        stash -> new SubscriptionOwner(ctx, timers, stash, name, runtime, store, refresh, pullIdleRelease).load())));
+        stash -> new SubscriptionOwner(ctx, timers, stash, name, runtime, store, refresh, pullIdleRelease, ownedHere)
+            .load())));
   }
 
   private final TimerScheduler<Command> timers;
@@ -110,12 +120,17 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
   private HttpSubscription definition;
   private ActorRef<PullGateway.Command> gateway;
   private ActorRef<WebhookPusher.Command> pusher;
+  private final AtomicInteger ownedHere;
+  /** Whether this owner counts in {@code ownedHere} (from its first consumer on). */
+  private boolean counted;
   private boolean loading;
   private int incarnation;
 
   private SubscriptionOwner(ActorContext<Command> ctx, TimerScheduler<Command> timers, StashBuffer<Command> stash,
-      String name, RouterRuntime runtime, SubscriptionStore store, Duration refresh, Duration pullIdleRelease) {
+      String name, RouterRuntime runtime, SubscriptionStore store, Duration refresh, Duration pullIdleRelease,
+      AtomicInteger ownedHere) {
     super(ctx);
+    this.ownedHere = ownedHere;
     this.timers = timers;
     this.stash = stash;
     this.name = name;
@@ -150,6 +165,14 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
         .onMessage(Release.class, this::onRelease)
         .onMessage(RemotePull.class, this::onRemotePull)
         .onMessage(RemoteSettle.class, this::onRemoteSettle)
+        .onMessage(WhereAreYou.class, w -> {
+          w.replyTo().tell(new At(Cluster.get(getContext().getSystem()).selfMember().address().toString()));
+          return this;
+        })
+        .onSignal(PostStop.class, s -> {
+          if (counted) ownedHere.decrementAndGet();
+          return this;
+        })
         .onMessage(StopOwner.class, s -> Behaviors.stopped())
         .onMessage(ConsumerLeft.class, l -> {
           if (l.left() != null) l.left().tell(Done.getInstance());
@@ -206,6 +229,10 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
   }
 
   private void startConsumer() {
+    if (!counted) {
+      counted = true;
+      ownedHere.incrementAndGet();
+    }
     int n = ++incarnation;
     var policy = runtime.settings().policyFor(definition.channel());
     if (definition.isPush()) {
@@ -290,9 +317,9 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
 
   /** The entity's place in the sharding configuration: the stop message sharding sends it. */
   public static void init(ClusterSharding sharding, RouterRuntime runtime, SubscriptionStore store, Duration refresh,
-      Duration pullIdleRelease) {
+      Duration pullIdleRelease, AtomicInteger ownedHere) {
     sharding.init(org.apache.pekko.cluster.sharding.typed.javadsl.Entity
-        .of(KEY, ctx -> create(ctx.getEntityId(), runtime, store, refresh, pullIdleRelease))
+        .of(KEY, ctx -> create(ctx.getEntityId(), runtime, store, refresh, pullIdleRelease, ownedHere))
         .withStopMessage(new StopOwner()));
   }
 }

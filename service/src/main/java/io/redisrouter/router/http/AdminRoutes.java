@@ -4,6 +4,7 @@ import io.redisrouter.protocol.FieldError;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.Validation;
 import io.redisrouter.router.admin.ChannelAdmin;
+import io.redisrouter.router.admin.ClusterAdmin;
 import io.redisrouter.router.admin.DeadLetterAdmin;
 import io.redisrouter.router.admin.DeadLetterAdmin.ReplayOne;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -37,11 +38,14 @@ public final class AdminRoutes extends RouteSupport {
 
   private final ChannelAdmin channels;
   private final DeadLetterAdmin deadLetters;
+  private final ClusterAdmin cluster;
 
-  public AdminRoutes(ChannelAdmin channels, DeadLetterAdmin deadLetters, Auth auth, Endpoints endpoints) {
+  public AdminRoutes(ChannelAdmin channels, DeadLetterAdmin deadLetters, ClusterAdmin cluster, Auth auth,
+      Endpoints endpoints) {
     super(auth, endpoints);
     this.channels = channels;
     this.deadLetters = deadLetters;
+    this.cluster = cluster;
   }
 
   public Route route() {
@@ -53,32 +57,37 @@ public final class AdminRoutes extends RouteSupport {
     endpoints.add("GET", "/v1/channels/{channel}/dead-letters/{id}");
     endpoints.add("DELETE", "/v1/channels/{channel}/dead-letters/{id}");
     endpoints.add("POST", "/v1/channels/{channel}/dead-letters/{id}/replay");
-    return pathPrefix("v1", () -> pathPrefix("channels", () -> concat(
-        pathEnd(() -> get(() -> admin(() -> answer(() -> channels.list().thenApply(l -> json(StatusCodes.OK, l)))))),
-        pathPrefix(PathMatchers.segment(), channel -> concat(
-            pathEnd(() -> get(() -> admin(() -> answer(channel, () -> channelStats(channel))))),
-            pathPrefix("dead-letters", () -> concat(
-                pathEnd(() -> concat(
-                    get(() -> admin(() -> parameterOptional("after",
-                        after -> parameterOptional("limit",
-                            limit -> answer(channel, () -> page(channel, after, limit)))))),
-                    delete(() -> admin(() -> answer(channel,
-                        () -> deadLetters.purge(channel)
-                            .thenApply(n -> json(StatusCodes.OK, new Purged(channel, n)))))))),
-                // "replay" is never an entry id (those are digits-digits): match it before {id}
-                path("replay",
-                    () -> post(() -> admin(() -> jsonBody(ReplayBody.SPEC,
-                        (body, unknown) -> answer(channel, () -> replayAll(channel, body, unknown)))))),
-                pathPrefix(PathMatchers.segment(), id -> concat(
+    endpoints.add("GET", "/v1/cluster");
+    return pathPrefix("v1", () -> concat(path("cluster", () -> get(() -> admin(() -> answer(
+        () -> cluster.view().thenApply(v -> json(StatusCodes.OK, v)))))), pathPrefix("channels", () -> concat(
+            pathEnd(
+                () -> get(() -> admin(() -> answer(() -> channels.list().thenApply(l -> json(StatusCodes.OK, l)))))),
+            pathPrefix(PathMatchers.segment(), channel -> concat(
+                pathEnd(() -> get(() -> admin(() -> answer(channel, () -> channelStats(channel))))),
+                pathPrefix("dead-letters", () -> concat(
                     pathEnd(() -> concat(
-                        get(() -> admin(() -> answer(channel, id, () -> deadLetters.get(channel, id).thenApply(d -> d
-                            .map(v -> json(StatusCodes.OK, v)).orElseGet(() -> deadLetterNotFound(channel, id)))))),
-                        delete(() -> admin(() -> answer(channel, id, () -> deadLetters.delete(channel, id)
-                            .thenApply(deleted -> deleted
-                                ? HttpResponse.create().withStatus(StatusCodes.NO_CONTENT)
-                                : deadLetterNotFound(channel, id))))))),
-                    path("replay", () -> post(() -> admin(() -> jsonBody(ReplayBody.SPEC, (body,
-                        unknown) -> answer(channel, id, () -> replayOne(channel, id, body, unknown)))))))))))))));
+                        get(() -> admin(() -> parameterOptional("after",
+                            after -> parameterOptional("limit",
+                                limit -> answer(channel, () -> page(channel, after, limit)))))),
+                        delete(() -> admin(() -> answer(channel,
+                            () -> deadLetters.purge(channel)
+                                .thenApply(n -> json(StatusCodes.OK, new Purged(channel, n)))))))),
+                    // "replay" is never an entry id (those are digits-digits): match it before {id}
+                    path("replay",
+                        () -> post(() -> admin(() -> jsonBody(ReplayBody.SPEC,
+                            (body, unknown) -> answer(channel, () -> replayAll(channel, body, unknown)))))),
+                    pathPrefix(PathMatchers.segment(), id -> concat(
+                        pathEnd(() -> concat(
+                            get(() -> admin(() -> answer(channel, id,
+                                () -> deadLetters.get(channel, id).thenApply(d -> d
+                                    .map(v -> json(StatusCodes.OK, v))
+                                    .orElseGet(() -> deadLetterNotFound(channel, id)))))),
+                            delete(() -> admin(() -> answer(channel, id, () -> deadLetters.delete(channel, id)
+                                .thenApply(deleted -> deleted
+                                    ? HttpResponse.create().withStatus(StatusCodes.NO_CONTENT)
+                                    : deadLetterNotFound(channel, id))))))),
+                        path("replay", () -> post(() -> admin(() -> jsonBody(ReplayBody.SPEC, (body,
+                            unknown) -> answer(channel, id, () -> replayOne(channel, id, body, unknown))))))))))))))));
   }
 
   private Route admin(Supplier<Route> inner) {

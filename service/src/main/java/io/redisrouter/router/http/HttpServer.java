@@ -70,9 +70,9 @@ public final class HttpServer extends AllDirectives {
     List<Route> groups = List.of(
         new PublishRoutes(runtime, settings, auth, endpoints).route(),
         new ConsumeRoutes(services.subscriptions(), services.pulls(), settings, auth, endpoints).route(),
-        new AdminRoutes(services.channels(), services.deadLetters(), auth, endpoints).route(),
+        new AdminRoutes(services.channels(), services.deadLetters(), services.cluster(), auth, endpoints).route(),
         new OpsRoutes(runtime, accepting::get, cluster, auth, endpoints).route(),
-        new MetricsRoutes(runtime, auth, endpoints).route());
+        new MetricsRoutes(runtime, services.cluster(), auth, endpoints).route());
     // built once: the directives take suppliers, which would otherwise rebuild the handlers for every request
     ExceptionHandler exceptionHandler = exceptions();
     RejectionHandler rejectionHandler = rejections();

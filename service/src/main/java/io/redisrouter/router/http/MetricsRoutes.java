@@ -9,6 +9,7 @@ import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.redisrouter.router.LatencyHistogram;
 import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterRuntime;
+import io.redisrouter.router.admin.ClusterAdmin;
 import io.redisrouter.router.redis.RedisHandle;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -35,7 +36,7 @@ public final class MetricsRoutes extends RouteSupport {
   private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
   private final RouterMetrics metrics;
 
-  public MetricsRoutes(RouterRuntime runtime, Auth auth, Endpoints endpoints) {
+  public MetricsRoutes(RouterRuntime runtime, ClusterAdmin cluster, Auth auth, Endpoints endpoints) {
     super(auth, endpoints);
     this.metrics = runtime.metrics();
     RouterMetrics m = metrics;
@@ -101,6 +102,21 @@ public final class MetricsRoutes extends RouteSupport {
         .help("Size of the ingress queue (publishes beyond it are refused with 429)")
         .callback(cb -> cb.call(runtime.ingressCapacity()))
         .register(registry);
+    if (cluster.enabled()) {
+      GaugeWithCallback.builder().name("redis_router_cluster_members")
+          .help("Members of the router cluster as this node sees them, by status (up, joining, leaving, ...)")
+          .labelNames("status")
+          .callback(cb -> cluster.membersByStatus().forEach((status, n) -> cb.call(n, status)))
+          .register(registry);
+      GaugeWithCallback.builder().name("redis_router_cluster_unreachable_members")
+          .help("Members this node cannot reach now (the split brain resolver downs them after stable-after)")
+          .callback(cb -> cb.call(cluster.unreachableCount()))
+          .register(registry);
+      GaugeWithCallback.builder().name("redis_router_subscriptions_owned")
+          .help("HTTP subscriptions whose one owner (webhook pusher or pull gateway) runs on this node")
+          .callback(cb -> cb.call(cluster.ownedHere()))
+          .register(registry);
+    }
     GaugeWithCallback.builder().name("redis_router_redis_connections")
         .help("Connections this router has open to a Redis instance, counted as Lettuce opens and closes them ("
             + "redis.instances.<name>.connections-per-instance, 1 by default, while it is up; 0 while it is down, more for a moment while a reconnect"

@@ -7,6 +7,7 @@ import io.redisrouter.protocol.RouterCommand;
 import io.redisrouter.router.RedisRouter;
 import io.redisrouter.router.RouterRuntime;
 import io.redisrouter.router.admin.ChannelAdmin;
+import io.redisrouter.router.admin.ClusterAdmin;
 import io.redisrouter.router.admin.DeadLetterAdmin;
 import io.redisrouter.router.consume.HttpConsumers;
 import io.redisrouter.router.consume.SubscriptionOwner;
@@ -31,6 +32,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 
@@ -98,11 +100,12 @@ public final class RouterService {
       HttpSettings httpSettings, ClusterSettings cluster) {
     SubscriptionStore store = new SubscriptionStore(runtime, httpSettings.subscriptionTombstoneRetention());
     ClusterSharding sharding = null;
+    AtomicInteger ownedHere = new AtomicInteger();
     if (cluster.enabled()) {
       // one owner per HTTP subscription in the cluster (its webhook pusher or pull gateway)
       sharding = ClusterSharding.get(system);
       SubscriptionOwner.init(sharding, runtime, store, httpSettings.subscriptionRefresh(),
-          httpSettings.pullIdleRelease());
+          httpSettings.pullIdleRelease(), ownedHere);
     }
     ActorRef<HttpConsumers.Command> consumers = system.systemActorOf(HttpConsumers.create(runtime, store,
         httpSettings.subscriptionRefresh(), httpSettings.pullIdleRelease(), sharding, cluster.ownerCheckInterval()),
@@ -120,7 +123,7 @@ public final class RouterService {
     cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "webhook-clients",
         () -> Stages.plain(Http.get(system).shutdownAllConnectionPools()).thenApply(x -> Done.getInstance()));
     return new HttpServices(new SubscriptionAdmin(runtime, store, consumers, system.scheduler()), pulls,
-        new ChannelAdmin(runtime), new DeadLetterAdmin(runtime));
+        new ChannelAdmin(runtime), new DeadLetterAdmin(runtime), new ClusterAdmin(system, sharding, store, ownedHere));
   }
 
   public ActorSystem<RouterCommand> system() {

@@ -116,6 +116,31 @@ class ClusteredHttpIT {
       // a pull subscription: pulled, nacked and acked through nodes that do not own it
       ConsumeHttpSupport.createPull(nodes.get(1), "cl-pull", "cl.jobs");
       RouterService pullOwner = awaitOneOwner(nodes, "cl-pull");
+
+      // the admin API shows the members and which node owns each subscription, the same on every node
+      String hookOwnerAddress = Cluster.get(awaitOneOwner(nodes, "cl-hook").system()).selfMember().address()
+          .toString();
+      String pullOwnerAddress = Cluster.get(pullOwner.system()).selfMember().address().toString();
+      for (RouterService n : nodes) {
+        RouterClient.Reply view = new RouterClient(n).get("/v1/cluster");
+        assertEquals(200, view.status(), view.body());
+        assertTrue(view.get("enabled").asBoolean(), view.body());
+        assertEquals(3, view.get("members").size(), view.body());
+        assertEquals(0, view.get("unreachable").size(), view.body());
+        assertEquals(hookOwnerAddress, view.get("owners").get("cl-hook").asText(), view.body());
+        assertEquals(pullOwnerAddress, view.get("owners").get("cl-pull").asText(), view.body());
+        String metrics = HttpTestSupport.get(n, "/metrics").body();
+        assertTrue(metrics.contains("redis_router_cluster_members{status=\"up\"} 3.0"), metrics);
+      }
+      int ownedTotal = 0;
+      for (RouterService n : nodes) {
+        String metrics = HttpTestSupport.get(n, "/metrics").body();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^redis_router_subscriptions_owned (\\S+)$")
+            .matcher(metrics);
+        assertTrue(m.find(), metrics);
+        ownedTotal += (int) Double.parseDouble(m.group(1));
+      }
+      assertEquals(2, ownedTotal, "each subscription counted once, on its owner's node");
       List<RouterService> others = new ArrayList<>(nodes);
       others.remove(pullOwner);
       List<String> jobs = ConsumeHttpSupport.publish(nodes.get(2), "cl.jobs", 20, "jobs", pulled);
