@@ -70,8 +70,12 @@ final class RemoteGateway extends AbstractBehavior<PullGateway.Command> {
   public Receive<PullGateway.Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(PullGateway.Pull.class, p -> {
+          // the route waits as long as this ask (wait + margin) from a moment before: the owner answers a second
+          // before that or takes nothing
+          Duration timeout = p.waitFor().plus(MARGIN);
+          long answerBy = System.currentTimeMillis() + timeout.toMillis() - 1_000;
           Stages.plain(owner.<SubscriptionOwner.Pulled>ask(replyTo -> new SubscriptionOwner.RemotePull(0, p.max(),
-              p.waitFor().toMillis(), null, replyTo), p.waitFor().plus(MARGIN)))
+              p.waitFor().toMillis(), null, answerBy, replyTo), timeout))
               .whenComplete((r, e) -> p.replyTo().tell(e != null ? List.of() : local(r)));
           return this;
         })
@@ -119,9 +123,10 @@ final class RemoteGateway extends AbstractBehavior<PullGateway.Command> {
     }
     Long resume = s.resumeAfter();
     if (resume != null) streams.put(key, new Stream(s.queue(), null)); // only the first pull resumes
+    Duration timeout = STREAM_WAIT.plus(MARGIN);
+    long answerBy = System.currentTimeMillis() + timeout.toMillis() - 1_000;
     getContext().pipeToSelf(owner.<SubscriptionOwner.Pulled>ask(replyTo -> new SubscriptionOwner.RemotePull(key,
-        room, STREAM_WAIT.toMillis(), resume, replyTo), STREAM_WAIT.plus(MARGIN)),
-        (r, e) -> new StreamPulled(key, r, e));
+        room, STREAM_WAIT.toMillis(), resume, answerBy, replyTo), timeout), (r, e) -> new StreamPulled(key, r, e));
   }
 
   private Behavior<PullGateway.Command> onStreamPulled(StreamPulled p) {

@@ -61,12 +61,15 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
   /**
    * A pull forwarded from a node that does not own the subscription; {@code streamKey} (0: none) marks what it hands
    * out as sent to that server-sent-event stream, and {@code resumeAfter} (may be null) sends again first what went to
-   * streams after that event and is still unanswered.
+   * streams after that event and is still unanswered. {@code answerBy} (epoch ms) is when the asking node stops
+   * waiting: a pull that arrives too late (held up while its shard moved) takes nothing, so that deliveries are never
+   * handed to a pull nobody waits for (each would burn an attempt).
    */
-  public record RemotePull(long streamKey, int max, long waitMillis, Long resumeAfter, ActorRef<Pulled> replyTo)
-      implements
-        Command,
-        ClusterMessage {}
+  public record RemotePull(long streamKey, int max, long waitMillis, Long resumeAfter, long answerBy,
+      ActorRef<Pulled> replyTo) implements Command, ClusterMessage {}
+
+  /** Time a forwarded pull's answer needs to get back to the asking node. */
+  static final Duration ANSWER_MARGIN = Duration.ofMillis(500);
 
   /** The answer to a {@link RemotePull}. */
   public record Pulled(List<Handed> items) implements ClusterMessage {}
@@ -281,7 +284,12 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
       p.replyTo().tell(new Pulled(List.of()));
       return this;
     }
-    Duration wait = Duration.ofMillis(Math.max(0, p.waitMillis()));
+    long left = p.answerBy() - System.currentTimeMillis() - ANSWER_MARGIN.toMillis();
+    if (left <= 0) { // the asking node has given up (or is about to): take nothing
+      p.replyTo().tell(new Pulled(List.of()));
+      return this;
+    }
+    Duration wait = Duration.ofMillis(Math.max(0, Math.min(p.waitMillis(), left)));
     Stages.plain(AskPattern.<PullGateway.Command, List<PullGateway.Handed>>ask(gateway,
         replyTo -> new PullGateway.StreamPull(p.streamKey() == 0 ? null : p.streamKey(), p.max(), wait,
             p.resumeAfter(), replyTo),
