@@ -42,6 +42,7 @@ class ClusteredHttpIT {
         + " port = " + port + ", seed-nodes = [\"127.0.0.1:" + seedPort + "\"], stable-after = 5s,"
         + " owner-check-interval = 500ms }\n"
         + "pekko.cluster.jmx.multi-mbeans-in-same-jvm = on\n" // several nodes in one JVM
+        + "pekko.cluster.sharding.rebalance-interval = 1s\n" // placement settles soon after a node joins
         + "redis-router.http.subscription-refresh = 1s\n";
   }
 

@@ -32,13 +32,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Failover without loss: a cluster of three router services, one of them in a process of its own, with six webhook
- * subscriptions under a steady publish load. The separate node owns some of them; it is killed with SIGKILL
- * mid-stream. The split brain resolver downs it, the survivors start its subscriptions' owners and their consumers
- * take over what it held once idle past the ack timeout: every accepted message is pushed (lost = 0), duplicates are
- * counted and bounded by what the dead node could have had in flight, and the failover time is measured.
+ * subscriptions under a steady publish load. The separate node owns some of them; mid-stream it is killed with
+ * SIGKILL, or cut off by SIGSTOP (a partition: it neither answers nor knows) and let go on after the survivors took
+ * over. The split brain resolver downs it, the survivors start its subscriptions' owners and their consumers take over
+ * what it held once idle past the ack timeout: every accepted message is pushed (lost = 0), duplicates are counted
+ * and bounded by what the lost node could have had in flight, and the failover time is measured. The node that was
+ * cut off finds itself downed when it goes on and stops: it pushes nothing after the take-over (no message is handed
+ * out by two owners at once: the attempts pushed for each message never go back down).
  */
-class ClusterNodeKillIT {
-  private static final Logger log = LoggerFactory.getLogger(ClusterNodeKillIT.class);
+class ClusterNodeFaultIT {
+  private static final Logger log = LoggerFactory.getLogger(ClusterNodeFaultIT.class);
   private static final String SYSTEM = "redis-router-cluster-kill-it";
   private static final int SUBSCRIPTIONS = 6;
   /** Calls a webhook pusher makes at once: what one subscription can have in flight at the kill. */
@@ -47,8 +50,48 @@ class ClusterNodeKillIT {
   @RegisterExtension
   static final RedisExtension redis = RedisExtension.create();
 
+  private enum Fault { KILL, PAUSE }
+
   @Test
   void aKilledNodesSubscriptionsAreTakenOverByTheSurvivorsWithoutLoss() throws Exception {
+    run(Fault.KILL);
+  }
+
+  @Test
+  void aNodeCutOffIsDownedItsSubscriptionsTakenOverAndWhenItGoesOnItPushesNothing() throws Exception {
+    run(Fault.PAUSE);
+  }
+
+  private static void signal(Process p, String sig) throws Exception {
+    Process k = new ProcessBuilder("kill", "-" + sig, Long.toString(p.pid())).inheritIO().start();
+    assertEquals(0, k.waitFor(), "kill -" + sig);
+  }
+
+  /** The subscriptions none of {@code nodes} owns (so the other process does); null while one has two owners. */
+  private static List<String> ownedElsewhere(List<RouterService> nodes, List<String> names) {
+    List<String> there = new ArrayList<>();
+    for (String n : names) {
+      int here = ClusteredHttpIT.owners(nodes, n).size();
+      if (here > 1) return null;
+      if (here == 0) there.add(n);
+    }
+    return there;
+  }
+
+  /**
+   * What the other process owns once the placement held still for 2 s (sharding rebalances every second in these
+   * tests), with some subscriptions there and some here.
+   */
+  private static List<String> awaitStableOwnership(List<RouterService> nodes, List<String> names) throws Exception {
+    return ConsumeHttpSupport.await("a stable placement with some subscriptions in the other process", () -> {
+      List<String> before = ownedElsewhere(nodes, names);
+      java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofSeconds(2).toNanos()); // held still meanwhile?
+      List<String> after = ownedElsewhere(nodes, names);
+      return before != null && before.equals(after) ? after : null;
+    }, there -> there != null && !there.isEmpty() && there.size() < SUBSCRIPTIONS);
+  }
+
+  private void run(Fault fault) throws Exception {
     int seedPort = ClusteredHttpIT.freePort();
     List<RouterService> nodes = new ArrayList<>();
     Process doomed = null;
@@ -88,30 +131,21 @@ class ClusterNodeKillIT {
 
       List<String> names = new ArrayList<>();
       for (int i = 0; i < SUBSCRIPTIONS; i++) {
-        String name = "kill-hook-" + i;
+        String name = fault.name().toLowerCase(java.util.Locale.ROOT) + "-hook-" + i;
         names.add(name);
         RouterClient.Reply created = new RouterClient(nodes.get(i % 2)).createSubscription(
-            new RouterClient.Subscription(name, "kill.ch-" + i, new RouterClient.Webhook(hook.url(), 1000,
-                PARALLELISM)));
+            new RouterClient.Subscription(name, fault.name().toLowerCase(java.util.Locale.ROOT) + ".ch-" + i,
+                new RouterClient.Webhook(hook.url(), 1000,
+                    PARALLELISM)));
         assertEquals(201, created.status(), created.body());
       }
-      // the fault's precondition: the node about to die owns some of them (the others are owned here)
-      List<String> ownedThere = ConsumeHttpSupport.await("every subscription has an owner, some of them there",
-          () -> {
-            List<String> there = new ArrayList<>();
-            for (String n : names) {
-              int here = ClusteredHttpIT.owners(nodes, n).size();
-              if (here > 1) return null;
-              if (here == 0) there.add(n);
-            }
-            return there;
-          }, there -> there != null && !there.isEmpty() && there.size() < SUBSCRIPTIONS);
-      log.info("ClusterNodeKillIT: the node in its own process owns {}", ownedThere);
+      log.info("ClusterNodeFaultIT {}: the node in its own process owns {} at first", fault,
+          awaitStableOwnership(nodes, names));
 
       Thread publisher = new Thread(() -> {
         for (int i = 0; publishing.get(); i++) {
-          String id = String.format("k-%05d", i);
-          String channel = "kill.ch-" + (i % SUBSCRIPTIONS);
+          String id = String.format("%s-%05d", fault.name().toLowerCase(java.util.Locale.ROOT), i);
+          String channel = fault.name().toLowerCase(java.util.Locale.ROOT) + ".ch-" + (i % SUBSCRIPTIONS);
           checker.sent(id);
           try {
             PublishReply r = nodes.get(i % 2).runtime().publish(PublishRequest.of(channel,
@@ -129,20 +163,41 @@ class ClusterNodeKillIT {
           }
           java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(10).toNanos()); // ~100 a second
         }
-      }, "cluster-kill-publisher");
+      }, "cluster-fault-publisher");
       publisher.start();
       ConsumeHttpSupport.await("deliveries flowing on every subscription", () -> names.stream()
           .filter(n -> hook.calls().stream().noneMatch(c -> n.equals(c.subscription()))).toList(), List::isEmpty);
 
-      long killedAt = System.nanoTime();
-      doomed.destroyForcibly(); // SIGKILL
-      assertTrue(doomed.waitFor(10, TimeUnit.SECONDS), "the process died");
-      assertEquals(137, doomed.exitValue(), "killed by SIGKILL (128 + 9)");
-      // the fault as the survivors see it: the dead node is removed from the cluster (downed by the resolver)
-      ConsumeHttpSupport.await("the dead node downed and removed", () -> Cluster.get(nodes.get(0).system()).state()
+      // the fault's precondition, right before it: the node about to be lost owns some of the subscriptions (sharding
+      // may have moved some since they started, balancing the nodes), and has for a while
+      List<String> ownedThere = awaitStableOwnership(nodes, names);
+      log.info("ClusterNodeFaultIT {}: the node in its own process owns {} at the fault", fault, ownedThere);
+      long killedAt;
+      if (fault == Fault.KILL) {
+        killedAt = System.nanoTime();
+        doomed.destroyForcibly(); // SIGKILL
+        assertTrue(doomed.waitFor(10, TimeUnit.SECONDS), "the process died");
+        assertEquals(137, doomed.exitValue(), "killed by SIGKILL (128 + 9)");
+      } else {
+        signal(doomed, "STOP"); // cut off: no heartbeat, no answer, its sockets open
+        killedAt = System.nanoTime(); // stopped by now (kill returned)
+      }
+      // the fault as the survivors see it: the lost node is removed from the cluster (downed by the resolver)
+      ConsumeHttpSupport.await("the lost node downed and removed", () -> Cluster.get(nodes.get(0).system()).state()
           .members().size(), n -> n == 2);
       long downedMs = (System.nanoTime() - killedAt) / 1_000_000;
       java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofSeconds(3).toNanos()); // load after the take-over
+      long resumedAt = 0;
+      if (fault == Fault.PAUSE) {
+        // it goes on: it learns it was downed and stops; whatever it still held must not be pushed now
+        ConsumeHttpSupport.await("the survivors own everything", () -> names.stream()
+            .filter(n -> ClusteredHttpIT.owners(nodes, n).size() != 1).toList(), List::isEmpty);
+        resumedAt = System.nanoTime();
+        signal(doomed, "CONT");
+        assertTrue(doomed.waitFor(30, TimeUnit.SECONDS) || tail.stream().anyMatch(l -> l.contains("down")),
+            () -> "the node cut off stops once it learns it was downed: " + tail);
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofSeconds(2).toNanos());
       publishing.set(false);
       publisher.join(15_000);
 
@@ -166,10 +221,24 @@ class ClusterNodeKillIT {
         for (int n = hook.okFor(id); n > 0; n--) checker.delivered(id);
       }
       for (String n : names) ConsumeHttpSupport.awaitNothingPending(nodes.get(0), n);
-      log.info("ClusterNodeKillIT: killed a node owning {} of {} webhook subscriptions; downed and removed after {}"
-          + " ms; its subscriptions pushing again {} ms after the kill; refused publishes {}", ownedThere.size(),
-          SUBSCRIPTIONS, downedMs, failoverMs[0], refused.get());
-      checker.logReport("ClusterNodeKillIT");
+      // one owner at a time: for every message the attempts pushed, in the order they came, never go back down (an
+      // old owner pushing its stale attempt after the new one took the message over would)
+      // (checked from the fault on: what the lost node pushed before it, in flight when it stopped, may arrive late)
+      Map<String, Integer> lastAttempt = new java.util.HashMap<>();
+      List<String> staleAfterTakeover = new ArrayList<>();
+      List<WebhookReceiver.Call> inOrder = new ArrayList<>(hook.calls());
+      inOrder.sort(java.util.Comparator.comparingLong(WebhookReceiver.Call::receivedNanos));
+      for (WebhookReceiver.Call c : inOrder) {
+        Integer before = lastAttempt.put(c.messageId(), Math.max(c.attempt(), lastAttempt.getOrDefault(c.messageId(),
+            0)));
+        if (before != null && c.attempt() < before && c.receivedNanos() > killedAt + Duration.ofSeconds(1).toNanos()) {
+          staleAfterTakeover.add(c.messageId() + "#" + c.attempt());
+        }
+      }
+      log.info("ClusterNodeFaultIT {}: the lost node owned {} of {} webhook subscriptions; downed and removed after {}"
+          + " ms; its subscriptions pushing again {} ms after the fault; refused publishes {}; stale pushes {}", fault,
+          ownedThere.size(), SUBSCRIPTIONS, downedMs, failoverMs[0], refused.get(), staleAfterTakeover);
+      checker.logReport("ClusterNodeFaultIT " + fault);
       MessageChecker.Report report = checker.report();
       assertEquals(0, report.lost(), "lost");
       assertEquals(0, report.unexpected(), "unexpected");
@@ -180,6 +249,13 @@ class ClusterNodeKillIT {
       assertTrue(failoverMs[0] >= 3_000, "nothing of the dead node's flows before it is downed: " + failoverMs[0]);
       assertTrue(failoverMs[0] < 30_000, "failover within 30 s: " + failoverMs[0]);
       assertFalse(tail.isEmpty(), "the other process wrote its log");
+      assertEquals(List.of(), staleAfterTakeover, "a message pushed by an old owner after the new one had it");
+      if (fault == Fault.PAUSE) {
+        long late = hook.calls().stream().filter(c -> ownedThere.contains(c.subscription()))
+            .filter(c -> acceptedAt.getOrDefault(c.messageId(), Long.MAX_VALUE) < killedAt).count();
+        log.info("ClusterNodeFaultIT PAUSE: calls for messages the cut-off node held: {} (resumed {} ms after the"
+            + " fault)", late, (resumedAt - killedAt) / 1_000_000);
+      }
     } finally {
       publishing.set(false);
       if (doomed != null) doomed.destroyForcibly();
