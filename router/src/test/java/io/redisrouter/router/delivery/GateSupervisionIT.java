@@ -80,17 +80,18 @@ class GateSupervisionIT {
     assertEquals(before + 1, node.metrics().snapshot().failuresRecovered(), "failure counted");
   }
 
-  @Test
-  void aReliableSubscribersGateThatFailsGoesOnDelivering() {
-    String channel = "gate.orders";
+  /**
+   * Ten messages through the gate, a failure injected into it, ten more: all 20 delivered once. {@code subscribe}
+   * subscribes an acking subscriber that records each delivery with the given consumer.
+   */
+  private static void tenFailTen(String channel, String label,
+      java.util.function.Consumer<java.util.function.Consumer<Delivery>> subscribe) {
     MessageChecker checker = new MessageChecker();
     ConcurrentLinkedQueue<Delivery> seen = new ConcurrentLinkedQueue<>();
-    ActorRef<Delivery> subscriber = node.kit().spawn(RouterTestSupport.acking(d -> {
+    subscribe.accept(d -> {
       seen.add(d);
       checker.delivered(d.envelope().id());
-    }));
-    assertInstanceOf(io.redisrouter.protocol.SubscribeReply.Subscribed.class,
-        node.subscribe(channel, "workers", subscriber, 1));
+    });
     for (int i = 0; i < 10; i++) publish(checker, channel, "before-" + i);
     TestProbe<Object> probe = node.kit().createTestProbe();
     probe.awaitAssert(Duration.ofSeconds(10), () -> {
@@ -105,7 +106,7 @@ class GateSupervisionIT {
       assertEquals(0, checker.lostIds().size(), () -> "not delivered: " + checker.lostIds());
       return null;
     });
-    checker.logReport("GateSupervisionIT reliable");
+    checker.logReport("GateSupervisionIT " + label);
     MessageChecker.Report report = checker.report();
     assertEquals(20, report.acked());
     assertEquals(0, report.lost(), "lost");
@@ -113,30 +114,15 @@ class GateSupervisionIT {
   }
 
   @Test
+  void aReliableSubscribersGateThatFailsGoesOnDelivering() {
+    tenFailTen("gate.orders", "reliable", onDelivery -> assertInstanceOf(
+        io.redisrouter.protocol.SubscribeReply.Subscribed.class,
+        node.subscribe("gate.orders", "workers", node.kit().spawn(RouterTestSupport.acking(onDelivery)), 1)));
+  }
+
+  @Test
   void aBroadcastSubscribersGateThatFailsGoesOnDelivering() {
-    String channel = "gate.news";
-    MessageChecker checker = new MessageChecker();
-    ConcurrentLinkedQueue<Delivery> seen = new ConcurrentLinkedQueue<>();
-    node.subscribeAcking(channel, "readers", d -> {
-      seen.add(d);
-      checker.delivered(d.envelope().id());
-    });
-    for (int i = 0; i < 10; i++) publish(checker, channel, "before-" + i);
-    TestProbe<Object> probe = node.kit().createTestProbe();
-    probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(10, seen.size());
-      return null;
-    });
-
-    failTheGate(seen);
-
-    for (int i = 0; i < 10; i++) publish(checker, channel, "after-" + i);
-    probe.awaitAssert(Duration.ofSeconds(10), () -> {
-      assertEquals(0, checker.lostIds().size(), () -> "not delivered: " + checker.lostIds());
-      return null;
-    });
-    checker.logReport("GateSupervisionIT broadcast");
-    assertEquals(0, checker.report().lost(), "lost");
-    assertEquals(0, checker.report().duplicated(), "duplicated");
+    tenFailTen("gate.news", "broadcast", onDelivery -> node.subscribeAcking("gate.news", "readers",
+        onDelivery::accept));
   }
 }
