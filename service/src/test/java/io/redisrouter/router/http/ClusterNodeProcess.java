@@ -7,7 +7,8 @@ import java.io.PrintStream;
 /**
  * A router service that is a cluster node in a process of its own, for tests that kill it with SIGKILL (a crash that
  * is a crash: no leave, no shutdown, its sockets cut by the kernel). Arguments: the system name, the Redis URI, the
- * seed node's cluster port. It prints {@code READY <http port>} once it is up, then runs until killed.
+ * seed node's cluster port. It prints {@code READY <http port>} once it is up, and {@code TERMINATED} before it exits once its actor system
+ * stopped (a node that finds itself downed stops it).
  */
 public final class ClusterNodeProcess {
   private ClusterNodeProcess() {}
@@ -18,6 +19,10 @@ public final class ClusterNodeProcess {
         ClusteredHttpIT.clusterConfig(0, Integer.parseInt(args[2]))));
     out.println("READY " + s.port());
     out.flush();
-    Thread.currentThread().join(); // until killed
+    // a node that learns it was downed stops its actor system (Pekko's coordinated shutdown): then this process ends
+    s.system().getWhenTerminated().toCompletableFuture().join();
+    out.println("TERMINATED");
+    out.flush();
+    System.exit(0);
   }
 }
