@@ -45,11 +45,22 @@ class EventsHttpIT {
   static final HttpClient SSE_CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(5)).build();
 
+  /** The node's ack timeout: a delivery left unacked is delivered again after this, rightly. */
+  static final Duration ACK_TIMEOUT = Duration.ofSeconds(30);
+  /** The heartbeat interval of the node's event streams. */
+  static final Duration HEARTBEAT = Duration.ofMillis(200);
+  /**
+   * How long a "nothing more arrives" check watches a stream: a wrong extra event (a delivery sent to both streams, an
+   * event before Last-Event-ID sent again) would be sent with the right ones, within milliseconds; well inside
+   * {@link #ACK_TIMEOUT}, after which an unacked delivery would rightly come again.
+   */
+  static final Duration QUIET = Duration.ofSeconds(1);
+
   @RegisterExtension
   static final ServiceExtension node = ServiceExtension.named("events-http")
-      .config("redis-router.http.sse-heartbeat = 200ms\n"
-          // long ack timeouts: what the tests see again comes from the resume, not from the core's redelivery
-          + "redis-router.channels.defaults.ack-timeout = 30s\n");
+      .config("redis-router.http.sse-heartbeat = " + HEARTBEAT.toMillis() + "ms\n"
+      // long ack timeouts: what the tests see again comes from the resume, not from the core's redelivery
+          + "redis-router.channels.defaults.ack-timeout = " + ACK_TIMEOUT.toSeconds() + "s\n");
 
   /** One server-sent event; a heartbeat has neither data nor id (an empty line, or a comment line). */
   record Event(String id, String type, String data, List<String> comments) {
@@ -71,6 +82,8 @@ class EventsHttpIT {
     final HttpResponse<InputStream> response;
     final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
     final AtomicInteger heartbeats = new AtomicInteger();
+    /** When each heartbeat was read ({@link System#nanoTime()}). */
+    final List<Long> heartbeatNanos = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** How the stream ended: "eof" (the server ended it), "error: ..." (cut), or null while open. */
     final AtomicReference<String> ended = new AtomicReference<>();
     final Thread reader;
@@ -99,8 +112,10 @@ class EventsHttpIT {
         while ((line = in.readLine()) != null) {
           if (line.isEmpty()) { // dispatch
             Event e = new Event(id, type, data == null ? null : data.toString(), List.copyOf(comments));
-            if (e.isHeartbeat()) heartbeats.incrementAndGet();
-            else
+            if (e.isHeartbeat()) {
+              heartbeatNanos.add(System.nanoTime());
+              heartbeats.incrementAndGet();
+            } else
               events.add(e);
             id = null;
             type = null;
@@ -144,6 +159,12 @@ class EventsHttpIT {
       return out;
     }
 
+    /** Fails if a message event arrives within {@code window}. */
+    void assertNothingMoreWithin(Duration window, String what) throws InterruptedException {
+      Event extra = events.poll(window.toMillis(), TimeUnit.MILLISECONDS);
+      assertTrue(extra == null, what + " (watched for " + window + "): " + extra);
+    }
+
     @Override
     public void close() throws Exception {
       response.body().close();
@@ -175,8 +196,10 @@ class EventsHttpIT {
       assertEquals(200, sse.response.statusCode());
       assertTrue(sse.response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"),
           sse.response.headers().toString());
+      java.time.Instant beforePublish = java.time.Instant.now();
       Set<String> published = new HashSet<>(publish(node.service(), ch, 30, "sse", checker));
       List<Event> events = sse.take(30);
+      java.time.Instant received = java.time.Instant.now();
       assertIncreasingIds(events, 0);
       Set<String> seen = new HashSet<>();
       for (Event e : events) {
@@ -187,6 +210,12 @@ class EventsHttpIT {
         assertEquals(1, d.get("attempt").asInt(), d.toString());
         assertTrue(d.get("deliveryId").asText().endsWith("#1"), d.toString());
         assertTrue(d.hasNonNull("ackDeadline") && d.get("payload").has("n"), d.toString());
+        // the ack deadline is the ack timeout from when the router read it: bounded on both sides
+        java.time.Instant ackDeadline = java.time.Instant.parse(d.get("ackDeadline").asText());
+        assertFalse(ackDeadline.isBefore(beforePublish.plus(ACK_TIMEOUT).minusMillis(50)),
+            "ack deadline not before publish + " + ACK_TIMEOUT + " (" + beforePublish + "): " + d);
+        assertFalse(ackDeadline.isAfter(received.plus(ACK_TIMEOUT).plusMillis(50)),
+            "ack deadline not after receipt + " + ACK_TIMEOUT + " (" + received + "): " + d);
       }
       assertEquals(published, seen);
       JsonNode acked = ack(node.service(), "ev-basic", deliveryIds(events));
@@ -203,10 +232,18 @@ class EventsHttpIT {
   @Test
   void anIdleStreamGetsHeartbeats() throws Exception {
     createPull(node.service(), "ev-idle", "ev-idle");
+    long opened = System.nanoTime(); // before the request: the heartbeats can only come later
     try (Sse sse = new Sse("ev-idle", null)) {
       assertEquals(200, sse.response.statusCode());
-      await("heartbeats on an idle stream (every 200 ms)", sse.heartbeats::get, n -> n >= 3);
-      assertTrue(sse.events.isEmpty(), "no message events: " + sse.events);
+      await("heartbeats on an idle stream (every " + HEARTBEAT.toMillis() + " ms)", sse.heartbeats::get,
+          n -> n >= 3);
+      // every 200 ms, bounded on both sides: the 3rd not before 3 intervals (less 50 ms of timer slack), and not
+      // later than 3 s (a heartbeat every second or rarer fails)
+      long third = TimeUnit.NANOSECONDS.toMillis(sse.heartbeatNanos.get(2) - opened);
+      assertTrue(third >= 3 * HEARTBEAT.toMillis() - 50, "3rd heartbeat after " + third + " ms: too early");
+      assertTrue(third <= 3000, "3rd heartbeat after " + third + " ms: too late");
+      assertTrue(sse.events.isEmpty(), "no message events while heartbeats came (" + third + " ms): "
+          + sse.events);
     }
   }
 
@@ -225,6 +262,9 @@ class EventsHttpIT {
         perStream[1] += b.events.drainTo(all);
         return all.size();
       }, n -> n >= 20);
+      // and nothing more on either stream: a delivery sent to both would have come with the first copy
+      a.assertNothingMoreWithin(QUIET, "no more events on stream a");
+      b.assertNothingMoreWithin(Duration.ZERO, "no more events on stream b");
       // shared: each stream got a part (round robin), neither all of them
       assertTrue(perStream[0] >= 1 && perStream[1] >= 1, "per stream: " + perStream[0] + " / " + perStream[1]);
       for (Event e : all) {
@@ -264,10 +304,9 @@ class EventsHttpIT {
       assertEquals(deliveryIds(first.subList(5, 10)), deliveryIds(again),
           "the unacked deliveries after event " + lastSeen.id() + " again, in order, with new event ids");
       again.forEach(e -> checker.delivered(messageId(e.json())));
-      // the 4th and 5th are not among them (they would have come first: the resent ones keep their order)
-      // (watched for 300 ms, well inside the 2 s ack timeout after which they would rightly come again)
-      Event extra = resumed.events.poll(300, TimeUnit.MILLISECONDS);
-      assertTrue(extra == null, "nothing else is sent again: " + extra);
+      // the 4th and 5th are not among them (they would have come first: the resent ones keep their order), nor
+      // after them: watched for QUIET, well inside the 30 s ack timeout after which they would rightly come again
+      resumed.assertNothingMoreWithin(QUIET, "nothing else is sent again");
 
       // everything acked: the resent ones and the 4th and 5th (still unanswered)
       List<String> rest = new ArrayList<>(deliveryIds(again));
