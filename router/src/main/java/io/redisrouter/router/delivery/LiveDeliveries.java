@@ -49,6 +49,25 @@ final class LiveDeliveries {
   void clear() {
     attempts.clear();
     perGate.clear();
+    closedGates.clear();
+  }
+
+  /**
+   * Gates whose subscriber left: they hand nothing more over (what waits in them went to the other subscribers),
+   * but still pass on the answers the subscriber sent before it left, then stop (see {@link SubscriberGate.Drain}).
+   */
+  private final java.util.Set<Object> closedGates = ConcurrentHashMap.newKeySet();
+
+  void close(Object gate) {
+    closedGates.add(gate);
+  }
+
+  boolean isClosed(Object gate) {
+    return closedGates.contains(gate);
+  }
+
+  void forgetGate(Object gate) {
+    closedGates.remove(gate);
   }
 
   /** How many current attempts the gate has (waiting in it or with its subscriber). */

@@ -40,6 +40,13 @@ final class SubscriberGate extends AbstractBehavior<Object> {
 
   private record Answered(DeliveryAck answer) {}
 
+  /**
+   * The subscriber left: pass on the answers it sent before (they are ahead of this message in the mailbox), then
+   * run {@code done} and stop. Stopping the gate at once would drop them: acknowledged entries would stay pending
+   * in the group, be delivered again, and hold the channel's retention back.
+   */
+  record Drain(Runnable done) {}
+
   private enum Check { INSTANCE }
 
   /** {@code prefetch}: deliveries handed to the subscriber at once, unanswered (at least 1). */
@@ -119,6 +126,10 @@ final class SubscriberGate extends AbstractBehavior<Object> {
         .onMessage(SubscriptionActor.InjectedFailure.class, f -> {
           throw new IllegalStateException("injected failure: " + f.why());
         })
+        .onMessage(Drain.class, d -> {
+          d.done().run();
+          return Behaviors.stopped();
+        })
         .onMessageEquals(Check.INSTANCE, () -> {
           // a subscriber that kept a delivery unanswered for a whole ack timeout, and whose attempt ended meanwhile,
           // is not working on it (it ignored or lost it): its place goes to the next delivery. A slow subscriber
@@ -148,6 +159,9 @@ final class SubscriberGate extends AbstractBehavior<Object> {
   private final java.util.LinkedHashSet<String> acked = new java.util.LinkedHashSet<>();
 
   private Behavior<Object> pump() {
+    if (current.isClosed(getContext().getSelf())) {
+      return this; // the subscriber left: what waits here was handed to the other subscribers
+    }
     Instant soon = null;
     while (outstanding.size() < prefetch && !waiting.isEmpty()) {
       Delivery d = waiting.poll();

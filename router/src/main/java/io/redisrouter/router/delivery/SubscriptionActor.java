@@ -149,9 +149,23 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private enum Sweep implements Command { INSTANCE }
 
+  /** A gate of a subscriber that left passed on what that subscriber had answered, and stopped. */
+  private record GateDrained(ActorRef<Object> gate) implements Command {}
+
+  /** Stopping waited {@link #STOP_SETTLE_MAX} for the last answers and XACKs: it stops with what is left. */
+  private enum StopSettled implements Command {
+    INSTANCE
+  }
+
   /** A first attempt made here, waiting for its answer. */
   private record Inline(Envelope envelope, String deliveryId) {}
 
+  /**
+   * How long a stopping subscription waits at most for the answers its subscribers sent before they left and for
+   * their XACKs (normally a few milliseconds; longer only while Redis is slow or down: then they stay pending and
+   * are claimed again, as before).
+   */
+  static final Duration STOP_SETTLE_MAX = Duration.ofSeconds(2);
   /** Backoff of the restarts after a failure (an exception in the actor, whatever its cause). */
   static final Duration RESTART_MIN_BACKOFF = Duration.ofMillis(200);
   static final Duration RESTART_MAX_BACKOFF = Duration.ofSeconds(10);
@@ -239,6 +253,10 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private boolean reading;
   private boolean claiming;
   private boolean acking;
+  /** Gates of subscribers that left, still passing on their answers ({@link SubscriberGate.Drain}). */
+  private final Set<ActorRef<Object>> draining = new HashSet<>();
+  /** Stop came: the actor stops once the answers of its past subscribers are passed on and acknowledged. */
+  private boolean stopping;
   private String claimCursor = "0-0";
   /**
    * A claim (take-over of entries other consumers left pending past the ack timeout) is due: until it ran, freed
@@ -322,6 +340,18 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
         .onMessage(RemoveSubscriber.class, this::onRemove)
         .onMessage(SubscriberGone.class, g -> removeSubscriber(g.subscriber()))
         .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessage(GateDrained.class, g -> {
+          draining.remove(g.gate());
+          live.forgetGate(g.gate());
+          return settled();
+        })
+        .onMessageEquals(StopSettled.INSTANCE, () -> {
+          getContext().getLog().warn("subscription '{}' of channel '{}' stops without the last answers or XACKs"
+              + " ({} gates still passing answers on, {} acks unsent, XACK in flight: {}) after {}: those entries"
+              + " stay pending and are delivered again after the ack timeout", subscription, channel,
+              draining.size(), acksToSend.size(), acking, STOP_SETTLE_MAX);
+          return Behaviors.stopped();
+        })
         .onMessage(DeliverRequest.class, this::onDeliverRequest)
         .onMessage(Outcome.class, this::onOutcome)
         .onMessage(ChildStopped.class, this::onChildStopped)
@@ -431,7 +461,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (subscribers.remove(s)) {
       getContext().unwatch(s);
       if (gate != null) {
-        getContext().stop(gate);
+        // not stopped at once: the answers its subscriber sent before leaving are still in its mailbox
+        live.close(gate);
+        draining.add(gate);
+        ActorRef<Command> self = getContext().getSelf();
+        gate.tell(new SubscriberGate.Drain(() -> self.tell(new GateDrained(gate))));
         handAgain(gate);
       }
       live.orphan(gate != null ? gate : s); // what was with it times out at once: retried elsewhere
@@ -446,6 +480,16 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     if (pairs.length > 0) calls.claimOwned("SET", pairs); // while Redis is down, left as the last renewal set them
     getContext().getLog().info("subscription '{}' of channel '{}': no subscriber left on this node; {} in-flight"
         + " entries stay pending and are claimed again after the ack timeout", subscription, channel, inFlight.size());
+    // what the subscribers answered before they left is acknowledged first (dropped, those entries would stay
+    // pending in a consumer nobody reads as: delivered again, and holding the channel's retention back for good)
+    stopping = true;
+    timers.startSingleTimer(StopSettled.INSTANCE, STOP_SETTLE_MAX);
+    return settled();
+  }
+
+  /** Stopping: stops once no gate is passing answers on and every ack reached Redis; else (or not stopping) goes on. */
+  private Behavior<Command> settled() {
+    if (!stopping || !draining.isEmpty() || acking || !acksToSend.isEmpty()) return this;
     return Behaviors.stopped();
   }
 
@@ -887,7 +931,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       if (claimCheckAt - (System.nanoTime() + soon.toNanos()) > 0) scheduleClaimCheck(soon);
     }
     sendAcks();
-    return this;
+    return settled();
   }
 
   private void deadLetter(String streamId, Envelope envelope, byte[] raw, DeadLetter.Reason reason, int attempts,
