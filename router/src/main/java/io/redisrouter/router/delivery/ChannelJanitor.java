@@ -8,13 +8,13 @@ import io.lettuce.core.ScriptOutputType;
 import io.redisrouter.config.ChannelPolicy;
 import io.redisrouter.config.ConsumerSettings;
 import io.redisrouter.router.RouterMetrics;
+import io.redisrouter.router.internal.Supervision;
 import io.redisrouter.router.redis.GroupInfo;
 import io.redisrouter.router.redis.Scripts;
 import io.redisrouter.router.redis.RedisHandle;
 import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.router.redis.RedisUnavailableException;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.nio.charset.StandardCharsets;
@@ -105,112 +105,123 @@ public final class ChannelJanitor {
    * been idle for {@code idle-consumer-removal}, says when a group pins retention (WARN once, and the
    * {@code retention_pinned} gauge), and calls {@code onIdle} while the channel has been empty for
    * {@value #IDLE_ROUNDS} rounds (its owner stops it when nothing on the node uses the channel). Restarted with
-   * backoff after a failure.
+   * backoff after a failure ({@link Supervision#restarting}: logged and counted).
    */
   public static Behavior<Object> create(String channel, ChannelPolicy policy, ConsumerSettings consumerSettings,
       RedisHandle handle, Wakeups activity, RouterMetrics metrics,
       Runnable onIdle) {
     String stream = RedisKeys.stream(channel);
-    return Behaviors.supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      // no periodic tick: one timer for the next round, set by what makes a round necessary (something happening
-      // on the channel here, an entry ageing out, a consumer becoming removable, quiet-trim-interval), so that a
-      // quiet channel's janitor costs nothing between rounds
-      org.apache.pekko.actor.typed.ActorRef<Object> self = ctx.getSelf();
-      activity.listen(channel, () -> self.tell(Tick.TOUCHED));
-      long trimNanos = Math.max(1, policy.trimInterval().toNanos());
-      long quietNanos = consumerSettings.quietTrimInterval().toNanos();
-      boolean[] busy = {false};
-      int[] idleRounds = {0};
-      long[] roundAt = {NEVER}; // when the timer fires
-      java.util.function.LongConsumer schedule = at -> {
-        long now = System.nanoTime();
-        if (at == NEVER || earlier(roundAt[0], at) != at) return; // none needed, or one as early is set already
-        roundAt[0] = at;
-        timers.startSingleTimer(Tick.TRIM, Duration.ofNanos(Math.max(0, at - now)));
-      };
-      // the first round at a random point of trim-interval: thousands of janitors started together (a node
-      // subscribing to many channels at once) spread their commands instead of sending them in one burst that would
-      // overflow the connection's command queue
-      schedule.accept(System.nanoTime() + java.util.concurrent.ThreadLocalRandom.current().nextLong(trimNanos));
-      return Behaviors.receive(Object.class)
-          .onMessageEquals(Tick.TOUCHED, () -> {
-            // something happened here, or a look was asked for (see Wakeups#touchAt): a round within trim-interval
-            long due = activity.dueAt(channel);
+    return Supervision.restarting("janitor of channel '" + channel + "'", metrics, ctx -> Behaviors.withTimers(
+        timers -> {
+          // no periodic tick: one timer for the next round, set by what makes a round necessary (something happening
+          // on the channel here, an entry ageing out, a consumer becoming removable, quiet-trim-interval), so that a
+          // quiet channel's janitor costs nothing between rounds
+          org.apache.pekko.actor.typed.ActorRef<Object> self = ctx.getSelf();
+          activity.listen(channel, () -> self.tell(Tick.TOUCHED));
+          long trimNanos = Math.max(1, policy.trimInterval().toNanos());
+          long quietNanos = consumerSettings.quietTrimInterval().toNanos();
+          boolean[] busy = {false};
+          int[] idleRounds = {0};
+          long[] roundAt = {NEVER}; // when the timer fires
+          java.util.function.LongConsumer schedule = at -> {
             long now = System.nanoTime();
-            long at = activity.isTouched(channel) ? now + trimNanos : NEVER;
-            if (due != NEVER) at = earlier(at, due - now < 0 ? now : due);
-            schedule.accept(at);
-            return Behaviors.same();
-          })
-          .onMessageEquals(Tick.TRIM, () -> {
-            roundAt[0] = NEVER;
-            if (busy[0]) return Behaviors.same(); // the round in progress sets the next
-            activity.takeTouched(channel);
-            // at most RedisHandle.JANITOR_ROUNDS_AT_ONCE rounds per Redis instance run at once: a round that finds
-            // them all taken comes again a trim-interval later
-            if (!handle.janitorRounds().tryAcquire()) {
-              schedule.accept(System.nanoTime() + trimNanos);
-              return Behaviors.same();
-            }
-            busy[0] = true;
-            CompletionStage<Trimmed> r;
-            try {
-              r = round(handle, channel, policy, consumerSettings);
-            } catch (RuntimeException e) {
-              r = CompletableFuture.failedFuture(e);
-            }
-            ctx.pipeToSelf(r.whenComplete((t, e) -> handle.janitorRounds().release()),
-                (t, e) -> e != null ? Trimmed.failed(e) : t);
-            return Behaviors.same();
-          })
-          .onMessage(Trimmed.class, t -> {
-            busy[0] = false;
-            long done = System.nanoTime();
-            if (t.error() != null) {
-              schedule.accept(done + trimNanos); // tried again
-              ctx.getLog().debug("retention of channel '{}' failed: {}", channel,
-                  SubscriptionActor.describe(t.error()));
-              return Behaviors.same();
-            }
-            if (t.removed() > 0 || t.deadTrimmed() > 0 || t.consumersRemoved() > 0) {
-              ctx.getLog().debug("retention of channel '{}': trimmed {} entries below {}, {} dead letters, removed {}"
-                  + " idle consumers", channel, t.removed(), t.threshold(), t.deadTrimmed(), t.consumersRemoved());
-            }
-            String was = metrics.retentionPinned().get(channel);
-            if (t.pinnedBy() != null && !t.pinnedBy().equals(was)) {
-              metrics.retentionPinned(channel, t.pinnedBy());
-              ctx.getLog().warn("retention of channel '{}' is held back by consumer group '{}': entries older than"
-                  + " max-age ({}) are kept until that group reads and acknowledges them (it lags, or holds pending"
-                  + " entries); the stream grows meanwhile", channel, t.pinnedBy(), policy.retentionMaxAge());
-            } else if (t.pinnedBy() == null && was != null) {
-              metrics.retentionPinned(channel, null);
-              ctx.getLog().info("retention of channel '{}' is no longer held back by consumer group '{}'", channel,
-                  was);
-            }
-            idleRounds[0] = t.idle() ? idleRounds[0] + 1 : 0;
-            // the next round: a trim-interval on while something happens here, retention is held back by a group
-            // (how long that lasts is reported) or the channel is empty but not yet for IDLE_ROUNDS rounds (an
-            // unused empty channel lets its janitor go); else when an entry ages out, a consumer becomes removable,
-            // or after quiet-trim-interval
-            long next = earlier(done + quietNanos, agesOutAt(t, policy, consumerSettings, done,
-                System.currentTimeMillis()));
-            long asked = activity.dueAt(channel);
-            if (asked != NEVER) next = earlier(next, asked - done < 0 ? done : asked);
-            if (activity.isTouched(channel) || t.pinnedBy() != null || (t.idle() && idleRounds[0] < IDLE_ROUNDS)) {
-              next = earlier(next, done + trimNanos);
-            }
-            schedule.accept(next);
-            if (idleRounds[0] >= IDLE_ROUNDS) onIdle.run();
-            return Behaviors.same();
-          })
-          .onSignal(org.apache.pekko.actor.typed.PostStop.class, sig -> {
-            activity.unlisten(channel);
-            metrics.retentionPinned(channel, null);
-            return Behaviors.same();
-          })
-          .build();
-    }))).onFailure(Exception.class, SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1),
-        Duration.ofSeconds(30), 0.2));
+            if (at == NEVER || earlier(roundAt[0], at) != at) return; // none needed, or one as early is set already
+            roundAt[0] = at;
+            timers.startSingleTimer(Tick.TRIM, Duration.ofNanos(Math.max(0, at - now)));
+          };
+          // the first round at a random point of trim-interval: thousands of janitors started together (a node
+          // subscribing to many channels at once) spread their commands instead of sending them in one burst that would
+          // overflow the connection's command queue
+          schedule.accept(System.nanoTime() + java.util.concurrent.ThreadLocalRandom.current().nextLong(trimNanos));
+          return Behaviors.receive(Object.class)
+              .onMessage(SubscriptionActor.InjectedFailure.class, f -> {
+                throw new IllegalStateException("injected failure: " + f.why());
+              })
+              .onMessageEquals(Tick.TOUCHED, () -> {
+                // something happened here, or a look was asked for (see Wakeups#touchAt): a round within trim-interval
+                long due = activity.dueAt(channel);
+                long now = System.nanoTime();
+                long at = activity.isTouched(channel) ? now + trimNanos : NEVER;
+                if (due != NEVER) at = earlier(at, due - now < 0 ? now : due);
+                schedule.accept(at);
+                return Behaviors.same();
+              })
+              .onMessageEquals(Tick.TRIM, () -> {
+                roundAt[0] = NEVER;
+                if (busy[0]) return Behaviors.same(); // the round in progress sets the next
+                activity.takeTouched(channel);
+                // at most RedisHandle.JANITOR_ROUNDS_AT_ONCE rounds per Redis instance run at once: a round that finds
+                // them all taken comes again a trim-interval later
+                if (!handle.janitorRounds().tryAcquire()) {
+                  schedule.accept(System.nanoTime() + trimNanos);
+                  return Behaviors.same();
+                }
+                busy[0] = true;
+                CompletionStage<Trimmed> r;
+                try {
+                  r = round(handle, channel, policy, consumerSettings);
+                } catch (RuntimeException e) {
+                  r = CompletableFuture.failedFuture(e);
+                }
+                ctx.pipeToSelf(r.whenComplete((t, e) -> handle.janitorRounds().release()),
+                    (t, e) -> e != null ? Trimmed.failed(e) : t);
+                return Behaviors.same();
+              })
+              .onMessage(Trimmed.class, t -> {
+                busy[0] = false;
+                long done = System.nanoTime();
+                if (t.error() != null) {
+                  schedule.accept(done + trimNanos); // tried again
+                  ctx.getLog().debug("retention of channel '{}' failed: {}", channel,
+                      SubscriptionActor.describe(t.error()));
+                  return Behaviors.same();
+                }
+                if (t.removed() > 0 || t.deadTrimmed() > 0 || t.consumersRemoved() > 0) {
+                  ctx.getLog()
+                      .debug("retention of channel '{}': trimmed {} entries below {}, {} dead letters, removed {}"
+                          + " idle consumers", channel, t.removed(), t.threshold(), t.deadTrimmed(),
+                          t.consumersRemoved());
+                }
+                String was = metrics.retentionPinned().get(channel);
+                if (t.pinnedBy() != null && !t.pinnedBy().equals(was)) {
+                  metrics.retentionPinned(channel, t.pinnedBy());
+                  ctx.getLog().warn("retention of channel '{}' is held back by consumer group '{}': entries older than"
+                      + " max-age ({}) are kept until that group reads and acknowledges them (it lags, or holds pending"
+                      + " entries); the stream grows meanwhile", channel, t.pinnedBy(), policy.retentionMaxAge());
+                } else if (t.pinnedBy() == null && was != null) {
+                  metrics.retentionPinned(channel, null);
+                  ctx.getLog().info("retention of channel '{}' is no longer held back by consumer group '{}'", channel,
+                      was);
+                }
+                idleRounds[0] = t.idle() ? idleRounds[0] + 1 : 0;
+                // the next round: a trim-interval on while something happens here, retention is held back by a group
+                // (how long that lasts is reported) or the channel is empty but not yet for IDLE_ROUNDS rounds (an
+                // unused empty channel lets its janitor go); else when an entry ages out, a consumer becomes removable,
+                // or after quiet-trim-interval
+                long next = earlier(done + quietNanos, agesOutAt(t, policy, consumerSettings, done,
+                    System.currentTimeMillis()));
+                long asked = activity.dueAt(channel);
+                if (asked != NEVER) next = earlier(next, asked - done < 0 ? done : asked);
+                if (activity.isTouched(channel) || t.pinnedBy() != null || (t.idle() && idleRounds[0] < IDLE_ROUNDS)) {
+                  next = earlier(next, done + trimNanos);
+                }
+                schedule.accept(next);
+                if (idleRounds[0] >= IDLE_ROUNDS) onIdle.run();
+                return Behaviors.same();
+              })
+              .onSignal(org.apache.pekko.actor.typed.PostStop.class, sig -> {
+                activity.unlisten(channel);
+                metrics.retentionPinned(channel, null);
+                return Behaviors.same();
+              })
+              .onSignal(org.apache.pekko.actor.typed.PreRestart.class, sig -> {
+                // the next incarnation listens again and takes its first round within trim-interval; a round in flight
+                // releases its slot when it completes (its answer goes to dead letters)
+                activity.unlisten(channel);
+                return Behaviors.same();
+              })
+              .build();
+        }));
   }
 
   /** One round: the stream's retention, then the dead letters', the idle consumers and whether the channel is empty. */
