@@ -109,6 +109,9 @@ public record ClusterSettings(boolean enabled, String host, int port, List<Strin
     m.put("pekko.cluster.downing-provider-class", "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider");
     m.put("pekko.cluster.split-brain-resolver.active-strategy", "keep-majority");
     m.put("pekko.cluster.split-brain-resolver.stable-after", stableAfter.toMillis() + "ms");
+    // a leaving node's webhook pushers finish their calls in flight (up to 10.5 s) before sharding hands their
+    // subscriptions over: the hand-off phase has room for that and for the unsubscribe
+    m.put("pekko.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout", "20s");
     // the only classes that cross nodes: io.redisrouter.protocol.ClusterMessage, written with Jackson (CBOR); the
     // class name is one quoted key (parseMap would split it at its dots)
     Config bindings = ConfigFactory.parseString("pekko.actor.serialization-bindings { \"" + CLUSTER_MESSAGE

@@ -265,7 +265,8 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     known.put(s.name(), s);
     if (s.isPush()) {
       pushers.put(s.name(), getContext().spawn(
-          WebhookPusher.create(s, runtime.settings().policyFor(s.channel()), runtime.router(), runtime.metrics()),
+          WebhookPusher.create(s, runtime.settings().policyFor(s.channel()), runtime.router(), runtime.metrics(),
+              runtime.settings().nodeId()),
           "webhook-" + s.name() + "-" + children++));
     }
   }

@@ -126,6 +126,10 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
   private final AtomicInteger ownedHere;
   /** Whether this owner counts in {@code ownedHere} (from its first consumer on). */
   private boolean counted;
+  /** A stop from sharding (a hand-off) is being carried out. */
+  private boolean stoppingForHandOff;
+  /** How long the running pusher may take to finish its calls in flight when it stops (zero for a pull gateway). */
+  private Duration consumerDrain = Duration.ZERO;
   private boolean loading;
   private int incarnation;
 
@@ -176,7 +180,15 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
           if (counted) ownedHere.decrementAndGet();
           return this;
         })
-        .onMessage(StopOwner.class, s -> Behaviors.stopped())
+        .onMessage(StopOwner.class, s -> {
+          // sharding moves the subscription (a rebalance, this node leaving): the consumer finishes what is on the
+          // wire and leaves first, so that the next owner, which sharding starts once this entity has stopped,
+          // never pushes while this one still does
+          if (stoppingForHandOff) return this;
+          stoppingForHandOff = true;
+          stopConsumerThenSelf(null);
+          return this;
+        })
         .onMessage(ConsumerLeft.class, l -> {
           if (l.left() != null) l.left().tell(Done.getInstance());
           return Behaviors.stopped();
@@ -238,8 +250,10 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
     }
     int n = ++incarnation;
     var policy = runtime.settings().policyFor(definition.channel());
+    consumerDrain = definition.isPush() ? WebhookPusher.drainBound(definition) : Duration.ZERO;
     if (definition.isPush()) {
-      pusher = getContext().spawn(WebhookPusher.create(definition, policy, runtime.router(), runtime.metrics()),
+      pusher = getContext().spawn(WebhookPusher.create(definition, policy, runtime.router(), runtime.metrics(),
+          runtime.settings().nodeId()),
           "webhook-" + n);
     } else {
       gateway = getContext().spawn(PullGateway.create(definition, policy, runtime.router(), pullIdleRelease,
@@ -252,8 +266,10 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
   /** Stops the consumer; the stage completes once it has left the subscription (or could not say so in time). */
   private java.util.concurrent.CompletableFuture<Void> stopConsumer() {
     List<java.util.concurrent.CompletableFuture<Done>> leaving = new ArrayList<>(2);
-    if (gateway != null) leaving.add(leave(gateway, PullGateway.Stop::new));
-    if (pusher != null) leaving.add(leave(pusher, WebhookPusher.Stop::new));
+    if (gateway != null) leaving.add(leave(gateway, PullGateway.Stop::new, Duration.ZERO));
+    if (pusher != null) {
+      leaving.add(leave(pusher, WebhookPusher.Stop::new, consumerDrain));
+    }
     gateway = null;
     pusher = null;
     return java.util.concurrent.CompletableFuture.allOf(leaving.toArray(java.util.concurrent.CompletableFuture[]::new))
@@ -265,10 +281,11 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
     getContext().pipeToSelf(stopConsumer(), (v, e) -> new ConsumerLeft(left));
   }
 
+  /** Asks {@code child} to leave; it may first take {@code drain} to finish its work in flight. */
   private <C> java.util.concurrent.CompletableFuture<Done> leave(ActorRef<C> child,
-      java.util.function.Function<ActorRef<Done>, C> stop) {
-    return Stages.plain(AskPattern.<C, Done>ask(child, stop::apply, PullGateway.LEAVE_TIMEOUT.plusSeconds(1),
-        getContext().getSystem().scheduler()));
+      java.util.function.Function<ActorRef<Done>, C> stop, Duration drain) {
+    return Stages.plain(AskPattern.<C, Done>ask(child, stop::apply, drain.plus(PullGateway.LEAVE_TIMEOUT)
+        .plusSeconds(1), getContext().getSystem().scheduler()));
   }
 
   private Behavior<Command> onRelease(Release r) {

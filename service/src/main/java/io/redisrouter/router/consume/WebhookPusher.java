@@ -85,10 +85,31 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   static final int RECENTLY_ACKED = 4096;
 
   /**
-   * The subscription was deleted or redefined: leave it and stop. {@code left}, when not null, is told {@link Done}
-   * once the router confirmed the unsubscribe (this node's consumer of the group reads nothing more from then on).
+   * The subscription was deleted, redefined or moves to another node: start no new call, let the calls in flight end
+   * (each is acked or nacked by its answer, at the latest at the webhook timeout), then leave the subscription and
+   * stop. {@code left}, when not null, is told {@link Done} once the router confirmed the unsubscribe (this node's
+   * consumer of the group reads nothing more from then on). So a subscription that moves is pushed by one node at a
+   * time: the next owner starts once this one has left, with nothing of this one's still on the wire.
    */
   public record Stop(ActorRef<Done> left) implements Command {}
+
+  /** Longest a stopping pusher waits for its calls in flight beyond the webhook timeout (their answers). */
+  static final Duration DRAIN_MARGIN = Duration.ofMillis(500);
+
+  /**
+   * Calls in flight are waited for at most this long when the pusher stops (a longer webhook timeout is cut there:
+   * those calls stay pending and are delivered again), so that a node leaving the cluster hands its subscriptions
+   * over within the sharding hand-off phase.
+   */
+  static final Duration DRAIN_MAX = Duration.ofSeconds(10);
+
+  /** The longest {@link Stop} takes before the unsubscribe is sent: the webhook timeout (at most 10 s) plus 500 ms. */
+  public static Duration drainBound(HttpSubscription subscription) {
+    Duration t = subscription.webhook().timeout();
+    return (t.compareTo(DRAIN_MAX) > 0 ? DRAIN_MAX : t).plus(DRAIN_MARGIN);
+  }
+
+  private enum DrainTimedOut implements Command { INSTANCE }
 
   private record Delivered(Delivery delivery) implements Command {}
 
@@ -135,10 +156,11 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
    * client pool is shut down, and the new incarnation starts a pool and joins the subscription again.
    */
   public static Behavior<Command> create(HttpSubscription subscription, ChannelPolicy policy,
-      ActorRef<RouterCommand> router, RouterMetrics metrics) {
+      ActorRef<RouterCommand> router, RouterMetrics metrics, String nodeId) {
     if (!subscription.isPush()) throw new IllegalArgumentException(subscription.name() + " has no webhook");
     return Supervision.restarting("the webhook pusher of HTTP subscription '" + subscription.name() + "'", metrics,
-        ctx -> Behaviors.withTimers(timers -> new WebhookPusher(ctx, timers, subscription, policy, router)));
+        ctx -> Behaviors.withTimers(timers -> new WebhookPusher(ctx, timers, subscription, policy, router,
+            nodeId)));
   }
 
   private final TimerScheduler<Command> timers;
@@ -151,6 +173,8 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
    */
   private final long waitBudgetNanos;
   private final ActorRef<RouterCommand> router;
+  /** This router node's id, sent as {@code X-Router-Node}: which node made a call. */
+  private final String nodeId;
   private final ActorRef<Delivery> deliveries;
   private final ActorRef<SubscribeReply> subscribeReplies;
   private final Materializer materializer;
@@ -183,10 +207,13 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   private long failedSinceWarning;
   private long lastWarningNanos;
   private boolean warned;
+  /** Set once a {@link Stop} came: no new call starts, and the pusher leaves once its calls have been answered. */
+  private Stop stopping;
 
   private WebhookPusher(ActorContext<Command> ctx, TimerScheduler<Command> timers, HttpSubscription subscription,
-      ChannelPolicy policy, ActorRef<RouterCommand> router) {
+      ChannelPolicy policy, ActorRef<RouterCommand> router, String nodeId) {
     super(ctx);
+    this.nodeId = nodeId;
     this.timers = timers;
     this.subscription = subscription;
     this.webhook = subscription.webhook();
@@ -300,12 +327,30 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
           return this;
         })
         .onMessage(Stop.class, s -> {
-          CompletionStage<SubscribeReply> left = Stages.plain(AskPattern.ask(router,
-              replyTo -> new RouterCommand.Unsubscribe(subscription.channel(), subscription.name(), deliveries,
-                  replyTo),
-              PullGateway.LEAVE_TIMEOUT, getContext().getSystem().scheduler()));
-          if (s.left() != null) left.whenComplete((r, e) -> s.left().tell(Done.getInstance()));
-          return Behaviors.stopped();
+          if (stopping != null) { // a second stop: both hear when it has left
+            Stop first = stopping;
+            stopping = new Stop(first.left() == null
+                ? s.left()
+                : s.left() == null
+                    ? first.left()
+                    : bothTold(first.left(), s.left()));
+            return this;
+          }
+          stopping = s;
+          int inFlight = unanswered();
+          if (inFlight > 0) {
+            getContext().getLog().info("webhook subscription '{}': stopping; {} call(s) in flight are let finish"
+                + " (at most {} ms) before it leaves", subscription.name(), inFlight,
+                drainBound(subscription).toMillis());
+            timers.startSingleTimer(DrainTimedOut.INSTANCE, drainBound(subscription));
+          }
+          return leaveIfDrained();
+        })
+        .onMessageEquals(DrainTimedOut.INSTANCE, () -> {
+          getContext().getLog().warn("webhook subscription '{}': {} call(s) still unanswered {} ms after the stop;"
+              + " leaving without them (they stay pending and are delivered again)", subscription.name(),
+              unanswered(), drainBound(subscription).toMillis());
+          return leave();
         })
         .onMessage(InjectedFailure.class, f -> {
           throw f.fail();
@@ -323,7 +368,40 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         .build();
   }
 
+  /** Calls in flight whose delivery has had no ack or nack yet. */
+  private int unanswered() {
+    int n = 0;
+    for (Call c : calls.values()) {
+      if (!c.answered) n++;
+    }
+    return n;
+  }
+
+  /** When stopping and every call has been answered: leaves; else goes on. */
+  private Behavior<Command> leaveIfDrained() {
+    if (stopping == null || unanswered() > 0) return this;
+    return leave();
+  }
+
+  private Behavior<Command> leave() {
+    Stop s = stopping;
+    CompletionStage<SubscribeReply> left = Stages.plain(AskPattern.ask(router,
+        replyTo -> new RouterCommand.Unsubscribe(subscription.channel(), subscription.name(), deliveries, replyTo),
+        PullGateway.LEAVE_TIMEOUT, getContext().getSystem().scheduler()));
+    if (s.left() != null) left.whenComplete((r, e) -> s.left().tell(Done.getInstance()));
+    return Behaviors.stopped();
+  }
+
+  private ActorRef<Done> bothTold(ActorRef<Done> a, ActorRef<Done> b) {
+    return getContext().spawnAnonymous(Behaviors.<Done>receiveMessage(d -> {
+      a.tell(d);
+      b.tell(d);
+      return Behaviors.stopped();
+    }));
+  }
+
   private void pump() {
+    if (stopping != null) return; // stopping: no new call
     Iterator<Waiting> it = waiting.values().iterator();
     long now = System.nanoTime();
     while (requests != null && calls.size() < webhook.parallelism() && it.hasNext()) {
@@ -360,7 +438,8 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
           .addHeader(RawHeader.create("X-Router-Message-Id", d.envelope().id()))
           .addHeader(RawHeader.create("X-Router-Subscription", subscription.name()))
           .addHeader(RawHeader.create("X-Router-Attempt", Integer.toString(d.envelope().attempt())))
-          .addHeader(RawHeader.create("X-Router-Deadline", d.envelope().deadline().toString()));
+          .addHeader(RawHeader.create("X-Router-Deadline", d.envelope().deadline().toString()))
+          .addHeader(RawHeader.create("X-Router-Node", nodeId));
     } catch (RuntimeException e) {
       d.replyTo().tell(d.nack("cannot build the webhook call: " + e, false));
       return;
@@ -392,7 +471,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     // connection is closed
     c.answered = true;
     nackForRetry(c.delivery, "no answer within " + webhook.timeout().toMillis() + " ms");
-    return this;
+    return leaveIfDrained();
   }
 
   private Behavior<Command> onPosted(Posted p) {
@@ -417,7 +496,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
       nackForRetry(d, p.error() != null ? describe(p.error()) : "webhook answered " + s);
     }
     pump();
-    return this;
+    return leaveIfDrained();
   }
 
   private void nackForRetry(Delivery d, String why) {
@@ -447,7 +526,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     if (pool != null && e.error() != null) pool.shutdown();
     pool = null;
     if (e.error() != null) timers.startSingleTimer(RestartClient.INSTANCE, Duration.ofSeconds(1));
-    return this;
+    return leaveIfDrained();
   }
 
   private void failCallsInFlight(String why) {

@@ -94,7 +94,8 @@ public final class RouterService {
    * The composition root of the service: the HTTP subscriptions' store and consumers actor, the services the
    * routes call, and the shutdown steps that belong to them, in phase order: (service-unbind) event streams end, so
    * that clients reconnect elsewhere with Last-Event-ID; (service-stop) the ingress finishes the accepted publishes,
-   * and the webhook client pools shut down (what is in flight stays pending in Redis).
+   * and the webhook client pools shut down (what is in flight stays pending in Redis); in a cluster the pools shut
+   * down last (before-actor-system-terminate), after sharding has handed the subscriptions over.
    */
   private static HttpServices wire(ActorSystem<RouterCommand> system, RouterRuntime runtime,
       HttpSettings httpSettings, ClusterSettings cluster) {
@@ -120,7 +121,12 @@ public final class RouterService {
       log.info("shutdown: finishing accepted publishes");
       return runtime.drainPublishes().exceptionally(e -> Done.getInstance());
     });
-    cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "webhook-clients",
+    // in a cluster, sharding hands each subscription over first (cluster-sharding-shutdown-region): its pusher lets
+    // the calls in flight finish and leaves, so that the next owner starts with nothing of this node's on the wire;
+    // the pools shut down after that. A single node shuts them down while its service stops.
+    cs.addTask(cluster.enabled()
+        ? CoordinatedShutdown.PhaseBeforeActorSystemTerminate()
+        : CoordinatedShutdown.PhaseServiceStop(), "webhook-clients",
         () -> Stages.plain(Http.get(system).shutdownAllConnectionPools()).thenApply(x -> Done.getInstance()));
     return new HttpServices(new SubscriptionAdmin(runtime, store, consumers, system.scheduler()), pulls,
         new ChannelAdmin(runtime), new DeadLetterAdmin(runtime), new ClusterAdmin(system, sharding, store, ownedHere));

@@ -96,7 +96,11 @@ class ClusteredHttpIT {
     List<RouterService> nodes = new ArrayList<>();
     MessageChecker pushed = new MessageChecker();
     MessageChecker pulled = new MessageChecker();
-    try (WebhookReceiver hook = WebhookReceiver.start(4, c -> 200)) {
+    // the calls of the hand-over take a while, so that some are on the wire when the owner starts to leave
+    try (WebhookReceiver hook = WebhookReceiver.start(8, c -> {
+      if ("during".equals(c.body().path("payload").path("tag").asText())) Thread.sleep(800); // within the webhook's 1,000 ms timeout
+      return 200;
+    })) {
       nodes.add(RouterService.start(SYSTEM, config(seedPort, seedPort)));
       nodes.add(RouterService.start(SYSTEM, config(0, seedPort)));
       nodes.add(RouterService.start(SYSTEM, config(0, seedPort)));
@@ -190,35 +194,56 @@ class ClusteredHttpIT {
       }
       ConsumeHttpSupport.awaitNothingPending(others.get(0), "cl-pull");
 
-      // the webhook's owner leaves: a survivor takes the subscription over and pushes what follows (the owner now:
-      // sharding may have moved it meanwhile, rebalancing after the last node joined)
+      // the webhook's owner leaves while calls are on the wire: it lets them finish and leaves before a survivor
+      // takes the subscription over and pushes what follows (the owner now: sharding may have moved it meanwhile,
+      // rebalancing after the last node joined)
       hookOwner = awaitOneOwner(nodes, "cl-hook");
+      String oldNode = hookOwner.runtime().settings().nodeId();
       List<RouterService> survivors = new ArrayList<>(nodes);
       survivors.remove(hookOwner);
+      // as many as the webhook's parallelism: all on the wire at once (deliveries still waiting for a call slot when a
+      // pusher leaves stay pending for its node and are taken over after the ack timeout)
+      List<String> during = ConsumeHttpSupport.publish(survivors.get(0), "cl.orders", 4, "during", pushed);
+      ConsumeHttpSupport.await("calls on the wire before the stop", hook::inFlight, n -> n >= 4);
+      int onTheWire = hook.inFlight();
       long stopping = System.nanoTime();
-      hookOwner.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      List<String> drained;
+      try (io.redisrouter.testkit.LogCapture logs = io.redisrouter.testkit.LogCapture.start()) {
+        hookOwner.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        drained = logs.linesContaining("call(s) in flight are let finish");
+      }
+      // the hand-over happened while calls were on the wire (else this test shows nothing about it)
+      assertEquals(1, drained.size(), "the leaving pusher let its calls in flight finish: " + drained);
       nodes.remove(hookOwner);
       List<String> second = new ArrayList<>();
-      for (RouterService n : survivors)
-        second.addAll(ConsumeHttpSupport.publish(n, "cl.orders", 15, "second",
-            pushed));
-      ConsumeHttpSupport.await("the next 30 pushed", () -> second.stream().filter(id -> hook.okFor(id) == 0)
+      for (RouterService n : survivors) second.addAll(ConsumeHttpSupport.publish(n, "cl.orders", 15, "second", pushed));
+      List<String> afterFirst = union(during, second);
+      ConsumeHttpSupport.await("the next 34 pushed", () -> afterFirst.stream().filter(id -> hook.okFor(id) == 0)
           .toList(), List::isEmpty);
       long takeoverMs = (System.nanoTime() - stopping) / 1_000_000;
-      for (String id : second) pushed.delivered(id);
+      for (String id : afterFirst) pushed.delivered(id);
       RouterService newOwner = awaitOneOwner(survivors, "cl-hook");
       assertTrue(survivors.contains(newOwner), "a survivor owns it");
       ConsumeHttpSupport.awaitNothingPending(newOwner, "cl-hook");
       int duplicates = 0;
-      for (String id : union(first, second)) {
+      for (String id : union(first, afterFirst)) {
         if (hook.okFor(id) > 1) duplicates++;
       }
-      log.info("ClusteredHttpIT: webhook owner left, all pushed again {} ms after its stop began; pushed twice {}",
-          takeoverMs, duplicates);
+      // one node pushes at a time: every call of the node that left was answered before another node's first call
+      // of the hand-over came in
+      long oldLastAnswer = hook.answered().stream().filter(a -> oldNode.equals(a.call().node()))
+          .mapToLong(WebhookReceiver.Answered::answeredNanos).max().orElseThrow();
+      long newFirstCall = hook.calls().stream().filter(c -> !oldNode.equals(c.node()) && c.receivedNanos() > stopping)
+          .mapToLong(WebhookReceiver.Call::receivedNanos).min().orElseThrow();
+      log.info("ClusteredHttpIT: webhook owner {} left with {} calls on the wire; its last answer came {} ms before"
+          + " the next owner's first call; all pushed again {} ms after its stop began; pushed twice {}", oldNode,
+          onTheWire, (newFirstCall - oldLastAnswer) / 1_000_000, takeoverMs, duplicates);
       pushed.logReport("ClusteredHttpIT webhook");
       pulled.logReport("ClusteredHttpIT pull");
       assertEquals(0, pushed.report().lost(), "lost (webhook)");
       assertEquals(0, pulled.report().lost(), "lost (pull)");
+      assertTrue(oldLastAnswer < newFirstCall, "the old owner's calls ended "
+          + (oldLastAnswer - newFirstCall) / 1_000_000 + " ms after the new owner's first call: two owners at once");
       assertEquals(0, duplicates, "a graceful leave pushes nothing twice");
     } finally {
       for (RouterService n : nodes) n.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);

@@ -32,7 +32,10 @@ final class WebhookReceiver implements AutoCloseable {
 
   /** One webhook call as received. */
   record Call(String messageId, String deliveryId, int attempt, String subscription, String deadline,
-      JsonNode body, long receivedNanos) {}
+      JsonNode body, long receivedNanos, String node) {}
+
+  /** A call whose answer was written ({@link System#nanoTime} when it was). */
+  record Answered(Call call, int status, long answeredNanos) {}
 
   /**
    * Decides the answer to a call: an HTTP status, or {@link #NO_ANSWER} to hold the call without answering until the
@@ -62,6 +65,7 @@ final class WebhookReceiver implements AutoCloseable {
   private volatile CountDownLatch release = new CountDownLatch(1);
 
   final ConcurrentLinkedQueue<Call> calls = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Answered> answered = new ConcurrentLinkedQueue<>();
   private final Map<String, AtomicInteger> callsById = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> okById = new ConcurrentHashMap<>();
   /** Calls that did not match the documented webhook callback (headers, Delivery body without ackDeadline). */
@@ -117,6 +121,16 @@ final class WebhookReceiver implements AutoCloseable {
 
   List<Call> callsOf(String messageId) {
     return calls.stream().filter(c -> messageId.equals(c.messageId())).toList();
+  }
+
+  /** Every call answered so far, in the order the answers were written. */
+  List<Answered> answered() {
+    return List.copyOf(answered);
+  }
+
+  /** Calls being handled now (received, not yet answered). */
+  int inFlight() {
+    return current.get();
   }
 
   /** Most calls ever handled at the same time. */
@@ -177,7 +191,7 @@ final class WebhookReceiver implements AutoCloseable {
    */
   private void checkContract(com.sun.net.httpserver.Headers headers, byte[] body) {
     for (String h : List.of("X-Router-Delivery-Id", "X-Router-Message-Id", "X-Router-Attempt",
-        "X-Router-Subscription", "X-Router-Deadline")) {
+        "X-Router-Subscription", "X-Router-Deadline", "X-Router-Node")) {
       if (headers.getFirst(h) == null) contractProblems.add("no " + h + " header");
     }
     try {
@@ -225,7 +239,7 @@ final class WebhookReceiver implements AutoCloseable {
       Call call = new Call(messageId, ex.getRequestHeaders().getFirst("X-Router-Delivery-Id"),
           attempt == null ? -1 : Integer.parseInt(attempt), ex.getRequestHeaders().getFirst("X-Router-Subscription"),
           ex.getRequestHeaders().getFirst("X-Router-Deadline"), HttpTestSupport.JSON.readTree(bytes),
-          System.nanoTime());
+          System.nanoTime(), ex.getRequestHeaders().getFirst("X-Router-Node"));
       calls.add(call);
       callsById.computeIfAbsent(String.valueOf(messageId), k -> new AtomicInteger()).incrementAndGet();
       int status;
@@ -254,6 +268,7 @@ final class WebhookReceiver implements AutoCloseable {
       try (OutputStream out = ex.getResponseBody()) {
         out.write(answer);
       }
+      answered.add(new Answered(call, status, System.nanoTime()));
       // counted once the answer is written (it may still be lost on the way: then the router retries)
       if (status >= 200 && status < 300) {
         okById.computeIfAbsent(String.valueOf(messageId), k -> new AtomicInteger()).incrementAndGet();
