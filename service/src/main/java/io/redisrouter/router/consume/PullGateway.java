@@ -148,6 +148,10 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
   private long nextSeq = 1;
   private long nextWaiter;
   private int nextStream;
+  /** Deliveries that waited past the ack timeout without being taken, since the last warning (and when it was). */
+  private long unpulled;
+  private long lastUnpulledWarning;
+  static final Duration WARN_EVERY = Duration.ofSeconds(10);
 
   private PullGateway(ActorContext<Command> ctx, TimerScheduler<Command> timers, HttpSubscription subscription,
       ChannelPolicy policy, ActorRef<RouterCommand> router, Duration idleRelease) {
@@ -352,6 +356,15 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
       Received r = ready.peekFirst();
       if (now - r.atNanos() >= ackTimeoutNanos) {
         ready.pollFirst(); // the core's ack timeout has passed: it delivers it again with a new id
+        unpulled++;
+        if (now - lastUnpulledWarning >= WARN_EVERY.toNanos() || lastUnpulledWarning == 0) {
+          getContext().getLog().warn("HTTP subscription '{}': {} deliveries waited here ({}) longer than the ack"
+              + " timeout without a pull or stream taking them (pulls waiting {}, streams {}); each counted as an"
+              + " attempt and is delivered again", subscription.name(), unpulled, getContext().getSelf().path(),
+              waiters.size(), streams.size());
+          lastUnpulledWarning = now;
+          unpulled = 0;
+        }
         continue;
       }
       if (r.delivery().envelope().isExpired(Instant.now())) {

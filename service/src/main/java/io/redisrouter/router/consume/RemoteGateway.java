@@ -32,8 +32,18 @@ import java.util.Map;
 final class RemoteGateway extends AbstractBehavior<PullGateway.Command> {
   /** Longest forwarded wait of an event stream's pull (then the next one starts). */
   static final Duration STREAM_WAIT = Duration.ofSeconds(5);
-  /** How long a forwarded call may take beyond its wait. */
-  static final Duration MARGIN = Duration.ofSeconds(10);
+  /**
+   * How long a forwarded ack or nack may take, and a forwarded pull beyond its wait: when the owner cannot be reached
+   * that soon (sharding is moving it, its node is leaving), the pull is answered empty and the ack or nack with its
+   * ids unknown (an ack that arrives later still counts), so that the client goes on (elsewhere) instead of waiting,
+   * while the deliveries the owner holds wait for a pull and count against their ack timeout.
+   */
+  static final Duration FORWARD_MARGIN = Duration.ofSeconds(2);
+  /**
+   * The owner takes deliveries for a forwarded pull only if it can answer this long before the asker gives up
+   * ({@code answerBy}, epoch ms): room for the way back and for the nodes' clocks to differ.
+   */
+  static final Duration ANSWER_BEFORE = Duration.ofMillis(500);
   /** A full event stream is looked at again after this. */
   static final Duration FULL_RETRY = Duration.ofMillis(100);
 
@@ -72,8 +82,8 @@ final class RemoteGateway extends AbstractBehavior<PullGateway.Command> {
         .onMessage(PullGateway.Pull.class, p -> {
           // the route waits as long as this ask (wait + margin) from a moment before: the owner answers a second
           // before that or takes nothing
-          Duration timeout = p.waitFor().plus(MARGIN);
-          long answerBy = System.currentTimeMillis() + timeout.toMillis() - 1_000;
+          Duration timeout = p.waitFor().plus(FORWARD_MARGIN);
+          long answerBy = System.currentTimeMillis() + timeout.toMillis() - ANSWER_BEFORE.toMillis();
           Stages.plain(owner.<SubscriptionOwner.Pulled>ask(replyTo -> new SubscriptionOwner.RemotePull(0, p.max(),
               p.waitFor().toMillis(), null, answerBy, replyTo), timeout))
               .whenComplete((r, e) -> p.replyTo().tell(e != null ? List.of() : local(r)));
@@ -81,7 +91,7 @@ final class RemoteGateway extends AbstractBehavior<PullGateway.Command> {
         })
         .onMessage(PullGateway.Settle.class, s -> {
           Stages.plain(owner.<SubscriptionOwner.Settled>ask(replyTo -> new SubscriptionOwner.RemoteSettle(
-              s.deliveryIds(), s.ack(), s.error(), s.doNotRetry(), replyTo), MARGIN))
+              s.deliveryIds(), s.ack(), s.error(), s.doNotRetry(), replyTo), FORWARD_MARGIN))
               .whenComplete((r, e) -> s.replyTo().tell(e != null
                   ? new PullGateway.SettleResult(0, s.deliveryIds(), java.util.Set.of())
                   : new PullGateway.SettleResult(r.settled(), r.unknown(), r.answeredHere())));
@@ -123,8 +133,8 @@ final class RemoteGateway extends AbstractBehavior<PullGateway.Command> {
     }
     Long resume = s.resumeAfter();
     if (resume != null) streams.put(key, new Stream(s.queue(), null)); // only the first pull resumes
-    Duration timeout = STREAM_WAIT.plus(MARGIN);
-    long answerBy = System.currentTimeMillis() + timeout.toMillis() - 1_000;
+    Duration timeout = STREAM_WAIT.plus(FORWARD_MARGIN);
+    long answerBy = System.currentTimeMillis() + timeout.toMillis() - ANSWER_BEFORE.toMillis();
     getContext().pipeToSelf(owner.<SubscriptionOwner.Pulled>ask(replyTo -> new SubscriptionOwner.RemotePull(key,
         room, STREAM_WAIT.toMillis(), resume, answerBy, replyTo), timeout), (r, e) -> new StreamPulled(key, r, e));
   }

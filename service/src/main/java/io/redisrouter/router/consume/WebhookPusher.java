@@ -138,6 +138,17 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     return DeliveryIds.entry(d.deliveryId());
   }
 
+  /** A call on its way to the pool: it must start by {@code startBy} (a {@link System#nanoTime}) or not at all. */
+  private record Outgoing(HttpRequest request, String deliveryId, long startBy) {}
+
+  /** A call that reached the pool too late to end before the core's ack timeout of its attempt. */
+  static final class TooLateToCall extends RuntimeException {
+    TooLateToCall() {
+      super("not sent: it reached the connection pool too late to end before the attempt's ack timeout (the node was"
+          + " paused or overloaded)", null, false, false);
+    }
+  }
+
   /** A delivery waiting for a slot since {@code sinceNanos}. */
   private record Waiting(Delivery delivery, long sinceNanos) {}
 
@@ -201,7 +212,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
       return size() > RECENTLY_ACKED;
     }
   });
-  private BoundedSourceQueue<Tuple2<HttpRequest, String>> requests;
+  private BoundedSourceQueue<Outgoing> requests;
   private HostConnectionPool pool;
   /** Failed calls since the last warning, and when that was: at most one warning per {@link #WARN_EVERY}. */
   private long failedSinceWarning;
@@ -276,8 +287,17 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         ? ext.<String>newHostConnectionPoolHttps(host, port, ext.defaultClientHttpsContext(), settings, log,
             materializer)
         : ext.<String>newHostConnectionPool(host, port, settings, log, materializer)).asJava();
-    Pair<Pair<BoundedSourceQueue<Tuple2<HttpRequest, String>>, HostConnectionPool>, CompletionStage<Done>> m = Source
-        .<Tuple2<HttpRequest, String>>queue(webhook.parallelism())
+    Pair<Pair<BoundedSourceQueue<Outgoing>, HostConnectionPool>, CompletionStage<Done>> m = Source
+        .<Outgoing>queue(webhook.parallelism())
+        // checked again as the pool takes the call, just before it goes on the wire: a call that waited past its
+        // start-by (this process was paused, e.g. SIGSTOP, or starved) is not sent, since another node may own the
+        // message by now (its lease is over); it is answered as failed, which the core ignores if it moved on
+        .filter(o -> {
+          if (System.nanoTime() - o.startBy() <= 0) return true;
+          self.tell(new Posted(o.deliveryId(), -1, new TooLateToCall()));
+          return false;
+        })
+        .map(o -> Tuple2.apply(o.request(), o.deliveryId()))
         .viaMat(client, Keep.both())
         .mapAsyncUnordered(webhook.parallelism(),
             r -> statusOf(r._1()).handle((status, err) -> new Posted(r._2(), status == null ? -1 : status, err)))
@@ -285,7 +305,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         .run(materializer);
     requests = m.first().first();
     pool = m.first().second();
-    BoundedSourceQueue<Tuple2<HttpRequest, String>> thisClient = requests;
+    BoundedSourceQueue<Outgoing> thisClient = requests;
     getContext().pipeToSelf(m.second(), (done, err) -> new ClientEnded(thisClient, err));
   }
 
@@ -424,11 +444,12 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         d.replyTo().tell(d.nack("deadline passed before the webhook call", false));
         continue;
       }
-      post(d);
+      post(d, w.sinceNanos() + waitBudgetNanos);
     }
   }
 
-  private void post(Delivery d) {
+  /** Makes the call for {@code d}, unless it cannot start before {@code startBy} (a {@link System#nanoTime}). */
+  private void post(Delivery d, long startBy) {
     HttpRequest request;
     try {
       // javadsl's builders make scaladsl instances (the pool flow takes those)
@@ -446,7 +467,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     }
     // the queue holds at most parallelism elements and never more are in flight: an offer is only refused when the
     // client stream has failed (it is being restarted)
-    QueueOfferResult offered = requests.offer(Tuple2.apply(request, d.deliveryId()));
+    QueueOfferResult offered = requests.offer(new Outgoing(request, d.deliveryId(), startBy));
     if (offered != QueueOfferResult.enqueued()) {
       d.replyTo().tell(d.nack("webhook client unavailable (" + offered + ")", false));
       return;

@@ -163,6 +163,9 @@ class ClusterRollingRestartIT {
           + " (answers seen: {}), refused by every node {}; acks sent again to another node {}", redirected.get(),
           refusals.values().stream().limit(3).toList(), refused.get(), acksRedirected.get());
       log.info("ClusterRollingRestartIT: dead-lettered {}", deadLettered);
+      if (dead.status() == 200 && dead.get("items").size() > 0) {
+        log.info("ClusterRollingRestartIT: the first dead letter in full: {}", dead.get("items").get(0));
+      }
       pushed.logReport("ClusterRollingRestartIT webhook");
       pulled.logReport("ClusterRollingRestartIT pull");
       assertTrue(redirected.get() > 0, "publishes reached stopping nodes and went elsewhere");
