@@ -290,9 +290,9 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     List<CompletableFuture<Done>> leaving = new ArrayList<>(2);
     known.remove(name);
     ActorRef<PullGateway.Command> g = gateways.remove(name);
-    if (g != null) leaving.add(stop(g, PullGateway.Stop::new, true));
+    if (g != null) leaving.add(stop(g, PullGateway.Stop::new, true, PullGateway.LEAVE_TIMEOUT));
     ActorRef<WebhookPusher.Command> p = pushers.remove(name);
-    if (p != null) leaving.add(stop(p, WebhookPusher.Stop::new, true));
+    if (p != null) leaving.add(stop(p, WebhookPusher.Stop::new, true, WebhookPusher.LONGEST_STOP));
     if (!consumedHere || def == null) return;
     CompletableFuture.allOf(leaving.toArray(CompletableFuture[]::new))
         .handle((v, e) -> null)
@@ -325,9 +325,9 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
     known.remove(name);
     List<CompletableFuture<Done>> leaving = new ArrayList<>(2);
     ActorRef<PullGateway.Command> g = gateways.remove(name);
-    if (g != null) leaving.add(stop(g, PullGateway.Stop::new, left != null));
+    if (g != null) leaving.add(stop(g, PullGateway.Stop::new, left != null, PullGateway.LEAVE_TIMEOUT));
     ActorRef<WebhookPusher.Command> p = pushers.remove(name);
-    if (p != null) leaving.add(stop(p, WebhookPusher.Stop::new, left != null));
+    if (p != null) leaving.add(stop(p, WebhookPusher.Stop::new, left != null, WebhookPusher.LONGEST_STOP));
     if (left != null) {
       CompletableFuture.allOf(leaving.toArray(CompletableFuture[]::new))
           .whenComplete((v, e) -> left.tell(Done.getInstance()));
@@ -335,13 +335,15 @@ public final class HttpConsumers extends AbstractBehavior<HttpConsumers.Command>
   }
 
   /** Tells {@code child} to stop; when {@code confirm}, completes once it has left the subscription. */
-  private <C> CompletableFuture<Done> stop(ActorRef<C> child, Function<ActorRef<Done>, C> stop, boolean confirm) {
+  private <C> CompletableFuture<Done> stop(ActorRef<C> child, Function<ActorRef<Done>, C> stop, boolean confirm,
+      java.time.Duration longest) {
     if (!confirm) {
       child.tell(stop.apply(null));
       return CompletableFuture.completedFuture(Done.getInstance());
     }
-    // the child confirms after the router did; a timeout here is the router's timeout plus a margin
-    return Stages.plain(AskPattern.<C, Done>ask(child, stop::apply, PullGateway.LEAVE_TIMEOUT.plusSeconds(1),
+    // the child confirms after the router did (a pusher first lets its calls in flight end): within longest, waited
+    // for with a second more
+    return Stages.plain(AskPattern.<C, Done>ask(child, stop::apply, longest.plusSeconds(1),
         getContext().getSystem().scheduler()));
   }
 

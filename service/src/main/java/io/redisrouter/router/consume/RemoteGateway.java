@@ -80,8 +80,8 @@ final class RemoteGateway extends AbstractBehavior<PullGateway.Command> {
   public Receive<PullGateway.Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(PullGateway.Pull.class, p -> {
-          // the route waits as long as this ask (wait + margin) from a moment before: the owner answers a second
-          // before that or takes nothing
+          // the route waits longer than this ask (wait + FORWARD_MARGIN): the owner answers ANSWER_BEFORE plus its own
+          // margin before that, or takes nothing
           Duration timeout = p.waitFor().plus(FORWARD_MARGIN);
           long answerBy = System.currentTimeMillis() + timeout.toMillis() - ANSWER_BEFORE.toMillis();
           Stages.plain(owner.<SubscriptionOwner.Pulled>ask(replyTo -> new SubscriptionOwner.RemotePull(0, p.max(),

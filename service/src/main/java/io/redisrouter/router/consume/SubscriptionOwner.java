@@ -128,8 +128,6 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
   private boolean counted;
   /** A stop from sharding (a hand-off) is being carried out. */
   private boolean stoppingForHandOff;
-  /** How long the running pusher may take to finish its calls in flight when it stops (zero for a pull gateway). */
-  private Duration consumerDrain = Duration.ZERO;
   private boolean loading;
   private int incarnation;
 
@@ -250,7 +248,6 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
     }
     int n = ++incarnation;
     var policy = runtime.settings().policyFor(definition.channel());
-    consumerDrain = definition.isPush() ? WebhookPusher.drainBound(definition) : Duration.ZERO;
     if (definition.isPush()) {
       pusher = getContext().spawn(WebhookPusher.create(definition, policy, runtime.router(), runtime.metrics(),
           runtime.settings().nodeId()),
@@ -266,10 +263,8 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
   /** Stops the consumer; the stage completes once it has left the subscription (or could not say so in time). */
   private java.util.concurrent.CompletableFuture<Void> stopConsumer() {
     List<java.util.concurrent.CompletableFuture<Done>> leaving = new ArrayList<>(2);
-    if (gateway != null) leaving.add(leave(gateway, PullGateway.Stop::new, Duration.ZERO));
-    if (pusher != null) {
-      leaving.add(leave(pusher, WebhookPusher.Stop::new, consumerDrain));
-    }
+    if (gateway != null) leaving.add(leave(gateway, PullGateway.Stop::new, PullGateway.LEAVE_TIMEOUT));
+    if (pusher != null) leaving.add(leave(pusher, WebhookPusher.Stop::new, WebhookPusher.LONGEST_STOP));
     gateway = null;
     pusher = null;
     return java.util.concurrent.CompletableFuture.allOf(leaving.toArray(java.util.concurrent.CompletableFuture[]::new))
@@ -281,11 +276,11 @@ public final class SubscriptionOwner extends AbstractBehavior<SubscriptionOwner.
     getContext().pipeToSelf(stopConsumer(), (v, e) -> new ConsumerLeft(left));
   }
 
-  /** Asks {@code child} to leave; it may first take {@code drain} to finish its work in flight. */
+  /** Asks {@code child} to leave, which it confirms within {@code longest} (waited for with a second more). */
   private <C> java.util.concurrent.CompletableFuture<Done> leave(ActorRef<C> child,
-      java.util.function.Function<ActorRef<Done>, C> stop, Duration drain) {
-    return Stages.plain(AskPattern.<C, Done>ask(child, stop::apply, drain.plus(PullGateway.LEAVE_TIMEOUT)
-        .plusSeconds(1), getContext().getSystem().scheduler()));
+      java.util.function.Function<ActorRef<Done>, C> stop, Duration longest) {
+    return Stages.plain(AskPattern.<C, Done>ask(child, stop::apply, longest.plusSeconds(1),
+        getContext().getSystem().scheduler()));
   }
 
   private Behavior<Command> onRelease(Release r) {

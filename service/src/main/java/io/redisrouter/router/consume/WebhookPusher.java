@@ -42,10 +42,12 @@ import scala.util.Try;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -104,10 +106,16 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   static final Duration DRAIN_MAX = Duration.ofSeconds(10);
 
   /** The longest {@link Stop} takes before the unsubscribe is sent: the webhook timeout (at most 10 s) plus 500 ms. */
-  public static Duration drainBound(HttpSubscription subscription) {
+  static Duration drainBound(HttpSubscription subscription) {
     Duration t = subscription.webhook().timeout();
     return (t.compareTo(DRAIN_MAX) > 0 ? DRAIN_MAX : t).plus(DRAIN_MARGIN);
   }
+
+  /**
+   * The longest any pusher's {@link Stop} takes until it confirms: the longest drain, then the router's unsubscribe
+   * (what an owner asking it to stop waits at most).
+   */
+  public static final Duration LONGEST_STOP = DRAIN_MAX.plus(DRAIN_MARGIN).plus(PullGateway.LEAVE_TIMEOUT);
 
   private enum DrainTimedOut implements Command { INSTANCE }
 
@@ -218,8 +226,12 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   private long failedSinceWarning;
   private long lastWarningNanos;
   private boolean warned;
-  /** Set once a {@link Stop} came: no new call starts, and the pusher leaves once its calls have been answered. */
-  private Stop stopping;
+  /**
+   * Set once a {@link Stop} came: no new call starts, and the pusher leaves once its calls have been answered; then
+   * {@link #toldWhenLeft} (the stops' {@code left}, when not null) hear.
+   */
+  private boolean stopping;
+  private final List<ActorRef<Done>> toldWhenLeft = new ArrayList<>(1);
 
   private WebhookPusher(ActorContext<Command> ctx, TimerScheduler<Command> timers, HttpSubscription subscription,
       ChannelPolicy policy, ActorRef<RouterCommand> router, String nodeId) {
@@ -347,16 +359,9 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
           return this;
         })
         .onMessage(Stop.class, s -> {
-          if (stopping != null) { // a second stop: both hear when it has left
-            Stop first = stopping;
-            stopping = new Stop(first.left() == null
-                ? s.left()
-                : s.left() == null
-                    ? first.left()
-                    : bothTold(first.left(), s.left()));
-            return this;
-          }
-          stopping = s;
+          if (s.left() != null) toldWhenLeft.add(s.left());
+          if (stopping) return this; // a second stop: told too when it has left
+          stopping = true;
           int inFlight = unanswered();
           if (inFlight > 0) {
             getContext().getLog().info("webhook subscription '{}': stopping; {} call(s) in flight are let finish"
@@ -399,29 +404,21 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
 
   /** When stopping and every call has been answered: leaves; else goes on. */
   private Behavior<Command> leaveIfDrained() {
-    if (stopping == null || unanswered() > 0) return this;
+    if (!stopping || unanswered() > 0) return this;
     return leave();
   }
 
   private Behavior<Command> leave() {
-    Stop s = stopping;
     CompletionStage<SubscribeReply> left = Stages.plain(AskPattern.ask(router,
         replyTo -> new RouterCommand.Unsubscribe(subscription.channel(), subscription.name(), deliveries, replyTo),
         PullGateway.LEAVE_TIMEOUT, getContext().getSystem().scheduler()));
-    if (s.left() != null) left.whenComplete((r, e) -> s.left().tell(Done.getInstance()));
+    List<ActorRef<Done>> told = List.copyOf(toldWhenLeft);
+    if (!told.isEmpty()) left.whenComplete((r, e) -> told.forEach(t -> t.tell(Done.getInstance())));
     return Behaviors.stopped();
   }
 
-  private ActorRef<Done> bothTold(ActorRef<Done> a, ActorRef<Done> b) {
-    return getContext().spawnAnonymous(Behaviors.<Done>receiveMessage(d -> {
-      a.tell(d);
-      b.tell(d);
-      return Behaviors.stopped();
-    }));
-  }
-
   private void pump() {
-    if (stopping != null) return; // stopping: no new call
+    if (stopping) return; // stopping: no new call
     Iterator<Waiting> it = waiting.values().iterator();
     long now = System.nanoTime();
     while (requests != null && calls.size() < webhook.parallelism() && it.hasNext()) {
