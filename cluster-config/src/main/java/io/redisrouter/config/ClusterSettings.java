@@ -33,6 +33,10 @@ public record ClusterSettings(boolean enabled, String host, int port, List<Strin
   private static final String PATH = "redis-router.cluster";
   /** The marker interface of the messages that cross nodes (bound to Jackson CBOR). */
   static final String CLUSTER_MESSAGE = "io.redisrouter.protocol.ClusterMessage";
+  /** An embedded subscriber's delivery, which its subscription's owner may send from another node. */
+  static final String DELIVERY = "io.redisrouter.protocol.Delivery";
+  /** A subscriber's answer to a delivery, sent back to the owner's node. */
+  static final String DELIVERY_ACK = "io.redisrouter.protocol.DeliveryAck";
   private static final Pattern HOST_PORT = Pattern.compile("[A-Za-z0-9.:\\[\\]_-]{1,253}:\\d{1,5}");
 
   public ClusterSettings {
@@ -112,10 +116,13 @@ public record ClusterSettings(boolean enabled, String host, int port, List<Strin
     // a leaving node's webhook pushers finish their calls in flight (up to 10.5 s) before sharding hands their
     // subscriptions over: the hand-off phase has room for that and for the unsubscribe
     m.put("pekko.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout", "20s");
-    // the only classes that cross nodes: io.redisrouter.protocol.ClusterMessage, written with Jackson (CBOR); the
-    // class name is one quoted key (parseMap would split it at its dots)
-    Config bindings = ConfigFactory.parseString("pekko.actor.serialization-bindings { \"" + CLUSTER_MESSAGE
-        + "\" = jackson-cbor }");
+    // the only classes that cross nodes, written with Jackson (CBOR): io.redisrouter.protocol.ClusterMessage, and the
+    // deliveries an embedded subscription's owner sends to subscribers on other nodes with their acks; each class
+    // name is one quoted key (parseMap would split it at its dots)
+    StringBuilder b = new StringBuilder("pekko.actor.serialization-bindings {");
+    for (String c : List.of(CLUSTER_MESSAGE, DELIVERY, DELIVERY_ACK))
+      b.append(" \"").append(c).append("\" = jackson-cbor,");
+    Config bindings = ConfigFactory.parseString(b.append(" }").toString());
     return bindings.withFallback(ConfigFactory.parseMap(m, "redis-router.cluster (ClusterSettings)"));
   }
 }

@@ -198,10 +198,11 @@ final class DeliveryActor {
           // the ack timeout runs from when the subscriber got it (time waiting for a busy subscriber is not an
           // attempt's): before that, wait on, unless the deadline came meanwhile
           long handed = source.live().handedAt(deliveryId);
-          long waited = handed < 0 ? -1 : System.nanoTime() - handed;
-          if (handed < 0 && envelope.isExpired(Instant.now())) return expire();
-          if (handed < 0 || waited < policy.ackTimeout().toNanos()) {
-            timers.startSingleTimer(AckTimeout.INSTANCE, handed < 0
+          boolean waiting = handed == LiveDeliveries.NOT_HANDED;
+          long waited = waiting ? -1 : System.nanoTime() - handed;
+          if (waiting && envelope.isExpired(Instant.now())) return expire();
+          if (waiting || waited < policy.ackTimeout().toNanos()) {
+            timers.startSingleTimer(AckTimeout.INSTANCE, waiting
                 ? policy.ackTimeout()
                 : policy.ackTimeout().minusNanos(waited));
             return Behaviors.same();

@@ -10,10 +10,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * it, so time spent waiting for a slow subscriber never burns an attempt.
  */
 final class LiveDeliveries {
-  /** An attempt: which gate has it, and when it handed it over (-1: not yet). */
+  /**
+   * {@link #handedAt} of an attempt still waiting in its gate. Not -1: {@link System#nanoTime()} may be negative, and
+   * an orphaned attempt's "long ago" (see {@link #orphan}) is negative on any machine up for less than decades.
+   */
+  static final long NOT_HANDED = Long.MIN_VALUE;
+
+  /** An attempt: which gate has it, and when it handed it over ({@link #NOT_HANDED}: not yet). */
   private static final class Attempt {
     final Object gate;
-    volatile long handedAt = -1;
+    volatile long handedAt = NOT_HANDED;
     /** The subscriber really got it (an orphaned attempt gets a handedAt without this). */
     volatile boolean reached;
 
@@ -95,19 +101,19 @@ final class LiveDeliveries {
   /** The gate handed the delivery to its subscriber now. */
   void handedOver(String deliveryId) {
     Attempt a = attempts.get(deliveryId);
-    if (a != null && a.handedAt < 0) {
+    if (a != null && a.handedAt == NOT_HANDED) {
       a.handedAt = System.nanoTime();
       a.reached = true;
     }
   }
 
   /**
-   * When the subscriber got delivery {@code deliveryId} ({@link System#nanoTime()}), or -1 while it waits in the
-   * gate (or is no longer current).
+   * When the subscriber got delivery {@code deliveryId} ({@link System#nanoTime()}, compare by difference), or
+   * {@link #NOT_HANDED} while it waits in the gate (or is no longer current).
    */
   long handedAt(String deliveryId) {
     Attempt a = attempts.get(deliveryId);
-    return a == null ? -1 : a.handedAt;
+    return a == null ? NOT_HANDED : a.handedAt;
   }
 
   /**

@@ -787,7 +787,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     // at most max-in-flight entries: each is checked (the ack timeout runs from the hand-over, in no fixed order)
     for (Map.Entry<String, Inline> e : inline.entrySet()) {
       long handed = live.handedAt(e.getValue().deliveryId());
-      if (handed >= 0) {
+      if (handed != LiveDeliveries.NOT_HANDED) {
         if (now - handed >= ackTimeoutNanos) {
           if (late == null) late = new ArrayList<>();
           late.add(e);

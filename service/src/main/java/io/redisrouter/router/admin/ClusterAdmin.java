@@ -41,14 +41,19 @@ public final class ClusterAdmin {
   private final ClusterSharding sharding;
   private final SubscriptionStore store;
   private final AtomicInteger ownedHere;
+  private final AtomicInteger embeddedOwnedHere;
 
-  /** {@code sharding} null: not clustered. {@code ownedHere}: the subscription owners running on this node. */
+  /**
+   * {@code sharding} null: not clustered. {@code ownedHere}, {@code embeddedOwnedHere}: the HTTP and the embedded
+   * subscription owners running on this node.
+   */
   public ClusterAdmin(ActorSystem<?> system, ClusterSharding sharding, SubscriptionStore store,
-      AtomicInteger ownedHere) {
+      AtomicInteger ownedHere, AtomicInteger embeddedOwnedHere) {
     this.system = system;
     this.sharding = sharding;
     this.store = store;
     this.ownedHere = ownedHere;
+    this.embeddedOwnedHere = embeddedOwnedHere;
   }
 
   public boolean enabled() {
@@ -58,6 +63,11 @@ public final class ClusterAdmin {
   /** HTTP subscription owners running on this node. */
   public int ownedHere() {
     return ownedHere.get();
+  }
+
+  /** Embedded (actor) subscription owners running on this node. */
+  public int embeddedOwnedHere() {
+    return embeddedOwnedHere.get();
   }
 
   /** Members by status (lower case), as this node sees them. */

@@ -116,6 +116,11 @@ public final class MetricsRoutes extends RouteSupport {
           .help("HTTP subscriptions whose one owner (webhook pusher or pull gateway) runs on this node")
           .callback(cb -> cb.call(cluster.ownedHere()))
           .register(registry);
+      GaugeWithCallback.builder().name("redis_router_embedded_subscriptions_owned")
+          .help("Embedded (actor) subscriptions of reliable channels whose one owner, the node that consumes them for"
+              + " their subscribers on every node, runs on this node")
+          .callback(cb -> cb.call(cluster.embeddedOwnedHere()))
+          .register(registry);
     }
     GaugeWithCallback.builder().name("redis_router_redis_connections")
         .help("Connections this router has open to a Redis instance, counted as Lettuce opens and closes them ("

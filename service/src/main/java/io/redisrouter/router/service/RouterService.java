@@ -9,6 +9,7 @@ import io.redisrouter.router.RouterRuntime;
 import io.redisrouter.router.admin.ChannelAdmin;
 import io.redisrouter.router.admin.ClusterAdmin;
 import io.redisrouter.router.admin.DeadLetterAdmin;
+import io.redisrouter.router.cluster.ClusterRouter;
 import io.redisrouter.router.consume.HttpConsumers;
 import io.redisrouter.router.consume.SubscriptionOwner;
 import io.redisrouter.router.consume.PullService;
@@ -66,12 +67,18 @@ public final class RouterService {
     HttpSettings httpSettings = HttpSettings.load(config);
     ClusterSettings cluster = ClusterSettings.load(config);
     Config effective = cluster.enabled() ? cluster.pekkoConfig(name).withFallback(config) : config;
-    ActorSystem<RouterCommand> system = ActorSystem.create(RedisRouter.create(settings), name, effective);
+    // in a cluster, the guardian sends an embedded subscriber to its subscription's one owner in the cluster and
+    // everything else to the node's router core; without one, the guardian is the core
+    AtomicInteger embeddedOwnedHere = new AtomicInteger();
+    ActorSystem<RouterCommand> system = ActorSystem.create(cluster.enabled()
+        ? ClusterRouter.create(settings, cluster.ownerCheckInterval(), embeddedOwnedHere)
+        : RedisRouter.create(settings), name, effective);
     try {
       ClusterMembership.logJoining(system, cluster);
       RouterRuntime runtime = AskPattern.<RouterCommand, RouterRuntime>ask(system, RedisRouter.GetRuntime::new,
           Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get(15, TimeUnit.SECONDS);
-      HttpServer http = new HttpServer(runtime, httpSettings, wire(system, runtime, httpSettings, cluster),
+      HttpServer http = new HttpServer(runtime, httpSettings,
+          wire(system, runtime, httpSettings, cluster, embeddedOwnedHere),
           ClusterMembership.state(system, cluster.enabled()));
       ServerBinding binding = http.bind(system, httpSettings.host(), httpSettings.port()).toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
@@ -98,7 +105,7 @@ public final class RouterService {
    * down last (before-actor-system-terminate), after sharding has handed the subscriptions over.
    */
   private static HttpServices wire(ActorSystem<RouterCommand> system, RouterRuntime runtime,
-      HttpSettings httpSettings, ClusterSettings cluster) {
+      HttpSettings httpSettings, ClusterSettings cluster, AtomicInteger embeddedOwnedHere) {
     SubscriptionStore store = new SubscriptionStore(runtime, httpSettings.subscriptionTombstoneRetention());
     ClusterSharding sharding = null;
     AtomicInteger ownedHere = new AtomicInteger();
@@ -129,9 +136,15 @@ public final class RouterService {
         : CoordinatedShutdown.PhaseServiceStop(), "webhook-clients",
         () -> Stages.plain(Http.get(system).shutdownAllConnectionPools()).thenApply(x -> Done.getInstance()));
     return new HttpServices(new SubscriptionAdmin(runtime, store, consumers, system.scheduler()), pulls,
-        new ChannelAdmin(runtime), new DeadLetterAdmin(runtime), new ClusterAdmin(system, sharding, store, ownedHere));
+        new ChannelAdmin(runtime), new DeadLetterAdmin(runtime), new ClusterAdmin(system, sharding, store, ownedHere,
+            embeddedOwnedHere));
   }
 
+  /**
+   * The actor system, whose guardian takes every {@link RouterCommand} (an app that embeds the service talks to it).
+   * In a cluster, an embedded subscriber of a reliable channel is served by its subscription's one owner, on
+   * whichever node that runs.
+   */
   public ActorSystem<RouterCommand> system() {
     return system;
   }
