@@ -1,5 +1,14 @@
 package io.redisrouter.router.http;
 
+import io.redisrouter.protocol.Delivery;
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.protocol.SubscribeReply;
+import io.redisrouter.router.cluster.EmbeddedOwner;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.router.RouterTestSupport;
@@ -33,7 +42,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Failover without loss: a cluster of three router services, one of them in a process of its own, with six webhook
- * subscriptions under a steady publish load. The separate node owns some of them; mid-stream it is killed with
+ * subscriptions, three pull subscriptions and three embedded ones (a subscriber actor on every node, the process's
+ * included) under a steady publish load. The separate node owns some of them; mid-stream it is killed with
  * SIGKILL, or cut off by SIGSTOP (a partition: it neither answers nor knows) and let go on after the survivors took
  * over. The split brain resolver downs it, the survivors start its subscriptions' owners and their consumers take over
  * what it held once idle past the ack timeout: every accepted message is pushed (lost = 0), duplicates are counted
@@ -49,6 +59,10 @@ class ClusterNodeFaultIT {
   private static final int PARALLELISM = 4;
   /** Pull subscriptions, pulled and acked through the surviving nodes. */
   private static final int PULLS = 3;
+  /** Embedded subscriptions, each with one subscriber actor on every node (the lost one's included). */
+  private static final int EMBEDDED = 3;
+  /** What an embedded subscriber takes at once. */
+  private static final int EMBEDDED_PREFETCH = 4;
 
   @RegisterExtension
   static final RedisExtension redis = RedisExtension.create();
@@ -94,6 +108,47 @@ class ClusterNodeFaultIT {
     }, there -> there != null && !there.isEmpty() && there.size() < SUBSCRIPTIONS);
   }
 
+  /** An embedded subscriber on {@code node} that records each delivery ({id, channel, nanos}) and acks it. */
+  private static void subscribeEmbedded(RouterService node, String channel, MessageChecker checker,
+      List<Object[]> seen) throws Exception {
+    ActorRef<Delivery> subscriber = node.system().systemActorOf(
+        Behaviors.receive(Delivery.class)
+            .onMessage(Delivery.class, d -> {
+              seen.add(new Object[]{d.envelope().id(), channel, System.nanoTime()});
+              checker.delivered(d.envelope().id());
+              d.replyTo().tell(d.ack());
+              return Behaviors.same();
+            }).build(),
+        "embedded-" + channel, Props.empty());
+    SubscribeReply r = AskPattern.<RouterCommand, SubscribeReply>ask(
+        node.system(),
+        replyTo -> new RouterCommand.Subscribe(channel,
+            ClusterNodeProcess.EMBEDDED_SUBSCRIPTION, subscriber, replyTo, EMBEDDED_PREFETCH),
+        Duration.ofSeconds(20), node.system().scheduler())
+        .toCompletableFuture().get(25, TimeUnit.SECONDS);
+    assertTrue(r instanceof SubscribeReply.Subscribed, "subscribed: " + r);
+  }
+
+  /** The embedded subscriptions (by channel) whose owner runs on none of {@code nodes} (so in the other process). */
+  private static List<String> embeddedOwnedElsewhere(List<RouterService> nodes, List<String> channels)
+      throws Exception {
+    java.util.Set<String> here = new java.util.HashSet<>();
+    for (RouterService n : nodes) here.add(Cluster.get(n.system()).selfMember().address().toString());
+    List<String> there = new ArrayList<>();
+    for (String channel : channels) {
+      EmbeddedOwner.At at = ClusterSharding
+          .get(nodes.get(0).system())
+          .entityRefFor(EmbeddedOwner.KEY, EmbeddedOwner
+              .entityId(channel,
+                  ClusterNodeProcess.EMBEDDED_SUBSCRIPTION)).<EmbeddedOwner.At>ask(
+                      EmbeddedOwner.WhereAreYou::new,
+                      Duration.ofSeconds(5))
+          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      if (!here.contains(at.address())) there.add(channel);
+    }
+    return there;
+  }
+
   private void run(Fault fault) throws Exception {
     int seedPort = ClusteredHttpIT.freePort();
     List<RouterService> nodes = new ArrayList<>();
@@ -108,14 +163,23 @@ class ClusterNodeFaultIT {
     Map<String, Long> acceptedAt = new ConcurrentHashMap<>();
     AtomicBoolean publishing = new AtomicBoolean(true);
     AtomicInteger refused = new AtomicInteger();
+    // embedded subscribers on every node; those of the process report their deliveries on its output
+    MessageChecker embedded = new MessageChecker();
+    Map<String, Long> embeddedAcceptedAt = new ConcurrentHashMap<>();
+    List<Object[]> embeddedHere = new CopyOnWriteArrayList<>(); // {message id, channel, received nanos}
+    List<String> embeddedChannels = new ArrayList<>();
+    for (int i = 0; i < EMBEDDED; i++)
+      embeddedChannels.add(fault.name().toLowerCase(java.util.Locale.ROOT) + ".emb-" + i);
     try (WebhookReceiver hook = WebhookReceiver.start(SUBSCRIPTIONS * PARALLELISM, c -> 200)) {
       nodes.add(RouterService.start(SYSTEM, HttpTestSupport.config(redis.server(),
           ClusteredHttpIT.clusterConfig(seedPort, seedPort))));
       String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       doomed = new ProcessBuilder(javaBin, "-Xmx384m", "-cp", System.getProperty("java.class.path"),
-          ClusterNodeProcess.class.getName(), SYSTEM, redis.server().uri(), Integer.toString(seedPort))
+          ClusterNodeProcess.class.getName(), SYSTEM, redis.server().uri(), Integer.toString(seedPort),
+          String.join(",", embeddedChannels))
           .redirectErrorStream(true).start();
       AtomicBoolean ready = new AtomicBoolean();
+      AtomicInteger subscribedThere = new AtomicInteger();
       List<String> tail = new CopyOnWriteArrayList<>();
       Process p = doomed;
       Thread reader = new Thread(() -> {
@@ -123,6 +187,11 @@ class ClusterNodeFaultIT {
             StandardCharsets.UTF_8))) {
           for (String line; (line = r.readLine()) != null;) {
             if (line.startsWith("READY ")) ready.set(true);
+            if (line.startsWith("DELIVERED ")) {
+              embedded.delivered(line.substring("DELIVERED ".length()).trim());
+              continue;
+            }
+            if (line.startsWith("SUBSCRIBED ")) subscribedThere.incrementAndGet();
             tail.add(line);
             if (tail.size() > 50) tail.remove(0);
           }
@@ -156,6 +225,11 @@ class ClusterNodeFaultIT {
       nodes.add(RouterService.start(SYSTEM, HttpTestSupport.config(redis.server(),
           ClusteredHttpIT.clusterConfig(0, seedPort))));
       ClusteredHttpIT.awaitUpAndReady(nodes, 3);
+      for (RouterService n : nodes) {
+        for (String channel : embeddedChannels) subscribeEmbedded(n, channel, embedded, embeddedHere);
+      }
+      ConsumeHttpSupport.await("the process's embedded subscribers subscribed", subscribedThere::get,
+          k -> k == EMBEDDED);
       log.info("ClusterNodeFaultIT {}: the node in its own process owns {} at first", fault,
           awaitStableOwnership(nodes, names));
 
@@ -194,6 +268,22 @@ class ClusterNodeFaultIT {
               // refused: not accepted, so not counted
             }
           }
+          if (i % 4 == 2) { // and one in four iterations a message for an embedded subscription
+            String eid = String.format("%s-emb-%05d", fault.name().toLowerCase(java.util.Locale.ROOT), i);
+            String embChannel = embeddedChannels.get(i / 4 % EMBEDDED);
+            embedded.sent(eid);
+            try {
+              PublishReply r = nodes.get(i % 2).runtime().publish(PublishRequest.of(embChannel,
+                  RouterTestSupport.payload(eid, 32)).withMessageId(eid).withTimeToLive(Duration.ofMinutes(2)))
+                  .toCompletableFuture().get(10, TimeUnit.SECONDS);
+              if (r instanceof PublishReply.Accepted) {
+                embedded.acked(eid);
+                embeddedAcceptedAt.put(eid, System.nanoTime());
+              }
+            } catch (Exception e) {
+              // refused: not accepted, so not counted
+            }
+          }
           java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(10).toNanos()); // ~100 a second
         }
       }, "cluster-fault-publisher");
@@ -219,8 +309,10 @@ class ClusterNodeFaultIT {
       // the fault's precondition, right before it: the node about to be lost owns some of the subscriptions (sharding
       // may have moved some since they started, balancing the nodes), and has for a while
       List<String> ownedThere = awaitStableOwnership(nodes, names);
-      log.info("ClusterNodeFaultIT {}: the node in its own process owns {} at the fault, and of the pull"
-          + " subscriptions {}", fault, ownedThere, ownedElsewhere(nodes, pullNames));
+      List<String> embeddedThere = embeddedOwnedElsewhere(nodes, embeddedChannels);
+      log.info("ClusterNodeFaultIT {}: the node in its own process owns {} at the fault, of the pull"
+          + " subscriptions {}, of the embedded ones {}", fault, ownedThere, ownedElsewhere(nodes, pullNames),
+          embeddedThere);
       long killedAt;
       if (fault == Fault.KILL) {
         killedAt = System.nanoTime();
@@ -276,6 +368,15 @@ class ClusterNodeFaultIT {
       pulling.set(false);
       for (Thread t : pullers) t.join(15_000);
       for (String n : pullNames) ConsumeHttpSupport.awaitNothingPending(nodes.get(0), n);
+      ConsumeHttpSupport.await("every accepted embedded message delivered", () -> embedded.lostIds().size(),
+          n -> n == 0);
+      long embeddedFailoverMs = -1;
+      for (Object[] d : embeddedHere) {
+        Long at = embeddedAcceptedAt.get((String) d[0]);
+        if (at == null || at < killedAt || !embeddedThere.contains((String) d[1])) continue;
+        long ms = ((Long) d[2] - killedAt) / 1_000_000;
+        if (embeddedFailoverMs < 0 || ms < embeddedFailoverMs) embeddedFailoverMs = ms;
+      }
       // one owner at a time: for every message the attempts pushed, in the order they came, never go back down (an
       // old owner pushing its stale attempt after the new one took the message over would)
       // (checked from the fault on: what the lost node pushed before it, in flight when it stopped, may arrive late)
@@ -295,6 +396,19 @@ class ClusterNodeFaultIT {
           ownedThere.size(), SUBSCRIPTIONS, downedMs, failoverMs[0], refused.get(), staleAfterTakeover);
       checker.logReport("ClusterNodeFaultIT " + fault);
       pulled.logReport("ClusterNodeFaultIT " + fault + " pull");
+      embedded.logReport("ClusterNodeFaultIT " + fault + " embedded");
+      log.info("ClusterNodeFaultIT {}: the lost node owned {} of {} embedded subscriptions; delivering again {} ms"
+          + " after the fault", fault, embeddedThere.size(), EMBEDDED, embeddedFailoverMs);
+      assertEquals(0, embedded.report().lost(), "lost (embedded)");
+      assertEquals(0, embedded.report().unexpected(), "unexpected (embedded)");
+      assertTrue(embeddedAcceptedAt.size() > 100, "embedded load: " + embeddedAcceptedAt.size());
+      // what the lost node's subscribers held, and what a lost owner had handed out (max-in-flight, 64), may come again
+      assertTrue(embedded.report().duplicated() <= EMBEDDED * (EMBEDDED_PREFETCH + 64),
+          "embedded duplicates bounded by the in-flight window: " + embedded.report());
+      if (!embeddedThere.isEmpty()) {
+        assertTrue(embeddedFailoverMs >= 3_000 && embeddedFailoverMs < 30_000,
+            "embedded delivery again between 3 and 30 s after the fault: " + embeddedFailoverMs);
+      }
       assertEquals(0, pulled.report().lost(), "lost (pull)");
       assertEquals(0, pulled.report().unexpected(), "unexpected (pull)");
       assertTrue(pullAccepted.size() > 100, "pull load: " + pullAccepted.size());
