@@ -1,5 +1,9 @@
 package io.redisrouter.router.admin;
 
+import io.redisrouter.protocol.RouterCommand;
+import io.redisrouter.router.cluster.ClusterRouter;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import io.redisrouter.router.consume.HttpSubscription;
 import io.redisrouter.router.consume.SubscriptionOwner;
 import io.redisrouter.router.consume.SubscriptionStore;
@@ -35,9 +39,11 @@ public final class ClusterAdmin {
    * did not answer in time, e.g. while it moves).
    */
   public record View(boolean enabled, String self, List<MemberView> members, List<String> unreachable,
-      Map<String, String> owners) {}
+      Map<String, String> owners, Map<String, String> embeddedOwners) {}
 
   private final ActorSystem<?> system;
+  /** The actor system's guardian (in cluster mode a {@link ClusterRouter}). */
+  private final ActorRef<RouterCommand> guardian;
   private final ClusterSharding sharding;
   private final SubscriptionStore store;
   private final AtomicInteger ownedHere;
@@ -47,9 +53,10 @@ public final class ClusterAdmin {
    * {@code sharding} null: not clustered. {@code ownedHere}, {@code embeddedOwnedHere}: the HTTP and the embedded
    * subscription owners running on this node.
    */
-  public ClusterAdmin(ActorSystem<?> system, ClusterSharding sharding, SubscriptionStore store,
+  public ClusterAdmin(ActorSystem<RouterCommand> system, ClusterSharding sharding, SubscriptionStore store,
       AtomicInteger ownedHere, AtomicInteger embeddedOwnedHere) {
     this.system = system;
+    this.guardian = system;
     this.sharding = sharding;
     this.store = store;
     this.ownedHere = ownedHere;
@@ -86,7 +93,9 @@ public final class ClusterAdmin {
   }
 
   public CompletionStage<View> view() {
-    if (!enabled()) return CompletableFuture.completedFuture(new View(false, null, List.of(), List.of(), Map.of()));
+    if (!enabled())
+      return CompletableFuture.completedFuture(new View(false, null, List.of(), List.of(), Map.of(),
+          Map.of()));
     Cluster cluster = Cluster.get(system);
     String self = cluster.selfMember().address().toString();
     List<MemberView> members = new ArrayList<>();
@@ -107,11 +116,15 @@ public final class ClusterAdmin {
                 .thenApply(SubscriptionOwner.At::address)
                 .exceptionally(e -> null));
       }
-      return CompletableFuture.allOf(where.values().toArray(CompletableFuture[]::new)).thenApply(v -> {
-        Map<String, String> owners = new TreeMap<>();
-        where.forEach((name, f) -> owners.put(name, f.join())); // all complete here
-        return new View(true, self, members, unreachable, owners);
-      });
+      CompletableFuture<Map<String, String>> embedded = Stages.plain(AskPattern.<RouterCommand, Map<String, String>>ask(
+          guardian, ClusterRouter.EmbeddedPlacement::new, WHERE_TIMEOUT.plusSeconds(2), system.scheduler()))
+          .exceptionally(e -> Map.of());
+      return CompletableFuture.allOf(where.values().toArray(CompletableFuture[]::new)).thenCombine(embedded,
+          (v, emb) -> {
+            Map<String, String> owners = new TreeMap<>();
+            where.forEach((name, f) -> owners.put(name, f.join())); // all complete here
+            return new View(true, self, members, unreachable, owners, emb);
+          });
     });
   }
 }

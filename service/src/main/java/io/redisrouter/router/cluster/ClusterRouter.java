@@ -67,6 +67,15 @@ public final class ClusterRouter extends AbstractBehavior<RouterCommand> {
   /** The node shuts down: its subscribers leave their owners first; then {@code replyTo} hears. */
   private record LeaveAll(ActorRef<Done> replyTo) implements RouterCommand {}
 
+  /**
+   * Where the owners of the embedded subscriptions this node has subscribers in run: {@code channel/subscription} to
+   * the owner's address (null when it did not answer within {@link #WHERE_TIMEOUT}).
+   */
+  public record EmbeddedPlacement(ActorRef<Map<String, String>> replyTo) implements RouterCommand {}
+
+  /** Longest wait for one owner to say where it runs. */
+  static final Duration WHERE_TIMEOUT = Duration.ofSeconds(3);
+
   /** Longest wait at shutdown for the owners to drop this node's subscribers. */
   static final Duration LEAVE_ALL_TIMEOUT = Duration.ofSeconds(5);
 
@@ -127,6 +136,7 @@ public final class ClusterRouter extends AbstractBehavior<RouterCommand> {
         })
         .onMessage(SubscriberGone.class, this::onSubscriberGone)
         .onMessage(LeaveAll.class, this::onLeaveAll)
+        .onMessage(EmbeddedPlacement.class, this::onPlacement)
         .onMessageEquals(Tick.ENSURE, () -> {
           members.keySet().forEach(this::join);
           return this;
@@ -234,6 +244,25 @@ public final class ClusterRouter extends AbstractBehavior<RouterCommand> {
     ActorRef<SubscribeReply> replyTo = u.replyTo();
     getContext().pipeToSelf(sharding.entityRefFor(EmbeddedOwner.KEY, key.entityId()).<EmbeddedOwner.Left>ask(
         r -> new EmbeddedOwner.Leave(u.subscriber(), r), JOIN_TIMEOUT), (left, e) -> new LeaveAnswer(replyTo, key));
+    return this;
+  }
+
+  private Behavior<RouterCommand> onPlacement(EmbeddedPlacement p) {
+    Map<String, CompletableFuture<String>> where = new java.util.TreeMap<>();
+    for (Key k : members.keySet()) {
+      where.put(k.entityId(),
+          Stages
+              .plain(sharding.entityRefFor(EmbeddedOwner.KEY, k.entityId()).<EmbeddedOwner.At>ask(
+                  EmbeddedOwner.WhereAreYou::new, WHERE_TIMEOUT))
+              .thenApply(EmbeddedOwner.At::address)
+              .exceptionally(e -> null));
+    }
+    ActorRef<Map<String, String>> replyTo = p.replyTo();
+    CompletableFuture.allOf(where.values().toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
+      Map<String, String> out = new java.util.TreeMap<>();
+      where.forEach((id, f) -> out.put(id, f.join())); // each completes with an address or null
+      replyTo.tell(out);
+    });
     return this;
   }
 

@@ -90,6 +90,11 @@ class ClusteredEmbeddedIT {
       int owner = addresses.indexOf(senders.iterator().next());
       assertTrue(owner >= 0, "the owner is one of the nodes: " + senders);
       assertEquals(1, ownedCount(nodes), "one embedded owner in the cluster");
+      for (RouterService n : nodes) { // the placement in the admin API, as every node sees it
+        com.fasterxml.jackson.databind.JsonNode view = HttpTestSupport.json(HttpTestSupport.get(n, "/v1/cluster"));
+        assertEquals(senders.iterator().next().toString(), view.path("embeddedOwners")
+            .path(CHANNEL + "/" + SUBSCRIPTION).asText(), view.toString());
+      }
       log.info("ClusteredEmbeddedIT: node {} owns the subscription; 150 delivered to {} subscribers on 3 nodes",
           owner, nodes.size() * SUBSCRIBERS_PER_NODE);
 
