@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * A router service that is a cluster node in a process of its own, for tests that kill it with SIGKILL (a crash that
  * is a crash: no leave, no shutdown, its sockets cut by the kernel). Arguments: the system name, the Redis URI, the
- * seed node's cluster port, and optionally a comma-separated list of channels, each of which gets an embedded
+ * seed node's cluster port, this node's cluster port (0: any; the seed's own for the seed), and optionally a comma-separated list of channels, each of which gets an embedded
  * subscriber (subscription {@value #EMBEDDED_SUBSCRIPTION}) that prints {@code DELIVERED <message id>} for each delivery
  * before it acks it ({@code SUBSCRIBED <channel> <reply>} once subscribed). It prints {@code READY <http port>} once it is up, and {@code TERMINATED} before it exits once its actor system
  * stopped (a node that finds itself downed stops it).
@@ -31,11 +31,11 @@ public final class ClusterNodeProcess {
   public static void main(String[] args) throws Exception {
     PrintStream out = System.out; // this process's report to the test that started it
     RouterService s = RouterService.start(args[0], HttpTestSupport.config(args[1],
-        ClusteredHttpIT.clusterConfig(0, Integer.parseInt(args[2]))));
+        ClusteredHttpIT.clusterConfig(Integer.parseInt(args[3]), Integer.parseInt(args[2]))));
     out.println("READY " + s.port());
     out.flush();
-    if (args.length > 3) { // embedded subscribers: one per channel, in subscription "workers"; each delivery reported
-      String[] channels = args[3].split(",");
+    if (args.length > 4) { // embedded subscribers: one per channel, in subscription "workers"; each delivery reported
+      String[] channels = args[4].split(",");
       for (int i = 0; i < channels.length; i++) {
         ActorRef<Delivery> subscriber = s.system().systemActorOf(Behaviors.receive(Delivery.class)
             .onMessage(Delivery.class, d -> {

@@ -28,7 +28,11 @@ final class ConsumeHttpSupport {
 
   /** Creates a pull subscription, expecting 201. */
   static JsonNode createPull(RouterService s, String name, String channel) throws Exception {
-    RouterClient.Reply r = new RouterClient(s).createSubscription(RouterClient.Subscription.pull(name, channel));
+    return createPull(s.baseUrl(), name, channel);
+  }
+
+  static JsonNode createPull(String baseUrl, String name, String channel) throws Exception {
+    RouterClient.Reply r = new RouterClient(baseUrl).createSubscription(RouterClient.Subscription.pull(name, channel));
     assertEquals(201, r.status(), r.body());
     return r.json();
   }
@@ -66,7 +70,11 @@ final class ConsumeHttpSupport {
 
   /** One pull; expects 200 and returns the messages array. */
   static List<JsonNode> pull(RouterService s, String sub, int max, long waitMs) throws Exception {
-    RouterClient.Reply r = new RouterClient(s).pull(sub, max, waitMs);
+    return pull(s.baseUrl(), sub, max, waitMs);
+  }
+
+  static List<JsonNode> pull(String baseUrl, String sub, int max, long waitMs) throws Exception {
+    RouterClient.Reply r = new RouterClient(baseUrl).pull(sub, max, waitMs);
     assertEquals(200, r.status(), r.body());
     List<JsonNode> out = new ArrayList<>();
     r.get("messages").forEach(out::add);
@@ -89,13 +97,21 @@ final class ConsumeHttpSupport {
   }
 
   static JsonNode ack(RouterService s, String sub, Collection<String> deliveryIds) throws Exception {
-    RouterClient.Reply r = new RouterClient(s).ack(sub, deliveryIds);
+    return ack(s.baseUrl(), sub, deliveryIds);
+  }
+
+  static JsonNode ack(String baseUrl, String sub, Collection<String> deliveryIds) throws Exception {
+    RouterClient.Reply r = new RouterClient(baseUrl).ack(sub, deliveryIds);
     assertEquals(200, r.status(), r.body());
     return r.json();
   }
 
   /** Acks every delivery of {@code ds}, expecting all of them to be known. */
   static void ackAll(RouterService s, String sub, List<JsonNode> ds) throws Exception {
+    ackAll(s.baseUrl(), sub, ds);
+  }
+
+  static void ackAll(String s, String sub, List<JsonNode> ds) throws Exception {
     if (ds.isEmpty()) return;
     List<String> ids = ds.stream().map(d -> d.get("deliveryId").asText()).toList();
     JsonNode r = ack(s, sub, ids);
@@ -141,6 +157,10 @@ final class ConsumeHttpSupport {
 
   /** GETs {@code path} (expecting 200) until {@code until} holds. */
   static JsonNode awaitJson(RouterService s, String path, Predicate<JsonNode> until) throws Exception {
+    return awaitJson(s.baseUrl(), path, until);
+  }
+
+  static JsonNode awaitJson(String s, String path, Predicate<JsonNode> until) throws Exception {
     return await("GET " + path, () -> {
       HttpResponse<String> r = HttpTestSupport.get(s, path);
       assertEquals(200, r.statusCode(), r.body());
@@ -150,6 +170,10 @@ final class ConsumeHttpSupport {
 
   /** Waits until the subscription's statistics show nothing pending; returns them. */
   static JsonNode awaitNothingPending(RouterService s, String sub) throws Exception {
+    return awaitNothingPending(s.baseUrl(), sub);
+  }
+
+  static JsonNode awaitNothingPending(String s, String sub) throws Exception {
     return awaitJson(s, "/v1/subscriptions/" + sub, b -> b.get("stats").get("pending").asLong() == 0);
   }
 

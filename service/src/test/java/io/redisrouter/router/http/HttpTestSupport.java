@@ -74,22 +74,36 @@ public final class HttpTestSupport {
 
   /** A request builder with the bearer token set. */
   public static HttpRequest.Builder request(RouterService s, String path) {
-    return HttpRequest.newBuilder(URI.create(s.baseUrl() + path)).timeout(Duration.ofSeconds(30))
+    return request(s.baseUrl(), path);
+  }
+
+  /** A request builder with the bearer token set, to the service at {@code baseUrl} (one in another process). */
+  public static HttpRequest.Builder request(String baseUrl, String path) {
+    return HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(Duration.ofSeconds(30))
         .header("Authorization", "Bearer " + TOKEN);
   }
 
   public static HttpResponse<String> post(RouterService s, String path, String json)
       throws IOException, InterruptedException {
-    return send(request(s, path).header("Content-Type", "application/json")
+    return post(s.baseUrl(), path, json);
+  }
+
+  public static HttpResponse<String> post(String baseUrl, String path, String json)
+      throws IOException, InterruptedException {
+    return send(request(baseUrl, path).header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(json)).build());
   }
 
   public static HttpResponse<String> get(RouterService s, String path) throws IOException, InterruptedException {
-    return send(request(s, path).GET().build());
+    return get(s.baseUrl(), path);
+  }
+
+  public static HttpResponse<String> get(String baseUrl, String path) throws IOException, InterruptedException {
+    return send(request(baseUrl, path).GET().build());
   }
 
   public static HttpResponse<String> delete(RouterService s, String path) throws IOException, InterruptedException {
-    return send(request(s, path).DELETE().build());
+    return send(request(s.baseUrl(), path).DELETE().build());
   }
 
   /**

@@ -21,10 +21,15 @@ import java.util.Map;
  */
 public final class RouterClient {
   private static final ObjectMapper JSON = new ObjectMapper().setSerializationInclusion(JsonInclude.Include.NON_NULL);
-  private final RouterService service;
+  private final String baseUrl;
 
   public RouterClient(RouterService service) {
-    this.service = service;
+    this(service.baseUrl());
+  }
+
+  /** A client of the service at {@code baseUrl} ("http://host:port"), e.g. one in another process. */
+  public RouterClient(String baseUrl) {
+    this.baseUrl = baseUrl;
   }
 
   /** A message to publish; build it with {@link #json} or {@link #text} and the {@code with...} methods. */
@@ -140,15 +145,15 @@ public final class RouterClient {
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("cannot write " + body + " as JSON", e);
     }
-    return reply(() -> HttpTestSupport.post(service, path, json));
+    return reply(() -> HttpTestSupport.post(baseUrl, path, json));
   }
 
   public Reply get(String path) {
-    return reply(() -> HttpTestSupport.get(service, path));
+    return reply(() -> HttpTestSupport.get(baseUrl, path));
   }
 
   public Reply delete(String path) {
-    return reply(() -> HttpTestSupport.delete(service, path));
+    return reply(() -> HttpTestSupport.send(HttpTestSupport.request(baseUrl, path).DELETE().build()));
   }
 
   private interface Call {
