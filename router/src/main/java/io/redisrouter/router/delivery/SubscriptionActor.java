@@ -475,14 +475,28 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   private Behavior<Command> onStop() {
-    // the delivery counts left in Redis say what reached a subscriber, for whoever claims these entries next
+    // the delivery counts left in Redis say what reached a subscriber, for whoever claims these entries next; those
+    // that waited for a subscriber and never reached one are released: idle past the ack timeout, so that another
+    // node's consumer takes them over at once (a hand-over does not hold them back for an ack timeout)
     String[] pairs = countPairs();
-    if (pairs.length > 0) calls.claimOwned("SET", pairs); // while Redis is down, left as the last renewal set them
+    List<String> kept = new ArrayList<>(pairs.length);
+    List<String> released = new ArrayList<>(pairs.length + 1);
+    released.add(Long.toString(policy.ackTimeout().multipliedBy(2).plusSeconds(1).toMillis()));
+    for (int i = 0; i < pairs.length; i += 2) {
+      List<String> to = neverReached(pairs[i]) ? released : kept;
+      to.add(pairs[i]);
+      to.add(pairs[i + 1]);
+    }
+    // while Redis is down, left as the last renewal set them
+    if (!kept.isEmpty()) calls.claimOwned("SET", kept.toArray(String[]::new));
+    if (released.size() > 1) calls.claimOwned("RELEASE", released.toArray(String[]::new));
     getContext().getLog().info("subscription '{}' of channel '{}': no subscriber left on this node; {} in-flight"
-        + " entries stay pending and are claimed again after the ack timeout", subscription, channel, inFlight.size());
+        + " entries stay pending and are claimed again after the ack timeout, {} that never reached a subscriber"
+        + " are released to the other nodes", subscription, channel, kept.size() / 2, (released.size() - 1) / 2);
     // what the subscribers answered before they left is acknowledged first (dropped, those entries would stay
     // pending in a consumer nobody reads as: delivered again, and holding the channel's retention back for good)
     stopping = true;
+    timers.cancel(Tick.RENEW);
     timers.startSingleTimer(StopSettled.INSTANCE, STOP_SETTLE_MAX);
     return settled();
   }
@@ -965,7 +979,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   // ---- leases and take-over ---------------------------------------------------------------------------------------
 
   private Behavior<Command> renew() {
-    if (inFlight.isEmpty() && inline.isEmpty()) {
+    if (stopping || (inFlight.isEmpty() && inline.isEmpty())) {
+      // (stopping: the leases were set for the last time, and a renewal would take the released entries back)
       timers.cancel(Tick.RENEW); // started again with the next entry taken
       return this;
     }
@@ -990,6 +1005,13 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       pairs[i++] = Integer.toString(deliveryCount(e.getValue().deliveryId()));
     }
     return pairs;
+  }
+
+  /** Whether entry {@code streamId}'s current attempt waits for a subscriber and never reached one. */
+  private boolean neverReached(String streamId) {
+    Inline in = inline.get(streamId);
+    String deliveryId = in != null ? in.deliveryId() : childAttempts.get(streamId);
+    return deliveryId != null && live.isCurrent(deliveryId) && !live.isHandedOver(deliveryId);
   }
 
   /**

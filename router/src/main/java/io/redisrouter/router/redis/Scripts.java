@@ -38,19 +38,29 @@ public final class Scripts {
    * (a renewal that also sets each delivery count) with pairs from ARGV[4]: entry id, delivery count (-1 keeps it).
    * The counts say how often an entry really reached a subscriber: one read but still waiting for a busy subscriber
    * holds one less, so that a consumer taking it over after a crash does not count an attempt that never was.
+   * {@code RELEASE} is {@code SET} for entries no subscriber has (they waited for one): ARGV[4] is an idle time in ms
+   * given to them, past the ack timeout, so that another consumer takes them over at once; pairs from ARGV[5].
    * Returns the ids still owned (and so claimed); the others are no longer this consumer's.
    */
   public static final String CLAIM_OWNED = "local owned = {}\n"
-      + "local set = ARGV[3] == 'SET'\n"
+      + "local release = ARGV[3] == 'RELEASE'\n"
+      + "local set = ARGV[3] == 'SET' or release\n"
       + "local step = 1\n"
       + "if set then step = 2 end\n"
-      + "for i = 4, #ARGV, step do\n"
+      + "local first = 4\n"
+      + "if release then first = 5 end\n"
+      + "for i = first, #ARGV, step do\n"
       + "  local id = ARGV[i]\n"
       + "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2])\n"
       + "  if #p > 0 then\n"
       + "    local r\n"
       + "    if ARGV[3] == 'COUNT' then\n"
       + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id)\n"
+      + "    elseif release and tonumber(ARGV[i + 1]) >= 0 then\n"
+      + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'IDLE', ARGV[4], 'RETRYCOUNT', ARGV[i + 1],"
+      + " 'JUSTID')\n"
+      + "    elseif release then\n"
+      + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'IDLE', ARGV[4], 'JUSTID')\n"
       + "    elseif set and tonumber(ARGV[i + 1]) >= 0 then\n"
       + "      r = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', ARGV[i + 1], 'JUSTID')\n"
       + "    else\n"

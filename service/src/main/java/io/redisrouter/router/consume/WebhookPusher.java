@@ -59,8 +59,8 @@ import java.util.concurrent.TimeUnit;
  * subscriber, that POSTs each delivery (the JSON of {@link DeliveryView}) with at most {@code parallelism} calls in
  * flight, and answers the core by the result: 2xx acks; 4xx other than 408 and 429 nacks with "do not retry" (the
  * core dead-letters it as {@code rejected}); 5xx, 408, 429, a timeout or a connection error nack for a retry with
- * backoff, until the deadline or the attempt limit. The core bounds what it holds (max-in-flight), so its queue is
- * bounded too; a message is in at most one call at a time, a newer attempt replaces a waiting older one, and a
+ * backoff, until the deadline or the attempt limit. It takes {@code parallelism} deliveries at once from the core
+ * (its prefetch), so its queue is bounded too; a message is in at most one call at a time, a newer attempt replaces a waiting older one, and a
  * delivery that waited for a slot so long that its call could not end before the core's ack timeout is nacked
  * instead of pushed (the core may have given up on that attempt, or on the message, already).
  *
@@ -321,9 +321,14 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     getContext().pipeToSelf(m.second(), (done, err) -> new ClientEnded(thisClient, err));
   }
 
+  /**
+   * Joins the subscription taking {@code parallelism} deliveries at once (a call slot each): the others wait in the
+   * core, where they never burn an attempt, and when this pusher leaves (a hand-over, a shutdown) those that never
+   * reached it are released to the next owner at once instead of waiting out the ack timeout.
+   */
   private void join() {
     router.tell(new RouterCommand.Subscribe(subscription.channel(), subscription.name(), deliveries,
-        subscribeReplies).withPrefetch(RouterCommand.Subscribe.MAX_PREFETCH));
+        subscribeReplies).withPrefetch(webhook.parallelism()));
   }
 
   @Override
