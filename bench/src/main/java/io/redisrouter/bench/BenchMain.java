@@ -17,26 +17,61 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Supplier;
+
+import static java.util.Objects.requireNonNull;
 
 /**
  * The side-by-side benchmark: every scenario on the same redis-server (started here, persistence off; a second
  * pass with AOF everysec), each with one producer and one consumer, 256-byte and 4 KiB payloads. Per scenario: the
  * median of {@code runs} throughput runs (min, max), then one latency run at 50% of that median (open loop),
- * Redis connections (CLIENT LIST), peak heap, lost and duplicated. Then the subscriber-restart runs and the
- * connection count against concurrent publishers. Prints a Markdown table and writes it, with the raw figures as
- * JSON, under {@code bench/results/}. CLI tool: prints to stdout.
+ * Redis connections (CLIENT LIST), peak heap, lost and duplicated. In the same run, the brokers users would pick
+ * instead, on this host: RabbitMQ ({@code -Dbench.rabbitmq}, default 127.0.0.1:5672, guest/guest) and NATS
+ * JetStream ({@code -Dbench.nats}, default 127.0.0.1:4222), each warmed up first; the rows of a broker that does not
+ * answer are skipped, saying so. Then the subscriber-restart runs and the connection count against concurrent
+ * publishers. Prints a Markdown table and writes it, with the raw figures as JSON, under {@code bench/results/}. CLI
+ * tool: prints to stdout.
  *
  * <pre>mvn -q -B install -DskipTests &amp;&amp; mvn -q -B -pl bench exec:java [-Dexec.args="--quick"]</pre>
  */
 public final class BenchMain {
 
-  record Def(String id, String label, String semantics, int messages, Supplier<Scenario> factory) {}
+  /** A scenario; {@code peer} is set for the brokers on this host that are not Redis (their rows may be skipped). */
+  record Def(String id, String label, String semantics, int messages, Supplier<Scenario> factory, Peer peer) {
+    Def(String id, String label, String semantics, int messages, Supplier<Scenario> factory) {
+      this(id, label, semantics, messages, factory, null);
+    }
+  }
 
+  /** A peer broker at {@code address}; {@code probe} says why it cannot be measured now, or null when it answers. */
+  record Peer(String broker, PeerAddress address, Function<PeerAddress, String> probe) {
+    String unavailable() {
+      return probe.apply(address);
+    }
+  }
+
+  /** The figures of a scenario at one payload size in one pass; {@code skipped} says why there are none. */
   record Row(Def def, int size, String pass, double median, double min, double max, RunResult latency,
-      double offered, int connections, long peakHeap, long lost, long duplicates) {}
+      double offered, int connections, long peakHeap, long lost, long duplicates, String skipped) {
+    Row(Def def, int size, String pass, double median, double min, double max, RunResult latency, double offered,
+        int connections, long peakHeap, long lost, long duplicates) {
+      this(def, size, pass, median, min, max, latency, offered, connections, peakHeap, lost, duplicates, null);
+    }
 
-  private static final List<Def> SCENARIOS = List.of(
+    static Row skipped(Def def, int size, String pass, String reason) {
+      return new Row(def, size, pass, Double.NaN, Double.NaN, Double.NaN, null, Double.NaN, 0, 0, 0, 0,
+          requireNonNull(reason, "reason"));
+    }
+  }
+
+  /** The brokers users would pick instead, on this host: -Dbench.rabbitmq=host:port, -Dbench.nats=host:port. */
+  static final Peer RABBITMQ = new Peer("RabbitMQ", PeerAddress.fromProperty("bench.rabbitmq", "127.0.0.1:5672"),
+      RabbitMqQueue::unavailable);
+  static final Peer NATS = new Peer("NATS JetStream", PeerAddress.fromProperty("bench.nats", "127.0.0.1:4222"),
+      NatsJetStream::unavailable);
+
+  static final List<Def> SCENARIOS = List.of(
       new Def("ceiling", "a. raw Lettuce XADD/XREADGROUP/XACK (ceiling)", "at-least-once", 60_000,
           LettuceStreams::new),
       new Def("router", "b. router embedded, reliable", "at-least-once + deadlines/retries", 60_000,
@@ -62,7 +97,19 @@ public final class BenchMain {
           () -> new RouterEmbedded(true, false)),
       new Def("broadcast-split", "e. router broadcast mode, 3 connections", "at-most-once", 60_000,
           () -> new RouterEmbedded(true, false, 3)),
-      new Def("pubsub", "e. raw Lettuce PUBLISH/SUBSCRIBE", "at-most-once", 60_000, LettucePubSub::new));
+      new Def("pubsub", "e. raw Lettuce PUBLISH/SUBSCRIBE", "at-most-once", 60_000, LettucePubSub::new),
+      new Def("rabbitmq-classic", "e. RabbitMQ classic queue, confirms + manual ack", "at-least-once", 20_000,
+          () -> new RabbitMqQueue(RABBITMQ.address(), RabbitMqQueue.Type.CLASSIC), RABBITMQ),
+      new Def("rabbitmq-quorum", "e. RabbitMQ quorum queue, confirms + manual ack", "at-least-once", 20_000,
+          () -> new RabbitMqQueue(RABBITMQ.address(), RabbitMqQueue.Type.QUORUM), RABBITMQ),
+      new Def("jetstream-memory", "e. NATS JetStream memory, publish ack + explicit ack", "at-least-once", 20_000,
+          () -> new NatsJetStream(NATS.address(), NatsJetStream.Storage.MEMORY), NATS),
+      new Def("jetstream-file", "e. NATS JetStream file, publish ack + explicit ack", "at-least-once", 20_000,
+          () -> new NatsJetStream(NATS.address(), NatsJetStream.Storage.FILE), NATS));
+
+  /** The scenarios the report gives the embedded router's ratios to. */
+  static final List<String> RATIO_PEERS = List.of("ceiling", "router-split", "redisson-stream", "redisson-topic",
+      "naive", "rabbitmq-classic", "rabbitmq-quorum", "jetstream-memory", "jetstream-file");
 
   private static final List<Def> RESTARTS = List.of(
       new Def("router-restart", "router embedded", "at-least-once", 20_000, () -> new RouterEmbedded(false, true)),
@@ -146,9 +193,22 @@ public final class BenchMain {
     redis.flushAll();
   }
 
-  private static Row measure(BenchRedis redis, Def d, int size, String pass, int runs, double scale)
-      throws Exception {
+  /**
+   * The row of {@code d}: the median of {@code runs} throughput runs, then a latency run at half of it. A peer
+   * broker is first asked whether it answers (its row is skipped, saying why, when not) and gets a warm-up run of the
+   * same size that is not counted.
+   */
+  static Row measure(BenchRedis redis, Def d, int size, String pass, int runs, double scale) throws Exception {
     int n = Math.max(1000, (int) (d.messages() * scale));
+    if (d.peer() != null) {
+      String unavailable = d.peer().unavailable();
+      if (unavailable != null) {
+        log("%-45s %5d B %-14s skipped: %s", d.label(), size, pass, unavailable);
+        return Row.skipped(d, size, pass, unavailable);
+      }
+      RunResult warm = Runner.run(d.factory(), redis, n, size, 0, 5_000);
+      log("%-45s %5d B warm-up (not counted): %.0f msg/s, lost %d", d.label(), size, warm.rate(), warm.lost());
+    }
     double[] rates = new double[runs];
     int connections = 0;
     long heap = 0;
@@ -189,6 +249,17 @@ public final class BenchMain {
     if (!Files.isDirectory(dir) && Files.isDirectory(Path.of("bench"))) dir = Path.of("bench", "results");
     Files.createDirectories(dir);
     String stamp = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(Instant.now());
+    String json = json(rows, restarts, scaling, redisVersion, quick);
+    Files.writeString(dir.resolve("bench-" + stamp + ".md"), table);
+    Files.writeString(dir.resolve("bench-" + stamp + ".json"), json);
+    Files.writeString(dir.resolve("latest.md"), table);
+    Files.writeString(dir.resolve("latest.json"), json);
+    log("written: %s/bench-%s.md and .json (and latest.md, latest.json)", dir, stamp);
+  }
+
+  /** The raw figures as JSON; a skipped row has its reason under "skipped" and no figures. */
+  static String json(List<Row> rows, List<RunResult> restarts, List<ConnectionScaling.Point> scaling,
+      String redisVersion, boolean quick) throws IOException {
     ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = json.createObjectNode();
     root.put("redis", redisVersion);
@@ -202,6 +273,10 @@ public final class BenchMain {
       n.put("label", r.def().label());
       n.put("payloadBytes", r.size());
       n.put("pass", r.pass());
+      if (r.skipped() != null) {
+        n.put("skipped", r.skipped());
+        continue;
+      }
       n.put("medianMsgPerSec", Math.round(r.median()));
       n.put("minMsgPerSec", Math.round(r.min()));
       n.put("maxMsgPerSec", Math.round(r.max()));
@@ -225,11 +300,7 @@ public final class BenchMain {
       sc.addObject().put("system", p.system()).put("publishers", p.publishers())
           .put("maxConnections", p.maxConnections());
     }
-    Files.writeString(dir.resolve("bench-" + stamp + ".md"), table);
-    Files.writeString(dir.resolve("bench-" + stamp + ".json"), json.writeValueAsString(root));
-    Files.writeString(dir.resolve("latest.md"), table);
-    Files.writeString(dir.resolve("latest.json"), json.writeValueAsString(root));
-    log("written: %s/bench-%s.md and .json (and latest.md, latest.json)", dir, stamp);
+    return json.writeValueAsString(root);
   }
 
   static void log(String fmt, Object... args) {

@@ -20,6 +20,11 @@ final class Report {
         + " at 50% load | Redis conns | peak heap MB | lost | dup |\n");
     b.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (BenchMain.Row r : rows) {
+      if (r.skipped() != null) {
+        b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | skipped: %s | - | - | - | - | - | - |%n",
+            r.def().label(), r.def().semantics(), size(r.size()), r.pass(), r.skipped()));
+        continue;
+      }
       Map<String, BenchMain.Row> same = BenchMain.byId(rows, r.size(), r.pass());
       BenchMain.Row ceiling = same.get("ceiling");
       b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %,.0f (%,.0f-%,.0f) | %s | %.2f / %.2f / %.2f"
@@ -28,16 +33,20 @@ final class Report {
           r.latency().p(50), r.latency().p(99), r.latency().p(99.9), r.offered(), r.connections(),
           r.peakHeap() / (1024 * 1024), r.lost(), r.duplicates()));
     }
+    List<BenchMain.Peer> peers = rows.stream().map(r -> r.def().peer()).filter(p -> p != null).distinct().toList();
+    if (!peers.isEmpty()) {
+      b.append("\nThe ").append(String.join(" and ", peers.stream().map(p -> p.broker() + " (" + p.address() + ")")
+          .toList())).append(" rows are measured on those brokers on this host, not on the bench's redis-server"
+              + " (Redis conns 0; the pass is the Redis pass they ran beside), each after a warm-up run that is not"
+              + " counted; a broker that did not answer has its rows skipped.\n");
+    }
     b.append("\nRatios of the embedded router (reliable) to each peer, same payload and pass (throughput;"
         + " p99 at 50% load, lower is better):\n\n");
     b.append("| payload | pass | vs | throughput ratio | p99 ratio |\n|---|---|---|---|---|\n");
     for (BenchMain.Row r : rows) {
-      if (!r.def().id().equals("router")) continue;
+      if (!r.def().id().equals("router") || r.skipped() != null) continue;
       for (BenchMain.Row peer : BenchMain.byId(rows, r.size(), r.pass()).values()) {
-        if (peer == r || !List.of("ceiling", "router-split", "redisson-stream", "redisson-topic", "naive")
-            .contains(peer.def().id())) {
-          continue;
-        }
+        if (peer == r || peer.skipped() != null || !BenchMain.RATIO_PEERS.contains(peer.def().id())) continue;
         b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s |%n", size(r.size()), r.pass(),
             peer.def().label(), ratio(r.median(), peer.median()), ratio(r.latency().p(99), peer.latency().p(99))));
       }

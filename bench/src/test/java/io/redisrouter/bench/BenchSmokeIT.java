@@ -1,16 +1,32 @@
 package io.redisrouter.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Keeps the benchmark working: a few small runs of its scenarios through the same {@link Runner}, checked for what
- * the benchmark reports (every message delivered, none twice, the connection budget). No timing is asserted.
+ * the benchmark reports (every message delivered, none twice, the connection budget). The peer brokers' rows
+ * (RabbitMQ, NATS JetStream) run in quick mode where their servers answer, and must say they were skipped where they
+ * do not. No timing is asserted.
  */
 class BenchSmokeIT {
   static BenchRedis redis;
@@ -68,5 +84,76 @@ class BenchSmokeIT {
         true);
     assertTrue(md.contains("| ceiling |") && md.contains("| router |"), md);
     assertTrue(md.contains("| 256 B | p | ceiling | " + Report.ratio(router.rate(), ceiling.rate())), md);
+  }
+  static Stream<String> peerScenarios() {
+    return BenchMain.SCENARIOS.stream().filter(d -> d.peer() != null).map(BenchMain.Def::id);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("peerScenarios")
+  void aPeerRowDeliversEveryMessageOrSaysItsServerDidNotAnswer(String id) throws Exception {
+    BenchMain.Def d = BenchMain.SCENARIOS.stream().filter(s -> s.id().equals(id)).findFirst().orElseThrow();
+    // as the bench's --quick mode measures it: one run of 10% of the messages, then the latency run
+    BenchMain.Row row = BenchMain.measure(redis, d, 256, "no persistence", 1, 0.1);
+    PeerAddress address = d.peer().address();
+    if (row.skipped() != null) {
+      assertTrue(row.skipped().contains(" at " + address + " "), row.skipped());
+      // skipped only where the server is absent, or (NATS) runs without JetStream
+      assertTrue(!answersTcp(address) || row.skipped().contains("JetStream is not enabled"),
+          address + " answers TCP, yet the row was skipped: " + row.skipped());
+      return;
+    }
+    assertEquals(0, row.lost(), id + ": " + row);
+    assertTrue(row.median() > 0, id + " throughput: " + row.median());
+    assertFalse(row.latency().timedOut(), row.latency().toString());
+    assertEquals(row.latency().messages(), row.latency().latencyMicros().getTotalCount(), "a latency per message");
+    assertEquals(0, row.connections(), "a broker, not Redis: no connection to the bench's redis-server");
+  }
+
+  @Test
+  void aPeerWhoseServerDoesNotAnswerIsSkippedSayingSoInTheTableAndTheJson() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort(); // closed again: nothing listens there
+    }
+    PeerAddress nowhere = new PeerAddress("127.0.0.1", port);
+    BenchMain.Def rabbit = new BenchMain.Def("rabbitmq-classic", "RabbitMQ here", "at-least-once", 1_000, () -> {
+      throw new AssertionError("a peer that did not answer is not run");
+    }, new BenchMain.Peer("RabbitMQ", nowhere, RabbitMqQueue::unavailable));
+    BenchMain.Def nats = new BenchMain.Def("jetstream-file", "JetStream here", "at-least-once", 1_000, () -> {
+      throw new AssertionError("a peer that did not answer is not run");
+    }, new BenchMain.Peer("NATS JetStream", nowhere, NatsJetStream::unavailable));
+    BenchMain.Row r = BenchMain.measure(redis, rabbit, 256, "p", 1, 0.1);
+    BenchMain.Row n = BenchMain.measure(redis, nats, 256, "p", 1, 0.1);
+    assertNotNull(r.skipped(), r.toString());
+    assertTrue(r.skipped().startsWith("RabbitMQ at 127.0.0.1:" + port + " did not answer ("), r.skipped());
+    assertNotNull(n.skipped(), n.toString());
+    assertTrue(n.skipped().startsWith("NATS at 127.0.0.1:" + port + " did not answer ("), n.skipped());
+
+    RunResult measured = new RunResult(1_000, 0.5, new Histogram(3), 1, 0, 1_000, 0, 0, false);
+    BenchMain.Def rt = new BenchMain.Def("router", "router", "at-least-once", 1_000, () -> null);
+    List<BenchMain.Row> rows = List.of(new BenchMain.Row(rt, 256, "p", 2_000, 2_000, 2_000, measured, 1, 1, 0, 0,
+        0), r, n);
+    String md = Report.markdown(rows, List.of(), List.of(), List.of(), "7", 1, 0.1, true);
+    assertTrue(md.contains("| RabbitMQ here | at-least-once | 256 B | p | skipped: " + r.skipped() + " |"), md);
+    assertTrue(md.contains("| JetStream here | at-least-once | 256 B | p | skipped: " + n.skipped() + " |"), md);
+    assertFalse(md.contains("| 256 B | p | RabbitMQ here |"), "no ratio to a skipped row: " + md);
+
+    JsonNode json = new ObjectMapper().readTree(BenchMain.json(rows, List.of(), List.of(), "7", true));
+    JsonNode skipped = json.get("scenarios").get(1);
+    assertEquals("rabbitmq-classic", skipped.get("id").asText());
+    assertEquals(r.skipped(), skipped.get("skipped").asText());
+    assertNull(skipped.get("medianMsgPerSec"), "no figures for a skipped row: " + skipped);
+    assertEquals(Math.round(rows.get(0).median()), json.get("scenarios").get(0).get("medianMsgPerSec").asLong());
+    assertNull(json.get("scenarios").get(0).get("skipped"));
+  }
+
+  private static boolean answersTcp(PeerAddress address) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(address.host(), address.port()), 2_000);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
   }
 }
