@@ -299,13 +299,14 @@ class WebhookHttpIT {
     }
   }
   @Test
-  void aDeliveryThatWaitedTooLongForASlotIsNotPushedAndOneThatWaitedInTheCoreIs() throws Exception {
+  void aMessageWaitingForTheSlotIsPushedOnceOrDeadLetteredNeverBoth() throws Exception {
     // one slot; the first message's call hangs (the receiver never answers it); one attempt per message, 1 s ack
     // timeout, 500 ms webhook timeout. The pusher takes one delivery at a time (its parallelism): when the hung call
     // times out (nacked, dead-lettered) the next message is handed over, but the slot stays taken until the hung
-    // call's connection closes (idle for the ack timeout): by then a call could no longer end within that message's
-    // ack timeout, so it is not pushed (dead-lettered). The messages after it waited in the core, where waiting burns
-    // no attempt: they are pushed once the slot is free. No message is ever pushed after it was dead-lettered.
+    // call's connection closes (idle for the ack timeout): by then a call may no longer end within that message's
+    // ack timeout (the slot comes free at about the end of that message's budget: a race), so it is either pushed or
+    // dead-lettered, never both. The messages after it waited in the core, where waiting burns no attempt: they are
+    // pushed once the slot is free. No message is ever pushed after it was dead-lettered, none twice.
     try (WebhookReceiver hook = WebhookReceiver.start(8, c -> "hang".equals(c.body().path("payload").asText())
         ? WebhookReceiver.NO_ANSWER
         : 200)) {
@@ -328,19 +329,20 @@ class WebhookHttpIT {
         errors.put(item.get("envelope").get("messageId").asText(), item.get("lastError").asText());
       }
       assertTrue(errors.get(hung).contains("no answer within 500 ms"), errors.toString());
-      String first = waiting.get(0);
-      assertTrue(errors.getOrDefault(first, "").contains("call slots: too close to the ack timeout"),
-          "the message handed over while the hung call held the slot is not pushed: " + errors);
-      assertEquals(0, hook.callsFor(first), "never pushed");
+      int pushed = 0;
       for (String id : waiting) {
         if (errors.containsKey(id)) {
+          // handed over while the hung call still held the slot, and the slot came free too late for its attempt
+          assertTrue(errors.get(id).contains("call slots: too close to the ack timeout"), errors.toString());
           assertEquals(0, hook.callsFor(id), id + " was dead-lettered, so never pushed: " + errors);
         } else {
-          assertEquals(1, hook.callsFor(id), id + " pushed once, after waiting in the core");
+          assertEquals(1, hook.callsFor(id), id + " pushed once");
+          pushed++;
         }
       }
-      assertTrue(waiting.stream().skip(1).anyMatch(id -> hook.okFor(id) == 1),
-          "the messages that waited in the core are pushed once the slot is free: " + errors);
+      // only the first waiting message can be handed over while the slot is held (the pusher takes one delivery at
+      // a time); the others waited in the core, where waiting burns no attempt, and are pushed
+      assertTrue(pushed >= waiting.size() - 1, "pushed " + pushed + " of " + waiting.size() + "; " + errors);
     }
   }
 
