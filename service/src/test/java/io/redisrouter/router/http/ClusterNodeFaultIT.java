@@ -1,6 +1,7 @@
 package io.redisrouter.router.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.redisrouter.router.redis.RedisKeys;
 import io.redisrouter.testkit.MessageChecker;
 import io.redisrouter.testkit.RedisExtension;
 import org.junit.jupiter.api.Test;
@@ -110,6 +111,25 @@ class ClusterNodeFaultIT {
     long up = 0;
     for (JsonNode m : n.cluster().path("members")) if ("up".equals(m.path("status").asText())) up++;
     return up;
+  }
+
+  /** Why embedded messages went missing: each one's channel and when it was accepted, and each stream's group state. */
+  private static String whereTheyAre(MessageChecker embedded, List<String> channels, Map<String, String> subscriptionOf,
+      Map<String, Long> acceptedAt, long faultAt) {
+    StringBuilder where = new StringBuilder("missing (accepted at, ms after the fault):");
+    for (String id : embedded.lostIds()) {
+      where.append(' ').append(id).append(" on ").append(subscriptionOf.get(id)).append(" at ")
+          .append((acceptedAt.get(id) - faultAt) / 1_000_000);
+    }
+    for (String c : channels) {
+      String stream = RedisKeys.stream(c);
+      where.append("\n").append(c).append(": pending ")
+          .append(redis.server().callList("XPENDING", stream, ClusterNodeProcess.EMBEDDED_SUBSCRIPTION, "-", "+", "20"))
+          .append("; consumers ")
+          .append(redis.server().callList("XINFO", "CONSUMERS", stream, ClusterNodeProcess.EMBEDDED_SUBSCRIPTION))
+          .append("; dead letters ").append(redis.server().command("XLEN", RedisKeys.deadLetters(c)));
+    }
+    return where.toString();
   }
 
   private void run(Fault fault) throws Exception {
@@ -278,8 +298,13 @@ class ClusterNodeFaultIT {
       pulling.set(false);
       for (Thread t : threads) t.join(15_000);
       for (String p : pulls) ConsumeHttpSupport.awaitNothingPending(survivors.get(0).baseUrl(), p);
-      ConsumeHttpSupport.await("every accepted embedded message delivered", () -> embedded.lostIds().size(),
-          n -> n == 0);
+      try {
+        ConsumeHttpSupport.await("every accepted embedded message delivered", () -> embedded.lostIds().size(),
+            n -> n == 0);
+      } catch (AssertionError e) {
+        throw new AssertionError(e.getMessage() + "; " + whereTheyAre(embedded, embeddedChannels, subscriptionOf,
+            acceptedAt, faultAt) + "\nsurvivor logs: " + survivors.get(0).tail() + "\n" + survivors.get(1).tail(), e);
+      }
 
       // failover: the fault -> the first delivery of a message published after it to a subscription the lost node
       // owned (a webhook call; a delivery to an embedded subscriber of a survivor)
