@@ -30,8 +30,12 @@ public final class ClusterNodeProcess {
 
   public static void main(String[] args) throws Exception {
     PrintStream out = System.out; // this process's report to the test that started it
+    // max-attempts 10: a subscriber of the killed node is handed deliveries until the node is removed from the
+    // cluster (about 10 s after the kill); with the suite's 2 s ack timeout each burns an attempt there (a known
+    // limit: at the default 30 s ack timeout it is at most one), and the default 5 could dead-letter a message
     RouterService s = RouterService.start(args[0], HttpTestSupport.config(args[1],
-        ClusteredHttpIT.clusterConfig(Integer.parseInt(args[3]), Integer.parseInt(args[2]))));
+        ClusteredHttpIT.clusterConfig(Integer.parseInt(args[3]), Integer.parseInt(args[2]))
+            + "redis-router.channels.defaults.max-attempts = 10\n"));
     out.println("READY " + s.port());
     out.flush();
     if (args.length > 4) { // embedded subscribers: one per channel, in subscription "workers"; each delivery reported
