@@ -332,8 +332,11 @@ class WebhookHttpIT {
       int pushed = 0;
       for (String id : waiting) {
         if (errors.containsKey(id)) {
-          // handed over while the hung call still held the slot, and the slot came free too late for its attempt
-          assertTrue(errors.get(id).contains("call slots: too close to the ack timeout"), errors.toString());
+          // handed over while the hung call still held the slot, and the slot came free too late for its attempt:
+          // refused before it took a slot, or by the pool's start-by check once it had one (the same race)
+          String error = errors.get(id);
+          assertTrue(error.contains("call slots: too close to the ack timeout") || error.contains("TooLateToCall"),
+              errors.toString());
           assertEquals(0, hook.callsFor(id), id + " was dead-lettered, so never pushed: " + errors);
         } else {
           assertEquals(1, hook.callsFor(id), id + " pushed once");
