@@ -81,7 +81,20 @@ class MetricsHttpIT {
 
   @Test
   void countersMoveByExactlyTheTrafficAndGaugesReportState() throws Exception {
-    Map<String, Double> before = scrape();
+    // the node is started without waiting for readiness ("spare" never answers), so its "default" connection may
+    // still be opening: wait for the gauge to show it before taking the baseline
+    Map<String, Double>[] first = new Map[1];
+    node.kit().createTestProbe().awaitAssert(WAIT, () -> {
+      try {
+        first[0] = scrape();
+      } catch (Exception e) {
+        throw new AssertionError(e);
+      }
+      assertEquals((double) io.redisrouter.router.RouterTestSupport.connectionsPerInstance(),
+          first[0].get("redis_router_redis_connections{instance=\"default\"}"));
+      return null;
+    });
+    Map<String, Double> before = first[0];
     for (String name : Set.of("redis_router_published_total", "redis_router_acked_total",
         "redis_router_nacked_total", "redis_router_retried_total", "redis_router_dead_lettered_total",
         "redis_router_expired_total", "redis_router_delivered_total", "redis_router_in_flight",
