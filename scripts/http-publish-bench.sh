@@ -63,6 +63,8 @@ wrk -t2 -c"$CONNS" -d"$WARMUP" -s scripts/wrk/publish-one.lua "$URL" >/dev/null
 wrk -t2 -c16 -d5s -s scripts/wrk/publish-batch.lua "$URL/batch" >/dev/null
 median_of "router single publish (wrk -t2 -c$CONNS -d$DURATION, 256 B)" -t2 -c"$CONNS" -d"$DURATION" \
   -s scripts/wrk/publish-one.lua "$URL" | tee "$WORK/single.txt"
+median_of "router single publish, raw body (text/plain, no JSON; wrk -t2 -c$CONNS -d$DURATION, 256 B)" -t2 \
+  -c"$CONNS" -d"$DURATION" -s scripts/wrk/publish-raw.lua "$URL"
 median_of "router batch publish (100 per request, wrk -t2 -c16 -d$DURATION)" -t2 -c16 -d"$DURATION" \
   -s scripts/wrk/publish-batch.lua "$URL/batch"
 median_of "router single publish, idle (1 connection, one request at a time)" -t1 -c1 -d5s \

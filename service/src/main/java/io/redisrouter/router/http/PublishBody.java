@@ -26,7 +26,10 @@ public record PublishBody(JsonNode payload, String payloadBase64, String content
 
   static final String EXAMPLE = "an object like {\"payload\": ...}";
 
-  static final JsonBodies.Spec<PublishBody> SPEC = new JsonBodies.Spec<>(PublishBody.class, EXAMPLE, null,
+  static final JsonBodies.Spec<PublishBody> SPEC = new JsonBodies.Spec<>(PublishBody.class, EXAMPLE
+      + " (or, to publish the body as it is, a Content-Type naming the payload's type, e.g. text/plain or"
+      + " application/x-protobuf: application/octet-stream is what a body without a type is taken to be, and is"
+      + " read as JSON)", null,
       path -> wrongType("", path));
 
   /** {@code {"messages": [...]}}. */

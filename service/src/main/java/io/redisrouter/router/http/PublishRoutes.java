@@ -4,11 +4,14 @@ import io.redisrouter.protocol.FieldError;
 import io.redisrouter.protocol.PublishReply;
 import io.redisrouter.protocol.PublishRequest;
 import io.redisrouter.router.RouterRuntime;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.util.ByteString;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +23,8 @@ import java.util.concurrent.CompletionStage;
  * {@code POST /v1/channels/{channel}/messages} (one message, {@link PublishBody}; the {@code Idempotency-Key} header
  * stands for {@code idempotencyKey}) and {@code POST /v1/channels/{channel}/messages/batch}
  * ({@link PublishBody.Batch}: all valid or nothing published; 202 when every message was accepted, else 207 with
- * each one's {@link PublishResult}).
+ * each one's {@link PublishResult}). A single message with any content type but JSON (or a form) is a raw-body
+ * publish ({@link RawPublish}).
  */
 public final class PublishRoutes extends RouteSupport {
   private final RouterRuntime runtime;
@@ -40,8 +44,12 @@ public final class PublishRoutes extends RouteSupport {
             () -> pathPrefix(PathMatchers.segment(), channel -> pathPrefix("messages", () -> concat(
                 pathEnd(
                     () -> post(() -> authorized(HttpSettings.Scope.PUBLISH,
-                        () -> optionalHeaderValueByName("Idempotency-Key", key -> jsonBody(PublishBody.SPEC,
-                            (body, unknown) -> onSuccess(publishOne(channel, body, unknown, key), this::complete)))))),
+                        () -> extractRequest(request -> RawPublish.isRaw(request)
+                            ? entity(Unmarshaller.entityToByteString(),
+                                bytes -> onSuccess(publishRaw(channel, request, bytes), this::complete))
+                            : optionalHeaderValueByName("Idempotency-Key", key -> jsonBody(PublishBody.SPEC,
+                                (body, unknown) -> onSuccess(publishOne(channel, body, unknown, key),
+                                    this::complete))))))),
                 path("batch",
                     () -> post(() -> authorized(HttpSettings.Scope.PUBLISH, () -> jsonBody(PublishBody.Batch.SPEC,
                         (batch, unknown) -> onSuccess(publishBatch(channel, batch, unknown), this::complete))))))))));
@@ -52,6 +60,15 @@ public final class PublishRoutes extends RouteSupport {
     List<FieldError> errors = new ArrayList<>(unknown);
     PublishRequest request = body.toRequest(channel, key.orElse(null), runtime.settings(), "", errors);
     if (!errors.isEmpty()) return done(invalid(errors));
+    return runtime.publish(request).thenApply(PublishRoutes::toResponse);
+  }
+
+  /** A raw-body publish ({@link RawPublish}): the body is the payload, the metadata comes in headers. */
+  private CompletionStage<HttpResponse> publishRaw(String channel, HttpRequest http, ByteString body) {
+    List<FieldError> errors = new ArrayList<>();
+    PublishRequest request = RawPublish.toRequest(channel, http, body.toArrayUnsafe(),
+        http.entity().getContentType().toString(), runtime.settings(), errors);
+    if (request == null) return done(invalid(errors));
     return runtime.publish(request).thenApply(PublishRoutes::toResponse);
   }
 
