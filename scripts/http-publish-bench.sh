@@ -58,9 +58,10 @@ for _ in $(seq 1 120); do
 done
 curl -sf "http://127.0.0.1:$HTTP_PORT/health/ready" >/dev/null || { cat "$WORK/router.log"; exit 1; }
 URL="http://127.0.0.1:$HTTP_PORT/v1/channels/bench/messages"
-echo "warm-up ($WARMUP, single and batch publishes)"
+echo "warm-up ($WARMUP of single publishes, 5 s of batches, 10 s of raw-body publishes)"
 wrk -t2 -c"$CONNS" -d"$WARMUP" -s scripts/wrk/publish-one.lua "$URL" >/dev/null
 wrk -t2 -c16 -d5s -s scripts/wrk/publish-batch.lua "$URL/batch" >/dev/null
+wrk -t2 -c"$CONNS" -d10s -s scripts/wrk/publish-raw.lua "$URL" >/dev/null
 median_of "router single publish (wrk -t2 -c$CONNS -d$DURATION, 256 B)" -t2 -c"$CONNS" -d"$DURATION" \
   -s scripts/wrk/publish-one.lua "$URL" | tee "$WORK/single.txt"
 median_of "router single publish, raw body (text/plain, no JSON; wrk -t2 -c$CONNS -d$DURATION, 256 B)" -t2 \

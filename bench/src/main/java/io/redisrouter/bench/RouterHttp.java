@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpServer;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.redisrouter.protocol.Delivery;
@@ -18,7 +17,6 @@ import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -63,7 +61,30 @@ final class RouterHttp implements Scenario {
   private ArrayNode batch;
   private Thread puller;
   private volatile boolean running = true;
-  private HttpServer webhookServer;
+  private org.apache.pekko.actor.typed.ActorSystem<Void> receiverSystem;
+  private org.apache.pekko.http.javadsl.ServerBinding receiver;
+
+  /** The webhook receiver's route: POST /hook, the delivery's payload tracked, 204. */
+  private static final class Receiver extends org.apache.pekko.http.javadsl.server.AllDirectives {
+    private final Tracker tracker;
+
+    Receiver(Tracker tracker) {
+      this.tracker = tracker;
+    }
+
+    org.apache.pekko.http.javadsl.server.Route route() {
+      return path("hook", () -> post(() -> entity(
+          org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller.entityToByteString(), body -> {
+            try {
+              JsonNode d = JSON.readTree(body.toArray());
+              tracker.delivered(Base64.getDecoder().decode(d.get("payloadBase64").asText()));
+            } catch (java.io.IOException e) {
+              return complete(org.apache.pekko.http.javadsl.model.StatusCodes.BAD_REQUEST);
+            }
+            return complete(org.apache.pekko.http.javadsl.model.StatusCodes.NO_CONTENT);
+          })));
+    }
+  }
 
   RouterHttp(Mode mode) {
     this.mode = mode;
@@ -91,20 +112,13 @@ final class RouterHttp implements Scenario {
         puller.start();
       }
       case WEBHOOK -> {
-        // the JDK server writes headers and body in two segments: without TCP_NODELAY each answer waits ~40 ms for
-        // the client's delayed ACK
-        System.setProperty("sun.net.httpserver.nodelay", "true");
-        webhookServer = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 512);
-        webhookServer.setExecutor(Executors.newFixedThreadPool(16));
-        webhookServer.createContext("/hook", ex -> {
-          JsonNode d = JSON.readTree(ex.getRequestBody());
-          tracker.delivered(Base64.getDecoder().decode(d.get("payloadBase64").asText()));
-          ex.sendResponseHeaders(204, -1);
-          ex.close();
-        });
-        webhookServer.start();
+        // a fast receiver: a bare Pekko HTTP route in an actor system of its own that reads the delivery and
+        // answers 204
+        receiverSystem = org.apache.pekko.actor.typed.ActorSystem.create(Behaviors.empty(), "bench-webhook-receiver");
+        receiver = org.apache.pekko.http.javadsl.Http.get(receiverSystem).newServerAt("127.0.0.1", 0)
+            .bind(new Receiver(tracker).route()).toCompletableFuture().get(10, TimeUnit.SECONDS);
         createSubscription("{\"name\": \"bench\", \"channel\": \"" + channel + "\", \"webhook\": {\"url\":"
-            + " \"http://127.0.0.1:" + webhookServer.getAddress().getPort()
+            + " \"http://127.0.0.1:" + receiver.localAddress().getPort()
             + "/hook\", \"parallelism\": 32, \"timeoutMs\": 1000}}");
       }
     }
@@ -246,6 +260,10 @@ final class RouterHttp implements Scenario {
     running = false;
     if (puller != null) puller.join(3000);
     service.stop().toCompletableFuture().get(60, TimeUnit.SECONDS);
-    if (webhookServer != null) webhookServer.stop(0); // after the router: no call is cut off
+    if (receiver != null) { // after the router: no call is cut off
+      receiver.unbind().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      receiverSystem.terminate();
+      receiverSystem.getWhenTerminated().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
   }
 }
