@@ -87,6 +87,8 @@ public final class BenchMain {
           () -> new RouterHttp(RouterHttp.Mode.PULL)),
       new Def("http-webhook", "c. router HTTP webhook push", "at-least-once", 10_000,
           () -> new RouterHttp(RouterHttp.Mode.WEBHOOK)),
+      new Def("http-webhook-batch", "c. router HTTP webhook push, batches of 100", "at-least-once", 40_000,
+          () -> new RouterHttp(RouterHttp.Mode.WEBHOOK_BATCH)),
       new Def("redisson-stream", "d. Redisson stream + consumer group", "at-least-once", 20_000,
           RedissonStreams::new),
       new Def("redisson-topic", "d. Redisson reliable topic", "no ack (offset per subscriber)", 8_000,

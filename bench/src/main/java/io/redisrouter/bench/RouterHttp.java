@@ -34,11 +34,12 @@ import java.util.concurrent.TimeUnit;
  * Our router as a service, over HTTP (auth on). {@link Mode#PUBLISH_ONE} / {@link Mode#PUBLISH_BATCH}: publishes
  * over HTTP (one message per request, or batches of {@value #BATCH}), consumed by an embedded subscriber actor.
  * {@link Mode#PULL}: published through the embedded path, consumed over HTTP by one client pulling
- * ({@code maxMessages} 500) and acking each batch. {@link Mode#WEBHOOK}: consumed by webhook to a local HTTP server
- * that answers 204.
+ * ({@code maxMessages} 500) and acking each batch. {@link Mode#WEBHOOK}: consumed by webhook (32 calls in flight, one
+ * delivery each) to a local HTTP server that answers 204; {@link Mode#WEBHOOK_BATCH}: the same with batches of up to
+ * 100 deliveries per call, 8 calls in flight.
  */
 final class RouterHttp implements Scenario {
-  enum Mode { PUBLISH_ONE, PUBLISH_BATCH, PULL, WEBHOOK }
+  enum Mode { PUBLISH_ONE, PUBLISH_BATCH, PULL, WEBHOOK, WEBHOOK_BATCH }
 
   static final String TOKEN = "bench-token";
   static final int BATCH = 100;
@@ -64,7 +65,10 @@ final class RouterHttp implements Scenario {
   private org.apache.pekko.actor.typed.ActorSystem<Void> receiverSystem;
   private org.apache.pekko.http.javadsl.ServerBinding receiver;
 
-  /** The webhook receiver's route: POST /hook, the delivery's payload tracked, 204. */
+  /**
+   * The webhook receiver's route: POST /hook, the delivery's payload tracked (each delivery's, when the body is a
+   * batch: a JSON array), 204.
+   */
   private static final class Receiver extends org.apache.pekko.http.javadsl.server.AllDirectives {
     private final Tracker tracker;
 
@@ -77,7 +81,11 @@ final class RouterHttp implements Scenario {
           org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller.entityToByteString(), body -> {
             try {
               JsonNode d = JSON.readTree(body.toArray());
-              tracker.delivered(Base64.getDecoder().decode(d.get("payloadBase64").asText()));
+              if (d.isArray()) {
+                for (JsonNode one : d) tracker.delivered(Base64.getDecoder().decode(one.get("payloadBase64").asText()));
+              } else {
+                tracker.delivered(Base64.getDecoder().decode(d.get("payloadBase64").asText()));
+              }
             } catch (java.io.IOException e) {
               return complete(org.apache.pekko.http.javadsl.model.StatusCodes.BAD_REQUEST);
             }
@@ -111,7 +119,7 @@ final class RouterHttp implements Scenario {
         puller = new Thread(this::pullLoop, "bench-puller");
         puller.start();
       }
-      case WEBHOOK -> {
+      case WEBHOOK, WEBHOOK_BATCH -> {
         // a fast receiver: a bare Pekko HTTP route in an actor system of its own that reads the delivery and
         // answers 204
         receiverSystem = org.apache.pekko.actor.typed.ActorSystem.create(Behaviors.empty(), "bench-webhook-receiver");
@@ -119,7 +127,8 @@ final class RouterHttp implements Scenario {
             .bind(new Receiver(tracker).route()).toCompletableFuture().get(10, TimeUnit.SECONDS);
         createSubscription("{\"name\": \"bench\", \"channel\": \"" + channel + "\", \"webhook\": {\"url\":"
             + " \"http://127.0.0.1:" + receiver.localAddress().getPort()
-            + "/hook\", \"parallelism\": 32, \"timeoutMs\": 1000}}");
+            + "/hook\", \"parallelism\": " + (mode == Mode.WEBHOOK ? "32" : "8, \"batchSize\": 100")
+            + ", \"timeoutMs\": 1000}}");
       }
     }
   }

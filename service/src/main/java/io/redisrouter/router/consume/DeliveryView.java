@@ -29,4 +29,15 @@ public record DeliveryView(String deliveryId, String subscription, int attempt, 
       throw new IllegalStateException("cannot encode delivery " + d.deliveryId(), e);
     }
   }
+
+  /** A webhook batch: the deliveries' JSON (without ackDeadline) in an array, in the order given. */
+  public static byte[] toBytes(java.util.List<Delivery> batch) {
+    java.util.List<DeliveryView> views = new java.util.ArrayList<>(batch.size());
+    for (Delivery d : batch) views.add(of(d, null));
+    try {
+      return EnvelopeCodec.mapper().writeValueAsBytes(views);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot encode a batch of " + batch.size() + " deliveries", e);
+    }
+  }
 }

@@ -31,11 +31,26 @@ public record HttpSubscription(String name, String channel, Webhook webhook, Ins
     Objects.requireNonNull(createdAt, "createdAt");
   }
 
-  /** Push target of a webhook subscription. */
-  public record Webhook(URI url, Duration timeout, int parallelism) {
+  /**
+   * Push target of a webhook subscription: at most {@code parallelism} calls in flight, each carrying one delivery
+   * (a JSON object) when {@code batchSize} is 1, else up to {@code batchSize} deliveries (a JSON array, in delivery
+   * order) that its answer settles together.
+   */
+  public record Webhook(URI url, Duration timeout, int parallelism, int batchSize) {
     public Webhook {
       Objects.requireNonNull(url, "url");
       Objects.requireNonNull(timeout, "timeout");
+      if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1: " + batchSize);
+    }
+
+    /** One delivery per call, a JSON object (the shape from before batches). */
+    public Webhook(URI url, Duration timeout, int parallelism) {
+      this(url, timeout, parallelism, 1);
+    }
+
+    /** Whether a call carries a JSON array of deliveries (batch size above 1) rather than one object. */
+    public boolean batched() {
+      return batchSize > 1;
     }
   }
 
@@ -60,13 +75,14 @@ public record HttpSubscription(String name, String channel, Webhook webhook, Ins
       w.put("url", webhook.url().toString());
       w.put("timeoutMs", webhook.timeout().toMillis());
       w.put("parallelism", webhook.parallelism());
+      w.put("batchSize", webhook.batchSize());
     }
     n.put("createdAt", createdAt.toString());
     return n;
   }
 
   /** A webhook as the API shows it: its URL without credentials (see {@link #redactedUrl}). */
-  public record WebhookView(String url, long timeoutMs, int parallelism) {}
+  public record WebhookView(String url, long timeoutMs, int parallelism, int batchSize) {}
 
   /**
    * The subscription as the API shows it: as {@link #toJson()}, but the webhook URL without user info and with its
@@ -84,7 +100,8 @@ public record HttpSubscription(String name, String channel, Webhook webhook, Ins
   public View publicView() {
     return new View(name, channel, isPush() ? "webhook" : "pull", webhook == null
         ? null
-        : new WebhookView(redactedUrl(webhook.url()), webhook.timeout().toMillis(), webhook.parallelism()),
+        : new WebhookView(redactedUrl(webhook.url()), webhook.timeout().toMillis(), webhook.parallelism(),
+            webhook.batchSize()),
         createdAt.toString(), null);
   }
 
@@ -109,8 +126,9 @@ public record HttpSubscription(String name, String channel, Webhook webhook, Ins
       Webhook w = null;
       JsonNode wn = n.get("webhook");
       if (wn != null && wn.isObject()) {
+        // batchSize: absent in definitions stored before batches existed (one delivery per call)
         w = new Webhook(URI.create(wn.get("url").asText()), Duration.ofMillis(wn.get("timeoutMs").asLong()),
-            wn.get("parallelism").asInt());
+            wn.get("parallelism").asInt(), wn.has("batchSize") ? wn.get("batchSize").asInt() : 1);
       }
       return new HttpSubscription(n.get("name").asText(), n.get("channel").asText(), w,
           Instant.parse(n.get("createdAt").asText()));

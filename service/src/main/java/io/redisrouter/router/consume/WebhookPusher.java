@@ -59,8 +59,12 @@ import java.util.concurrent.TimeUnit;
  * subscriber, that POSTs each delivery (the JSON of {@link DeliveryView}) with at most {@code parallelism} calls in
  * flight, and answers the core by the result: 2xx acks; 4xx other than 408 and 429 nacks with "do not retry" (the
  * core dead-letters it as {@code rejected}); 5xx, 408, 429, a timeout or a connection error nack for a retry with
- * backoff, until the deadline or the attempt limit. It takes {@code parallelism} deliveries at once from the core
- * (its prefetch), so its queue is bounded too; a message is in at most one call at a time, a newer attempt replaces a waiting older one, and a
+ * backoff, until the deadline or the attempt limit. With a {@code batchSize} above 1 a call carries up to that many
+ * deliveries, a JSON array in the order they came from the core, and its answer settles all of them the same way: one
+ * HTTP exchange and one round of acks for many messages, which is what a fast receiver needs (one call per message
+ * is bound by the per-call CPU of both sides). It takes {@code parallelism} x {@code batchSize} deliveries at once
+ * from the core (its prefetch), so its queue is bounded too; a message is in at most one call at a time, a newer
+ * attempt replaces a waiting older one, and a
  * delivery that waited for a slot so long that its call could not end before the core's ack timeout is nacked
  * instead of pushed (the core may have given up on that attempt, or on the message, already).
  *
@@ -72,7 +76,7 @@ import java.util.concurrent.TimeUnit;
  * {@code parallelism} calls at once, even when it is slower than the timeout, and a 2xx that arrives late still acks
  * the message (the core takes an ack of any attempt).
  *
- * <p>Why one file of about 450 lines: the waiting queue, the call table, the slots and the client stream are one state
+ * <p>Why one file of about 600 lines: the waiting queue, the call table, the slots and the client stream are one state
  * machine whose invariants (one call per message, at most {@code parallelism} open, every delivery answered once)
  * hold only when they change together in one message handler.
  */
@@ -83,7 +87,10 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   /** Failed calls are logged at most this often per subscription (with the count since the last line). */
   static final Duration WARN_EVERY = Duration.ofSeconds(10);
 
-  /** How many acked deliveries are remembered to drop their stale retries. */
+  /**
+   * How many acked deliveries are remembered to drop their stale retries: at least this many, and at least four
+   * prefetch windows.
+   */
   static final int RECENTLY_ACKED = 4096;
 
   /**
@@ -121,10 +128,10 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
 
   private record Delivered(Delivery delivery) implements Command {}
 
-  /** The HTTP exchange of a call ended: a status (the response body was read), or the error. */
-  private record Posted(String deliveryId, int status, Throwable error) implements Command {}
+  /** The HTTP exchange of call {@code callId} ended: a status (the response body was read), or the error. */
+  private record Posted(long callId, int status, Throwable error) implements Command {}
 
-  private record CallTimedOut(String deliveryId) implements Command {}
+  private record CallTimedOut(long callId) implements Command {}
 
   private record SubscribeAnswer(SubscribeReply reply) implements Command {}
 
@@ -147,7 +154,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   }
 
   /** A call on its way to the pool: it must start by {@code startBy} (a {@link System#nanoTime}) or not at all. */
-  private record Outgoing(HttpRequest request, String deliveryId, long startBy) {}
+  private record Outgoing(HttpRequest request, long callId, long startBy) {}
 
   /** A call that reached the pool too late to end before the core's ack timeout of its attempt. */
   static final class TooLateToCall extends RuntimeException {
@@ -160,13 +167,16 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   /** A delivery waiting for a slot since {@code sinceNanos}. */
   private record Waiting(Delivery delivery, long sinceNanos) {}
 
-  /** A call in flight; {@code answered} once the core got its ack or nack (at the latest at the timeout). */
+  /**
+   * A call in flight with its deliveries (one, or a batch in delivery order); {@code answered} once the core got their
+   * acks or nacks (at the latest at the timeout).
+   */
   private static final class Call {
-    final Delivery delivery;
+    final List<Delivery> deliveries;
     boolean answered;
 
-    Call(Delivery delivery) {
-      this.delivery = delivery;
+    Call(List<Delivery> deliveries) {
+      this.deliveries = deliveries;
     }
   }
 
@@ -206,20 +216,16 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
    * given up on that one).
    */
   private final LinkedHashMap<String, Waiting> waiting = new LinkedHashMap<>();
-  /** The calls in flight by delivery id: at most {@code parallelism}. */
-  private final Map<String, Call> calls = new HashMap<>();
+  /** The calls in flight by call id: at most {@code parallelism}. */
+  private final Map<Long, Call> calls = new HashMap<>();
+  private long nextCallId;
   /** The messages ({@link #key}) of the calls in flight: a message is never in two calls at once. */
   private final Set<String> calling = new HashSet<>();
   /**
    * Messages this pusher acked lately: a delivery of one that was on its way meanwhile (a retry sent just before a
    * late 2xx came) is stale and not pushed.
    */
-  private final Set<String> acked = java.util.Collections.newSetFromMap(new LinkedHashMap<>() {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-      return size() > RECENTLY_ACKED;
-    }
-  });
+  private final Set<String> acked;
   private BoundedSourceQueue<Outgoing> requests;
   private HostConnectionPool pool;
   /** Failed calls since the last warning, and when that was: at most one warning per {@link #WARN_EVERY}. */
@@ -244,6 +250,13 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     long ack = policy.ackTimeout().toNanos();
     long call = webhook.timeout().toNanos();
     this.waitBudgetNanos = call < ack ? ack - call : ack;
+    int remembered = Math.max(RECENTLY_ACKED, 4 * prefetch(webhook));
+    this.acked = java.util.Collections.newSetFromMap(new LinkedHashMap<>() {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+        return size() > remembered;
+      }
+    });
     this.router = router;
     this.deliveries = ctx.messageAdapter(Delivery.class, Delivered::new);
     this.subscribeReplies = ctx.messageAdapter(SubscribeReply.class, SubscribeAnswer::new);
@@ -295,10 +308,10 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         .config()), webhook, policy.ackTimeout());
     LoggingAdapter log = system.classicSystem().log();
     // a pool of its own (the Scala API: javadsl's newHostConnectionPool with settings always speaks TLS)
-    Flow<Tuple2<HttpRequest, String>, Tuple2<Try<HttpResponse>, String>, HostConnectionPool> client = (https
-        ? ext.<String>newHostConnectionPoolHttps(host, port, ext.defaultClientHttpsContext(), settings, log,
+    Flow<Tuple2<HttpRequest, Long>, Tuple2<Try<HttpResponse>, Long>, HostConnectionPool> client = (https
+        ? ext.<Long>newHostConnectionPoolHttps(host, port, ext.defaultClientHttpsContext(), settings, log,
             materializer)
-        : ext.<String>newHostConnectionPool(host, port, settings, log, materializer)).asJava();
+        : ext.<Long>newHostConnectionPool(host, port, settings, log, materializer)).asJava();
     Pair<Pair<BoundedSourceQueue<Outgoing>, HostConnectionPool>, CompletionStage<Done>> m = Source
         .<Outgoing>queue(webhook.parallelism())
         // checked again as the pool takes the call, just before it goes on the wire: a call that waited past its
@@ -306,10 +319,10 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         // message by now (its lease is over); it is answered as failed, which the core ignores if it moved on
         .filter(o -> {
           if (System.nanoTime() - o.startBy() <= 0) return true;
-          self.tell(new Posted(o.deliveryId(), -1, new TooLateToCall()));
+          self.tell(new Posted(o.callId(), -1, new TooLateToCall()));
           return false;
         })
-        .map(o -> Tuple2.apply(o.request(), o.deliveryId()))
+        .map(o -> Tuple2.apply(o.request(), (Long) o.callId()))
         .viaMat(client, Keep.both())
         .mapAsyncUnordered(webhook.parallelism(),
             r -> statusOf(r._1()).handle((status, err) -> new Posted(r._2(), status == null ? -1 : status, err)))
@@ -322,13 +335,18 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   }
 
   /**
-   * Joins the subscription taking {@code parallelism} deliveries at once (a call slot each): the others wait in the
-   * core, where they never burn an attempt, and when this pusher leaves (a hand-over, a shutdown) those that never
-   * reached it are released to the next owner at once instead of waiting out the ack timeout.
+   * Joins the subscription taking {@link #prefetch} deliveries at once (what the call slots carry): the others wait
+   * in the core, where they never burn an attempt, and when this pusher leaves (a hand-over, a shutdown) those that
+   * never reached it are released to the next owner at once instead of waiting out the ack timeout.
    */
   private void join() {
     router.tell(new RouterCommand.Subscribe(subscription.channel(), subscription.name(), deliveries,
-        subscribeReplies).withPrefetch(webhook.parallelism()));
+        subscribeReplies).withPrefetch(prefetch(webhook)));
+  }
+
+  /** Deliveries a pusher holds at most: a full batch for every call slot (the channel's max-in-flight bounds it too). */
+  static int prefetch(HttpSubscription.Webhook webhook) {
+    return webhook.parallelism() * webhook.batchSize();
   }
 
   @Override
@@ -344,8 +362,9 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
         .onMessage(CallTimedOut.class, this::onCallTimedOut)
         .onMessage(SubscribeAnswer.class, a -> {
           if (a.reply() instanceof SubscribeReply.Subscribed) {
-            getContext().getLog().info("webhook subscription '{}' of channel '{}' pushes to {} ({} calls at once)",
-                subscription.name(), subscription.channel(), safeUrl(), webhook.parallelism());
+            getContext().getLog().info("webhook subscription '{}' of channel '{}' pushes to {} ({} calls at once, {})",
+                subscription.name(), subscription.channel(), safeUrl(), webhook.parallelism(),
+                webhook.batched() ? "up to " + webhook.batchSize() + " deliveries per call" : "one delivery per call");
           } else if (a.reply() instanceof SubscribeReply.SubscribeFailed f) {
             getContext().getLog().warn("webhook subscription '{}' cannot join channel '{}': {}; trying again in 5 s",
                 subscription.name(), subscription.channel(), f.message());
@@ -422,61 +441,91 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
     return Behaviors.stopped();
   }
 
+  /**
+   * Starts calls while a slot is free: each takes the waiting deliveries in arrival order, up to the batch size,
+   * passing over a message whose earlier call still runs.
+   */
   private void pump() {
     if (stopping) return; // stopping: no new call
-    Iterator<Waiting> it = waiting.values().iterator();
-    long now = System.nanoTime();
-    while (requests != null && calls.size() < webhook.parallelism() && it.hasNext()) {
-      Waiting w = it.next();
-      Delivery d = w.delivery();
-      // a retry of a message whose earlier call still runs (it timed out) waits for that call: if it ends with a
-      // 2xx the message is acked and the retry dropped
-      if (calling.contains(key(d))) continue;
-      it.remove();
-      if (now - w.sinceNanos() > waitBudgetNanos) {
-        // a call started now could not end before the core's ack timeout of this attempt (which may have passed
-        // already, and the message been dead-lettered): not pushed; the nack has it retried now (it is ignored if
-        // the core moved on)
-        d.replyTo().tell(d.nack("waited " + (now - w.sinceNanos()) / 1_000_000 + " ms for one of the "
-            + webhook.parallelism() + " call slots: too close to the ack timeout to start the call", false));
-        continue;
+    while (requests != null && calls.size() < webhook.parallelism() && !waiting.isEmpty()) {
+      List<Delivery> batch = new ArrayList<>(Math.min(webhook.batchSize(), waiting.size()));
+      long startBy = 0;
+      Iterator<Waiting> it = waiting.values().iterator();
+      long now = System.nanoTime();
+      while (batch.size() < webhook.batchSize() && it.hasNext()) {
+        Waiting w = it.next();
+        Delivery d = w.delivery();
+        // a retry of a message whose earlier call still runs (it timed out) waits for that call: if it ends with a
+        // 2xx the message is acked and the retry dropped
+        if (calling.contains(key(d))) continue;
+        it.remove();
+        if (now - w.sinceNanos() > waitBudgetNanos) {
+          // a call started now could not end before the core's ack timeout of this attempt (which may have passed
+          // already, and the message been dead-lettered): not pushed; the nack has it retried now (it is ignored if
+          // the core moved on)
+          d.replyTo().tell(d.nack("waited " + (now - w.sinceNanos()) / 1_000_000 + " ms for one of the "
+              + webhook.parallelism() + " call slots: too close to the ack timeout to start the call", false));
+          continue;
+        }
+        if (d.envelope().isExpired(Instant.now())) {
+          // never pushed late: the core dead-letters it as expired
+          d.replyTo().tell(d.nack("deadline passed before the webhook call", false));
+          continue;
+        }
+        // the call must start while every delivery in it can still end before its ack timeout: the earliest bound
+        long by = w.sinceNanos() + waitBudgetNanos;
+        if (batch.isEmpty() || by - startBy < 0) startBy = by;
+        batch.add(d);
       }
-      if (d.envelope().isExpired(Instant.now())) {
-        // never pushed late: the core dead-letters it as expired
-        d.replyTo().tell(d.nack("deadline passed before the webhook call", false));
-        continue;
-      }
-      post(d, w.sinceNanos() + waitBudgetNanos);
+      if (batch.isEmpty()) return; // what waits, waits for its message's earlier call
+      post(batch, startBy);
     }
   }
 
-  /** Makes the call for {@code d}, unless it cannot start before {@code startBy} (a {@link System#nanoTime}). */
-  private void post(Delivery d, long startBy) {
+  /**
+   * Makes one call for {@code batch} (one delivery as a JSON object with its own headers, or, when batched, a JSON
+   * array of them), unless it cannot start before {@code startBy} (a {@link System#nanoTime}).
+   */
+  private void post(List<Delivery> batch, long startBy) {
     HttpRequest request;
     try {
-      // javadsl's builders make scaladsl instances (the pool flow takes those)
-      request = (HttpRequest) org.apache.pekko.http.javadsl.model.HttpRequest.POST(requestUri)
-          .withEntity(ContentTypes.APPLICATION_JSON, DeliveryView.toBytes(d, null))
-          .addHeader(RawHeader.create("X-Router-Delivery-Id", d.deliveryId()))
-          .addHeader(RawHeader.create("X-Router-Message-Id", d.envelope().id()))
-          .addHeader(RawHeader.create("X-Router-Subscription", subscription.name()))
-          .addHeader(RawHeader.create("X-Router-Attempt", Integer.toString(d.envelope().attempt())))
-          .addHeader(RawHeader.create("X-Router-Deadline", d.envelope().deadline().toString()))
-          .addHeader(RawHeader.create("X-Router-Node", nodeId));
+      request = webhook.batched() ? batchRequest(batch) : singleRequest(batch.get(0));
     } catch (RuntimeException e) {
-      d.replyTo().tell(d.nack("cannot build the webhook call: " + e, false));
+      for (Delivery d : batch) d.replyTo().tell(d.nack("cannot build the webhook call: " + e, false));
       return;
     }
+    long id = nextCallId++;
     // the queue holds at most parallelism elements and never more are in flight: an offer is only refused when the
     // client stream has failed (it is being restarted)
-    QueueOfferResult offered = requests.offer(new Outgoing(request, d.deliveryId(), startBy));
+    QueueOfferResult offered = requests.offer(new Outgoing(request, id, startBy));
     if (offered != QueueOfferResult.enqueued()) {
-      d.replyTo().tell(d.nack("webhook client unavailable (" + offered + ")", false));
+      for (Delivery d : batch) d.replyTo().tell(d.nack("webhook client unavailable (" + offered + ")", false));
       return;
     }
-    calls.put(d.deliveryId(), new Call(d));
-    calling.add(key(d));
-    timers.startSingleTimer(d.deliveryId(), new CallTimedOut(d.deliveryId()), webhook.timeout());
+    calls.put(id, new Call(batch));
+    for (Delivery d : batch) calling.add(key(d));
+    timers.startSingleTimer(id, new CallTimedOut(id), webhook.timeout());
+  }
+
+  private HttpRequest singleRequest(Delivery d) {
+    // javadsl's builders make scaladsl instances (the pool flow takes those)
+    return (HttpRequest) org.apache.pekko.http.javadsl.model.HttpRequest.POST(requestUri)
+        .withEntity(ContentTypes.APPLICATION_JSON, DeliveryView.toBytes(d, null))
+        .addHeader(RawHeader.create("X-Router-Delivery-Id", d.deliveryId()))
+        .addHeader(RawHeader.create("X-Router-Message-Id", d.envelope().id()))
+        .addHeader(RawHeader.create("X-Router-Subscription", subscription.name()))
+        .addHeader(RawHeader.create("X-Router-Attempt", Integer.toString(d.envelope().attempt())))
+        .addHeader(RawHeader.create("X-Router-Deadline", d.envelope().deadline().toString()))
+        .addHeader(RawHeader.create("X-Router-Node", nodeId));
+  }
+
+  /** A batch: the deliveries' JSON in an array; what differs per message (ids, attempt, deadline) is in the body. */
+  private HttpRequest batchRequest(List<Delivery> batch) {
+    return (HttpRequest) org.apache.pekko.http.javadsl.model.HttpRequest.POST(requestUri)
+        .withEntity(ContentTypes.APPLICATION_JSON, DeliveryView.toBytes(batch))
+        .addHeader(RawHeader.create("X-Router-Subscription", subscription.name()))
+        .addHeader(RawHeader.create("X-Router-Batch-Size", Integer.toString(batch.size())))
+        .addHeader(RawHeader.create("X-Router-Node", nodeId));
   }
 
   /** The status, once the response body was read and discarded (else the pooled connection is stuck). */
@@ -488,41 +537,44 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   }
 
   private Behavior<Command> onCallTimedOut(CallTimedOut t) {
-    Call c = calls.get(t.deliveryId());
+    Call c = calls.get(t.callId());
     if (c == null || c.answered) return this;
     // answered now so that the core retries on schedule; the slot stays taken until the answer comes or the
     // connection is closed
     c.answered = true;
-    nackForRetry(c.delivery, "no answer within " + webhook.timeout().toMillis() + " ms");
+    nackForRetry(c.deliveries, "no answer within " + webhook.timeout().toMillis() + " ms");
     return leaveIfDrained();
   }
 
+  /** The answer settles every delivery of the call alike. */
   private Behavior<Command> onPosted(Posted p) {
-    Call c = calls.remove(p.deliveryId());
+    Call c = calls.remove(p.callId());
     if (c == null) return this; // the client was restarted meanwhile
-    timers.cancel(p.deliveryId());
-    Delivery d = c.delivery;
-    calling.remove(key(d));
+    timers.cancel(p.callId());
+    for (Delivery d : c.deliveries) calling.remove(key(d));
     int s = p.status();
     boolean ok = p.error() == null && s >= 200 && s < 300;
     if (ok) {
-      // also when it timed out before: a late 2xx still means the receiver processed the message, and the ack
-      // settles it whatever attempt the core is at; a retry waiting here has nothing left to do
-      d.replyTo().tell(d.ack());
-      waiting.remove(key(d));
-      acked.add(key(d));
+      // also when it timed out before: a late 2xx still means the receiver processed the messages, and the ack
+      // settles each whatever attempt the core is at; a retry waiting here has nothing left to do
+      for (Delivery d : c.deliveries) {
+        d.replyTo().tell(d.ack());
+        waiting.remove(key(d));
+        acked.add(key(d));
+      }
     } else if (c.answered) {
       // timed out before and already nacked
     } else if (p.error() == null && s >= 400 && s < 500 && s != 408 && s != 429) {
-      d.replyTo().tell(d.nack("webhook answered " + s, true));
+      for (Delivery d : c.deliveries) d.replyTo().tell(d.nack("webhook answered " + s, true));
     } else {
-      nackForRetry(d, p.error() != null ? describe(p.error()) : "webhook answered " + s);
+      nackForRetry(c.deliveries, p.error() != null ? describe(p.error()) : "webhook answered " + s);
     }
     pump();
     return leaveIfDrained();
   }
 
-  private void nackForRetry(Delivery d, String why) {
+  /** Nacks the deliveries of one failed call for a retry; a failing receiver is warned of at most every 10 s. */
+  private void nackForRetry(List<Delivery> failed, String why) {
     failedSinceWarning++;
     long now = System.nanoTime();
     if (!warned || now - lastWarningNanos >= WARN_EVERY.toNanos()) { // a receiver failing often is not a log flood
@@ -532,7 +584,7 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
       lastWarningNanos = now;
       failedSinceWarning = 0;
     }
-    d.replyTo().tell(d.nack(why, false));
+    for (Delivery d : failed) d.replyTo().tell(d.nack(why, false));
   }
 
   private Behavior<Command> onClientEnded(ClientEnded e) {
@@ -553,9 +605,12 @@ public final class WebhookPusher extends AbstractBehavior<WebhookPusher.Command>
   }
 
   private void failCallsInFlight(String why) {
-    for (Call c : calls.values()) {
-      timers.cancel(c.delivery.deliveryId());
-      if (!c.answered) c.delivery.replyTo().tell(c.delivery.nack(why, false));
+    for (Map.Entry<Long, Call> e : calls.entrySet()) {
+      timers.cancel(e.getKey());
+      Call c = e.getValue();
+      if (!c.answered) {
+        for (Delivery d : c.deliveries) d.replyTo().tell(d.nack(why, false));
+      }
     }
     calls.clear();
     calling.clear();

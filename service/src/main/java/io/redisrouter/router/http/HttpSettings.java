@@ -42,6 +42,7 @@ public final class HttpSettings {
   private final Duration sseHeartbeat;
   private final Duration webhookTimeout;
   private final int webhookParallelism;
+  private final int webhookBatchSize;
   private final Duration pullIdleRelease;
   private final Duration subscriptionRefresh;
   private final Duration subscriptionTombstoneRetention;
@@ -60,6 +61,7 @@ public final class HttpSettings {
       this.sseHeartbeat = c.getDuration(p + "sse-heartbeat");
       this.webhookTimeout = c.getDuration(p + "webhook.timeout");
       this.webhookParallelism = c.getInt(p + "webhook.parallelism");
+      this.webhookBatchSize = c.getInt(p + "webhook.batch-size");
       this.pullIdleRelease = c.getDuration(p + "pull-idle-release");
       this.subscriptionRefresh = c.getDuration(p + "subscription-refresh");
       this.subscriptionTombstoneRetention = c.getDuration(p + "subscription-tombstone-retention");
@@ -105,6 +107,10 @@ public final class HttpSettings {
     if (webhookParallelism < 1 || webhookParallelism > 1000) {
       throw new ConfigError(p + "webhook.parallelism", p + "webhook.parallelism = " + webhookParallelism
           + " is invalid: use 1-1000");
+    }
+    if (webhookBatchSize < 1 || webhookBatchSize > 1000) {
+      throw new ConfigError(p + "webhook.batch-size", p + "webhook.batch-size = " + webhookBatchSize
+          + " is invalid: use 1-1000 (1: one delivery per call as a JSON object; more: a JSON array per call)");
     }
     if (maxBatch < 1) throw new ConfigError(p + "max-batch", p + "max-batch = " + maxBatch + " is invalid: use >= 1");
     if (authEnabled && tokens.isEmpty()) {
@@ -179,6 +185,11 @@ public final class HttpSettings {
 
   public int webhookParallelism() {
     return webhookParallelism;
+  }
+
+  /** Default of a subscription's {@code webhook.batchSize}: deliveries per call (1: a JSON object each). */
+  public int webhookBatchSize() {
+    return webhookBatchSize;
   }
 
   /** How long a pull subscription stays joined on this node after its last pull, with no stream open. */

@@ -11,14 +11,19 @@ import java.util.List;
 
 /**
  * The body of {@code POST /v1/subscriptions}: {@code name}, {@code channel} and, for a push subscription,
- * {@code webhook} ({@code url}, optional {@code timeoutMs} and {@code parallelism}).
+ * {@code webhook} ({@code url}, optional {@code timeoutMs}, {@code parallelism} and {@code batchSize}).
  */
 public record SubscriptionBody(String name, String channel, Webhook webhook) {
   static final Duration MAX_WEBHOOK_TIMEOUT = Duration.ofMinutes(5);
   static final int MAX_WEBHOOK_PARALLELISM = 1000;
+  static final int MAX_WEBHOOK_BATCH_SIZE = 1000;
 
-  /** {@code webhook}: where the router POSTs each delivery. */
-  public record Webhook(String url, Long timeoutMs, Integer parallelism) {}
+  /** {@code webhook}: where the router POSTs each delivery (or each batch of them). */
+  public record Webhook(String url, Long timeoutMs, Integer parallelism, Integer batchSize) {
+    public Webhook(String url, Long timeoutMs, Integer parallelism) {
+      this(url, timeoutMs, parallelism, null);
+    }
+  }
 
   static final JsonBodies.Spec<SubscriptionBody> SPEC = new JsonBodies.Spec<>(SubscriptionBody.class,
       "{\"name\": ..., \"channel\": ...}", null, SubscriptionBody::wrongType);
@@ -32,6 +37,7 @@ public record SubscriptionBody(String name, String channel, Webhook webhook) {
       case "webhook.url" -> invalidUrl();
       case "webhook.timeoutMs" -> timeoutOutOfRange();
       case "webhook.parallelism" -> parallelismOutOfRange();
+      case "webhook.batchSize" -> batchSizeOutOfRange();
       default -> new FieldError(path, "invalid", path + " must be a string");
     };
   }
@@ -52,6 +58,8 @@ public record SubscriptionBody(String name, String channel, Webhook webhook) {
       if (t != null && (t < 1 || t > MAX_WEBHOOK_TIMEOUT.toMillis())) errors.add(timeoutOutOfRange());
       Integer p = webhook.parallelism();
       if (p != null && (p < 1 || p > MAX_WEBHOOK_PARALLELISM)) errors.add(parallelismOutOfRange());
+      Integer b = webhook.batchSize();
+      if (b != null && (b < 1 || b > MAX_WEBHOOK_BATCH_SIZE)) errors.add(batchSizeOutOfRange());
     }
     return errors;
   }
@@ -61,7 +69,8 @@ public record SubscriptionBody(String name, String channel, Webhook webhook) {
     if (webhook == null) return null;
     return new HttpSubscription.Webhook(uri(webhook.url()),
         webhook.timeoutMs() == null ? settings.webhookTimeout() : Duration.ofMillis(webhook.timeoutMs()),
-        webhook.parallelism() == null ? settings.webhookParallelism() : webhook.parallelism());
+        webhook.parallelism() == null ? settings.webhookParallelism() : webhook.parallelism(),
+        webhook.batchSize() == null ? settings.webhookBatchSize() : webhook.batchSize());
   }
 
   private static URI uri(String url) {
@@ -87,5 +96,10 @@ public record SubscriptionBody(String name, String channel, Webhook webhook) {
   private static FieldError parallelismOutOfRange() {
     return new FieldError("webhook.parallelism", "out-of-range", "webhook.parallelism must be 1-"
         + MAX_WEBHOOK_PARALLELISM + " (calls in flight at once)");
+  }
+
+  private static FieldError batchSizeOutOfRange() {
+    return new FieldError("webhook.batchSize", "out-of-range", "webhook.batchSize must be 1-"
+        + MAX_WEBHOOK_BATCH_SIZE + " (deliveries per call; 1 sends each as a JSON object, more send a JSON array)");
   }
 }

@@ -25,14 +25,22 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A webhook endpoint for tests (the JDK's {@code com.sun.net.httpserver} on 127.0.0.1, a free port): every POST is
  * recorded as a {@link Call} and answered with the status the {@link Responder} returns. It counts calls and 2xx
- * answers per message id, and the calls being handled at once (current and highest). It can be stopped and started
- * again on the same port, to play a subscriber that is down for a while.
+ * answers per message id, and the calls being handled at once (current and highest). A batched call (header
+ * {@code X-Router-Batch-Size}, a JSON array of deliveries) counts for each message in it, and its message ids are kept
+ * in call order ({@link #batches()}). It can be stopped and started again on the same port, to play a subscriber that
+ * is down for a while.
  */
 final class WebhookReceiver implements AutoCloseable {
 
-  /** One webhook call as received. */
+  /**
+   * One webhook call as received; a batched call has no message id, delivery id, attempt or deadline of its own (they
+   * are in each element of its body, a JSON array).
+   */
   record Call(String messageId, String deliveryId, int attempt, String subscription, String deadline,
       JsonNode body, long receivedNanos, String node) {}
+
+  /** A batched call: the message ids and attempts of its deliveries, in the order of its body. */
+  record Batch(List<String> messageIds, List<Integer> attempts, String sizeHeader) {}
 
   /** A call whose answer was written ({@link System#nanoTime} when it was). */
   record Answered(Call call, int status, long answeredNanos) {}
@@ -66,6 +74,7 @@ final class WebhookReceiver implements AutoCloseable {
 
   final ConcurrentLinkedQueue<Call> calls = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<Answered> answered = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Batch> batches = new ConcurrentLinkedQueue<>();
   private final Map<String, AtomicInteger> callsById = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> okById = new ConcurrentHashMap<>();
   /** Calls that did not match the documented webhook callback (headers, Delivery body without ackDeadline). */
@@ -121,6 +130,11 @@ final class WebhookReceiver implements AutoCloseable {
 
   List<Call> callsOf(String messageId) {
     return calls.stream().filter(c -> messageId.equals(c.messageId())).toList();
+  }
+
+  /** Every batched call so far, in arrival order. */
+  List<Batch> batches() {
+    return List.copyOf(batches);
   }
 
   /** Every call answered so far, in the order the answers were written. */
@@ -190,6 +204,10 @@ final class WebhookReceiver implements AutoCloseable {
    * {@code Delivery} without {@code ackDeadline}.
    */
   private void checkContract(com.sun.net.httpserver.Headers headers, byte[] body) {
+    if (headers.getFirst("X-Router-Batch-Size") != null) {
+      checkBatchContract(headers, body);
+      return;
+    }
     for (String h : List.of("X-Router-Delivery-Id", "X-Router-Message-Id", "X-Router-Attempt",
         "X-Router-Subscription", "X-Router-Deadline", "X-Router-Node")) {
       if (headers.getFirst(h) == null) contractProblems.add("no " + h + " header");
@@ -199,6 +217,30 @@ final class WebhookReceiver implements AutoCloseable {
       List<String> problems = ApiContract.validate("/components/schemas/Delivery", json);
       if (!problems.isEmpty()) contractProblems.add(problems + " in " + json);
       if (json.has("ackDeadline")) contractProblems.add("ackDeadline in a webhook call: " + json);
+    } catch (IOException e) {
+      contractProblems.add("a body that is not JSON: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Holds a batched call to the documented callback: X-Router-Subscription, X-Router-Node and X-Router-Batch-Size
+   * (the array's length), and a body that is a {@code DeliveryBatch}, none with {@code ackDeadline}.
+   */
+  private void checkBatchContract(com.sun.net.httpserver.Headers headers, byte[] body) {
+    for (String h : List.of("X-Router-Subscription", "X-Router-Node")) {
+      if (headers.getFirst(h) == null) contractProblems.add("no " + h + " header on a batch");
+    }
+    try {
+      JsonNode json = HttpTestSupport.JSON.readTree(body);
+      List<String> problems = ApiContract.validate("/components/schemas/DeliveryBatch", json);
+      if (!problems.isEmpty()) contractProblems.add(problems + " in " + json);
+      if (!String.valueOf(json.size()).equals(headers.getFirst("X-Router-Batch-Size"))) {
+        contractProblems.add("X-Router-Batch-Size " + headers.getFirst("X-Router-Batch-Size") + " for " + json.size()
+            + " deliveries");
+      }
+      for (JsonNode d : json) {
+        if (d.has("ackDeadline")) contractProblems.add("ackDeadline in a webhook batch: " + d);
+      }
     } catch (IOException e) {
       contractProblems.add("a body that is not JSON: " + e.getMessage());
     }
@@ -241,7 +283,18 @@ final class WebhookReceiver implements AutoCloseable {
           ex.getRequestHeaders().getFirst("X-Router-Deadline"), HttpTestSupport.JSON.readTree(bytes),
           System.nanoTime(), ex.getRequestHeaders().getFirst("X-Router-Node"));
       calls.add(call);
-      callsById.computeIfAbsent(String.valueOf(messageId), k -> new AtomicInteger()).incrementAndGet();
+      List<String> ids = List.of(String.valueOf(messageId));
+      if (ex.getRequestHeaders().getFirst("X-Router-Batch-Size") != null && call.body().isArray()) {
+        List<String> inBatch = new java.util.ArrayList<>();
+        List<Integer> attempts = new java.util.ArrayList<>();
+        for (JsonNode d : call.body()) {
+          inBatch.add(d.path("messageId").asText());
+          attempts.add(d.path("attempt").asInt(-1));
+        }
+        ids = List.copyOf(inBatch);
+        batches.add(new Batch(ids, List.copyOf(attempts), ex.getRequestHeaders().getFirst("X-Router-Batch-Size")));
+      }
+      for (String id : ids) callsById.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
       int status;
       try {
         status = responder.answer(call);
@@ -271,7 +324,7 @@ final class WebhookReceiver implements AutoCloseable {
       answered.add(new Answered(call, status, System.nanoTime()));
       // counted once the answer is written (it may still be lost on the way: then the router retries)
       if (status >= 200 && status < 300) {
-        okById.computeIfAbsent(String.valueOf(messageId), k -> new AtomicInteger()).incrementAndGet();
+        for (String id : ids) okById.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
         okAnswers.incrementAndGet();
       } else {
         errorAnswers.incrementAndGet();
