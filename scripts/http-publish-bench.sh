@@ -12,18 +12,9 @@ CONNS=${2:-64}
 WARMUP=${WARMUP:-30s}
 RUNS=${RUNS:-3}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-REDIS_PORT=$(free_port)
+source scripts/lib.sh
+start_redis
 HTTP_PORT=$(free_port)
-WORK=$(mktemp -d)
-redis-server --port "$REDIS_PORT" --save "" --appendonly no --dir "$WORK" --daemonize yes --logfile "$WORK/redis.log"
-SVC_PID=
-cleanup() {
-  [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null && wait "$SVC_PID" 2>/dev/null || true
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 # median of the "messages/s: N" lines of RUNS runs of: wrk ARGS...; prints "median (min-max)" and the p50 of the
 # median run; the raw lines go to $WORK/runs.log
 median_of() {
