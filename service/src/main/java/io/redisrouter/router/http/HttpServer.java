@@ -35,6 +35,9 @@ public final class HttpServer extends AllDirectives {
 
   private final Endpoints endpoints = new Endpoints();
   private final AtomicBoolean accepting = new AtomicBoolean(true);
+  /** "off", "running" (then not ready) or "done": the warm-up before readiness (redis-router.http.warm-up). */
+  private final java.util.concurrent.atomic.AtomicReference<String> warmUp = new java.util.concurrent.atomic.AtomicReference<>(
+      "off");
   private final AtomicInteger inFlight = new AtomicInteger();
   /** Set once the drain is over: from then on every request is answered 503 shutting-down at once. */
   private final AtomicBoolean drainOver = new AtomicBoolean();
@@ -71,7 +74,7 @@ public final class HttpServer extends AllDirectives {
         new PublishRoutes(runtime, settings, auth, endpoints).route(),
         new ConsumeRoutes(services.subscriptions(), services.pulls(), settings, auth, endpoints).route(),
         new AdminRoutes(services.channels(), services.deadLetters(), services.cluster(), auth, endpoints).route(),
-        new OpsRoutes(runtime, accepting::get, cluster, auth, endpoints).route(),
+        new OpsRoutes(runtime, accepting::get, cluster, warmUp::get, auth, endpoints).route(),
         new MetricsRoutes(runtime, services.cluster(), auth, endpoints).route());
     // built once: the directives take suppliers, which would otherwise rebuild the handlers for every request
     ExceptionHandler exceptionHandler = exceptions();
@@ -215,5 +218,10 @@ public final class HttpServer extends AllDirectives {
               : resp.status().reason();
           return RouteSupport.error(resp.status(), "bad-request", text).withHeaders(resp.getHeaders());
         });
+  }
+
+  /** The warm-up's state for readiness: "running" keeps the node not ready; "done" or "off" do not. */
+  public void warmUp(String state) {
+    warmUp.set(state);
   }
 }

@@ -43,6 +43,7 @@ public final class HttpSettings {
   private final Duration webhookTimeout;
   private final int webhookParallelism;
   private final int webhookBatchSize;
+  private final Duration warmUp;
   private final Duration pullIdleRelease;
   private final Duration subscriptionRefresh;
   private final Duration subscriptionTombstoneRetention;
@@ -62,6 +63,7 @@ public final class HttpSettings {
       this.webhookTimeout = c.getDuration(p + "webhook.timeout");
       this.webhookParallelism = c.getInt(p + "webhook.parallelism");
       this.webhookBatchSize = c.getInt(p + "webhook.batch-size");
+      this.warmUp = c.getDuration(p + "warm-up");
       this.pullIdleRelease = c.getDuration(p + "pull-idle-release");
       this.subscriptionRefresh = c.getDuration(p + "subscription-refresh");
       this.subscriptionTombstoneRetention = c.getDuration(p + "subscription-tombstone-retention");
@@ -107,6 +109,9 @@ public final class HttpSettings {
     if (webhookParallelism < 1 || webhookParallelism > 1000) {
       throw new ConfigError(p + "webhook.parallelism", p + "webhook.parallelism = " + webhookParallelism
           + " is invalid: use 1-1000");
+    }
+    if (warmUp.isNegative() || warmUp.compareTo(Duration.ofMinutes(1)) > 0) {
+      throw new ConfigError(p + "warm-up", p + "warm-up = " + warmUp + " is invalid: use 0s (off) to 60s");
     }
     if (webhookBatchSize < 1 || webhookBatchSize > 1000) {
       throw new ConfigError(p + "webhook.batch-size", p + "webhook.batch-size = " + webhookBatchSize
@@ -185,6 +190,11 @@ public final class HttpSettings {
 
   public int webhookParallelism() {
     return webhookParallelism;
+  }
+
+  /** How long the node warms its hot paths up before it reports ready (zero: not at all). */
+  public Duration warmUp() {
+    return warmUp;
   }
 
   /** Default of a subscription's {@code webhook.batchSize}: deliveries per call (1: a JSON object each). */

@@ -13,17 +13,20 @@ public final class OpsRoutes extends RouteSupport {
   private final RouterRuntime runtime;
   private final BooleanSupplier accepting;
   private final Supplier<String> cluster;
+  private final Supplier<String> warmUp;
 
   /**
    * @param accepting false once shutdown began: readiness then fails so that load balancers drain this node
    * @param cluster   "off" when not clustered, "up" when an Up member, else "not up: ..." (then not ready)
+   * @param warmUp    "off", "running" (then not ready) or "done": the warm-up before readiness
    */
-  public OpsRoutes(RouterRuntime runtime, BooleanSupplier accepting, Supplier<String> cluster, Auth auth,
-      Endpoints endpoints) {
+  public OpsRoutes(RouterRuntime runtime, BooleanSupplier accepting, Supplier<String> cluster,
+      Supplier<String> warmUp, Auth auth, Endpoints endpoints) {
     super(auth, endpoints);
     this.runtime = runtime;
     this.accepting = accepting;
     this.cluster = cluster;
+    this.warmUp = warmUp;
   }
 
   public Route route() {
@@ -53,16 +56,18 @@ public final class OpsRoutes extends RouteSupport {
           ready &= ingress;
           String membership = cluster.get();
           ready &= "off".equals(membership) || "up".equals(membership);
+          String warming = warmUp.get();
+          ready &= !"running".equals(warming);
           Readiness body = new Readiness(ready ? "ready" : "not-ready", accepting.getAsBoolean(),
-              ingress ? "running" : "stopped: " + runtime.ingressStoppedReason(), redis, membership);
+              ingress ? "running" : "stopped: " + runtime.ingressStoppedReason(), redis, membership, warming);
           return complete(json(ready ? StatusCodes.OK : StatusCodes.SERVICE_UNAVAILABLE, body));
         })))));
   }
 
   /**
    * The body of {@code /health/ready}: each Redis instance up or down (why), the ingress, whether it accepts, and
-   * its cluster membership.
+   * its cluster membership, and the warm-up before readiness.
    */
   record Readiness(String status, boolean accepting, String ingress, java.util.Map<String, String> redis,
-      String cluster) {}
+      String cluster, String warmUp) {}
 }

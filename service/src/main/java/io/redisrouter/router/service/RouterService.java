@@ -84,6 +84,7 @@ public final class RouterService {
           .get(30, TimeUnit.SECONDS);
       log.info("HTTP endpoint listening on http://{}:{}/v1 (OpenAPI at /v1/openapi.json)",
           binding.localAddress().getHostString(), binding.localAddress().getPort());
+      if (!httpSettings.warmUp().isZero()) warmUp(system, runtime, http, httpSettings, binding);
       if (httpSettings.authEnabled()) {
         log.info("HTTP auth is ON: {} bearer token(s) configured", httpSettings.tokens().size());
       } else {
@@ -95,6 +96,28 @@ public final class RouterService {
       system.terminate();
       throw e;
     }
+  }
+
+  /**
+   * Starts the warm-up in the background: the node is not ready until it ended (it never fails the start), and says
+   * in one line what it did.
+   */
+  private static void warmUp(ActorSystem<RouterCommand> system, RouterRuntime runtime, HttpServer http,
+      HttpSettings settings, ServerBinding binding) {
+    http.warmUp("running");
+    String base = "http://" + binding.localAddress().getHostString() + ":" + binding.localAddress().getPort();
+    log.info("warm-up: driving this node's publish and pull paths for {} ms before it reports ready",
+        settings.warmUp().toMillis());
+    WarmUp.run(system, runtime, settings, base, settings.warmUp()).whenComplete((r, e) -> {
+      http.warmUp("done");
+      if (e != null) {
+        log.warn("warm-up ended early ({}); ready without it", e.toString());
+      } else {
+        log.info("warm-up done in {} ms: {} published, {} pulled and acked, {} failed calls{}; ready",
+            r.took().toMillis(), r.published(), r.acked(), r.failedCalls(),
+            r.leftOut() == null ? "" : "; left out: " + r.leftOut());
+      }
+    });
   }
 
   /**
