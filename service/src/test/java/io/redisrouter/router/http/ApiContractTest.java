@@ -37,15 +37,15 @@ class ApiContractTest {
 
   @Test
   void aDocumentedBodyPassesAndADriftedOneFailsNamingTheField() {
-    String good = "{\"status\":\"ready\",\"accepting\":true,\"ingress\":\"running\",\"redis\":{\"default\":\"up\"},\"cluster\":\"off\"}";
+    String good = "{\"status\":\"ready\",\"accepting\":true,\"ingress\":\"running\",\"redis\":{\"default\":\"up\"},\"cluster\":\"off\",\"warmUp\":\"off\"}";
     assertEquals(Optional.empty(), ApiContract.problem("GET", READY, 200, "application/json", good));
 
-    String renamed = "{\"status\":\"ready\",\"accepting\":true,\"ingres\":\"running\",\"redis\":{\"default\":\"up\"},\"cluster\":\"off\"}";
+    String renamed = "{\"status\":\"ready\",\"accepting\":true,\"ingres\":\"running\",\"redis\":{\"default\":\"up\"},\"cluster\":\"off\",\"warmUp\":\"off\"}";
     Optional<String> extra = ApiContract.problem("GET", READY, 200, "application/json", renamed);
     assertTrue(extra.isPresent() && extra.get().contains("ingres") && extra.get().contains("GET /health/ready"),
         String.valueOf(extra));
 
-    String wrongType = "{\"status\":\"ready\",\"accepting\":\"yes\",\"ingress\":\"running\",\"redis\":{},\"cluster\":\"off\"}";
+    String wrongType = "{\"status\":\"ready\",\"accepting\":\"yes\",\"ingress\":\"running\",\"redis\":{},\"cluster\":\"off\",\"warmUp\":\"off\"}";
     Optional<String> type = ApiContract.problem("GET", READY, 200, "application/json", wrongType);
     assertTrue(type.isPresent() && type.get().contains("accepting"), String.valueOf(type));
 
