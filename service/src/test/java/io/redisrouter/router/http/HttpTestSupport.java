@@ -24,7 +24,7 @@ public final class HttpTestSupport {
 
   /**
    * Configuration of a service on {@code redis}, HTTP on 127.0.0.1:0 with auth on and {@link #TOKEN} (all scopes,
-   * unless {@code extra} sets {@code redis-router.http.auth.tokens}),
+   * unless {@code extra} sets {@code redis-router.http.auth.tokens}), no warm-up (unless {@code extra} sets one),
    * fast consumer timings; {@code extra} is HOCON at the root (e.g. {@code redis-router.channels.defaults.ack-timeout = 1s}).
    */
   public static Config config(RedisServer redis, String extra) {
@@ -40,7 +40,9 @@ public final class HttpTestSupport {
         + "redis-router.http.auth.enabled = true\n")
         .withFallback(ConfigFactory.parseString(
             "redis-router.http.auth.tokens = [{ name = test, token = \"" + TOKEN
-                + "\", scopes = [publish, consume, admin] }]\n"))
+                + "\", scopes = [publish, consume, admin] }]\n"
+                // no warm-up unless a test asks for one (WarmUpIT, SecretsNotLoggedIT): a test's node is ready at once
+                + "redis-router.http.warm-up = 0s\n"))
         .withFallback(io.redisrouter.router.RouterTestSupport.testConfig())
         .withFallback(ConfigFactory.load())
         .resolve();
