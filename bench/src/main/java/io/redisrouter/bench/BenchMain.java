@@ -85,6 +85,8 @@ public final class BenchMain {
           () -> new RouterHttp(RouterHttp.Mode.PUBLISH_BATCH)),
       new Def("http-pull", "c. router HTTP pull + ack", "at-least-once", 20_000,
           () -> new RouterHttp(RouterHttp.Mode.PULL)),
+      new Def("http-events", "c. router HTTP server-sent events + ack", "at-least-once", 20_000,
+          () -> new RouterHttp(RouterHttp.Mode.EVENTS)),
       new Def("http-webhook", "c. router HTTP webhook push", "at-least-once", 10_000,
           () -> new RouterHttp(RouterHttp.Mode.WEBHOOK)),
       new Def("redisson-stream", "d. Redisson stream + consumer group", "at-least-once", 20_000,
