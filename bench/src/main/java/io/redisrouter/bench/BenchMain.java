@@ -25,8 +25,10 @@ import static java.util.Objects.requireNonNull;
 /**
  * The side-by-side benchmark: every scenario on the same redis-server (started here, persistence off; a second
  * pass with AOF everysec), each with one producer and one consumer, 256-byte and 4 KiB payloads. Per scenario: the
- * median of {@code runs} throughput runs (min, max), then one latency run at 50% of that median (open loop),
- * Redis connections (CLIENT LIST), peak heap, lost and duplicated. In the same run, the brokers users would pick
+ * median of {@code runs} throughput runs (min, max), then latency runs at a fraction of that median (open loop): at
+ * 50% for every row, and at 10%, 50% and 90% for the end-to-end rows ({@link #LATENCY_BY_LOAD}: the ceiling, the
+ * embedded router, pull, events and webhook), since a latency at one load says little about how it grows; Redis
+ * connections (CLIENT LIST), peak heap, lost and duplicated. In the same run, the brokers users would pick
  * instead, on this host: RabbitMQ ({@code -Dbench.rabbitmq}, default 127.0.0.1:5672, guest/guest) and NATS
  * JetStream ({@code -Dbench.nats}, default 127.0.0.1:4222), each warmed up first; the rows of a broker that does not
  * answer are skipped, saying so. Then the subscriber-restart runs and the connection count against concurrent
@@ -51,19 +53,51 @@ public final class BenchMain {
     }
   }
 
-  /** The figures of a scenario at one payload size in one pass; {@code skipped} says why there are none. */
+  /** One latency run: at {@code load} (a fraction of the row's median throughput), offered at {@code offered}/s. */
+  record Level(double load, double offered, RunResult result) {}
+
+  /**
+   * The figures of a scenario at one payload size in one pass; {@code skipped} says why there are none.
+   * {@code latency} and {@code offered} are the run at 50% load, {@code levels} every latency run of the row, by
+   * load (the 50% one among them).
+   */
   record Row(Def def, int size, String pass, double median, double min, double max, RunResult latency,
-      double offered, int connections, long peakHeap, long lost, long duplicates, String skipped) {
+      double offered, int connections, long peakHeap, long lost, long duplicates, String skipped,
+      List<Level> levels) {
+    Row {
+      levels = List.copyOf(levels);
+    }
+
+    /** A row with its one latency run, at 50% load. */
     Row(Def def, int size, String pass, double median, double min, double max, RunResult latency, double offered,
         int connections, long peakHeap, long lost, long duplicates) {
-      this(def, size, pass, median, min, max, latency, offered, connections, peakHeap, lost, duplicates, null);
+      this(def, size, pass, median, min, max, latency, offered, connections, peakHeap, lost, duplicates, null,
+          List.of(new Level(HALF_LOAD, offered, latency)));
     }
 
     static Row skipped(Def def, int size, String pass, String reason) {
       return new Row(def, size, pass, Double.NaN, Double.NaN, Double.NaN, null, Double.NaN, 0, 0, 0, 0,
-          requireNonNull(reason, "reason"));
+          requireNonNull(reason, "reason"), List.of());
+    }
+
+    /** The latency run at {@code load}, or null when the row has none there. */
+    Level level(double load) {
+      return levels.stream().filter(l -> l.load() == load).findFirst().orElse(null);
     }
   }
+
+  /** The load of the latency run every row has (the main table's latency column). */
+  static final double HALF_LOAD = 0.5;
+
+  /** The loads of the end-to-end rows' latency runs, as fractions of the row's median throughput. */
+  static final List<Double> LOADS = List.of(0.1, HALF_LOAD, 0.9);
+
+  /**
+   * The end-to-end rows, publish to delivery on each path a user consumes by (embedded, pull, events, webhook) and
+   * the raw-Lettuce ceiling they are compared to: their latency is measured at every one of {@link #LOADS}.
+   */
+  static final List<String> LATENCY_BY_LOAD = List.of("ceiling", "router", "http-pull", "http-events",
+      "http-webhook", "http-webhook-batch");
 
   /** The brokers users would pick instead, on this host: -Dbench.rabbitmq=host:port, -Dbench.nats=host:port. */
   static final Peer RABBITMQ = new Peer("RabbitMQ", PeerAddress.fromProperty("bench.rabbitmq", "127.0.0.1:5672"),
@@ -85,6 +119,8 @@ public final class BenchMain {
           () -> new RouterHttp(RouterHttp.Mode.PUBLISH_BATCH)),
       new Def("http-pull", "c. router HTTP pull + ack", "at-least-once", 20_000,
           () -> new RouterHttp(RouterHttp.Mode.PULL)),
+      new Def("http-events", "c. router HTTP server-sent events + ack", "at-least-once", 20_000,
+          () -> new RouterHttp(RouterHttp.Mode.EVENTS)),
       new Def("http-webhook", "c. router HTTP webhook push", "at-least-once", 10_000,
           () -> new RouterHttp(RouterHttp.Mode.WEBHOOK)),
       new Def("http-webhook-batch", "c. router HTTP webhook push, batches of 100", "at-least-once", 40_000,
@@ -196,7 +232,9 @@ public final class BenchMain {
   }
 
   /**
-   * The row of {@code d}: the median of {@code runs} throughput runs, then a latency run at half of it. A peer
+   * The row of {@code d}: the median of {@code runs} throughput runs, then a latency run at half of it (at each of
+   * {@link #LOADS} of it for the rows of {@link #LATENCY_BY_LOAD}, lowest first); each latency run is about 2 s of
+   * messages, at least 1,000 and at most the row's message count (so {@code --quick} shrinks them too). A peer
    * broker is first asked whether it answers (its row is skipped, saying why, when not); it and the HTTP rows get a
    * warm-up run of the same size that is not counted.
    */
@@ -236,18 +274,33 @@ public final class BenchMain {
     double[] sorted = rates.clone();
     Arrays.sort(sorted);
     double median = sorted[runs / 2];
-    double offered = Math.max(100, median / 2);
-    int latencyMessages = (int) Math.max(1000, Math.min(offered * 2, n)); // about 2 s
-    RunResult lat = Runner.run(d.factory(), redis, latencyMessages, size, offered, 5_000);
-    connections = Math.max(connections, lat.maxConnections());
-    heap = Math.max(heap, lat.peakHeapBytes());
-    lost += lat.lost();
-    dup += lat.duplicates();
-    republished += lat.republished();
+    List<Level> levels = new ArrayList<>();
+    for (double load : LATENCY_BY_LOAD.contains(d.id()) ? LOADS : List.of(HALF_LOAD)) {
+      double offered = Math.max(100, median * load);
+      int latencyMessages = (int) Math.max(1000, Math.min(offered * 2, n)); // about 2 s
+      RunResult lat = Runner.run(d.factory(), redis, latencyMessages, size, offered, 5_000);
+      connections = Math.max(connections, lat.maxConnections());
+      heap = Math.max(heap, lat.peakHeapBytes());
+      lost += lat.lost();
+      dup += lat.duplicates();
+      republished += lat.republished();
+      levels.add(new Level(load, offered, lat));
+      redis.flushAll();
+    }
+    Level half = levels.stream().filter(l -> l.load() == HALF_LOAD).findFirst().orElseThrow();
+    RunResult lat = half.result();
     log("%-45s %5d B %-14s %9.0f msg/s (%.0f-%.0f)  p50 %.2f p99 %.2f p99.9 %.2f ms @ %.0f/s  conns %d  lost %d dup %d"
         + "  republished %d", d.label(), size, pass, median, sorted[0], sorted[runs - 1], lat.p(50), lat.p(99),
-        lat.p(99.9), offered, connections, lost, dup, republished);
-    return new Row(d, size, pass, median, sorted[0], sorted[runs - 1], lat, offered, connections, heap, lost, dup);
+        lat.p(99.9), half.offered(), connections, lost, dup, republished);
+    if (levels.size() > 1) {
+      for (Level l : levels) {
+        log("%-45s %5d B %-14s   at %3.0f%% load: p50 %.2f p99 %.2f p99.9 %.2f ms @ %.0f/s  lost %d dup %d", "",
+            size, pass, l.load() * 100, l.result().p(50), l.result().p(99), l.result().p(99.9), l.offered(),
+            l.result().lost(), l.result().duplicates());
+      }
+    }
+    return new Row(d, size, pass, median, sorted[0], sorted[runs - 1], lat, half.offered(), connections, heap, lost,
+        dup, null, levels);
   }
 
   private static void write(String table, List<Row> rows, List<RunResult> restarts,
@@ -292,6 +345,13 @@ public final class BenchMain {
       n.put("p50Ms", r.latency().p(50));
       n.put("p99Ms", r.latency().p(99));
       n.put("p999Ms", r.latency().p(99.9));
+      ArrayNode levels = n.putArray("latency");
+      for (Level l : r.levels()) {
+        levels.addObject().put("load", l.load()).put("offered", Math.round(l.offered()))
+            .put("messages", l.result().messages()).put("p50", l.result().p(50)).put("p99", l.result().p(99))
+            .put("p999", l.result().p(99.9)).put("lost", l.result().lost())
+            .put("duplicated", l.result().duplicates());
+      }
       n.put("redisConnections", r.connections());
       n.put("peakHeapMB", r.peakHeap() / (1024 * 1024));
       n.put("lost", r.lost());

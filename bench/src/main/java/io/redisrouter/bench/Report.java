@@ -51,6 +51,7 @@ final class Report {
             peer.def().label(), ratio(r.median(), peer.median()), ratio(r.latency().p(99), peer.latency().p(99))));
       }
     }
+    byLoad(b, rows);
     Map<String, BenchMain.Row> http = BenchMain.byId(rows, 256, "no persistence");
     if (http.containsKey("http-one") && http.containsKey("http-bare")) {
       b.append(String.format(Locale.ROOT, "%nHTTP single-message publish vs a bare Pekko HTTP route answering 202"
@@ -90,6 +91,49 @@ final class Report {
           + " default maxclients of 10,000)\n");
     }
     return b.toString();
+  }
+
+  /**
+   * The end-to-end rows' latency at each load ({@link BenchMain#LOADS}): one latency figure says little about how a
+   * path behaves as it fills up, so each row shows where its tail starts to grow, next to the ceiling's at the same
+   * loads. Nothing when no such row ran.
+   */
+  private static void byLoad(StringBuilder b, List<BenchMain.Row> rows) {
+    List<BenchMain.Row> e2e = rows.stream().filter(r -> BenchMain.LATENCY_BY_LOAD.contains(r.def().id())).toList();
+    if (e2e.isEmpty()) return;
+    b.append("\nEnd-to-end latency (publish to delivery) by load: p50 / p99 / p99.9 ms of an open-loop run at each"
+        + " fraction of the row's median throughput (max msg/s), offered at the rate in brackets (at least 100/s);"
+        + " the last column is the row's p99 at 50% load over the raw-Lettuce ceiling's, same payload and pass"
+        + " (lower is better):\n\n");
+    StringBuilder head = new StringBuilder("| scenario | payload | pass | max msg/s |");
+    StringBuilder rule = new StringBuilder("|---|---|---|---|");
+    for (double load : BenchMain.LOADS) {
+      head.append(String.format(Locale.ROOT, " p50 / p99 / p99.9 ms at %.0f%% |", load * 100));
+      rule.append("---|");
+    }
+    b.append(head).append(" p99 at 50% x ceiling |\n").append(rule).append("---|\n");
+    for (BenchMain.Row r : e2e) {
+      if (r.skipped() != null) {
+        b.append(String.format(Locale.ROOT, "| %s | %s | %s | skipped: %s |%s%n", r.def().label(),
+            size(r.size()), r.pass(), r.skipped(), " - |".repeat(BenchMain.LOADS.size() + 1)));
+        continue;
+      }
+      StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "| %s | %s | %s | %,.0f |",
+          r.def().label(), size(r.size()), r.pass(), r.median()));
+      for (double load : BenchMain.LOADS) line.append(' ').append(latencyCell(r.level(load))).append(" |");
+      BenchMain.Row ceiling = BenchMain.byId(rows, r.size(), r.pass()).get("ceiling");
+      String vs = ceiling == null || ceiling.skipped() != null
+          ? "-"
+          : ratio(r.latency().p(99), ceiling.latency().p(99));
+      b.append(line).append(' ').append(vs).append(" |\n");
+    }
+  }
+
+  /** p50 / p99 / p99.9 of one latency run and its offered rate; "-" where the row has no run at that load. */
+  static String latencyCell(BenchMain.Level l) {
+    if (l == null) return "-";
+    return String.format(Locale.ROOT, "%.2f / %.2f / %.2f (at %,.0f/s)", l.result().p(50), l.result().p(99),
+        l.result().p(99.9), l.offered());
   }
 
   static String ratio(double a, double b) {

@@ -24,25 +24,34 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
 
 /**
  * Our router as a service, over HTTP (auth on). {@link Mode#PUBLISH_ONE} / {@link Mode#PUBLISH_BATCH}: publishes
  * over HTTP (one message per request, or batches of {@value #BATCH}), consumed by an embedded subscriber actor.
  * {@link Mode#PULL}: published through the embedded path, consumed over HTTP by one client pulling
- * ({@code maxMessages} 500) and acking each batch. {@link Mode#WEBHOOK}: consumed by webhook (32 calls in flight, one
- * delivery each) to a local HTTP server that answers 204; {@link Mode#WEBHOOK_BATCH}: the same with batches of up to
- * 100 deliveries per call, 8 calls in flight.
+ * ({@code maxMessages} 500) and acking each batch. {@link Mode#EVENTS}: published the same way, consumed over one
+ * server-sent-event stream read on a thread of its own, the deliveries acked in batches (whatever arrived while the
+ * previous ack was in flight, at most {@value #ACK_BATCH}) by another thread, so that reading the stream never waits
+ * for an ack. {@link Mode#WEBHOOK}: consumed by webhook (32 calls in flight, one delivery each) to a local HTTP server
+ * that answers 204; {@link Mode#WEBHOOK_BATCH}: the same with batches of up to 100 deliveries per call, 8 calls in
+ * flight.
  */
 final class RouterHttp implements Scenario {
-  enum Mode { PUBLISH_ONE, PUBLISH_BATCH, PULL, WEBHOOK, WEBHOOK_BATCH }
+  enum Mode { PUBLISH_ONE, PUBLISH_BATCH, PULL, EVENTS, WEBHOOK, WEBHOOK_BATCH }
 
   static final String TOKEN = "bench-token";
   static final int BATCH = 100;
+  /** The most delivery ids one ack of the events mode carries (as many as a pull of the pull mode hands out). */
+  static final int ACK_BATCH = 500;
   private static final java.util.concurrent.atomic.AtomicInteger FAILURES = new java.util.concurrent.atomic.AtomicInteger();
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final java.util.concurrent.ScheduledExecutorService LINGER = Executors
@@ -55,12 +64,15 @@ final class RouterHttp implements Scenario {
   private final Mode mode;
   private RouterService service;
   private HttpClient http;
+  private java.util.concurrent.ExecutorService clientThreads;
   private String channel;
   private String base;
   private Tracker tracker;
   private final List<CompletableFuture<Object>> pendingBatch = new ArrayList<>();
   private ArrayNode batch;
   private Thread puller;
+  private Thread acker;
+  private final LinkedBlockingQueue<String> toAck = new LinkedBlockingQueue<>();
   private volatile boolean running = true;
   private org.apache.pekko.actor.typed.ActorSystem<Void> receiverSystem;
   private org.apache.pekko.http.javadsl.ServerBinding receiver;
@@ -112,14 +124,31 @@ final class RouterHttp implements Scenario {
         .withFallback(RouterEmbedded.config(redis, "")).resolve();
     service = RouterService.start("bench-http", config);
     base = service.baseUrl();
-    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-        .executor(Executors.newFixedThreadPool(2)).build();
+    // the client's threads end with the run (close); daemon threads besides, since under exec:java a run that
+    // failed before its close would otherwise wait forever for them instead of reporting its exception
+    clientThreads = Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "bench-http-client");
+      t.setDaemon(true);
+      return t;
+    });
+    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(clientThreads).build();
+    awaitReady();
     switch (mode) {
       case PUBLISH_ONE, PUBLISH_BATCH -> subscribeEmbedded();
       case PULL -> {
         createSubscription("{\"name\": \"bench\", \"channel\": \"" + channel + "\"}");
         puller = new Thread(this::pullLoop, "bench-puller");
         puller.start();
+      }
+      case EVENTS -> {
+        createSubscription("{\"name\": \"bench\", \"channel\": \"" + channel + "\"}");
+        // connected here, before the first publish: the stream is open (its response headers are in) when the run
+        // starts, so the first messages do not wait for a connection
+        HttpResponse<Stream<String>> first = openEvents(null);
+        puller = new Thread(() -> eventsLoop(first), "bench-events");
+        acker = new Thread(this::ackLoop, "bench-events-acker");
+        puller.start();
+        acker.start();
       }
       case WEBHOOK, WEBHOOK_BATCH -> {
         // a fast receiver: a bare Pekko HTTP route in an actor system of its own that reads the delivery and
@@ -132,6 +161,20 @@ final class RouterHttp implements Scenario {
             + "/hook\", \"parallelism\": " + (mode == Mode.WEBHOOK ? "32" : "8, \"batchSize\": 100")
             + ", \"timeoutMs\": 1000}}");
       }
+    }
+  }
+
+  /**
+   * Waits until the router answers ready: it starts before its Redis connection is up, and a subscription created
+   * in between is refused (503, Redis not connected yet); a run measures a router that is up, not its start.
+   */
+  private void awaitReady() throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    HttpResponse<String> r;
+    while ((r = http.send(HttpRequest.newBuilder(URI.create(base + "/health/ready")).timeout(Duration.ofSeconds(5))
+        .build(), HttpResponse.BodyHandlers.ofString())).statusCode() != 200) {
+      if (System.nanoTime() > deadline) throw new IllegalStateException("router not ready after 20 s: " + r.body());
+      Thread.sleep(20);
     }
   }
 
@@ -176,6 +219,106 @@ final class RouterHttp implements Scenario {
             JSON.writeValueAsBytes(ack))).build(), HttpResponse.BodyHandlers.discarding());
       } catch (Exception e) {
         if (!running) return;
+      }
+    }
+  }
+
+  /** Opens the subscription's event stream, resuming after event {@code lastEventId} (null: a fresh stream). */
+  private HttpResponse<Stream<String>> openEvents(String lastEventId) throws Exception {
+    // no request timeout: the JDK client's timeout is meant for an answer, and this one streams for the whole run
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/v1/subscriptions/bench/events"))
+        .header("Authorization", "Bearer " + TOKEN).header("Accept", "text/event-stream").GET();
+    if (lastEventId != null) b.header("Last-Event-ID", lastEventId);
+    HttpResponse<Stream<String>> r = http.send(b.build(), HttpResponse.BodyHandlers.ofLines());
+    if (r.statusCode() != 200) {
+      r.body().close();
+      throw new IllegalStateException("events: status " + r.statusCode());
+    }
+    return r;
+  }
+
+  /**
+   * Reads the event stream line by line: {@code data:} lines make up an event's data, a blank line ends the event
+   * (heartbeats have no data); each delivery is tracked and its id queued for the acker. Should the stream end while
+   * the run goes on, it reconnects with {@code Last-Event-ID}, as an SSE client does, so what was sent but not acked
+   * comes again rather than being lost. Ends when the stream does once {@link #close()} stopped the run.
+   */
+  private void eventsLoop(HttpResponse<Stream<String>> first) {
+    HttpResponse<Stream<String>> r = first;
+    String lastEventId = null;
+    while (running) {
+      if (r == null) {
+        try {
+          r = openEvents(lastEventId);
+        } catch (InterruptedException e) {
+          return;
+        } catch (Exception e) {
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100)); // the router does not answer yet: again
+          continue;
+        }
+      }
+      StringBuilder data = new StringBuilder();
+      String id = null;
+      try (Stream<String> lines = r.body()) {
+        Iterator<String> it = lines.iterator();
+        while (running && it.hasNext()) {
+          String line = it.next();
+          if (line.isEmpty()) {
+            if (data.length() > 0) {
+              event(data.toString());
+              if (id != null) lastEventId = id;
+            }
+            data.setLength(0);
+            id = null;
+          } else if (line.startsWith("data:")) {
+            if (data.length() > 0) data.append('\n');
+            data.append(field(line, 5));
+          } else if (line.startsWith("id:")) {
+            id = field(line, 3);
+          } // "event:" is always "message" here; a line starting with ':' is a comment
+        }
+      } catch (RuntimeException e) {
+        // the stream broke off: reconnected while the run goes on
+      }
+      r = null;
+    }
+  }
+
+  /** A field's value: what follows the name and colon, less one leading space. */
+  private static String field(String line, int nameAndColon) {
+    return line.startsWith(" ", nameAndColon) ? line.substring(nameAndColon + 1) : line.substring(nameAndColon);
+  }
+
+  private void event(String data) {
+    try {
+      JsonNode d = JSON.readTree(data);
+      tracker.delivered(Base64.getDecoder().decode(d.get("payloadBase64").asText()));
+      toAck.add(d.get("deliveryId").asText());
+    } catch (java.io.IOException e) {
+      // not a delivery: the message it should have been shows as lost
+    }
+  }
+
+  /** Acks what the stream delivered: waits for one id, then takes whatever else is there, up to ACK_BATCH. */
+  private void ackLoop() {
+    List<String> ids = new ArrayList<>();
+    while (running) {
+      try {
+        String one = toAck.poll(100, TimeUnit.MILLISECONDS);
+        if (one == null) continue;
+        ids.add(one);
+        toAck.drainTo(ids, ACK_BATCH - 1);
+        ObjectNode ack = JSON.createObjectNode();
+        ArrayNode arr = ack.putArray("deliveryIds");
+        ids.forEach(arr::add);
+        http.send(request("/v1/subscriptions/bench/ack").POST(HttpRequest.BodyPublishers.ofByteArray(
+            JSON.writeValueAsBytes(ack))).build(), HttpResponse.BodyHandlers.discarding());
+      } catch (InterruptedException e) {
+        return;
+      } catch (Exception e) {
+        if (!running) return; // an ack that failed: its messages come again after the ack timeout (duplicates)
+      } finally {
+        ids.clear();
       }
     }
   }
@@ -269,12 +412,21 @@ final class RouterHttp implements Scenario {
   @Override
   public void close() throws Exception {
     running = false;
-    if (puller != null) puller.join(3000);
+    if (acker != null) {
+      // the events mode: the acker stops now; the stream's reader waits in a read that an interrupt does not end (the
+      // JDK client's body stream), so the router ends it: stopping, it ends its event streams with their last chunk
+      acker.interrupt();
+      acker.join(3000);
+    } else if (puller != null) {
+      puller.join(3000);
+    }
     service.stop().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    if (acker != null) puller.join(3000);
     if (receiver != null) { // after the router: no call is cut off
       receiver.unbind().toCompletableFuture().get(10, TimeUnit.SECONDS);
       receiverSystem.terminate();
       receiverSystem.getWhenTerminated().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
+    clientThreads.shutdown();
   }
 }

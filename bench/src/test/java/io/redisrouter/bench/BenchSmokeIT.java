@@ -72,6 +72,94 @@ class BenchSmokeIT {
   }
 
   @Test
+  void serverSentEventsDeliverEveryMessageOnce() throws Exception {
+    redis.flushAll(); // the HTTP rows' subscription is named "bench" in every run: the bench flushes between runs
+    // at a fixed rate: a burst of all 2,000 at once can leave deliveries in the router's pull gateway until their ack
+    // timeout (2 s in the bench) passes, and those come again (see RESULTS.md); a steady flow shows every one once
+    RunResult r = Runner.run(() -> new RouterHttp(RouterHttp.Mode.EVENTS), redis, 2_000, 256, 1_000, 5_000);
+    assertFalse(r.timedOut(), r.toString());
+    assertEquals(2_000, r.delivered(), r.toString());
+    assertEquals(0, r.lost());
+    assertEquals(0, r.duplicates());
+    assertEquals(2_000, r.latencyMicros().getTotalCount(), "a latency per message");
+  }
+
+  @Test
+  void anEndToEndRowIsMeasuredAtEveryLoadInQuickMode() throws Exception {
+    redis.flushAll(); // as the bench does before each row
+    BenchMain.Def d = BenchMain.SCENARIOS.stream().filter(s -> s.id().equals("http-events")).findFirst()
+        .orElseThrow();
+    // as --quick measures it: one throughput run of 10% of the messages, then the latency runs
+    BenchMain.Row row = BenchMain.measure(redis, d, 256, "no persistence", 1, 0.1);
+    assertNull(row.skipped());
+    assertEquals(BenchMain.LOADS, row.levels().stream().map(BenchMain.Level::load).toList());
+    for (BenchMain.Level l : row.levels()) {
+      assertEquals(Math.max(100, row.median() * l.load()), l.offered(), 1e-9, "offered at the level's load");
+      assertEquals(0, l.result().lost(), l.toString());
+      assertEquals(0, l.result().duplicates(), l.toString());
+      assertEquals(l.result().messages(), l.result().latencyMicros().getTotalCount(), "a latency per message");
+    }
+    assertEquals(0, row.lost(), row.toString()); // duplicates of the throughput run (a burst) are counted, allowed
+    assertEquals(row.level(BenchMain.HALF_LOAD).result(), row.latency(), "the main table's latency: the 50% run");
+  }
+
+  @Test
+  void theReportHasTheLatencyByLoadOfTheEndToEndRows() throws Exception {
+    BenchMain.Def c = new BenchMain.Def("ceiling", "ceiling", "at-least-once", 1_000, () -> null);
+    BenchMain.Def ev = new BenchMain.Def("http-events", "events", "at-least-once", 1_000, () -> null);
+    BenchMain.Def other = new BenchMain.Def("naive", "naive", "at-most-once", 1_000, () -> null);
+    BenchMain.Row ceiling = rowAtLoads(c, 40_000, 1);
+    BenchMain.Row events = rowAtLoads(ev, 10_000, 7);
+    BenchMain.Row naive = new BenchMain.Row(other, 256, "p", 5_000, 5_000, 5_000, run(3), 2_500, 17, 0, 0, 0);
+    List<BenchMain.Row> rows = List.of(ceiling, events, naive);
+    String md = Report.markdown(rows, List.of(), List.of(), List.of(), "7", 1, 0.1, true);
+
+    assertTrue(md.contains("End-to-end latency (publish to delivery) by load"), md);
+    StringBuilder expected = new StringBuilder(String.format(java.util.Locale.ROOT, "| events | 256 B | p | %,.0f |",
+        events.median()));
+    for (BenchMain.Level l : events.levels()) {
+      expected.append(String.format(java.util.Locale.ROOT, " %.2f / %.2f / %.2f (at %,.0f/s) |", l.result().p(50),
+          l.result().p(99), l.result().p(99.9), l.offered()));
+    }
+    expected.append(' ').append(Report.ratio(events.level(0.5).result().p(99), ceiling.level(0.5).result().p(99)))
+        .append(" |");
+    assertTrue(md.contains(expected), "expected " + expected + " in\n" + md);
+    assertTrue(md.contains("| ceiling | 256 B | p | " + String.format(java.util.Locale.ROOT, "%,.0f",
+        ceiling.median()) + " |"), md);
+    String byLoad = md.substring(md.indexOf("End-to-end latency (publish to delivery) by load"));
+    assertFalse(byLoad.contains("| naive |"), "a row outside the end-to-end list has no by-load line: " + md);
+
+    JsonNode json = new ObjectMapper().readTree(BenchMain.json(rows, List.of(), List.of(), "7", true));
+    JsonNode levels = json.get("scenarios").get(1).get("latency");
+    assertEquals(BenchMain.LOADS.size(), levels.size(), levels.toString());
+    for (int i = 0; i < levels.size(); i++) {
+      BenchMain.Level l = events.levels().get(i);
+      assertEquals(l.load(), levels.get(i).get("load").asDouble());
+      assertEquals(Math.round(l.offered()), levels.get(i).get("offered").asLong());
+      assertEquals(l.result().p(99), levels.get(i).get("p99").asDouble());
+      assertEquals(l.result().p(99.9), levels.get(i).get("p999").asDouble());
+    }
+  }
+
+  /** A row with a latency run at each of the bench's loads, each run's latencies growing with the load. */
+  private static BenchMain.Row rowAtLoads(BenchMain.Def d, double median, int spread) {
+    List<BenchMain.Level> levels = new java.util.ArrayList<>();
+    for (double load : BenchMain.LOADS) {
+      levels.add(new BenchMain.Level(load, median * load, run((int) Math.round(spread * load * 10))));
+    }
+    BenchMain.Level half = levels.get(BenchMain.LOADS.indexOf(BenchMain.HALF_LOAD));
+    return new BenchMain.Row(d, 256, "p", median, median, median, half.result(), half.offered(), 1, 0, 0, 0, null,
+        levels);
+  }
+
+  /** A run of 1,000 messages whose latencies are 1..1,000 times {@code step} microseconds. */
+  private static RunResult run(int step) {
+    Histogram h = new Histogram(3_600_000_000L, 3);
+    for (int i = 1; i <= 1_000; i++) h.recordValue((long) i * step);
+    return new RunResult(1_000, 1, h, 1, 0, 1_000, 0, 0, false);
+  }
+
+  @Test
   void theReportHasARowPerScenarioAndTheRatios() throws Exception {
     RunResult ceiling = Runner.run(LettuceStreams::new, redis, 1_000, 256, 0, 5_000);
     RunResult router = Runner.run(() -> new RouterEmbedded(false, false), redis, 1_000, 256, 0, 5_000);
