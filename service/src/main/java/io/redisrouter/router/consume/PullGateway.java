@@ -77,9 +77,15 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
 
   /**
    * A server-sent-event stream opens: deliveries are offered to {@code queue}. With {@code lastEventId}, the
-   * unanswered deliveries handed to streams after that event are sent again first.
+   * unanswered deliveries handed to streams after that event are sent again first. {@code full} is set when an offer
+   * found the queue full; the stream then clears it and sends {@link StreamRoom} once it has drained the queue to
+   * half, so that a stream faster than the deliveries' arrival is fed at its own pace, not at the housekeeping tick's.
    */
-  public record Attach(long streamKey, BoundedSourceQueue<Handed> queue, Long lastEventId) implements Command {}
+  public record Attach(long streamKey, BoundedSourceQueue<Handed> queue, Long lastEventId,
+      java.util.concurrent.atomic.AtomicBoolean full) implements Command {}
+
+  /** A stream that was full has room again (see {@link Attach}): what is ready is offered now. */
+  public record StreamRoom(long streamKey) implements Command {}
 
   /** The stream closed. */
   public record Detach(long streamKey) implements Command {}
@@ -104,6 +110,9 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
   private record Out(Delivery delivery, long seq, long atNanos, Long streamKey) {}
 
   private record Waiter(int max, Long streamKey, ActorRef<List<Handed>> replyTo) {}
+
+  /** An open stream: its queue, and the flag an offer sets when it was full (the stream tells when it has room). */
+  private record StreamOut(BoundedSourceQueue<Handed> queue, java.util.concurrent.atomic.AtomicBoolean full) {}
 
   /** Housekeeping period: stale deliveries, idle release, streams that are full. */
   static final Duration TICK = Duration.ofMillis(200);
@@ -141,7 +150,7 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
     }
   };
   private final LinkedHashMap<Long, Waiter> waiters = new LinkedHashMap<>();
-  private final LinkedHashMap<Long, BoundedSourceQueue<Handed>> streams = new LinkedHashMap<>();
+  private final LinkedHashMap<Long, StreamOut> streams = new LinkedHashMap<>();
   private boolean member;
   private boolean joining;
   private long lastActivity = System.nanoTime();
@@ -174,6 +183,10 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
         .onMessage(StreamPull.class, this::onPull)
         .onMessage(Settle.class, this::onSettle)
         .onMessage(Attach.class, this::onAttach)
+        .onMessage(StreamRoom.class, r -> {
+          dispatch();
+          return this;
+        })
         .onMessage(Detach.class, d -> {
           streams.remove(d.streamKey());
           lastActivity = System.nanoTime();
@@ -202,7 +215,7 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
 
   /** Stopping or restarting: the streams end and the long polls are answered (empty). */
   private Behavior<Command> endClients() {
-    streams.values().forEach(BoundedSourceQueue::complete);
+    streams.values().forEach(s -> s.queue().complete());
     waiters.values().forEach(w -> w.replyTo().tell(List.of()));
     return this;
   }
@@ -269,7 +282,7 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
 
   private Behavior<Command> onAttach(Attach a) {
     join();
-    streams.put(a.streamKey(), a.queue());
+    streams.put(a.streamKey(), new StreamOut(a.queue(), a.full()));
     if (a.lastEventId() != null) {
       // resume: what was sent to streams after the client's last event and is still unanswered, again, in order
       List<Out> again = new ArrayList<>();
@@ -334,17 +347,21 @@ public final class PullGateway extends AbstractBehavior<PullGateway.Command> {
     List<Long> keys = new ArrayList<>(streams.keySet());
     for (int i = 0; i < keys.size(); i++) {
       long key = keys.get(Math.floorMod(nextStream + i, keys.size()));
-      BoundedSourceQueue<Handed> q = streams.get(key);
+      StreamOut s = streams.get(key);
       long seq = nextSeq;
       Handed h = new Handed(r.delivery(), seq, ackDeadline(r.atNanos()));
-      QueueOfferResult res = q.offer(h);
+      QueueOfferResult res = s.queue().offer(h);
       if (QueueOfferResult.enqueued().equals(res)) {
         nextSeq++;
         nextStream = Math.floorMod(nextStream + i + 1, Math.max(1, keys.size()));
         outstanding.put(r.delivery().deliveryId(), new Out(r.delivery(), seq, r.atNanos(), key));
         return true;
       }
-      if (!QueueOfferResult.dropped().equals(res)) streams.remove(key); // closed or failed
+      if (QueueOfferResult.dropped().equals(res)) {
+        s.full().set(true); // the stream tells when it drained to half (StreamRoom)
+      } else {
+        streams.remove(key); // closed or failed
+      }
     }
     return false;
   }

@@ -113,8 +113,18 @@ public final class PullService {
     long key = streamKeys.incrementAndGet();
     Pair<BoundedSourceQueue<PullGateway.Handed>, Source<PullGateway.Handed, NotUsed>> pre = Source.<PullGateway.Handed>queue(
         EVENT_BUFFER).preMaterialize(system);
-    gateway.tell(new PullGateway.Attach(key, pre.first(), resumeAfter));
+    BoundedSourceQueue<PullGateway.Handed> queue = pre.first();
+    java.util.concurrent.atomic.AtomicBoolean full = new java.util.concurrent.atomic.AtomicBoolean();
+    gateway.tell(new PullGateway.Attach(key, queue, resumeAfter, full));
     return pre.second()
+        // the gateway found the queue full: once it drained to half, say there is room (one message per refill,
+        // not one per event; a volatile read per event otherwise)
+        .map(h -> {
+          if (full.get() && queue.size() <= EVENT_BUFFER / 2 && full.compareAndSet(true, false)) {
+            gateway.tell(new PullGateway.StreamRoom(key));
+          }
+          return h;
+        })
         .via(eventStreams.flow())
         .watchTermination((mat, done) -> {
           done.whenComplete((d, e) -> gateway.tell(new PullGateway.Detach(key)));
