@@ -193,9 +193,14 @@ final class WarmUp {
     });
   }
 
-  /** Deletes the subscription (and its consumer group) and the warm-up channel's stream and dead letters. */
+  /**
+   * Deletes the subscription (and its consumer group) and the warm-up channel's stream and dead letters. The
+   * subscription is deleted even when its creation seemed to fail: a create that timed out here may still have been
+   * carried out (a 404 then is fine).
+   */
   private CompletionStage<Void> cleanUp(boolean subscribed) {
-    CompletionStage<Reply> unsubscribed = subscribed
+    boolean mayExist = subscribed || !auth || adminToken.isPresent();
+    CompletionStage<Reply> unsubscribed = mayExist
         ? call(HttpRequest.DELETE(baseUrl + "/v1/subscriptions/" + channel), null, adminToken)
         : CompletableFuture.completedFuture(null);
     return unsubscribed.thenCompose(r -> runtime.<Long>onCommands(channel, c -> c.del(RedisKeys.stream(channel),
