@@ -42,7 +42,7 @@ class PublishDeliverAckIT {
     for (int i = 0; i < n; i++) {
       PublishReply r = replies.get(i).get(30, TimeUnit.SECONDS);
       assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
-      checker.acked(String.format("m%07d", i));
+      checker.accepted(String.format("m%07d", i));
     }
     node.kit().createTestProbe().awaitAssert(Duration.ofSeconds(30), () -> {
       assertEquals(0, checker.report().lost(), () -> checker.report().toString());

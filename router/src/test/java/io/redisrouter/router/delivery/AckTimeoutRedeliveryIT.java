@@ -55,7 +55,7 @@ class AckTimeoutRedeliveryIT {
       PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
           PublishRequest.of(channel, RouterTestSupport.payload(id, 32)).withMessageId(id));
       assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
-      checker.acked(id);
+      checker.accepted(id);
     }
 
     Map<String, List<Received>> byId = new HashMap<>();

@@ -146,8 +146,8 @@ class ChannelHousekeepingIT {
       steadyChecker.sent(id);
       passingChecker.sent(id);
       publish(channel, id);
-      steadyChecker.acked(id);
-      passingChecker.acked(id);
+      steadyChecker.accepted(id);
+      passingChecker.accepted(id);
       TestProbe<SubscribeReply> reply = node.kit().createTestProbe();
       node.router().tell(new RouterCommand.Unsubscribe(channel, "passing", passing, reply.ref()));
       reply.expectMessageClass(SubscribeReply.Unsubscribed.class, Duration.ofSeconds(5));

@@ -51,7 +51,7 @@ class ConsumedChannelIdleIT {
     checker.sent(id);
     PublishReply r = node.publish(PublishRequest.of(channel, RouterTestSupport.payload(id, 16)).withMessageId(id));
     assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
-    checker.acked(id);
+    checker.accepted(id);
   }
 
   private static void unsubscribe(String channel, String subscription, ActorRef<Delivery> subscriber) {
@@ -147,7 +147,7 @@ class ConsumedChannelIdleIT {
       for (var f : replies) {
         PublishReply r = f.get(10, java.util.concurrent.TimeUnit.SECONDS);
         assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
-        checker.acked(((PublishReply.Accepted) r).messageId());
+        checker.accepted(((PublishReply.Accepted) r).messageId());
       }
       left.expectMessageClass(SubscribeReply.Unsubscribed.class, Duration.ofSeconds(10));
       node.kit().stop(subscriber);

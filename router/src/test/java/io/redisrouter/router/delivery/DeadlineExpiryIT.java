@@ -57,7 +57,7 @@ class DeadlineExpiryIT {
     checker.sent("blocker");
     assertInstanceOf(PublishReply.Accepted.class, RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of(WAIT_CHANNEL, RouterTestSupport.payload("blocker", 32)).withMessageId("blocker")));
-    checker.acked("blocker");
+    checker.accepted("blocker");
     Received blocked = deliveries.receiveMessage(Duration.ofSeconds(10));
     checker.delivered(blocked.messageId());
     assertEquals("blocker", blocked.messageId());
@@ -68,7 +68,7 @@ class DeadlineExpiryIT {
         PublishRequest.of(WAIT_CHANNEL, RouterTestSupport.payload("short", 32)).withMessageId("short")
             .withTimeToLive(Duration.ofMillis(500)));
     PublishReply.Accepted shortAccepted = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
-    checker.acked("short");
+    checker.accepted("short");
 
     List<Received> later = new ArrayList<>();
     List<DeadEntry> dead = awaitOneDeadLetter(deliveries, checker, later, WAIT_CHANNEL);
@@ -123,7 +123,7 @@ class DeadlineExpiryIT {
         PublishRequest.of(BACKOFF_CHANNEL, RouterTestSupport.payload(id, 32)).withMessageId(id)
             .withTimeToLive(Duration.ofSeconds(2)));
     PublishReply.Accepted accepted = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
-    checker.acked(id);
+    checker.accepted(id);
 
     List<Received> got = new ArrayList<>();
     List<DeadEntry> dead = awaitOneDeadLetter(deliveries, checker, got, BACKOFF_CHANNEL);
@@ -177,7 +177,7 @@ class DeadlineExpiryIT {
         PublishRequest.of(STALL_CHANNEL, RouterTestSupport.payload(id, 32)).withMessageId(id)
             .withTimeToLive(Duration.ofMillis(1500)));
     PublishReply.Accepted accepted = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
-    checker.acked(id);
+    checker.accepted(id);
     Received first = deliveries.receiveMessage(Duration.ofSeconds(10));
     checker.delivered(first.messageId());
     Instant deadline = first.delivery().envelope().deadline();

@@ -60,7 +60,7 @@ class DedupIT {
     PublishReply r2 = node.publish(req);
     PublishReply.Accepted a1 = assertInstanceOf(PublishReply.Accepted.class, r1, () -> "first reply " + r1);
     PublishReply.Accepted a2 = assertInstanceOf(PublishReply.Accepted.class, r2, () -> "second reply " + r2);
-    checker.acked(id);
+    checker.accepted(id);
     assertFalse(a1.duplicate(), "the first publish is not a duplicate");
     assertTrue(a2.duplicate(), "the second publish is a duplicate");
     assertEquals(id, a1.messageId());
@@ -83,7 +83,7 @@ class DedupIT {
       if (!a.duplicate()) fresh++;
       racedStreamIds.add(a.streamId());
     }
-    checker.acked(raced);
+    checker.accepted(raced);
     assertEquals(1, fresh, "exactly one of the concurrent publishes is written");
     assertEquals(1, racedStreamIds.size(), () -> "every reply names the one entry: " + racedStreamIds);
     assertNotEquals(a1.streamId(), racedStreamIds.iterator().next());
@@ -122,7 +122,7 @@ class DedupIT {
       PublishReply.Accepted a = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
       assertFalse(a.duplicate(), () -> id + " is new");
       streamIds.add(a.streamId());
-      checker.acked(id);
+      checker.accepted(id);
     }
     assertEquals(2, streamIds.size(), () -> "two entries: " + streamIds);
     // the same id on another channel is a different message too: dedup is per channel

@@ -56,7 +56,7 @@ class GateSupervisionIT {
     checker.sent(id);
     PublishReply r = node.publish(PublishRequest.of(channel, RouterTestSupport.payload(id, 32)).withMessageId(id));
     assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
-    checker.acked(id);
+    checker.accepted(id);
   }
 
   /** Injects a failure into the gate {@code seen}'s first delivery came through and checks it was seen and survived. */
@@ -108,7 +108,7 @@ class GateSupervisionIT {
     });
     checker.logReport("GateSupervisionIT " + label);
     MessageChecker.Report report = checker.report();
-    assertEquals(20, report.acked());
+    assertEquals(20, report.accepted());
     assertEquals(0, report.lost(), "lost");
     assertEquals(0, report.duplicated(), "duplicated");
   }

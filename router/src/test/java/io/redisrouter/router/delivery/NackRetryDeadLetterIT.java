@@ -55,7 +55,7 @@ class NackRetryDeadLetterIT {
     checker.sent(id);
     PublishReply reply = node.publish(PublishRequest.of(channel, payload).withMessageId(id));
     PublishReply.Accepted accepted = assertInstanceOf(PublishReply.Accepted.class, reply, () -> "reply " + reply);
-    checker.acked(id);
+    checker.accepted(id);
 
     List<Received> got = new ArrayList<>();
     for (int i = 0; i < MAX_ATTEMPTS; i++) {
@@ -144,7 +144,7 @@ class NackRetryDeadLetterIT {
     PublishReply reply = RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of(channel, RouterTestSupport.payload(id, 32)).withMessageId(id));
     PublishReply.Accepted accepted = assertInstanceOf(PublishReply.Accepted.class, reply, () -> "reply " + reply);
-    checker.acked(id);
+    checker.accepted(id);
 
     Received first = deliveries.receiveMessage(Duration.ofSeconds(10));
     checker.delivered(first.messageId());

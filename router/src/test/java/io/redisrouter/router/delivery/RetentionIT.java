@@ -49,7 +49,7 @@ class RetentionIT {
       PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
           PublishRequest.of(channel, RouterTestSupport.payload(id, 128)).withMessageId(id));
       PublishReply.Accepted a = assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
-      checker.acked(id);
+      checker.accepted(id);
       streamIds.put(id, a.streamId());
     }
     return streamIds;
@@ -149,7 +149,7 @@ class RetentionIT {
     List<String> late = ids("late", 10);
     for (String id : late) auditChecker.sent(id);
     Map<String, String> lateIds = publishAll(LENGTH_CHANNEL, billingChecker, late);
-    for (String id : late) auditChecker.acked(id);
+    for (String id : late) auditChecker.accepted(id);
     Map<String, Delivery> lateGot = receive(billing, billingChecker, late.size());
     for (Delivery d : lateGot.values()) d.replyTo().tell(d.ack());
     billing.awaitAssert(Duration.ofSeconds(10), () -> {

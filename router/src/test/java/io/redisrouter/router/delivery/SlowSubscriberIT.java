@@ -79,7 +79,7 @@ class SlowSubscriberIT {
       PublishReply r = node.publish(PublishRequest.of(CHANNEL,
           RouterTestSupport.payload(id, 16)).withMessageId(id));
       assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
-      checker.acked(id);
+      checker.accepted(id);
       long inMailbox = node.metrics().snapshot().handedToSubscribers() - handedBefore - processed.get();
       most = Math.max(most, inMailbox);
       Thread.sleep(100); // the publisher's pace

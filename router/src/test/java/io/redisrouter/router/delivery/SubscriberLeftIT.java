@@ -48,7 +48,7 @@ class SubscriberLeftIT {
     PublishReply r = RouterTestSupport.publish(node.kit(), node.router(),
         PublishRequest.of(channel, RouterTestSupport.payload(id, 32)).withMessageId(id));
     assertInstanceOf(PublishReply.Accepted.class, r, () -> "reply " + r);
-    checker.acked(id);
+    checker.accepted(id);
     Received first = held.receiveMessage(Duration.ofSeconds(10));
     checker.delivered(first.delivery().envelope().id());
     assertEquals(1, first.delivery().envelope().attempt());

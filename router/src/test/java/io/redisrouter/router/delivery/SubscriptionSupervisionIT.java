@@ -36,7 +36,7 @@ class SubscriptionSupervisionIT {
     PublishReply r = node.publish(PublishRequest.of(channel,
         RouterTestSupport.payload(id, 32)).withMessageId(id));
     assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
-    checker.acked(id);
+    checker.accepted(id);
   }
 
   @Test
@@ -88,7 +88,7 @@ class SubscriptionSupervisionIT {
     }
     MessageChecker.Report report = checker.report();
     checker.logReport("SubscriptionSupervisionIT");
-    assertEquals(20, report.acked());
+    assertEquals(20, report.accepted());
     assertEquals(0, report.lost(), "lost");
   }
 }

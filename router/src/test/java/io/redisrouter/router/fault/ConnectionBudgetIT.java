@@ -115,7 +115,7 @@ class ConnectionBudgetIT {
             if (r.reply() instanceof PublishReply.Accepted a) {
               counts.accepted.increment();
               for (int k = 0; k < SUBSCRIPTIONS_PER_CHANNEL; k++) {
-                checker.acked(a.messageId() + "@" + subscription(channelIndex, k));
+                checker.accepted(a.messageId() + "@" + subscription(channelIndex, k));
               }
               next[0]++;
               if (next[0] < MESSAGES_PER_PUBLISHER) {
@@ -319,7 +319,7 @@ class ConnectionBudgetIT {
     assertEquals(100, perSubscription.size());
     long expectedPairs = (long) PUBLISHERS * MESSAGES_PER_PUBLISHER * SUBSCRIPTIONS_PER_CHANNEL;
     assertEquals(expectedPairs, report.sent());
-    assertEquals(expectedPairs, report.acked());
+    assertEquals(expectedPairs, report.accepted());
     assertEquals(expectedPairs, report.delivered());
     assertEquals(0, report.lost());
     assertEquals(0, report.unexpected());

@@ -67,7 +67,7 @@ class HandOverReleaseIT {
         PublishReply r = RouterTestSupport.publish(kitA, routerA, PublishRequest.of(CHANNEL,
             RouterTestSupport.payload(id, 32)).withMessageId(id));
         assertInstanceOf(PublishReply.Accepted.class, r);
-        checker.acked(id);
+        checker.accepted(id);
       }
       Delivery held = heldByA.receiveMessage(Duration.ofSeconds(10));
       checker.delivered(held.envelope().id());

@@ -132,7 +132,7 @@ final class PacedPublisher implements AutoCloseable {
     Duration again = Duration.ofMillis(100);
     if (reply instanceof PublishReply.Accepted a) {
       if (a.duplicate()) acceptedDuplicate.increment();
-      checker.acked(id);
+      checker.accepted(id);
       accepted.incrementAndGet();
       return;
     }

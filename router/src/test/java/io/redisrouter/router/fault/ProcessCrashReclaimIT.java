@@ -85,7 +85,7 @@ class ProcessCrashReclaimIT {
         PublishReply r = RouterTestSupport.publish(redis.kit(), publisher, PublishRequest.of(CHANNEL,
             RouterTestSupport.payload(id, 32)).withMessageId(id));
         assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
-        checker.acked(id);
+        checker.accepted(id);
       }
       probe.awaitAssert(Duration.ofSeconds(15), () -> {
         assertEquals(TOTAL, held.size(), "deliveries held by the node in the other process");

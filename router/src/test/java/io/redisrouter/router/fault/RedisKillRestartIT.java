@@ -135,7 +135,7 @@ class RedisKillRestartIT {
 
       assertEquals(TOTAL, report.sent());
       // once Redis is back, every republished message is accepted too
-      assertEquals(TOTAL, report.acked(), publisher::summary);
+      assertEquals(TOTAL, report.accepted(), publisher::summary);
       assertEquals(0, report.lost());
       assertEquals(0, report.unexpected());
       assertEquals(TOTAL, report.delivered());

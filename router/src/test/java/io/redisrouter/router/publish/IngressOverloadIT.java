@@ -234,7 +234,7 @@ class IngressOverloadIT {
     List<String> misleading = new java.util.ArrayList<>();
     for (int i = 0; i < total; i++) {
       checker.sent(id(i));
-      if (kind.get(i) == ACCEPTED) checker.acked(id(i));
+      if (kind.get(i) == ACCEPTED) checker.accepted(id(i));
       if (inStream.contains(id(i))) {
         checker.delivered(id(i));
         if (kind.get(i) == UNAVAILABLE) {
@@ -276,7 +276,7 @@ class IngressOverloadIT {
     // a refusal whose write happened anyway (timed out, then executed when Redis caught up) said so
     assertEquals(List.of(), misleading, "UNAVAILABLE replies that claimed nothing was written, yet it was");
     // nothing accepted is missing from Redis
-    assertEquals(accepted, report.acked());
+    assertEquals(accepted, report.accepted());
     assertEquals(0, report.lost(), () -> "accepted but not in the stream: " + checker.lostIds());
     assertEquals(0, report.unexpected());
     // the router's own counters agree with the replies (warm-up and marker included)

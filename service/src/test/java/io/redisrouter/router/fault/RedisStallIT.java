@@ -238,7 +238,7 @@ class RedisStallIT {
       // a round of kills finds the node's connections (1, or 3 in the split mode) unless it is reconnecting
       assertTrue(kills >= 10 * RouterTestSupport.connectionsPerInstance() && lostSeen >= 10,
           "the kills happened and were seen: " + kills + " / " + lostSeen);
-      assertTrue(report.acked() > 0, "messages were accepted between the kills");
+      assertTrue(report.accepted() > 0, "messages were accepted between the kills");
       assertEquals(0, report.lost(), "lost");
       assertEquals(0, publisher.noReply.sum(), "publishes without an answer");
     }

@@ -217,7 +217,7 @@ class ClusterNodeFaultIT {
             if (r.status() == 202) {
               String id = r.get("messageId").asText();
               checker.sent(id);
-              checker.acked(id);
+              checker.accepted(id);
               acceptedAt.put(id, System.nanoTime());
               subscriptionOf.put(id, subscription);
             } else {
@@ -359,7 +359,7 @@ class ClusterNodeFaultIT {
         MessageChecker.Report r = c.report();
         assertEquals(0, r.lost(), "lost: " + r);
         assertEquals(0, r.unexpected(), "unexpected: " + r);
-        assertTrue(r.acked() > 100, "load: " + r);
+        assertTrue(r.accepted() > 100, "load: " + r);
       }
       // the lost node may have pushed some whose ack never reached Redis: its calls in flight, and the acks of
       // answered calls still on their way to Redis (at most about as many again) for each webhook it owned

@@ -91,8 +91,8 @@ class ClusterRollingRestartIT {
           }
           if (done) {
             accepted.add(id);
-            pushed.acked(id);
-            pulled.acked(id);
+            pushed.accepted(id);
+            pulled.accepted(id);
           } else {
             refused.incrementAndGet();
           }

@@ -51,7 +51,7 @@ final class ConsumeHttpSupport {
       ids.add(id);
       if (checker != null) {
         checker.sent(id);
-        checker.acked(id);
+        checker.accepted(id);
       }
     }
     assertEquals(n, ids.size());

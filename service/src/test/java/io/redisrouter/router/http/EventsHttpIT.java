@@ -251,7 +251,7 @@ class EventsHttpIT {
             body.toString());
         assertEquals(202, r.statusCode(), r.body());
         for (JsonNode res : HttpTestSupport.json(r).get("results")) checker.sent(res.get("messageId").asText());
-        for (JsonNode res : HttpTestSupport.json(r).get("results")) checker.acked(res.get("messageId").asText());
+        for (JsonNode res : HttpTestSupport.json(r).get("results")) checker.accepted(res.get("messageId").asText());
       }
       long published = System.nanoTime();
       List<String> batch = new ArrayList<>();

@@ -123,7 +123,7 @@ class GracefulShutdownIT {
                       "{\"payload\": {\"n\": " + n + "}, \"idempotencyKey\": \"" + id + "\"}"))
                   .build());
               if (r.statusCode() == 202) {
-                checker.acked(id);
+                checker.accepted(id);
                 accepted.incrementAndGet();
               }
               outcomes.add(afterStop, Integer.toString(r.statusCode()));
@@ -172,7 +172,7 @@ class GracefulShutdownIT {
         lateStatus = raw.request("POST", "/v1/channels/" + CHANNEL + "/messages",
             "{\"payload\": \"late\", \"idempotencyKey\": \"late-raw\"}");
         if (lateStatus == 202) {
-          checker.acked("late-raw");
+          checker.accepted("late-raw");
           accepted.incrementAndGet();
         }
         outcomes.add(true, "raw " + lateStatus);
@@ -249,7 +249,7 @@ class GracefulShutdownIT {
     MessageChecker.Report r = checker.report();
     assertEquals(0, r.lost(), r.toString());
     assertEquals(0, r.unexpected(), r.toString());
-    assertEquals(accepted.get(), r.acked(), r.toString());
+    assertEquals(accepted.get(), r.accepted(), r.toString());
     assertTrue(backlog[0] > 0, "a backlog was left when the first node stopped");
     assertTrue(deliveredBySecond.get() >= backlog[0], "the second node delivered the backlog: "
         + deliveredBySecond.get() + " < " + backlog[0]);

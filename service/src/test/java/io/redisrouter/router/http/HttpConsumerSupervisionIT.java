@@ -46,7 +46,7 @@ class HttpConsumerSupervisionIT {
     PublishReply r = node.service().runtime().publish(PublishRequest.of(channel, RouterTestSupport.payload(id, 32))
         .withMessageId(id)).toCompletableFuture().get(10, TimeUnit.SECONDS);
     assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
-    for (MessageChecker c : checkers) c.acked(id);
+    for (MessageChecker c : checkers) c.accepted(id);
   }
 
   /** Sends {@code target} an injected failure and waits for its restart to be logged and counted. */

@@ -263,7 +263,7 @@ class PullHttpIT {
     String id = HttpTestSupport.json(p).get("messageId").asText();
     MessageChecker checker = new MessageChecker();
     checker.sent(id);
-    checker.acked(id);
+    checker.accepted(id);
     // nobody pulls until the deadline has passed
     Instant deadline = before.plusMillis(500);
     ConsumeHttpSupport.await("the deadline passed", Instant::now, now -> now.isAfter(deadline.plusMillis(50)));

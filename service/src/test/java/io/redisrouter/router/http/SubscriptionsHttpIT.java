@@ -414,7 +414,7 @@ class SubscriptionsHttpIT {
           own.call("XADD", RedisKeys.stream(ch), "*", RedisKeys.FIELD_ENVELOPE,
               new String(EnvelopeCodec.encodeJson(e), StandardCharsets.UTF_8)); // the harness sends text: the JSON form
           checker.sent(id);
-          checker.acked(id);
+          checker.accepted(id);
           whileDown.add(id);
         }
 

@@ -191,7 +191,7 @@ class WebhookEndToEndIT {
           retriedDuringOutage);
 
       assertEquals(TOTAL, report.sent());
-      assertEquals(TOTAL, report.acked(), "every publish accepted");
+      assertEquals(TOTAL, report.accepted(), "every publish accepted");
       assertEquals(0, report.lost(), () -> "lost: " + checker.lostIds().stream().limit(10).toList());
       assertEquals(0, report.unexpected());
       assertEquals(TOTAL, report.delivered());
@@ -235,7 +235,7 @@ class WebhookEndToEndIT {
           JsonNode res = results.get(k);
           if (res.get("status").asInt() == 202) {
             assertEquals(batchId(todo.get(k)), res.get("messageId").asText());
-            checker.acked(batchId(todo.get(k)));
+            checker.accepted(batchId(todo.get(k)));
           } else {
             again.add(todo.get(k));
           }
@@ -259,7 +259,7 @@ class WebhookEndToEndIT {
       HttpResponse<String> r = HttpTestSupport.post(node.service(), "/v1/channels/" + CHANNEL + "/messages",
           message(id, n).toString());
       if (r.statusCode() == 202) {
-        checker.acked(id);
+        checker.accepted(id);
         return;
       }
       if (r.statusCode() != 429 && r.statusCode() != 503) {

@@ -81,7 +81,7 @@ class UntilReceivedBoundIT {
         PublishReply r = runtime.publish(PublishRequest.of("work", RouterTestSupport.payload(id, 16))
             .withMessageId(id)).toCompletableFuture().get(10, TimeUnit.SECONDS);
         assertInstanceOf(PublishReply.Accepted.class, r, r::toString);
-        checker.acked(id);
+        checker.accepted(id);
         reliable++;
         maxWaiting.accumulateAndGet(runtime.untilReceivedWaiting(), Math::max);
       }
