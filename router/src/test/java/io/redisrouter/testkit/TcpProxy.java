@@ -24,6 +24,8 @@ public final class TcpProxy implements AutoCloseable {
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final Object gate = new Object();
   private volatile boolean paused;
+  private volatile boolean dropping;
+  private final AtomicLong dropped = new AtomicLong();
   private volatile boolean closed;
   private final AtomicLong accepted = new AtomicLong();
 
@@ -63,6 +65,25 @@ public final class TcpProxy implements AutoCloseable {
     paused = true;
   }
 
+  /**
+   * A network blackhole: from now on every byte is read and dropped, in both directions, on every connection (open
+   * or opened later); nothing is closed and no RST is sent, so a client learns of it only from its own timeouts.
+   * {@link #heal()} forwards again (what was dropped stays lost, as on a real network).
+   */
+  public void blackhole() {
+    dropping = true;
+  }
+
+  /** Ends a {@link #blackhole()}. */
+  public void heal() {
+    dropping = false;
+  }
+
+  /** Bytes dropped by {@link #blackhole()} so far. */
+  public long droppedBytes() {
+    return dropped.get();
+  }
+
   public void resume() {
     synchronized (gate) {
       paused = false;
@@ -98,6 +119,10 @@ public final class TcpProxy implements AutoCloseable {
           int n = in.read(buf);
           if (n < 0) break;
           waitWhilePaused(); // bytes read just before a pause are held back too
+          if (dropping) {
+            dropped.addAndGet(n);
+            continue;
+          }
           out.write(buf, 0, n);
           out.flush();
         }

@@ -235,8 +235,10 @@ public final class PublishIngress {
   }
 
   private CompletionStage<Done> writeBatch(List<Pending> batch) {
-    // while an instance is (re)connecting, hold the batch (and so, by backpressure, the queue) for up to the
-    // connect timeout instead of rejecting at once; the messages' deadlines are checked after the wait
+    // while an instance is (re)connecting, hold the batch (and so, by backpressure, the queue) until it has been
+    // down for the connect timeout instead of rejecting at once (a reconnect is a blip); an instance down for longer
+    // is an outage, and its messages are refused at once (unavailable, with Retry-After) rather than each waiting
+    // the connect timeout. The messages' deadlines are checked after the wait.
     List<CompletableFuture<Void>> waits = null;
     Set<String> seen = null;
     for (Pending p : batch) {
@@ -252,10 +254,13 @@ public final class PublishIngress {
           seen = new HashSet<>(2);
           waits = new ArrayList<>(2);
         }
-        if (seen.add(instance)) waits.add(h.awaitUp(connectWait).toCompletableFuture());
+        Duration left = connectWait.minus(h.downFor());
+        if (seen.add(instance) && left.compareTo(Duration.ZERO) > 0) {
+          waits.add(h.awaitUp(left).toCompletableFuture());
+        }
       }
     }
-    if (waits == null) {
+    if (waits == null || waits.isEmpty()) {
       return write(batch);
     }
     return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new))

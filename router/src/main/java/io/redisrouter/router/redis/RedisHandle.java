@@ -138,6 +138,14 @@ public final class RedisHandle {
     return live != null;
   }
 
+  /** {@link System#nanoTime} when the instance went down (or this handle was made, before its first connect). */
+  private volatile long downSinceNanos = System.nanoTime();
+
+  /** How long the instance has been down; zero while it is up. */
+  public Duration downFor() {
+    return live != null ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - downSinceNanos);
+  }
+
   /** Why the instance is down, when it is. */
   public String lastError() {
     return lastError;
@@ -379,6 +387,7 @@ public final class RedisHandle {
 
   void down(String reason) {
     this.lastError = reason;
+    if (live != null) downSinceNanos = System.nanoTime();
     this.live = null;
   }
 

@@ -12,6 +12,7 @@ import io.redisrouter.testkit.MessageChecker;
 import io.redisrouter.testkit.RedisServer;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -21,6 +22,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
@@ -33,7 +36,6 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Predicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 /**
  * The steady load of a fault scenario, on one channel of one router service: an embedded publisher (the router's
@@ -52,25 +54,38 @@ final class FaultLoad implements AutoCloseable {
 
   /** What the load does; {@code perSecond} is per publisher. */
   record Options(int perSecond, int maxInFlight, Duration timeToLive, boolean retry, boolean embedded, boolean pull,
-      boolean webhook) {
+      boolean webhook, Predicate<String> poison, Predicate<String> crash) {
     static Options steady() {
-      return new Options(100, 50, Duration.ofMinutes(2), true, true, true, true);
+      return new Options(100, 50, Duration.ofMinutes(2), true, true, true, true, id -> false, id -> false);
     }
 
     Options perSecond(int n) {
-      return new Options(n, maxInFlight, timeToLive, retry, embedded, pull, webhook);
+      return new Options(n, maxInFlight, timeToLive, retry, embedded, pull, webhook, poison, crash);
     }
 
     Options timeToLive(Duration ttl) {
-      return new Options(perSecond, maxInFlight, ttl, retry, embedded, pull, webhook);
+      return new Options(perSecond, maxInFlight, ttl, retry, embedded, pull, webhook, poison, crash);
     }
 
     Options retry(boolean on) {
-      return new Options(perSecond, maxInFlight, timeToLive, on, embedded, pull, webhook);
+      return new Options(perSecond, maxInFlight, timeToLive, on, embedded, pull, webhook, poison, crash);
     }
 
     Options consumers(boolean embeddedOn, boolean pullOn, boolean webhookOn) {
-      return new Options(perSecond, maxInFlight, timeToLive, retry, embeddedOn, pullOn, webhookOn);
+      return new Options(perSecond, maxInFlight, timeToLive, retry, embeddedOn, pullOn, webhookOn, poison, crash);
+    }
+
+    /** Ids every consumer fails on every time: the embedded subscriber and pull nack them, the webhook answers 500. */
+    Options poison(Predicate<String> p) {
+      return new Options(perSecond, maxInFlight, timeToLive, retry, embedded, pull, webhook, p, crash);
+    }
+
+    /**
+     * Ids on whose first delivery the embedded subscriber crashes (throws: the actor stops with what it holds
+     * unanswered); a new subscriber is started and subscribed 200 ms later, as a restarted application would.
+     */
+    Options crash(Predicate<String> p) {
+      return new Options(perSecond, maxInFlight, timeToLive, retry, embedded, pull, webhook, poison, p);
     }
   }
 
@@ -119,20 +134,14 @@ final class FaultLoad implements AutoCloseable {
 
   private void subscribe(ActorTestKit kit) throws Exception {
     if (options.embedded()) {
-      MessageChecker.Consumer c = checker.consumer("embedded");
       subscriptionToConsumer.put(channel + "-embedded", "embedded");
-      ActorRef<Delivery> sub = kit.spawn(RouterTestSupport.acking(d -> {
-        c.delivered(d.envelope().id());
-        c.acked(d.envelope().id());
-      }));
-      assertInstanceOf(SubscribeReply.Subscribed.class,
-          RouterTestSupport.subscribe(kit, service.runtime().router(), channel, channel + "-embedded", sub));
+      subscribeEmbedded(kit);
     }
     if (options.webhook()) {
       MessageChecker.Consumer c = checker.consumer("webhook");
       subscriptionToConsumer.put(channel + "-hook", "webhook");
       hook = WebhookReceiver.start(8, call -> {
-        int status = webhookStatus.get();
+        int status = options.poison().test(call.messageId()) ? 500 : webhookStatus.get();
         if (status / 100 == 2) {
           c.delivered(call.messageId());
           c.acked(call.messageId());
@@ -152,10 +161,19 @@ final class FaultLoad implements AutoCloseable {
         while (pulling.get()) {
           try {
             List<JsonNode> got = ConsumeHttpSupport.pull(service, channel + "-pull", 100, 300);
-            for (JsonNode d : got) c.delivered(ConsumeHttpSupport.messageId(d));
-            if (!got.isEmpty()) {
-              ConsumeHttpSupport.ackAll(service, channel + "-pull", got);
-              for (JsonNode d : got) c.acked(ConsumeHttpSupport.messageId(d));
+            List<JsonNode> good = new ArrayList<>();
+            for (JsonNode d : got) {
+              String id = ConsumeHttpSupport.messageId(d);
+              if (options.poison().test(id)) {
+                ConsumeHttpSupport.nack(service, channel + "-pull", d.get("deliveryId").asText(), "poison", false);
+              } else {
+                c.delivered(id);
+                good.add(d);
+              }
+            }
+            if (!good.isEmpty()) {
+              ConsumeHttpSupport.ackAll(service, channel + "-pull", good);
+              for (JsonNode d : good) c.acked(ConsumeHttpSupport.messageId(d));
             }
           } catch (Throwable e) {
             java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(100).toNanos()); // e.g. Redis down
@@ -165,6 +183,39 @@ final class FaultLoad implements AutoCloseable {
       puller.setDaemon(true);
       puller.start();
     }
+  }
+
+  private final Set<String> crashedOn = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger embeddedCrashes = new AtomicInteger();
+
+  private void subscribeEmbedded(ActorTestKit kit) {
+    MessageChecker.Consumer c = checker.consumer("embedded");
+    ActorRef<Delivery> sub = kit.spawn(Behaviors.receiveMessage(d -> {
+      String id = d.envelope().id();
+      if (options.poison().test(id)) {
+        d.replyTo().tell(d.nack("poison", false));
+        return Behaviors.same();
+      }
+      if (options.crash().test(id) && crashedOn.add(id)) {
+        embeddedCrashes.incrementAndGet();
+        ticker.schedule(() -> subscribeEmbedded(kit), 200, TimeUnit.MILLISECONDS);
+        throw new IllegalStateException("the subscriber crashes on " + id + " (a fault test's crash)");
+      }
+      c.delivered(id);
+      d.replyTo().tell(d.ack());
+      c.acked(id);
+      return Behaviors.same();
+    }));
+    SubscribeReply reply = RouterTestSupport.subscribe(kit, service.runtime().router(), channel, channel
+        + "-embedded", sub);
+    if (!(reply instanceof SubscribeReply.Subscribed)) {
+      throw new IllegalStateException("embedded subscriber not subscribed: " + reply);
+    }
+  }
+
+  /** How many times the embedded subscriber crashed (and was started again). */
+  int embeddedCrashes() {
+    return embeddedCrashes.get();
   }
 
   /** The webhook's answer from now on (200 by default; a 5xx makes the router retry). */
@@ -350,6 +401,11 @@ final class FaultLoad implements AutoCloseable {
         }
       });
     }
+  }
+
+  /** The ids of {@code ids} matching {@code p}, as a sorted set. */
+  static Set<String> sortedSet(java.util.Collection<String> ids, Predicate<String> p) {
+    return new java.util.TreeSet<>(sorted(ids, p));
   }
 
   /** The ids of {@code ids} matching {@code p}, sorted (for failure messages). */
