@@ -226,6 +226,12 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   /** Entry id to the delivery id of the attempt its delivery actor made last. */
   private final Map<String, String> childAttempts = new HashMap<>();
   private final Map<String, ActorRef<Object>> inFlight = new HashMap<>();
+  /**
+   * Retries (attempts of delivery children) that came while the subscription had no subscriber (its last one
+   * crashed or left, and another may join before the router stops this actor): handed to the next subscriber that
+   * joins. At most one per message in flight.
+   */
+  private final List<DeliverRequest> parked = new ArrayList<>();
   /** First attempts made here, in the order they were sent (so the oldest is the first to time out). */
   private final java.util.LinkedHashMap<String, Inline> inline = new java.util.LinkedHashMap<>();
   private final ActorRef<DeliveryAck> inlineAnswers;
@@ -432,6 +438,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     metrics.inFlightRemoved((inFlight.size() + inline.size()));
     inFlight.clear();
     inline.clear();
+    parked.clear();
     live.clear();
     childAttempts.clear();
     awaitingReRead.clear();
@@ -447,6 +454,15 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     }
     // the consumer group exists (added in the group phase, this waited in the stash): from now on nothing is missed
     a.replyTo().tell(new SubscribeReply.Subscribed(channel, subscription, ChannelMode.RELIABLE));
+    if (!parked.isEmpty()) {
+      List<DeliverRequest> waiting = new ArrayList<>(parked);
+      parked.clear();
+      Instant now = Instant.now();
+      for (DeliverRequest d : waiting) {
+        // only the latest attempt of a message still in flight; an expired one is its child's to dead-letter
+        if (inFlight.containsKey(d.streamId()) && !d.envelope().isExpired(now)) onDeliverRequest(d);
+      }
+    }
     return read();
   }
 
@@ -838,7 +854,11 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
 
   private Behavior<Command> onDeliverRequest(DeliverRequest d) {
     if (subscribers.isEmpty()) {
-      return this; // we are stopping; the entry stays pending
+      // no subscriber now: kept for the next one that joins (or, if the router stops us first, the entry stays
+      // pending in Redis for whoever reads this subscription next). Before, it was dropped here, and its delivery
+      // child waited for an answer that could not come until the message's deadline dead-lettered it.
+      parked.add(d);
+      return this;
     }
     metrics.recordDelivered();
     String previous = childAttempts.put(d.streamId(), d.deliveryId());

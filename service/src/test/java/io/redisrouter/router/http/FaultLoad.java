@@ -280,6 +280,15 @@ final class FaultLoad implements AutoCloseable {
       Thread.sleep(200); // polling the checker, bounded by within
     }
     recordDeadLetters();
+    if (!checker.lostIds().isEmpty() && redis.isAlive()) {
+      // what Redis holds for each group, for the failure's diagnosis
+      for (String group : ConsumeHttpSupport.groups(redis, channel)) {
+        org.slf4j.LoggerFactory.getLogger(FaultLoad.class).warn("not accounted for yet: {} ({}); group {}: XPENDING"
+            + " {}, consumers {}", checker.lostIds().size(), checker.lostIds().stream().limit(10).toList(), group,
+            redis.callList("XPENDING", io.redisrouter.router.redis.RedisKeys.stream(channel), group),
+            redis.callList("XINFO", "CONSUMERS", io.redisrouter.router.redis.RedisKeys.stream(channel), group));
+      }
+    }
   }
 
   /** What each subscription dead-lettered, read from Redis, into the checker (a no-op while Redis is down). */

@@ -26,7 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code SOAK_DURATION} (e.g. {@code 30m}) for a longer one. At the end the checker passes (lost = 0, unexpected =
  * 0, duplicates bounded by what the faults could cut in flight) and memory stays flat: the used heap after a full GC
  * and Redis's {@code used_memory} at the end are within 64 MB and 16 MB of what they were after the first 30 s
- * (acked entries are trimmed, dedup markers expire).
+ * (acked entries are trimmed, dedup markers expire). The faults are shorter than the retry budget (6 attempts, 200
+ * ms doubling to 2 s), so nothing but the poison is dead-lettered.
  */
 class SoakIT {
   private static final Logger log = LoggerFactory.getLogger(SoakIT.class);
@@ -57,8 +58,8 @@ class SoakIT {
               redis-router.redis.instances.default.health-check-interval = 500ms
               redis-router.redis.instances.default.health-check-max-missed = 3
               redis-router.redis.instances.default.command-timeout = 2s
-              redis-router.channels.defaults.max-attempts = 3
-              redis-router.channels.defaults.backoff { min = 100ms, max = 400ms }
+              redis-router.channels.defaults.max-attempts = 6
+              redis-router.channels.defaults.backoff { min = 200ms, max = 2s }
               redis-router.channels.defaults.retention { max-age = 0, trim-interval = 2s }
               redis-router.dedup-window = 20s
               redis-router.http.subscription-refresh = 500ms
@@ -120,10 +121,17 @@ class SoakIT {
         long redisEnd = usedMemory(redis);
         load.stopPublishing();
         load.awaitAccounted(Duration.ofSeconds(60));
-        MessageChecker.Report r = load.checker.assertPasses("soak " + total, 300L * faults.size());
-        log.info("soak {}: {} faults ({}); heap after GC {} -> {} MB, redis used_memory {} -> {} MB; crashes {}; {}",
+        log.info("soak {}: {} faults ({}); heap after GC {} -> {} MB, redis used_memory {} -> {} MB; crashes {}",
             total, faults.size(), String.join(", ", new java.util.LinkedHashSet<>(faults)), heapAt30 >> 20,
-            heapEnd >> 20, redisAt30 >> 20, redisEnd >> 20, load.embeddedCrashes(), r);
+            heapEnd >> 20, redisAt30 >> 20, redisEnd >> 20, load.embeddedCrashes());
+        MessageChecker.Report r = load.checker.assertPasses("soak " + total, 300L * faults.size());
+        java.util.Set<String> poison = FaultLoad.sortedSet(load.checker.acceptedIds(), id -> seq(id) % 100 == 42);
+        for (var c : r.consumers()) {
+          // the faults are shorter than the retry budget (6 attempts, 200 ms doubling to 2 s: about 5 s): only the
+          // poison is dead-lettered
+          assertTrue(c.deadLettered() <= poison.size() && c.deadLetteredByReason().keySet().equals(
+              java.util.Set.of("max-attempts")), c + ": dead letters beyond the " + poison.size() + " poison");
+        }
         assertTrue(faults.size() >= total.toSeconds() / EVERY.toSeconds() - 1, "faults injected: " + faults);
         assertTrue(r.accepted() > 100 * total.toSeconds(), "the load ran: " + r);
         assertTrue(heapEnd - heapAt30 < 64L << 20, "heap flat: " + (heapAt30 >> 20) + " -> " + (heapEnd >> 20)
