@@ -52,7 +52,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *   <li>The contrast that shows the check can fail: the default {@code durability = primary}, the same kill, with the
  *   replication stream held back at the proxy: the accepted messages are missing from the promoted replica.</li>
  *   <li>With {@code replica(1)} and the replica stopped (SIGSTOP), publishes are answered rejected
- *   {@code not-replicated}, after the channel's {@code durability-timeout} and well before twice it plus a margin;
+ *   {@code not-replicated}, after the channel's {@code durability-timeout} and before (max-batches-in-flight + 1)
+ *   times it plus a margin (WAITs go one at a time);
  *   they are on the primary (the reject says so), and once the replica is back the same ids are accepted
  *   (deduplicated). The batching: fewer {@code WAIT}s than messages.</li>
  * </ul>
@@ -211,10 +212,11 @@ class ReplicaDurabilityIT {
     long onPrimary = primary.callLong("XLEN", RedisKeys.stream(DURABLE));
     log.info("ReplicaDurabilityIT replica stopped: {} publishes rejected not-replicated after {}-{} ms (timeout {}"
         + " ms); entries on the primary={}", n, minMs, maxMs, DURABILITY_TIMEOUT.toMillis(), onPrimary);
-    // each waited for a WAIT's full timeout; a message written while a WAIT held the connection is answered after
-    // that one, the next one sent (it may have missed) and its own: at most three timeouts
+    // each waited for a WAIT's full timeout; WAITs go one at a time, and a message queued behind the batches in
+    // flight (ingress.max-batches-in-flight, 4) waits for theirs first: at most (4 + 1) timeouts, plus a margin
     assertTrue(minMs >= DURABILITY_TIMEOUT.toMillis() - 20, () -> "rejected before the timeout");
-    long bound = 3 * DURABILITY_TIMEOUT.toMillis() + 1000;
+    long bound = (RouterTestSupport.settings(primary, "").ingress().maxBatchesInFlight() + 1)
+        * DURABILITY_TIMEOUT.toMillis() + 500;
     assertTrue(maxMs <= bound, "rejected after " + maxMs + " ms, beyond " + bound + " ms");
     assertEquals(n + 1, onPrimary, "the rejected writes are on the primary (the reject says so)");
 
