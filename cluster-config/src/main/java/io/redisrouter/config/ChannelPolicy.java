@@ -25,6 +25,7 @@ import java.time.Duration;
  * @param deadLetterMaxAge  dead letters older than this are trimmed; {@link Duration#ZERO} = kept until removed
  * @param deadLetterMaxLength approximate cap of the dead-letter stream; 0 = no cap
  * @param broadcastWindow   broadcast deliveries one subscriber may hold unanswered; more are dropped and counted
+ * @param durability        when a publish is answered accepted: once the primary has it, or once N replicas have it
  */
 public record ChannelPolicy(
     ChannelMode mode,
@@ -42,7 +43,8 @@ public record ChannelPolicy(
     BroadcastDelivery broadcastDelivery,
     Duration deadLetterMaxAge,
     long deadLetterMaxLength,
-    int broadcastWindow) {
+    int broadcastWindow,
+    Durability durability) {
 
   public ChannelPolicy {
     requireNonNull(mode, "mode");
@@ -55,5 +57,6 @@ public record ChannelPolicy(
     requireNonNull(trimInterval, "trimInterval");
     requireNonNull(broadcastDelivery, "broadcastDelivery");
     requireNonNull(deadLetterMaxAge, "deadLetterMaxAge");
+    requireNonNull(durability, "durability");
   }
 }

@@ -44,7 +44,7 @@ public final class RouterSettings {
       "health-check-interval", "health-check-max-missed", "connections-per-instance", "single-connection-required");
   private static final List<String> POLICY_KEYS = List.of(
       "mode", "redis-instance", "time-to-live", "ack-timeout", "max-attempts", "backoff",
-      "max-in-flight", "retention", "broadcast-delivery", "broadcast-window");
+      "max-in-flight", "retention", "broadcast-delivery", "broadcast-window", "durability", "durability-timeout");
   private static final List<String> BACKOFF_KEYS = List.of("min", "max", "jitter");
   private static final List<String> RETENTION_KEYS = List.of("max-age", "max-length", "trim-interval",
       "dead-letter-max-age", "dead-letter-max-length");
@@ -316,8 +316,40 @@ public final class RouterSettings {
     Duration deadMaxAge = r.nonNegativeDuration("retention.dead-letter-max-age", MAX_RETENTION_AGE, "ten years");
     long deadMaxLength = r.longAtLeast("retention.dead-letter-max-length", 0);
     int broadcastWindow = r.intBetween("broadcast-window", 1, 1_000_000);
+    Durability durability = readDurability(r, mode, instances.get(instance));
     return new ChannelPolicy(mode, instance, ttl, ackTimeout, maxAttempts, backoffMin, backoffMax, jitter,
-        maxInFlight, maxAge, maxLength, trimInterval, delivery, deadMaxAge, deadMaxLength, broadcastWindow);
+        maxInFlight, maxAge, maxLength, trimInterval, delivery, deadMaxAge, deadMaxLength, broadcastWindow,
+        durability);
+  }
+
+  /**
+   * {@code durability} and {@code durability-timeout}. With {@code replica(N)} the timeout must stay below what the
+   * instance's connection tolerates: a WAIT holds the connection's later commands (its health check's PING among
+   * them) for up to the timeout, so it must be shorter than the command timeout and than the time the health check
+   * takes an unanswered connection for dead.
+   */
+  private static Durability readDurability(BlockReader r, ChannelMode mode, RedisInstanceSettings instance) {
+    String allowed = "primary (accepted once the Redis primary wrote the message) or \"replica(N)\" with N from 1 to "
+        + Durability.MAX_REPLICAS + " (accepted once N replicas confirmed the write: WAIT N)";
+    int replicas = Durability.parseReplicas(r.string("durability", allowed));
+    if (replicas < 0) throw r.invalid("durability", allowed);
+    if (replicas > 0 && mode == ChannelMode.BROADCAST) {
+      throw r.invalid("durability", "primary with mode = broadcast (a broadcast is not stored: there is nothing"
+          + " for a replica to keep), or mode = reliable for replica(N)");
+    }
+    Duration timeout = r.positiveDuration("durability-timeout");
+    if (replicas > 0) {
+      Duration healthLimit = instance.healthCheckInterval().multipliedBy(instance.healthCheckMaxMissed());
+      Duration limit = healthLimit.compareTo(instance.commandTimeout()) < 0 ? healthLimit : instance.commandTimeout();
+      if (timeout.compareTo(limit) >= 0) {
+        String at = ROOT + ".redis.instances." + ConfigUtil.joinPath(instance.name());
+        throw r.invalid("durability-timeout", "a duration > 0 and below " + BlockReader.show(limit) + ", e.g. 1s: a"
+            + " WAIT holds the connection's later commands for up to this long, and " + at + " takes a connection"
+            + " unanswered for command-timeout (" + BlockReader.show(instance.commandTimeout()) + ") or for"
+            + " health-check-interval x health-check-max-missed (" + BlockReader.show(healthLimit) + ") for dead");
+      }
+    }
+    return new Durability(replicas, timeout);
   }
 
   private static IngressSettings readIngress(BlockReader r) {

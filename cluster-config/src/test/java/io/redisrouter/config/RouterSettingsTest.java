@@ -1,6 +1,7 @@
 package io.redisrouter.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -95,6 +96,26 @@ class RouterSettingsTest {
 
     assertEquals(List.of("chat:room-1", "orders.created"), List.copyOf(s.channelOverrides().keySet()));
     assertEquals(orders, s.channelOverrides().get("orders.created"));
+  }
+
+  @Test
+  void durabilityIsPrimaryByDefaultAndReplicaPerChannel() {
+    RouterSettings s = parse("""
+        redis-router.channels.overrides {
+          "orders.created" { durability = replica(2), durability-timeout = 250ms }
+          "audit" { durability = "replica(1)" }
+        }
+        """);
+    assertEquals(Durability.PRIMARY_ONLY.replicas(), s.channelDefaults().durability().replicas());
+    assertFalse(s.channelDefaults().durability().waitsForReplicas());
+    assertEquals("primary", s.channelDefaults().durability().configName());
+    Durability orders = s.policyFor("orders.created").durability();
+    assertEquals(2, orders.replicas());
+    assertEquals(Duration.ofMillis(250), orders.timeout());
+    assertEquals("replica(2)", orders.configName());
+    Durability audit = s.policyFor("audit").durability();
+    assertEquals(1, audit.replicas());
+    assertEquals(Duration.ofSeconds(1), audit.timeout());
   }
 
   @Test

@@ -22,7 +22,11 @@ public sealed interface PublishReply {
       implements
         PublishReply {}
 
-  /** Refused without writing anything; the publisher may retry after {@code retryAfter} (zero: do not retry as is). */
+  /**
+   * Refused; the publisher may retry after {@code retryAfter} (zero: do not retry as is). Nothing was written, except
+   * where the reason says the write may have happened ({@link RejectReason#UNAVAILABLE} after a timeout,
+   * {@link RejectReason#NOT_REPLICATED}): retry with the same message id, so that it is deduplicated.
+   */
   record Rejected(String messageId, RejectReason reason, String message, List<FieldError> errors,
       Duration retryAfter) implements PublishReply {
     public Rejected {
@@ -45,6 +49,13 @@ public sealed interface PublishReply {
      * still happen when Redis catches up (the message says so): retry with the same message id to deduplicate it.
      */
     UNAVAILABLE("unavailable"),
+    /**
+     * The channel's {@code durability = replica(N)} was not met: Redis wrote the message, but fewer than N replicas
+     * confirmed it within the channel's {@code durability-timeout}. The message is still on the primary and may be
+     * delivered; it is lost if the primary fails before a replica has it. Retry with the same message id: the retry
+     * is deduplicated, and accepted once the replicas confirm it.
+     */
+    NOT_REPLICATED("not-replicated"),
     /** The router is shutting down. */
     SHUTTING_DOWN("shutting-down");
 

@@ -150,6 +150,14 @@ public final class RedisServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * A replica of the server at {@code host:port} ({@code --replicaof}); {@link RedisServer#awaitReplicaLinkUp}
+     * waits until it has synchronized.
+     */
+    public Builder replicaOf(String host, int port) {
+      return arg("--replicaof", host, Integer.toString(port));
+    }
+
     /** true: always use the binary from the embedded-redis jar; false: never (PATH / explicit only). */
     public Builder embeddedBinary(boolean embedded) {
       this.embedded = embedded;
@@ -250,6 +258,24 @@ public final class RedisServer implements AutoCloseable {
       }
     }
     return null;
+  }
+
+  /**
+   * Waits (at most {@code max}) until this replica's link to its primary is up ({@code master_link_status:up} in
+   * {@code INFO replication}: the initial synchronization is done and the replication stream flows).
+   *
+   * @throws IllegalStateException naming the replication state when it is not up in time
+   */
+  public void awaitReplicaLinkUp(Duration max) {
+    long deadline = System.nanoTime() + max.toNanos();
+    String status = null;
+    while (System.nanoTime() < deadline) {
+      status = infoField("replication", "master_link_status");
+      if ("up".equals(status)) return;
+      sleepQuietly(20);
+    }
+    throw new IllegalStateException("replica on port " + port + " has master_link_status=" + status + " after " + max
+        + ": " + command("INFO", "replication"));
   }
 
   // ------------------------------------------------------------------------------------------ lifecycle

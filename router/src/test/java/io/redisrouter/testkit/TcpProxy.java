@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * A TCP proxy on a free loopback port in front of one server, for tests that need one client's link to stall while
  * others go on: {@link #pause()} stops forwarding bytes in both directions on every connection (open or opened
  * later) without closing anything, like a stopped process or a partition; {@link #resume()} forwards what was held
- * back. Test code only: it uses two blocking threads per connection.
+ * back; {@link #close()} drops it (a link cut while paused never delivers what it held). Test code only: it uses
+ * two blocking threads per connection.
  */
 public final class TcpProxy implements AutoCloseable {
   private final ServerSocket server;
@@ -119,6 +120,7 @@ public final class TcpProxy implements AutoCloseable {
           int n = in.read(buf);
           if (n < 0) break;
           waitWhilePaused(); // bytes read just before a pause are held back too
+          if (closed) break; // a closed proxy drops what it held back, like a cut link
           if (dropping) {
             dropped.addAndGet(n);
             continue;

@@ -46,9 +46,10 @@ import java.util.function.Function;
 /**
  * The bounded publish ingress: a Pekko Streams queue of fixed size whose elements are batched while Redis is busy
  * and written with pipelined XADDs (one flush per batch). A full queue rejects at once; a reply is sent only once
- * Redis confirmed the write, or when the message's deadline passed before it could be written.
+ * Redis confirmed the write (and, for a channel with {@code durability = replica(N)}, N replicas confirmed it: see
+ * {@link ReplicaConfirmation}), or when the message's deadline passed before it could be written.
  *
- * <p>Size (about 440 lines, above the ~400 of the layout rule): one stream and its write path (batch, dedup, XADD
+ * <p>Size (about 470 lines, above the ~400 of the layout rule): one stream and its write path (batch, dedup, XADD
  * pipeline, replies, retry with backoff until the deadline) whose steps share the pending batch and its replies;
  * splitting the write path from the queue would pass that state across files without making either testable alone.
  */
@@ -56,6 +57,8 @@ public final class PublishIngress {
   private static final Logger log = LoggerFactory.getLogger(PublishIngress.class);
   private static final Duration RETRY_AFTER_OVERLOAD = Duration.ofMillis(200);
   private static final Duration RETRY_AFTER_UNAVAILABLE = Duration.ofSeconds(1);
+  /** ARGV[3] of {@link Scripts#DEDUP_XADD}: a duplicate writes its marker again (see there). */
+  private static final byte[] DUPLICATE_WRITES = {'1'};
 
   /**
    * One message waiting to be written.
@@ -85,6 +88,7 @@ public final class PublishIngress {
   private final int queueSize;
   private final Duration connectWait;
   private final DeadlineGuard guard;
+  private final ReplicaConfirmation replicas;
   /** Until-received broadcasts waiting for a receiver now (each holds one of {@link #untilReceivedMax}). */
   private final java.util.concurrent.atomic.AtomicInteger untilReceived = new java.util.concurrent.atomic.AtomicInteger();
   private final int untilReceivedMax;
@@ -96,6 +100,7 @@ public final class PublishIngress {
     this.handles = handles;
     this.connectWait = connectWait;
     this.guard = new DeadlineGuard(scheduler, ec, metrics);
+    this.replicas = new ReplicaConfirmation(metrics, RETRY_AFTER_UNAVAILABLE);
     this.untilReceivedMax = settings.untilReceivedMax();
     this.wakeups = wakeups;
     this.metrics = metrics;
@@ -274,9 +279,10 @@ public final class PublishIngress {
     Map<RedisHandle, CommandBatch> toFlush = new IdentityHashMap<>(2);
     Set<String> written = new HashSet<>(4);
     Map<RedisHandle, RedisHandle.Live> lives = new IdentityHashMap<>(2);
+    Map<RedisHandle, ReplicaConfirmation.Group> replicated = new IdentityHashMap<>(2);
     for (Pending p : batch) {
       try {
-        writeOne(p, now, writes, toFlush, written, lives);
+        writeOne(p, now, writes, toFlush, written, lives, replicated);
       } catch (RuntimeException ex) {
         metrics.recordFailureRecovered();
         log.error("writing publish '{}' to channel '{}' failed; answering it unavailable", p.envelope().id(),
@@ -293,12 +299,30 @@ public final class PublishIngress {
     return CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).handle((v, err) -> {
       written.forEach(wakeups::wake);
       return Done.getInstance();
-    });
+    }).thenCompose(d -> replicas.confirm(replicated.values()));
+  }
+
+  /**
+   * Answers a written message: at once, or, for a channel with {@code durability = replica(N)}, after its batch's
+   * {@code WAIT} ({@link ReplicaConfirmation}).
+   */
+  private void answerWritten(Pending p, ReplicaConfirmation.Group group, PublishReply.Accepted a) {
+    if (group != null) {
+      group.add(p, a);
+      return;
+    }
+    if (a.duplicate()) {
+      metrics.recordPublishDuplicate();
+    } else {
+      metrics.recordPublishAccepted();
+      metrics.published(p.envelope().channel()).increment();
+    }
+    p.reply().accept(a);
   }
 
   private void writeOne(Pending p, Instant now, List<CompletableFuture<?>> writes,
       Map<RedisHandle, CommandBatch> toFlush, Set<String> written,
-      Map<RedisHandle, RedisHandle.Live> lives) {
+      Map<RedisHandle, RedisHandle.Live> lives, Map<RedisHandle, ReplicaConfirmation.Group> replicated) {
     Envelope e = p.envelope();
     if (e.isExpired(now)) {
       metrics.recordPublishExpired();
@@ -321,6 +345,11 @@ public final class PublishIngress {
       return; // its deadline passed and the guard answered it: it must not be written now
     }
     byte[] body = EnvelopeCodec.encode(e);
+    // replica(N): answered after the batch's WAIT on the connection this write goes on (broadcasts never are)
+    ReplicaConfirmation.Group toConfirm = p.policy().durability().waitsForReplicas()
+        && p.policy().mode() == ChannelMode.RELIABLE
+            ? replicated.computeIfAbsent(handle, h -> new ReplicaConfirmation.Group(live))
+            : null;
     if (p.policy().mode() == ChannelMode.BROADCAST) {
       writes.add(batch.publish(RedisKeys.broadcast(e.channel()), body)
           .handle((receivers, err) -> {
@@ -328,9 +357,12 @@ public final class PublishIngress {
             return null;
           }));
     } else if (p.dedup()) {
-      CompletionStage<List<Object>> f = batch.evalScript(Scripts.DEDUP_XADD,
-          new String[]{RedisKeys.stream(e.channel()), RedisKeys.dedup(e.channel(), e.id())},
-          Long.toString(dedupWindowMs).getBytes(StandardCharsets.US_ASCII), body);
+      byte[] window = Long.toString(dedupWindowMs).getBytes(StandardCharsets.US_ASCII);
+      String[] keys = {RedisKeys.stream(e.channel()), RedisKeys.dedup(e.channel(), e.id())};
+      // a duplicate to confirm on replicas writes its marker again: the WAIT then covers the first write too
+      CompletionStage<List<Object>> f = toConfirm == null
+          ? batch.evalScript(Scripts.DEDUP_XADD, keys, window, body)
+          : batch.evalScript(Scripts.DEDUP_XADD, keys, window, body, DUPLICATE_WRITES);
       written.add(e.channel());
       batch.ringAfter(e.channel(), wakeups.token());
       writes.add(f.toCompletableFuture().handle((r, err) -> {
@@ -339,13 +371,7 @@ public final class PublishIngress {
         } else {
           boolean fresh = ((Number) r.get(0)).longValue() == 1L;
           String id = new String((byte[]) r.get(1), StandardCharsets.US_ASCII);
-          if (fresh) {
-            metrics.recordPublishAccepted();
-            metrics.published(e.channel()).increment();
-          } else {
-            metrics.recordPublishDuplicate();
-          }
-          p.reply().accept(new PublishReply.Accepted(e.id(), id, !fresh, 1, -1));
+          answerWritten(p, toConfirm, new PublishReply.Accepted(e.id(), id, !fresh, 1, -1));
         }
         return null;
       }));
@@ -357,9 +383,7 @@ public final class PublishIngress {
             if (err != null) {
               rejectUnavailable(p, err);
             } else {
-              metrics.recordPublishAccepted();
-              metrics.published(e.channel()).increment();
-              p.reply().accept(new PublishReply.Accepted(e.id(), id, false, 1, -1));
+              answerWritten(p, toConfirm, new PublishReply.Accepted(e.id(), id, false, 1, -1));
             }
             return null;
           }));

@@ -63,12 +63,13 @@ public final class CommandBatch {
 
   /**
    * One of the {@link Scripts} by its digest (multi-bulk reply), falling back to EVAL when the server lost its script
-   * cache (a restart or SCRIPT FLUSH).
+   * cache (a restart or SCRIPT FLUSH). The fallback runs on the same connection as the batch (of the same
+   * incarnation), so that a {@link ReplicaWaits WAIT} on it after the answer covers the write.
    */
   public CompletionStage<List<Object>> evalScript(String script, String[] keys, byte[]... args) {
     String sha = live.scriptShas().get(script);
     if (sha == null) {
-      return handle.commands().<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args);
+      return live.publish().async().<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args);
     }
     CommandArgs<String, byte[]> a = new CommandArgs<>(RedisConnectionActor.CODEC).add(sha).add(keys.length)
         .addKeys(keys).addValues(args);
@@ -78,7 +79,8 @@ public final class CommandBatch {
       if (e == null) return CompletableFuture.completedFuture(v);
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       if (cause instanceof RedisNoScriptException) {
-        return handle.commands().<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args).toCompletableFuture();
+        return live.publish().async().<List<Object>>eval(script, ScriptOutputType.MULTI, keys, args)
+            .toCompletableFuture();
       }
       return CompletableFuture.<List<Object>>failedFuture(cause);
     }).thenCompose(x -> x);

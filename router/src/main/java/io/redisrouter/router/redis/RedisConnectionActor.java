@@ -345,7 +345,8 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
       // leave 0: reported as without the 7.0 statistics
     }
     getContext().getLog().info("redis instance '{}' runs Redis {}{}", settings.name(), v.version(), major >= 7
-        ? "; WAITAOF and XADD IDMP are not used (durability is the server's appendfsync, dedup is the router's script)"
+        ? "; WAITAOF and XADD IDMP are not used (durability is the server's appendfsync and, for replica(N)"
+            + " channels, WAIT; dedup is the router's script)"
         : ": doing without XINFO GROUPS lag and entries-read (the router counts the lag itself, entries-read is"
             + " reported unknown)");
     return this;

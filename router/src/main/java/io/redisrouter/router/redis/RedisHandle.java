@@ -32,12 +32,22 @@ public final class RedisHandle {
 
   /**
    * One incarnation's connections (of the connection actor) and the digests of the scripts loaded on them. With one
-   * connection per instance (the default) the three are the same RESP3 connection.
+   * connection per instance (the default) the three are the same RESP3 connection. {@code replicaWaits} sends the
+   * {@code WAIT}s that confirm the publish connection's writes on replicas (channels with {@code replica(N)}
+   * durability).
    */
   public record Live(StatefulRedisConnection<String, byte[]> commands,
       StatefulRedisConnection<String, byte[]> publish,
       StatefulRedisPubSubConnection<String, byte[]> pubsub,
-      Map<String, String> scriptShas) {}
+      Map<String, String> scriptShas,
+      ReplicaWaits replicaWaits) {
+
+    /** The connections, with the {@link ReplicaWaits} of {@code publish}. */
+    public Live(StatefulRedisConnection<String, byte[]> commands, StatefulRedisConnection<String, byte[]> publish,
+        StatefulRedisPubSubConnection<String, byte[]> pubsub, Map<String, String> scriptShas) {
+      this(commands, publish, pubsub, scriptShas, new ReplicaWaits(publish));
+    }
+  }
 
   private final String instance;
   private volatile Live live;

@@ -7,11 +7,17 @@ public final class Scripts {
   private Scripts() {}
 
   /**
-   * Deduplicated publish. KEYS[1] stream, KEYS[2] dedup marker; ARGV[1] dedup window in ms, ARGV[2] envelope.
-   * Returns {1, streamId} when written, {0, streamIdOfTheFirst} for a duplicate.
+   * Deduplicated publish. KEYS[1] stream, KEYS[2] dedup marker; ARGV[1] dedup window in ms, ARGV[2] envelope,
+   * ARGV[3] (optional) {@code 1} when a duplicate must still make a write: the marker is set again to its value (its
+   * expiry kept), so that the connection's replication offset passes the first write and a {@code WAIT} after it
+   * confirms that one too, whoever made it. Returns {1, streamId} when written, {0, streamIdOfTheFirst} for a
+   * duplicate.
    */
   public static final String DEDUP_XADD = "local prev = redis.call('GET', KEYS[2])\n"
-      + "if prev then return {0, prev} end\n"
+      + "if prev then\n"
+      + "  if ARGV[3] == '1' then redis.call('SET', KEYS[2], prev, 'KEEPTTL') end\n"
+      + "  return {0, prev}\n"
+      + "end\n"
       + "local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])\n"
       + "redis.call('SET', KEYS[2], id, 'PX', ARGV[1])\n"
       + "return {1, id}\n";

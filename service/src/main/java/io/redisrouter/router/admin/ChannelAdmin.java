@@ -67,7 +67,8 @@ public final class ChannelAdmin {
   public record ChannelList(List<ChannelRow> channels, boolean truncated, List<Unavailable> unavailable) {}
 
   /** The channel's policy as configured (defaults and overrides). */
-  public record Policy(long timeToLiveMs, long ackTimeoutMs, int maxAttempts, int maxInFlight) {}
+                                                                     /** {@code durability}: {@code primary} or {@code replica(N)} (see the channel option of the same name). */
+  public record Policy(long timeToLiveMs, long ackTimeoutMs, int maxAttempts, int maxInFlight, String durability) {}
 
   /**
    * One subscription (consumer group) of a channel. {@code entriesRead} is Redis 7+ (null on 6.2, with
@@ -202,7 +203,7 @@ public final class ChannelAdmin {
     ChannelPolicy policy = runtime.settings().policyFor(channel);
     boolean configured = runtime.settings().channelOverrides().containsKey(channel);
     Policy p = new Policy(policy.timeToLive().toMillis(), policy.ackTimeout().toMillis(), policy.maxAttempts(),
-        policy.maxInFlight());
+        policy.maxInFlight(), policy.durability().configName());
     String instance = policy.redisInstance();
     String mode = policy.mode().configName();
     return runtime.onCommands(channel, cmd -> {

@@ -48,7 +48,7 @@ public record PublishResult(int status, String messageId, String streamId, Boole
     PublishReply.Rejected r = (PublishReply.Rejected) reply;
     return switch (r.reason()) {
       case OVERLOADED -> StatusCodes.TOO_MANY_REQUESTS;
-      case UNAVAILABLE, SHUTTING_DOWN -> StatusCodes.SERVICE_UNAVAILABLE;
+      case UNAVAILABLE, NOT_REPLICATED, SHUTTING_DOWN -> StatusCodes.SERVICE_UNAVAILABLE;
       case INVALID -> r.errors().stream().anyMatch(e -> e.code().equals("payload-too-large"))
           ? StatusCodes.PAYLOAD_TOO_LARGE
           : StatusCodes.BAD_REQUEST;
