@@ -56,6 +56,8 @@ public final class PublishIngress {
   private static final Logger log = LoggerFactory.getLogger(PublishIngress.class);
   private static final Duration RETRY_AFTER_OVERLOAD = Duration.ofMillis(200);
   private static final Duration RETRY_AFTER_UNAVAILABLE = Duration.ofSeconds(1);
+  /** Memory is freed by consumers and retention at their pace: retrying a full instance sooner only adds load. */
+  private static final Duration RETRY_AFTER_FULL = Duration.ofSeconds(2);
 
   /**
    * One message waiting to be written.
@@ -334,6 +336,7 @@ public final class PublishIngress {
         } else {
           boolean fresh = ((Number) r.get(0)).longValue() == 1L;
           String id = new String((byte[]) r.get(1), StandardCharsets.US_ASCII);
+          notFull(p);
           if (fresh) {
             metrics.recordPublishAccepted();
             metrics.published(e.channel()).increment();
@@ -352,6 +355,7 @@ public final class PublishIngress {
             if (err != null) {
               rejectUnavailable(p, err);
             } else {
+              notFull(p);
               metrics.recordPublishAccepted();
               metrics.published(e.channel()).increment();
               p.reply().accept(new PublishReply.Accepted(e.id(), id, false, 1, -1));
@@ -362,6 +366,10 @@ public final class PublishIngress {
   }
 
   private void rejectUnavailable(Pending p, Throwable err) {
+    if (io.redisrouter.router.redis.RedisFailures.isOutOfMemory(err)) {
+      rejectFull(p);
+      return;
+    }
     metrics.recordPublishRejected();
     Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     String msg = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
@@ -374,6 +382,38 @@ public final class PublishIngress {
                 + "' so that it is deduplicated";
     p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.UNAVAILABLE,
         "redis did not accept the message: " + msg + outcome, List.of(), RETRY_AFTER_UNAVAILABLE));
+  }
+
+  /** Instances that refused a write as full and accepted none since (for one WARN per episode, not per message). */
+  private final Set<String> fullInstances = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * Answers a message the instance refused because it is out of memory ({@code redis-full}): nothing was written.
+   * The first refusal of an episode is a WARN; the first accepted write after it an INFO.
+   */
+  private void rejectFull(Pending p) {
+    metrics.recordPublishRedisFull();
+    String instance = p.policy().redisInstance();
+    if (fullInstances.add(instance)) {
+      log.warn("redis instance '{}' is full (used memory reached maxmemory, policy noeviction): publishes to it are"
+          + " refused with redis-full until memory is freed; subscribers keep consuming and acknowledging. Raise the"
+          + " instance's maxmemory, let the subscriptions catch up, or lower the channels' retention (retention.max-age:"
+          + " acknowledged entries stay that long; retention.max-length)", instance);
+    }
+    p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.REDIS_FULL,
+        "redis instance '" + instance + "' is full (used memory reached its maxmemory); nothing was written. Retry"
+            + " later: it takes messages again once subscribers consumed the backlog, retention trimmed it, or the"
+            + " operator raised maxmemory",
+        List.of(), RETRY_AFTER_FULL));
+  }
+
+  /** A write to {@code p}'s instance was accepted: it is not full (any more). */
+  private void notFull(Pending p) {
+    if (fullInstances.isEmpty()) return;
+    String instance = p.policy().redisInstance();
+    if (fullInstances.remove(instance)) {
+      log.info("redis instance '{}' accepts publishes again (memory was freed)", instance);
+    }
   }
 
   /**
