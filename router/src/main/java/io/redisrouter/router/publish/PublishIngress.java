@@ -384,21 +384,46 @@ public final class PublishIngress {
         "redis did not accept the message: " + msg + outcome, List.of(), RETRY_AFTER_UNAVAILABLE));
   }
 
-  /** Instances that refused a write as full and accepted none since (for one WARN per episode, not per message). */
-  private final Set<String> fullInstances = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** A full instance is reported at most this often (a WARN with the refusals since the last one). */
+  static final long FULL_WARN_EVERY_NANOS = Duration.ofSeconds(30).toNanos();
+  /** It is reported free again once it accepts a write this long after its last refusal (not while it flaps). */
+  static final long FREE_AFTER_NANOS = Duration.ofSeconds(2).toNanos();
+
+  /** An instance that refused writes as full and is not reported free again yet. */
+  private static final class FullEpisode {
+    volatile long lastWarnNanos;
+    volatile long lastRefusalNanos;
+    final java.util.concurrent.atomic.AtomicLong refusedSinceWarn = new java.util.concurrent.atomic.AtomicLong();
+  }
+
+  private final Map<String, FullEpisode> fullInstances = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * Answers a message the instance refused because it is out of memory ({@code redis-full}): nothing was written.
-   * The first refusal of an episode is a WARN; the first accepted write after it an INFO.
+   * A WARN when an instance becomes full, and at most every 30 s while it stays so (it flaps at the edge as memory is
+   * freed and taken again); an INFO once it accepts writes again, 2 s after its last refusal.
    */
   private void rejectFull(Pending p) {
     metrics.recordPublishRedisFull();
     String instance = p.policy().redisInstance();
-    if (fullInstances.add(instance)) {
+    long now = System.nanoTime();
+    boolean[] fresh = {false};
+    FullEpisode ep = fullInstances.computeIfAbsent(instance, k -> {
+      fresh[0] = true;
+      FullEpisode e = new FullEpisode();
+      e.lastWarnNanos = now - FULL_WARN_EVERY_NANOS;
+      return e;
+    });
+    ep.lastRefusalNanos = now;
+    long refused = ep.refusedSinceWarn.incrementAndGet();
+    if (now - ep.lastWarnNanos >= FULL_WARN_EVERY_NANOS) {
+      ep.lastWarnNanos = now;
+      ep.refusedSinceWarn.set(0);
       log.warn("redis instance '{}' is full (used memory reached maxmemory, policy noeviction): publishes to it are"
-          + " refused with redis-full until memory is freed; subscribers keep consuming and acknowledging. Raise the"
-          + " instance's maxmemory, let the subscriptions catch up, or lower the channels' retention (retention.max-age:"
-          + " acknowledged entries stay that long; retention.max-length)", instance);
+          + " refused with redis-full until memory is freed ({}); subscribers keep consuming and acknowledging."
+          + " Raise the instance's maxmemory, let the subscriptions catch up, or lower the channels' retention"
+          + " (retention.max-age: acknowledged entries stay that long; retention.max-length)", instance,
+          fresh[0] ? "first refusal" : refused + " refused since the last report");
     }
     p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.REDIS_FULL,
         "redis instance '" + instance + "' is full (used memory reached its maxmemory); nothing was written. Retry"
@@ -407,12 +432,15 @@ public final class PublishIngress {
         List.of(), RETRY_AFTER_FULL));
   }
 
-  /** A write to {@code p}'s instance was accepted: it is not full (any more). */
+  /** A write to {@code p}'s instance was accepted: reported free again once its last refusal is 2 s old. */
   private void notFull(Pending p) {
     if (fullInstances.isEmpty()) return;
     String instance = p.policy().redisInstance();
-    if (fullInstances.remove(instance)) {
-      log.info("redis instance '{}' accepts publishes again (memory was freed)", instance);
+    FullEpisode ep = fullInstances.get(instance);
+    if (ep == null || System.nanoTime() - ep.lastRefusalNanos < FREE_AFTER_NANOS) return;
+    if (fullInstances.remove(instance, ep)) {
+      log.info("redis instance '{}' accepts publishes again (memory was freed; {} refused since the last report)",
+          instance, ep.refusedSinceWarn.get());
     }
   }
 
