@@ -45,7 +45,7 @@ public sealed interface PublishReply {
     /** The request failed validation: see the field errors. */
     INVALID("invalid"),
     /**
-     * Redis did not answer or refused the write (disconnected, timeout, OOM). After a command timeout the write may
+     * Redis did not answer or refused the write (disconnected, timeout). After a command timeout the write may
      * still happen when Redis catches up (the message says so): retry with the same message id to deduplicate it.
      */
     UNAVAILABLE("unavailable"),
@@ -56,6 +56,13 @@ public sealed interface PublishReply {
      * is deduplicated, and accepted once the replicas confirm it.
      */
     NOT_REPLICATED("not-replicated"),
+    /**
+     * The Redis instance is full: its used memory reached {@code maxmemory} under the {@code noeviction} policy, and
+     * it refuses writes ({@code OOM command not allowed}). Nothing was written. It takes messages again once
+     * memory is freed (subscribers consume and acknowledge the backlog, retention trims it, or the operator raises
+     * {@code maxmemory}); retry after {@code retryAfter}.
+     */
+    REDIS_FULL("redis-full"),
     /** The router is shutting down. */
     SHUTTING_DOWN("shutting-down");
 

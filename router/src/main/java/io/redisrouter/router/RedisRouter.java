@@ -126,7 +126,8 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
     this.metrics = metrics;
     this.resources = DefaultClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2).build();
     for (RedisInstanceSettings instance : settings.redisInstances().values()) {
-      RedisHandle handle = new RedisHandle(instance.name(), metrics::recordWatchWakeup);
+      RedisHandle handle = new RedisHandle(instance.name(), metrics::recordWatchWakeup,
+          metrics::recordBroadcastResubscribe);
       handles.put(instance.name(), handle);
       ctx.spawn(RedisConnectionActor.create(instance, settings.nodeId(), resources, handle),
           "redis-" + instance.name());

@@ -21,6 +21,8 @@ public final class RouterMetrics {
   private final LongAdder publishDuplicates = new LongAdder();
   /** Publishes refused (invalid, overloaded, unavailable, shutting down). */
   private final LongAdder publishRejected = new LongAdder();
+  /** Publishes refused because the Redis instance was full (maxmemory under noeviction); also in publishRejected. */
+  private final LongAdder publishRedisFull = new LongAdder();
   /** Publishes whose deadline passed before Redis stored them. */
   private final LongAdder publishExpired = new LongAdder();
   /** Deliveries to subscribers (every attempt). */
@@ -53,6 +55,11 @@ public final class RouterMetrics {
   private final LongAdder broadcastExpired = new LongAdder();
   /** Broadcast messages dropped because the subscriber held its whole {@code broadcast-window} unanswered. */
   private final LongAdder broadcastDropped = new LongAdder();
+  /**
+   * Reconnects of a pub/sub connection that carried broadcast subscriptions (re-subscribed then): broadcasts
+   * published while it was down were missed by this node's broadcast subscribers.
+   */
+  private final LongAdder broadcastResubscribes = new LongAdder();
   /** Idle subscriptions the stream watch woke: their stream had entries that no publish wake-up or doorbell announced (written by something else than a router, or a doorbell lost). */
   private final LongAdder watchWakeups = new LongAdder();
   /** Messages held by delivery actors on this node now (delivered and awaiting the ack, or waiting for a retry). */
@@ -65,13 +72,14 @@ public final class RouterMetrics {
       long delivered, long acked, long nacked, long retried, long ackTimeouts, long claimed, long leasesLost,
       long failuresRecovered, long deadLettered, long handedToSubscribers, long deliveriesSkipped, long expired,
       long broadcastDelivered, long broadcastExpired, long broadcastDropped, long watchWakeups, long inFlight,
-      int channelJanitors) {
+      int channelJanitors, long publishRedisFull, long broadcastResubscribes) {
     /** By Prometheus-style name, for logs. */
     public Map<String, Long> asMap() {
       Map<String, Long> m = new LinkedHashMap<>();
       m.put("publish_accepted", publishAccepted);
       m.put("publish_duplicates", publishDuplicates);
       m.put("publish_rejected", publishRejected);
+      m.put("publish_redis_full", publishRedisFull);
       m.put("publish_expired", publishExpired);
       m.put("delivered", delivered);
       m.put("acked", acked);
@@ -88,6 +96,7 @@ public final class RouterMetrics {
       m.put("broadcast_delivered", broadcastDelivered);
       m.put("broadcast_expired", broadcastExpired);
       m.put("broadcast_dropped", broadcastDropped);
+      m.put("broadcast_resubscribes", broadcastResubscribes);
       m.put("watch_wakeups", watchWakeups);
       m.put("in_flight", inFlight);
       m.put("channel_janitors", (long) channelJanitors);
@@ -101,7 +110,7 @@ public final class RouterMetrics {
         delivered.sum(), acked.sum(), nacked.sum(), retried.sum(), ackTimeouts.sum(), claimed.sum(), leasesLost.sum(),
         failuresRecovered.sum(), deadLettered.sum(), handedToSubscribers.sum(), deliveriesSkipped.sum(), expired.sum(),
         broadcastDelivered.sum(), broadcastExpired.sum(), broadcastDropped.sum(), watchWakeups.sum(), inFlight.sum(),
-        channelJanitors.get());
+        channelJanitors.get(), publishRedisFull.sum(), broadcastResubscribes.sum());
   }
 
   public void recordPublishAccepted() {
@@ -114,6 +123,12 @@ public final class RouterMetrics {
 
   public void recordPublishRejected() {
     publishRejected.increment();
+  }
+
+  /** A publish refused because its Redis instance was full (also counts as rejected). */
+  public void recordPublishRedisFull() {
+    publishRejected.increment();
+    publishRedisFull.increment();
   }
 
   public void recordPublishExpired() {
@@ -186,6 +201,10 @@ public final class RouterMetrics {
 
   public void recordBroadcastDropped() {
     broadcastDropped.increment();
+  }
+
+  public void recordBroadcastResubscribe() {
+    broadcastResubscribes.increment();
   }
 
   public void recordWatchWakeup() {

@@ -60,6 +60,9 @@ public final class PublishIngress {
   /** ARGV[3] of {@link Scripts#DEDUP_XADD}: a duplicate writes its marker again (see there). */
   private static final byte[] DUPLICATE_WRITES = {'1'};
 
+  /** Memory is freed by consumers and retention at their pace: retrying a full instance sooner only adds load. */
+  private static final Duration RETRY_AFTER_FULL = Duration.ofSeconds(2);
+
   /**
    * One message waiting to be written.
    *
@@ -371,6 +374,7 @@ public final class PublishIngress {
         } else {
           boolean fresh = ((Number) r.get(0)).longValue() == 1L;
           String id = new String((byte[]) r.get(1), StandardCharsets.US_ASCII);
+          notFull(p);
           answerWritten(p, toConfirm, new PublishReply.Accepted(e.id(), id, !fresh, 1, -1));
         }
         return null;
@@ -383,6 +387,7 @@ public final class PublishIngress {
             if (err != null) {
               rejectUnavailable(p, err);
             } else {
+              notFull(p);
               answerWritten(p, toConfirm, new PublishReply.Accepted(e.id(), id, false, 1, -1));
             }
             return null;
@@ -391,6 +396,10 @@ public final class PublishIngress {
   }
 
   private void rejectUnavailable(Pending p, Throwable err) {
+    if (io.redisrouter.router.redis.RedisFailures.isOutOfMemory(err)) {
+      rejectFull(p);
+      return;
+    }
     metrics.recordPublishRejected();
     Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     String msg = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
@@ -403,6 +412,66 @@ public final class PublishIngress {
                 + "' so that it is deduplicated";
     p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.UNAVAILABLE,
         "redis did not accept the message: " + msg + outcome, List.of(), RETRY_AFTER_UNAVAILABLE));
+  }
+
+  /** A full instance is reported at most this often (a WARN with the refusals since the last one). */
+  static final long FULL_WARN_EVERY_NANOS = Duration.ofSeconds(30).toNanos();
+  /** It is reported free again once it accepts a write this long after its last refusal (not while it flaps). */
+  static final long FREE_AFTER_NANOS = Duration.ofSeconds(2).toNanos();
+
+  /** An instance that refused writes as full and is not reported free again yet. */
+  private static final class FullEpisode {
+    volatile long lastWarnNanos;
+    volatile long lastRefusalNanos;
+    final java.util.concurrent.atomic.AtomicLong refusedSinceWarn = new java.util.concurrent.atomic.AtomicLong();
+  }
+
+  private final Map<String, FullEpisode> fullInstances = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Answers a message the instance refused because it is out of memory ({@code redis-full}): nothing was written.
+   * A WARN when an instance becomes full, and at most every 30 s while it stays so (it flaps at the edge as memory is
+   * freed and taken again); an INFO once it accepts writes again, 2 s after its last refusal.
+   */
+  private void rejectFull(Pending p) {
+    metrics.recordPublishRedisFull();
+    String instance = p.policy().redisInstance();
+    long now = System.nanoTime();
+    boolean[] fresh = {false};
+    FullEpisode ep = fullInstances.computeIfAbsent(instance, k -> {
+      fresh[0] = true;
+      FullEpisode e = new FullEpisode();
+      e.lastWarnNanos = now - FULL_WARN_EVERY_NANOS;
+      return e;
+    });
+    ep.lastRefusalNanos = now;
+    long refused = ep.refusedSinceWarn.incrementAndGet();
+    if (now - ep.lastWarnNanos >= FULL_WARN_EVERY_NANOS) {
+      ep.lastWarnNanos = now;
+      ep.refusedSinceWarn.set(0);
+      log.warn("redis instance '{}' is full (used memory reached maxmemory, policy noeviction): publishes to it are"
+          + " refused with redis-full until memory is freed ({}); subscribers keep consuming and acknowledging."
+          + " Raise the instance's maxmemory, let the subscriptions catch up, or lower the channels' retention"
+          + " (retention.max-age: acknowledged entries stay that long; retention.max-length)", instance,
+          fresh[0] ? "first refusal" : refused + " refused since the last report");
+    }
+    p.reply().accept(new PublishReply.Rejected(p.envelope().id(), PublishReply.RejectReason.REDIS_FULL,
+        "redis instance '" + instance + "' is full (used memory reached its maxmemory); nothing was written. Retry"
+            + " later: it takes messages again once subscribers consumed the backlog, retention trimmed it, or the"
+            + " operator raised maxmemory",
+        List.of(), RETRY_AFTER_FULL));
+  }
+
+  /** A write to {@code p}'s instance was accepted: reported free again once its last refusal is 2 s old. */
+  private void notFull(Pending p) {
+    if (fullInstances.isEmpty()) return;
+    String instance = p.policy().redisInstance();
+    FullEpisode ep = fullInstances.get(instance);
+    if (ep == null || System.nanoTime() - ep.lastRefusalNanos < FREE_AFTER_NANOS) return;
+    if (fullInstances.remove(instance, ep)) {
+      log.info("redis instance '{}' accepts publishes again (memory was freed; {} refused since the last report)",
+          instance, ep.refusedSinceWarn.get());
+    }
   }
 
   /**

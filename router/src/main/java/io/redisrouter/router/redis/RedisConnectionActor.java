@@ -61,6 +61,9 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
 
   private record ServerVersion(String version, Throwable error) implements Command {}
 
+  /** The answer to {@code INFO memory} at connect: the eviction policy check. */
+  private record MemoryInfo(String info, Throwable error) implements Command {}
+
   private enum HealthTick implements Command {
     INSTANCE,
     /** A PING failed without an answer (a timeout, a closed connection): it stays outstanding, counted as missed. */
@@ -261,6 +264,7 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
         .onMessage(ConnectFailed.class, this::onConnectFailed)
         .onMessage(ConnectionLost.class, this::onConnectionLost)
         .onMessage(ServerVersion.class, this::onServerVersion)
+        .onMessage(MemoryInfo.class, this::onMemoryInfo)
         .onMessageEquals(HealthTick.INSTANCE, this::onHealthTick)
         .onMessageEquals(HealthTick.NOT_ANSWERED, () -> this)
         .onMessage(Pong.class, p -> {
@@ -282,6 +286,8 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
             : "3 connections: commands, publish, pub/sub");
     getContext().pipeToSelf(live.commands().async().info("server"),
         (info, err) -> new ServerVersion(err == null ? versionOf(info) : null, err));
+    // INFO memory, not CONFIG GET: it needs no CONFIG rights (an ACL user of the router usually has none)
+    getContext().pipeToSelf(live.commands().async().info("memory"), MemoryInfo::new);
     timers.startTimerWithFixedDelay(HealthTick.INSTANCE, settings.healthCheckInterval());
     return this;
   }
@@ -350,6 +356,63 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
         : ": doing without XINFO GROUPS lag and entries-read (the router counts the lag itself, entries-read is"
             + " reported unknown)");
     return this;
+  }
+
+  /**
+   * The eviction policy check: a policy other than {@code noeviction} lets Redis delete the router's keys when it
+   * reaches {@code maxmemory}. One WARN per instance and policy (not on every reconnect); an INFO line when the
+   * policy cannot be read (an ACL user without {@code +info}, a proxy).
+   */
+  private Behavior<Command> onMemoryInfo(MemoryInfo m) {
+    String policy = m.error() == null ? infoField(m.info(), "maxmemory_policy") : null;
+    if (policy == null) {
+      if (handle.reportEvictionPolicy("?")) {
+        getContext().getLog().info("redis instance '{}': could not check its eviction policy (INFO memory: {}); it"
+            + " should be maxmemory-policy noeviction (see docs/operations.md, Redis memory)", settings.name(),
+            m.error() == null ? "no maxmemory_policy field" : describe(m.error()));
+      }
+      return this;
+    }
+    if (!handle.reportEvictionPolicy(policy)) return this;
+    String maxMemory = infoField(m.info(), "maxmemory");
+    String limit = maxMemory == null || "0".equals(maxMemory)
+        ? "no maxmemory is set now (nothing is evicted until one is)"
+        : "maxmemory is " + maxMemory + " bytes";
+    String evictable = evictableKeys(policy);
+    if (evictable == null) {
+      getContext().getLog().info("redis instance '{}': maxmemory-policy noeviction, {}: when it is full, publishes are"
+          + " refused with redis-full and nothing is evicted", settings.name(), limit);
+      return this;
+    }
+    getContext().getLog().warn("redis instance '{}' at {} has maxmemory-policy {} ({}): when it reaches maxmemory,"
+        + " Redis may evict {}. Set maxmemory-policy noeviction on it (CONFIG SET maxmemory-policy noeviction, and"
+        + " in redis.conf): a full instance then refuses publishes with redis-full and loses nothing",
+        settings.name(), settings.redactedUri(), policy, limit, evictable);
+    return this;
+  }
+
+  /** Which of the router's keys an eviction policy can delete, in words; null for {@code noeviction}. */
+  static String evictableKeys(String policy) {
+    if ("noeviction".equals(policy)) return null;
+    if (policy.startsWith("volatile-")) {
+      return "the router's keys that have a time to live: the dedup markers (rr:{channel}:dedup:<messageId>), so"
+          + " that a publish retried with the same message id after its marker went is stored and delivered twice"
+          + " (streams, dead letters and subscription definitions have none: once no key with a time to live is"
+          + " left, writes are refused as under noeviction)";
+    }
+    return "any of the router's keys: the channel streams (rr:{channel}:stream) with their consumer groups and"
+        + " pending entries, so accepted messages are lost; the dead-letter streams (rr:{channel}:dead); the dedup"
+        + " markers (rr:{channel}:dedup:<messageId>); the HTTP subscription definitions (rr:subscriptions,"
+        + " rr:subscriptions:deleted)";
+  }
+
+  /** The value of {@code field} in an INFO reply, or null. */
+  static String infoField(String info, String field) {
+    String prefix = field + ":";
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith(prefix)) return line.substring(prefix.length()).trim();
+    }
+    return null;
   }
 
   /** The {@code redis_version} of an INFO reply, or null. */

@@ -33,6 +33,18 @@ public final class RedisFailures {
         || (c instanceof RedisException && !(c instanceof RedisCommandExecutionException));
   }
 
+  /**
+   * Whether {@code t} is Redis refusing a write because its used memory reached {@code maxmemory} (policy
+   * {@code noeviction}, or a {@code volatile-*} one with nothing left to evict): {@code OOM command not allowed when
+   * used memory > 'maxmemory'}, as a plain error reply (7.0) or inside a script's error (6.2: {@code ERR Error
+   * running script ... -OOM command not allowed ...}). Nothing was written.
+   */
+  public static boolean isOutOfMemory(Throwable t) {
+    Throwable c = unwrap(t);
+    if (!(c instanceof RedisCommandExecutionException) || c.getMessage() == null) return false;
+    return c.getMessage().contains("OOM command not allowed");
+  }
+
   /** "ExceptionClass: message". */
   public static String describe(Throwable t) {
     Throwable c = unwrap(t);

@@ -68,9 +68,24 @@ public final class RedisHandle {
 
   /** {@code onWatchWakeup} is told of each idle subscription the instance's {@link StreamWatch} wakes. */
   public RedisHandle(String instance, Runnable onWatchWakeup) {
+    this(instance, onWatchWakeup, () -> {});
+  }
+
+  /**
+   * {@code onBroadcastResubscribe} is told of each reconnect that re-subscribed broadcast channels (their messages
+   * published while the connection was down were missed).
+   */
+  public RedisHandle(String instance, Runnable onWatchWakeup, Runnable onBroadcastResubscribe) {
     this.instance = Objects.requireNonNull(instance, "instance");
     this.watch = new StreamWatch(this, onWatchWakeup);
+    this.onBroadcastResubscribe = Objects.requireNonNull(onBroadcastResubscribe, "onBroadcastResubscribe");
   }
+
+  private final Runnable onBroadcastResubscribe;
+  /** Whether the instance was up before (a connect after that is a reconnect). */
+  private volatile boolean wasUp;
+  /** When the instance went down ({@link System#nanoTime()}), valid while it is down after having been up. */
+  private volatile long downSinceNanos;
 
   /** The safety net of this instance's idle subscriptions (its rounds are driven by the router's timer). */
   public StreamWatch watch() {
@@ -131,6 +146,19 @@ public final class RedisHandle {
    */
   public java.util.concurrent.Semaphore janitorRounds() {
     return janitorRounds;
+  }
+
+  /** The eviction policy last reported for this instance ("?" when it could not be read), or null. */
+  private volatile String reportedEvictionPolicy;
+
+  /**
+   * Records the eviction policy found at a connect; true when it differs from the one reported last (then it is
+   * reported: once per instance and policy, not on every reconnect). Called by the connection actor only.
+   */
+  boolean reportEvictionPolicy(String policy) {
+    if (policy.equals(reportedEvictionPolicy)) return false;
+    reportedEvictionPolicy = policy;
+    return true;
   }
 
   /** Why the server refused RESP3 (then this node uses 3 connections to it), or null. */
@@ -375,21 +403,82 @@ public final class RedisHandle {
     this.live = l;
     CompletableFuture<Void> w;
     while ((w = waiters.poll()) != null) w.complete(null);
-    List<CompletableFuture<Void>> confirms = List.copyOf(broadcastSubscribed.values());
     List<String> channels = List.copyOf(broadcastListeners.keySet());
-    if (!channels.isEmpty()) {
-      l.pubsub().async().subscribe(channels.toArray(String[]::new)).whenComplete((v, e) -> {
-        if (e != null) {
-          log.warn("re-SUBSCRIBE of {} broadcast channels on '{}' failed: {}", channels.size(), instance, e.toString());
-        } else {
-          confirms.forEach(f -> f.complete(null));
-        }
-      });
-    }
+    boolean reconnect = wasUp;
+    long downForMs = reconnect ? (System.nanoTime() - downSinceNanos) / 1_000_000 : 0;
+    String why = lastError;
+    wasUp = true;
+    if (!channels.isEmpty()) resubscribe(l, channels, 1, reconnect, downForMs, why);
     // doorbells rung while the connection was down were missed: every subscription listening reads once now
     broadcastListeners.forEach((redisChannel, set) -> {
       if (RedisKeys.isDoorbell(redisChannel)) onBroadcast(redisChannel, RECONNECTED);
     });
+  }
+
+  /**
+   * SUBSCRIBEs the pub/sub channels that have listeners on a new connection, retried every second while it fails
+   * (a full command queue) and the connection is the current one. After a reconnect with broadcast channels among
+   * them, the gap is reported: counted ({@code redis_router_broadcast_resubscribes}) and one WARN naming the
+   * instance, the channels, how long the connection was down and the server's {@code client-output-buffer-limit}
+   * for pub/sub clients (Redis closes a connection whose output buffer passes it, the usual cause), when the
+   * router's user may read it.
+   */
+  private void resubscribe(Live l, List<String> channels, int attempt, boolean reconnect, long downForMs,
+      String why) {
+    if (live != l) return; // a newer connection subscribes on its own
+    List<String> still = channels.stream().filter(broadcastListeners::containsKey).toList();
+    if (still.isEmpty()) return;
+    l.pubsub().async().subscribe(still.toArray(String[]::new)).whenComplete((v, e) -> {
+      if (e != null) {
+        if (attempt == 1 || attempt % 60 == 0) {
+          log.warn("re-SUBSCRIBE of {} pub/sub channels on '{}' failed: {} (retried every second)", still.size(),
+              instance, e.toString());
+        }
+        CompletableFuture.delayedExecutor(1, java.util.concurrent.TimeUnit.SECONDS)
+            .execute(() -> resubscribe(l, channels, attempt + 1, reconnect, downForMs, why));
+        return;
+      }
+      for (String c : still) {
+        CompletableFuture<Void> f = broadcastSubscribed.get(c);
+        if (f != null) f.complete(null);
+      }
+      List<String> broadcasts = still.stream().filter(c -> !RedisKeys.isDoorbell(c))
+          .map(c -> c.substring(RedisKeys.broadcast("").length())).toList();
+      if (reconnect && !broadcasts.isEmpty()) reportBroadcastGap(l, broadcasts, downForMs, why);
+    });
+  }
+
+  private void reportBroadcastGap(Live l, List<String> broadcasts, long downForMs, String why) {
+    onBroadcastResubscribe.run();
+    String names = broadcasts.size() <= 10
+        ? String.join(", ", broadcasts)
+        : String.join(", ", broadcasts.subList(0, 10)) + " and " + (broadcasts.size() - 10) + " more";
+    CompletionStage<String> limit;
+    try {
+      limit = l.commands().async().configGet("client-output-buffer-limit")
+          .thenApply(m -> pubsubLimit(m.get("client-output-buffer-limit")));
+    } catch (RuntimeException e) {
+      limit = CompletableFuture.failedFuture(e);
+    }
+    limit.whenComplete((pubsub, e) -> log.warn("redis instance '{}': the pub/sub connection was down for {} ms ({});"
+        + " broadcast messages published meanwhile on {} channel(s) [{}] were missed by this node's subscribers"
+        + " (broadcast is at-most-once); re-subscribed now. A connection closed by the server under a broadcast flood"
+        + " is Redis's client-output-buffer-limit for pub/sub clients ({}; its log says 'overcoming of output buffer"
+        + " limits'): raise it, or use a reliable channel for what must not be missed", instance, downForMs, why,
+        broadcasts.size(), names, e != null || pubsub == null
+            ? "not readable here: " + (e == null ? "no value" : RedisFailures.describe(e))
+                + "; Redis's default is 'pubsub 32mb 8mb 60'"
+            : "now 'pubsub " + pubsub + "'"));
+  }
+
+  /** The pub/sub part ("hard soft seconds") of a {@code client-output-buffer-limit} value, or null. */
+  static String pubsubLimit(String value) {
+    if (value == null) return null;
+    String[] t = value.trim().split("\\s+");
+    for (int i = 0; i + 3 < t.length; i++) {
+      if (t[i].equals("pubsub")) return t[i + 1] + " " + t[i + 2] + " " + t[i + 3];
+    }
+    return null;
   }
 
   /** The doorbell "message" a listener gets after a reconnect. */

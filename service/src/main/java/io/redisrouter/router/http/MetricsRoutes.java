@@ -46,6 +46,8 @@ public final class MetricsRoutes extends RouteSupport {
         + " dedup window", RouterMetrics.Snapshot::publishDuplicates);
     counter("redis_router_publish_rejected", "Publishes refused (invalid, overloaded, Redis unavailable, shutting"
         + " down)", RouterMetrics.Snapshot::publishRejected);
+    counter("redis_router_publish_redis_full", "Publishes refused with redis-full (also in publish_rejected): the"
+        + " Redis instance reached its maxmemory under noeviction", RouterMetrics.Snapshot::publishRedisFull);
     counter("redis_router_publish_expired", "Publishes whose deadline passed before they were written to Redis",
         RouterMetrics.Snapshot::publishExpired);
     counter("redis_router_delivered", "Deliveries handed to subscribers (every attempt counts)",
@@ -73,6 +75,10 @@ public final class MetricsRoutes extends RouteSupport {
         RouterMetrics.Snapshot::broadcastExpired);
     counter("redis_router_broadcast_dropped", "Broadcast messages dropped because the subscriber held its whole"
         + " broadcast-window unanswered (a subscriber slower than the flow)", RouterMetrics.Snapshot::broadcastDropped);
+    counter("redis_router_broadcast_resubscribes", "Reconnects of a pub/sub connection that carried broadcast"
+        + " subscriptions (closed by the server, e.g. past client-output-buffer-limit pubsub, or lost): broadcasts"
+        + " published meanwhile were missed; re-subscribed at once (each is also a WARN)",
+        RouterMetrics.Snapshot::broadcastResubscribes);
     counter("redis_router_watch_wakeups", "Idle subscriptions woken by the stream watch: their stream had entries no"
         + " wake-up announced (written by something else than a router, or a doorbell lost)",
         RouterMetrics.Snapshot::watchWakeups);

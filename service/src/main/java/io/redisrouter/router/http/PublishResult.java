@@ -49,6 +49,8 @@ public record PublishResult(int status, String messageId, String streamId, Boole
     return switch (r.reason()) {
       case OVERLOADED -> StatusCodes.TOO_MANY_REQUESTS;
       case UNAVAILABLE, NOT_REPLICATED, SHUTTING_DOWN -> StatusCodes.SERVICE_UNAVAILABLE;
+      // 507: the store is full (not down): a client tells it from 503, and its 5xx retry still applies
+      case REDIS_FULL -> StatusCodes.INSUFFICIENT_STORAGE;
       case INVALID -> r.errors().stream().anyMatch(e -> e.code().equals("payload-too-large"))
           ? StatusCodes.PAYLOAD_TOO_LARGE
           : StatusCodes.BAD_REQUEST;
