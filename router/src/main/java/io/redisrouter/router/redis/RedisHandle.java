@@ -84,8 +84,8 @@ public final class RedisHandle {
   private final Runnable onBroadcastResubscribe;
   /** Whether the instance was up before (a connect after that is a reconnect). */
   private volatile boolean wasUp;
-  /** When the instance went down ({@link System#nanoTime()}), valid while it is down after having been up. */
-  private volatile long downSinceNanos;
+  /** When the instance went down ({@link System#nanoTime()}; when this handle was made, before its first connect). */
+  private volatile long downSinceNanos = System.nanoTime();
 
   /** The safety net of this instance's idle subscriptions (its rounds are driven by the router's timer). */
   public StreamWatch watch() {
@@ -175,9 +175,6 @@ public final class RedisHandle {
   public boolean isUp() {
     return live != null;
   }
-
-  /** {@link System#nanoTime} when the instance went down (or this handle was made, before its first connect). */
-  private volatile long downSinceNanos = System.nanoTime();
 
   /** How long the instance has been down; zero while it is up. */
   public Duration downFor() {
