@@ -335,7 +335,8 @@ public final class MessageChecker {
       return consumers.stream().mapToLong(ConsumerReport::delivered).sum();
     }
 
-    public long acked() {
+    /** Acks summed over the consumers (the publisher's acknowledgements are {@link #accepted()}). */
+    public long ackedByConsumers() {
       return consumers.stream().mapToLong(ConsumerReport::acked).sum();
     }
 

@@ -142,9 +142,9 @@ class ReplicaDurabilityIT {
     MessageChecker.Report report = load.report(found);
     log.info("ReplicaDurabilityIT replica(1), primary SIGKILL: sent={} accepted={} (at the kill {}) found on the"
         + " promoted replica={} lost={} rejected={} (not-replicated {}) accept latency p50={} ms max={} ms",
-        report.sent(), report.acked(), acceptedAtKill, found.size(), report.lost(), load.rejected.get(),
+        report.sent(), report.accepted(), acceptedAtKill, found.size(), report.lost(), load.rejected.get(),
         load.notReplicated.get(), load.latencyMs(0.5), load.latencyMs(1.0));
-    assertTrue(report.acked() >= 1500, load::summary);
+    assertTrue(report.accepted() >= 1500, load::summary);
     // the kill came with publishes in flight, not after the load
     assertTrue(load.sent.get() > acceptedAtKill, load::summary);
     assertEquals(0, report.unexpected(), report::toString);
@@ -168,9 +168,9 @@ class ReplicaDurabilityIT {
     Set<String> found = storedIds(replica, PLAIN);
     MessageChecker.Report report = load.report(found);
     log.info("ReplicaDurabilityIT contrast, durability primary, replication held back, primary SIGKILL: sent={}"
-        + " accepted={} on the primary={} found on the promoted replica={} lost={}", report.sent(), report.acked(),
+        + " accepted={} on the primary={} found on the promoted replica={} lost={}", report.sent(), report.accepted(),
         onPrimary, found.size(), report.lost());
-    assertEquals(500, report.acked(), load::summary);
+    assertEquals(500, report.accepted(), load::summary);
     assertEquals(500, onPrimary);
     assertTrue(report.lost() > 0, () -> "the contrast must lose accepted messages: " + report);
   }

@@ -274,7 +274,7 @@ class RedisFullIT {
       List<String> again = logs.linesContaining("accepts publishes again");
       log.info("RedisFullIT: sent={} accepted={} outcomes={} (while full: {}; batch {}) delivered={} lost={}"
           + " duplicated={} unexpected={} deadLettered={}; used_memory at full={} before freeing={} maxmemory={};"
-          + " router publish_redis_full={}; {} ms", report.sent(), report.acked(), byReason, whileFull, batchCodes,
+          + " router publish_redis_full={}; {} ms", report.sent(), report.accepted(), byReason, whileFull, batchCodes,
           report.delivered(), report.lost(), report.duplicated(), report.unexpected(), report.deadLettered(),
           usedAtFull, stillUsed, maxMemory, node.service().runtime().metrics().snapshot().publishRedisFull(),
           (System.nanoTime() - t0) / 1_000_000);
