@@ -166,7 +166,8 @@ class BroadcastOutputBufferIT {
       log.info("BroadcastOutputBufferIT: reliable sent={} accepted={} outcomes={} delivered={} dead-lettered expired={}"
           + " lost={} duplicated={}"
           + " slowest answer={} ms; big broadcast answered {}; broadcasts seen={}; broadcast_resubscribes={};"
-          + " re-subscribed {} ms after the kill; {} ms", report.sent(), report.accepted(), outcomes, report.delivered(),
+          + " re-subscribed {} ms after the kill; {} ms", report.sent(), report.accepted(), outcomes,
+          report.delivered(),
           report.deadLettered(), report.lost(), report.duplicated(), slowest, big.getClass().getSimpleName(),
           broadcastsSeen,
           metrics.snapshot().broadcastResubscribes(), resubscribedMs, (System.nanoTime() - t0) / 1_000_000);
