@@ -66,6 +66,8 @@ class RedisFullIT {
       .config("""
           redis-router.channels.defaults.retention { max-age = 0, trim-interval = 300ms }
           redis-router.channels.defaults.max-in-flight = 64
+          # the test holds deliveries on purpose while Redis is full: they must not time out meanwhile
+          redis-router.channels.defaults.ack-timeout = 30s
           """);
 
   private final MessageChecker checker = new MessageChecker();
