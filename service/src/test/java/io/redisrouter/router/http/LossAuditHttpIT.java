@@ -91,6 +91,9 @@ class LossAuditHttpIT {
     while (received < sent) {
       assertTrue(System.nanoTime() < deadline, "received " + received + " of " + sent);
       List<JsonNode> ds = pull(node.service(), SUB, 100, 500);
+      for (JsonNode d : ds) {
+        assertTrue(d.path("producerId").isTextual() && d.path("sequence").isIntegralNumber(), d::toString);
+      }
       ackAll(node.service(), SUB, ds);
       received += ds.size();
     }
