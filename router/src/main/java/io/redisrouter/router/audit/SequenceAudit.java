@@ -52,13 +52,13 @@ public final class SequenceAudit {
   private long evicted;
 
   /**
-   * @param window       sequence numbers tracked below each producer's highest (rounded up to a multiple of 64)
+   * @param window       sequence numbers tracked below each producer's highest (64 or more)
    * @param maxProducers producers tracked at most (the least recently settled one is dropped for a new one)
    */
   public SequenceAudit(int window, int maxProducers) {
     if (window < 64) throw new IllegalArgumentException("window " + window + " is below 64");
     if (maxProducers < 1) throw new IllegalArgumentException("maxProducers " + maxProducers + " is below 1");
-    this.window = (window + 63) / 64 * 64;
+    this.window = window;
     this.maxProducers = maxProducers;
     this.producers = new LinkedHashMap<>(16, 0.75f, true);
   }
@@ -79,7 +79,7 @@ public final class SequenceAudit {
 
     Producer(String id, int window, long first) {
       this.id = id;
-      this.bits = new long[window / 64];
+      this.bits = new long[(window + 63) / 64];
       this.lowest = first;
       this.highest = first;
     }

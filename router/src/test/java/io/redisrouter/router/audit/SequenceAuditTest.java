@@ -101,6 +101,21 @@ class SequenceAuditTest {
   }
 
   @Test
+  void aWindowThatIsNoMultipleOf64CountsTheSame() {
+    SequenceAudit a = new SequenceAudit(100, 10);
+    a.settled("A", 0, 1, false);
+    a.settled("A", 2, 1, false); // 1 is a gap
+    for (long s = 3; s <= 100; s++) a.settled("A", s, 1, false);
+    assertEquals(1, only(a).gaps(), "window [1, 100] still holds 1");
+    a.settled("A", 101, 1, false);
+    assertEquals(0, only(a).gaps());
+    assertEquals(1, only(a).missing());
+    a.settled("A", 50, 1, false);
+    assertEquals(1, only(a).duplicates(), "50 is in the window and was settled");
+    assertEquals(100, a.totals().window());
+  }
+
+  @Test
   void theProducerCapDropsTheLeastRecentlySettled() {
     SequenceAudit a = new SequenceAudit(64, 3);
     a.settled("A", 1, 1, false);
@@ -122,7 +137,7 @@ class SequenceAuditTest {
   @Test
   void aRandomReorderingAgreesWithASetOfWhatWasSettled() {
     Random random = new Random(42);
-    SequenceAudit a = new SequenceAudit(4096, 10);
+    SequenceAudit a = new SequenceAudit(4000, 10); // not a multiple of 64
     TreeSet<Long> settled = new TreeSet<>();
     int n = 3000;
     long[] order = new long[n];
