@@ -60,6 +60,8 @@ public final class RouterSettings {
   private final Duration dedupWindow;
   private final Limits limits;
   private final ConsumerSettings consumer;
+  private final int auditWindow;
+  private final int auditMaxProducers;
 
   private RouterSettings(Config underlying, Config reference) {
     this.underlying = underlying;
@@ -80,6 +82,22 @@ public final class RouterSettings {
         "as long as the longest time to live");
     this.limits = readLimits(root.block("limits"));
     this.consumer = readConsumer(root.block("consumer"));
+    BlockReader audit = root.block("audit");
+    this.auditWindow = audit.intBetween("window", 64, 10_000_000);
+    this.auditMaxProducers = audit.intBetween("max-producers", 1, 10_000_000);
+  }
+
+  /**
+   * The loss audit's window: how many sequence numbers below each producer's highest one a subscription tracks
+   * ({@code redis-router.audit.window}; older unsettled ones count as missing).
+   */
+  public int auditWindow() {
+    return auditWindow;
+  }
+
+  /** The most producers a subscription's loss audit tracks ({@code redis-router.audit.max-producers}). */
+  public int auditMaxProducers() {
+    return auditMaxProducers;
   }
 
   /**

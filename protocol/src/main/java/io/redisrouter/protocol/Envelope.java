@@ -1,5 +1,7 @@
 package io.redisrouter.protocol;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Map;
@@ -17,6 +19,10 @@ import java.util.Objects;
  * @param publishedAt  when the router accepted the publish request
  * @param deadline     after this instant the message is never delivered; it is dead-lettered as {@code expired}
  * @param attempt      the delivery attempt this envelope belongs to, 1 for the first delivery
+ * @param producerId   optional id of the producer that numbered this message ({@link #sequence}), for the loss
+ *                     audit of every subscription; {@code null} when the publisher gave none
+ * @param sequence     the producer's sequence number of this message (0 or more), or {@link #NO_SEQUENCE} when
+ *                     there is no {@code producerId}
  */
 public record Envelope(
     String id,
@@ -27,7 +33,18 @@ public record Envelope(
     Map<String, String> headers,
     Instant publishedAt,
     Instant deadline,
-    int attempt) {
+    int attempt,
+    @JsonInclude(JsonInclude.Include.NON_NULL) String producerId,
+    @JsonInclude(value = JsonInclude.Include.CUSTOM, valueFilter = NoSequence.class) long sequence) {
+
+  /** The {@link #sequence} of a message without a producer id. */
+  public static final long NO_SEQUENCE = -1;
+
+  /** An envelope without producer id and sequence (what every message had before the loss audit). */
+  public Envelope(String id, String channel, String partitionKey, byte[] payload, String contentType,
+      Map<String, String> headers, Instant publishedAt, Instant deadline, int attempt) {
+    this(id, channel, partitionKey, payload, contentType, headers, publishedAt, deadline, attempt, null, NO_SEQUENCE);
+  }
 
   public Envelope {
     Objects.requireNonNull(id, "id");
@@ -37,13 +54,44 @@ public record Envelope(
     Objects.requireNonNull(deadline, "deadline");
     contentType = contentType == null ? "application/octet-stream" : contentType;
     headers = headers == null ? Map.of() : Map.copyOf(headers);
+    if (producerId == null) {
+      sequence = NO_SEQUENCE;
+    } else if (sequence < 0) {
+      throw new IllegalArgumentException("sequence " + sequence + " of producer '" + producerId
+          + "' is negative: give 0 or more");
+    }
+  }
+
+  /** Whether the publisher numbered this message (a {@link #producerId} and its {@link #sequence}). */
+  public boolean hasSequence() {
+    return producerId != null;
+  }
+
+  /** A copy of this envelope numbered {@code seq} by {@code producer} (both given, or {@code producer} null). */
+  public Envelope withSequence(String producer, long seq) {
+    return new Envelope(id, channel, partitionKey, payload, contentType, headers, publishedAt, deadline, attempt,
+        producer, seq);
+  }
+
+  /** Hides {@link #NO_SEQUENCE} in the JSON form (Jackson's custom inclusion filter: true means leave out). */
+  static final class NoSequence {
+    @Override
+    public boolean equals(Object value) {
+      return value instanceof Long l && l == NO_SEQUENCE;
+    }
+
+    @Override
+    public int hashCode() {
+      return 0;
+    }
   }
 
   /** A copy of this envelope for the given delivery attempt. */
   public Envelope withAttempt(int newAttempt) {
     return newAttempt == attempt
         ? this
-        : new Envelope(id, channel, partitionKey, payload, contentType, headers, publishedAt, deadline, newAttempt);
+        : new Envelope(id, channel, partitionKey, payload, contentType, headers, publishedAt, deadline, newAttempt,
+            producerId, sequence);
   }
 
   /** Whether the deadline has passed at {@code now}. */
@@ -56,6 +104,8 @@ public record Envelope(
     if (this == o) return true;
     if (!(o instanceof Envelope e)) return false;
     return attempt == e.attempt
+        && sequence == e.sequence
+        && Objects.equals(producerId, e.producerId)
         && id.equals(e.id)
         && channel.equals(e.channel)
         && Objects.equals(partitionKey, e.partitionKey)
@@ -68,7 +118,8 @@ public record Envelope(
 
   @Override
   public int hashCode() {
-    int h = Objects.hash(id, channel, partitionKey, contentType, headers, publishedAt, deadline, attempt);
+    int h = Objects.hash(id, channel, partitionKey, contentType, headers, publishedAt, deadline, attempt,
+        producerId, sequence);
     return 31 * h + Arrays.hashCode(payload);
   }
 
@@ -76,6 +127,7 @@ public record Envelope(
   public String toString() {
     return "Envelope[id=" + id + ", channel=" + channel + ", partitionKey=" + partitionKey
         + ", payload=" + payload.length + " bytes, contentType=" + contentType + ", headers=" + headers.size()
-        + ", publishedAt=" + publishedAt + ", deadline=" + deadline + ", attempt=" + attempt + "]";
+        + ", publishedAt=" + publishedAt + ", deadline=" + deadline + ", attempt=" + attempt
+        + (producerId == null ? "" : ", producerId=" + producerId + ", sequence=" + sequence) + "]";
   }
 }

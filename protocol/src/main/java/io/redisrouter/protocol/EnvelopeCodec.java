@@ -21,6 +21,10 @@ import java.util.Map;
  *   <li>{@link #encode} / {@link #decode}: the form stored in Redis. {@code encode} writes a compact, versioned
  *       binary form (first byte {@value #BINARY_V1}; strings as length-prefixed UTF-8, instants as epoch second
  *       and nanosecond, the payload as raw bytes at the end): no base64 and no JSON parsing on the hot path.
+ *       A numbered message ({@link Envelope#hasSequence()}) has a trailer after the payload (tag
+ *       {@value #TRAILER_SEQUENCE}, the producer id, the sequence as 8 bytes): readers of the first layout ignore
+ *       bytes after the payload, so routers without the loss audit still read these entries (without the numbers),
+ *       and entries without numbers are byte for byte what they were.
  *       {@code decode} reads that form and the JSON form as well (entries written by the JSON codec).</li>
  *   <li>{@link #encodeJson} / {@link #decodeJson}: the Jackson JSON form (payload as base64, instants as ISO-8601),
  *       for humans and other languages. Unknown fields are ignored on read, so newer routers can add fields
@@ -31,6 +35,9 @@ public final class EnvelopeCodec {
 
   /** First byte of the binary form, version 1 (never the first byte of a JSON text). */
   public static final byte BINARY_V1 = (byte) 0xB1;
+
+  /** Tag of the binary form's trailer holding the producer id and sequence. */
+  static final byte TRAILER_SEQUENCE = 1;
 
   private static final ObjectMapper MAPPER = new ObjectMapper()
       .registerModule(new JavaTimeModule())
@@ -61,6 +68,8 @@ public final class EnvelopeCodec {
       i += 2;
     }
     size += 12 + 12 + 4 + 4 + e.payload().length;
+    byte[] producer = e.producerId() == null ? null : utf8(e.producerId());
+    if (producer != null) size += 1 + 4 + producer.length + 8;
     ByteBuffer b = ByteBuffer.allocate(size);
     b.put(BINARY_V1);
     put(b, id);
@@ -73,6 +82,11 @@ public final class EnvelopeCodec {
     b.putLong(e.deadline().getEpochSecond()).putInt(e.deadline().getNano());
     b.putInt(e.attempt());
     put(b, e.payload());
+    if (producer != null) {
+      b.put(TRAILER_SEQUENCE);
+      put(b, producer);
+      b.putLong(e.sequence());
+    }
     return b.array();
   }
 
@@ -99,7 +113,19 @@ public final class EnvelopeCodec {
       int attempt = b.getInt();
       byte[] payload = bytes(b);
       if (payload == null) throw new IllegalArgumentException("not an envelope: no payload");
-      return new Envelope(id, channel, key, payload, type, headers, publishedAt, deadline, attempt);
+      String producer = null;
+      long sequence = Envelope.NO_SEQUENCE;
+      // trailers: a tag this version does not know ends the reading (written by a newer router)
+      if (b.hasRemaining() && b.get(b.position()) == TRAILER_SEQUENCE) {
+        b.get();
+        producer = str(b);
+        sequence = b.getLong();
+        if (producer == null || sequence < 0) {
+          throw new IllegalArgumentException("not an envelope: bad producer sequence trailer");
+        }
+      }
+      return new Envelope(id, channel, key, payload, type, headers, publishedAt, deadline, attempt, producer,
+          sequence);
     } catch (BufferUnderflowException | NullPointerException | java.time.DateTimeException e) {
       throw new IllegalArgumentException("not an envelope: truncated or corrupt binary form (" + e + ")", e);
     }

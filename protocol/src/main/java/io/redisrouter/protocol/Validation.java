@@ -17,6 +17,8 @@ public final class Validation {
   public static final Pattern MESSAGE_ID_PATTERN = Pattern.compile("[\\x21-\\x7E]{1,128}");
   /** Header names: 1-64 of [A-Za-z0-9._-]. */
   public static final Pattern HEADER_NAME_PATTERN = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  /** Producer ids (of the loss audit): 1-64 of [A-Za-z0-9._:-]. */
+  public static final Pattern PRODUCER_ID_PATTERN = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
   /** Partition keys: 1-256 characters. */
   public static final int MAX_PARTITION_KEY_LENGTH = 256;
   /**
@@ -107,6 +109,7 @@ public final class Validation {
           "headers take " + headerBytes + " bytes, over the limit of " + limits.maxHeaderBytes()
               + " bytes: shorten them or raise redis-router.limits.max-header-bytes"));
     }
+    checkSequence(r.producerId(), r.sequence(), errors);
     Duration ttl = r.timeToLive();
     if (ttl != null && (ttl.isNegative() || ttl.isZero())) {
       errors.add(new FieldError("timeToLive", "invalid-ttl",
@@ -125,6 +128,30 @@ public final class Validation {
               + " days ahead (now " + now + "): give an instant within 365 days"));
     }
     return errors;
+  }
+
+  /**
+   * Adds the errors of a producer id and sequence number to {@code errors}: both or neither, the id 1-64 of
+   * [A-Za-z0-9._:-], the sequence 0 or more.
+   */
+  public static void checkSequence(String producerId, Long sequence, List<FieldError> errors) {
+    if (producerId == null && sequence == null) return;
+    if (producerId == null) {
+      errors.add(new FieldError("producerId", "required", "producerId is missing: a sequence is counted per"
+          + " producer, so give producerId (1-64 of [A-Za-z0-9._:-]) with sequence, or neither"));
+    } else if (!PRODUCER_ID_PATTERN.matcher(producerId).matches()) {
+      String shown = producerId.length() > 40 ? producerId.substring(0, 40) + "..." : producerId;
+      errors.add(new FieldError("producerId", "invalid-producer-id", "producerId '" + shown + "' is invalid"
+          + (producerId.length() > 64 ? " (" + producerId.length() + " characters, at most 64)" : "")
+          + ": use 1-64 of [A-Za-z0-9._:-]"));
+    }
+    if (sequence == null) {
+      errors.add(new FieldError("sequence", "required", "sequence is missing: give the message's sequence number"
+          + " (an integer from 0 to " + Long.MAX_VALUE + ") with producerId, or neither"));
+    } else if (sequence < 0) {
+      errors.add(new FieldError("sequence", "invalid-sequence", "sequence " + sequence + " is negative: give an"
+          + " integer from 0 to " + Long.MAX_VALUE));
+    }
   }
 
   /** A duration for a message: whole days when it has some, else ISO-8601. */

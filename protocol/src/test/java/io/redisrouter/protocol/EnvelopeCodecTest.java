@@ -29,6 +29,35 @@ class EnvelopeCodecTest {
         Instant.parse("2024-05-01T10:15:30.123456789Z"), Instant.parse("2024-05-01T11:15:30.5Z"), 3);
   }
 
+  /**
+   * A numbered message keeps its producer id and sequence in both forms; its binary form is the unnumbered one plus
+   * a trailer, so that a reader that stops after the payload (a router without the loss audit) reads the same
+   * message, and an unnumbered message's bytes are what they were.
+   */
+  @Test
+  void producerSequenceSurvivesBothFormsAsATrailer() {
+    Envelope plain = sample("customer-42", allBytes(300));
+    Envelope numbered = plain.withSequence("billing-7", 1L << 40);
+
+    Envelope back = EnvelopeCodec.decode(EnvelopeCodec.encode(numbered));
+    assertEquals(numbered, back);
+    assertEquals("billing-7", back.producerId());
+    assertEquals(1L << 40, back.sequence());
+    assertEquals(numbered, EnvelopeCodec.decode(EnvelopeCodec.encodeJson(numbered)));
+
+    byte[] before = EnvelopeCodec.encode(plain);
+    byte[] after = EnvelopeCodec.encode(numbered);
+    assertArrayEquals(before, java.util.Arrays.copyOf(after, before.length), "the trailer only appends");
+    assertTrue(after.length > before.length);
+    Envelope plainBack = EnvelopeCodec.decode(before);
+    assertNull(plainBack.producerId());
+    assertEquals(Envelope.NO_SEQUENCE, plainBack.sequence());
+    // the JSON form of an unnumbered message names neither field
+    String json = new String(EnvelopeCodec.encodeJson(plain), StandardCharsets.UTF_8);
+    assertTrue(!json.contains("producerId") && !json.contains("sequence"), json);
+    assertEquals(plain, EnvelopeCodec.decodeJson(json.getBytes(StandardCharsets.UTF_8)));
+  }
+
   @Test
   void roundTripKeepsEveryField() {
     Envelope e = sample("customer-42", allBytes(1000));

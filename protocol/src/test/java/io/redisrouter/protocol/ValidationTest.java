@@ -43,6 +43,30 @@ class ValidationTest {
     return e;
   }
 
+  // ---- producer id and sequence (loss audit) --------------------------------------------------------------------
+
+  @Test
+  void producerIdAndSequenceComeTogether() {
+    assertTrue(check(valid().withSequence("billing-7", 0)).isEmpty());
+    assertTrue(check(valid().withSequence("a.b:c-d_" + "x".repeat(56), Long.MAX_VALUE)).isEmpty());
+    PublishRequest noSequence = new PublishRequest("orders.created", null, null, new byte[1], null, null, null, null,
+        "billing-7", null);
+    single(check(noSequence), "sequence", "required", "sequence", "producerId");
+    PublishRequest noProducer = new PublishRequest("orders.created", null, null, new byte[1], null, null, null, null,
+        null, 5L);
+    single(check(noProducer), "producerId", "required", "producerId", "sequence");
+  }
+
+  @Test
+  void badProducerIdOrSequenceIsNamed() {
+    single(check(valid().withSequence("billing 7", 1)), "producerId", "invalid-producer-id", "'billing 7'",
+        "[A-Za-z0-9._:-]");
+    single(check(valid().withSequence("p".repeat(65), 1)), "producerId", "invalid-producer-id", "65 characters",
+        "at most 64");
+    single(check(valid().withSequence("", 1)), "producerId", "invalid-producer-id", "1-64");
+    single(check(valid().withSequence("billing-7", -1)), "sequence", "invalid-sequence", "-1", "0 to");
+  }
+
   // ---- channel names ----------------------------------------------------------------------------------------------
 
   @Test

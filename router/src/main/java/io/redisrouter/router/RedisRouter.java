@@ -79,6 +79,7 @@ public final class RedisRouter extends AbstractBehavior<RouterCommand> {
   public static Behavior<RouterCommand> create(RouterSettings settings, RouterMetrics metrics) {
     Objects.requireNonNull(settings, "settings");
     Objects.requireNonNull(metrics, "metrics");
+    metrics.audits().configure(settings.auditWindow(), settings.auditMaxProducers());
     return Behaviors.setup(ctx -> new RedisRouter(ctx, settings, metrics));
   }
 

@@ -240,6 +240,13 @@ public final class RouterMetrics {
   private final Map<Restored, LongAdder> restored = new ConcurrentHashMap<>();
   private final Map<String, RateCounter> publishedByChannel = new ConcurrentHashMap<>();
   private final Map<String, RateCounter> ackedByChannel = new ConcurrentHashMap<>();
+  private final io.redisrouter.router.audit.DeliveryAudits audits = new io.redisrouter.router.audit.DeliveryAudits();
+
+  /** The loss audits of the subscriptions on this node (numbered messages: producer id and sequence). */
+  public io.redisrouter.router.audit.DeliveryAudits audits() {
+    return audits;
+  }
+
   /** Seconds from the publish (the router accepted it) to the subscriber's ack; exposed at /metrics. */
   private final LatencyHistogram publishToAck = new LatencyHistogram();
 

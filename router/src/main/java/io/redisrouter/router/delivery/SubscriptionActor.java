@@ -140,7 +140,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private record Renewed(String[] held, List<Object> owned, Throwable error) implements Command {}
 
   /** {@code written}: false when the entry was no longer this consumer's (nothing was written). */
-  private record DeadLetterDone(String streamId, DeadLetter.Reason reason, boolean written, Throwable error)
+  private record DeadLetterDone(String streamId, Envelope envelope, int attempts, DeadLetter.Reason reason,
+      boolean written, Throwable error)
       implements
         Command {}
 
@@ -290,6 +291,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   private final java.util.function.Consumer<byte[]> doorbell;
   private final Runnable watched;
   private final ConsumerCalls calls;
+  /** This subscription's loss audit, from the first numbered message settled here (null until then). */
+  private io.redisrouter.router.audit.SequenceAudit audit;
 
   private SubscriptionActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, StashBuffer<Command> stash,
       String channel,
@@ -776,6 +779,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
       metrics.recordAcked();
       metrics.acked(channel).increment();
       metrics.recordPublishToAck(in.envelope().publishedAt());
+      audit(in.envelope(), 1, false);
       acksToSend.add(streamId);
       settling.add(streamId);
       sendAcks();
@@ -907,6 +911,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     metrics.inFlightRemoved(1);
     switch (o.result()) {
       case ACKED -> {
+        audit(o.envelope(), o.attempts(), false);
         acksToSend.add(o.streamId());
         settling.add(o.streamId());
         sendAcks();
@@ -938,6 +943,16 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
   }
 
   // ---- acks and dead letters --------------------------------------------------------------------------------------
+
+  /**
+   * Counts a numbered message this subscription settled (acknowledged, or dead-lettered) in its loss audit; nothing
+   * for a message without a producer id (the audit is made on the first numbered one).
+   */
+  private void audit(Envelope e, int attempt, boolean deadLettered) {
+    if (!e.hasSequence()) return;
+    if (audit == null) audit = metrics.audits().of(channel, subscription);
+    audit.settled(e.producerId(), e.sequence(), attempt, deadLettered);
+  }
 
   private void sendAcks() {
     if (acking || acksToSend.isEmpty()) {
@@ -974,7 +989,8 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     wakeups.touch(channel);
     byte[] body = envelope != null ? EnvelopeCodec.encode(envelope) : raw == null ? new byte[0] : raw;
     CompletionStage<Object> f = calls.deadLetter(streamId, body, reason, attempts, error);
-    getContext().pipeToSelf(f, (id, err) -> new DeadLetterDone(streamId, reason, id != null, err));
+    getContext().pipeToSelf(f, (id, err) -> new DeadLetterDone(streamId, envelope, attempts, reason, id != null,
+        err));
   }
 
   private Behavior<Command> onDeadLetterDone(DeadLetterDone d) {
@@ -991,6 +1007,7 @@ public final class SubscriptionActor extends AbstractBehavior<SubscriptionActor.
     } else {
       metrics.recordDeadLettered();
       if (d.reason() == DeadLetter.Reason.EXPIRED) metrics.recordExpired();
+      if (d.envelope() != null) audit(d.envelope(), Math.max(1, d.attempts()), true);
       getContext().getLog().debug("subscription '{}': {} dead-lettered ({})", subscription, d.streamId(), d.reason());
     }
     return this;

@@ -73,7 +73,7 @@ public final class Publisher {
         ? r.deadline()
         : now.plus(r.timeToLive() != null ? r.timeToLive() : policy.timeToLive());
     Envelope envelope = new Envelope(id, r.channel(), r.partitionKey(), r.payload(), r.contentType(), r.headers(),
-        now, deadline, 0);
+        now, deadline, 0, r.producerId(), r.producerId() == null ? Envelope.NO_SEQUENCE : r.sequence());
     if (policy.mode() == ChannelMode.RELIABLE && !knownChannels.contains(r.channel())
         && knownChannels.add(r.channel())) {
       onNewChannel.accept(r.channel());

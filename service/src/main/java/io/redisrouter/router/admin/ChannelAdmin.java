@@ -250,4 +250,36 @@ public final class ChannelAdmin {
     return CompletableFuture.allOf(rows.toArray(CompletableFuture[]::new)).thenApply(v -> rows.stream()
         .map(CompletableFuture::join).sorted(Comparator.comparing(SubscriptionStats::name)).toList());
   }
+
+  /** One producer in a subscription's loss audit; gap ranges as {@code {from, to}} (both included). */
+  public record ProducerAudit(String producerId, long lowestSequence, long highestSequence, long received,
+      long deadLettered, long gaps, List<GapRange> gapRanges, boolean gapRangesTruncated, long missing,
+      long duplicates, long redeliveries, long late) {}
+
+  /** A run of sequence numbers not settled (yet). */
+  public record GapRange(long from, long to) {}
+
+  /**
+   * A subscription's loss audit on this node ({@code scope}): the totals over every producer it tracks, and up to
+   * {@code limit} producers in id order.
+   */
+  public record AuditView(String channel, String subscription, String node, String scope, int window,
+      int maxProducers, int producerCount, long producersEvicted, long received, long deadLettered, long gaps,
+      long missing, long duplicates, long redeliveries, long late, List<ProducerAudit> producers) {}
+
+  /** The loss audit of a subscription on this node (all zero when it settled no numbered message here). */
+  public AuditView audit(String channel, String subscription, int limit) {
+    io.redisrouter.router.audit.SequenceAudit a = runtime.metrics().audits().find(channel, subscription);
+    io.redisrouter.router.audit.SequenceAudit.Report r = a != null
+        ? a.report(limit)
+        : new io.redisrouter.router.audit.SequenceAudit(runtime.settings().auditWindow(),
+            runtime.settings().auditMaxProducers()).report(limit);
+    List<ProducerAudit> producers = r.producerList().stream().map(p -> new ProducerAudit(p.producerId(),
+        p.lowestSequence(), p.highestSequence(), p.received(), p.deadLettered(), p.gaps(),
+        p.gapRanges().stream().map(g -> new GapRange(g[0], g[1])).toList(), p.gapRangesTruncated(), p.missing(),
+        p.duplicates(), p.redeliveries(), p.late())).toList();
+    return new AuditView(channel, subscription, runtime.settings().nodeId(), "node", r.window(), r.maxProducers(),
+        r.producers(), r.producersEvicted(), r.received(), r.deadLettered(), r.gaps(), r.missing(), r.duplicates(),
+        r.redeliveries(), r.late(), producers);
+  }
 }

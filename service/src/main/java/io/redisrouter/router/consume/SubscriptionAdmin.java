@@ -125,6 +125,7 @@ public final class SubscriptionAdmin {
           replyTo -> new HttpConsumers.Removed(name, replyTo), LEAVE_TIMEOUT, scheduler))
           .exceptionally(t -> Done.getInstance()); // destroy it anyway
       return left.thenCompose(d -> store.destroyGroup(deleted.get())).thenApply(v -> {
+        runtime.metrics().audits().forget(deleted.get().channel(), name); // one made again starts afresh
         log.info("subscription '{}' deleted (its consumer group and pending entries with it)", name);
         return true;
       });

@@ -57,6 +57,7 @@ public final class AdminRoutes extends RouteSupport {
     endpoints.add("GET", "/v1/channels/{channel}/dead-letters/{id}");
     endpoints.add("DELETE", "/v1/channels/{channel}/dead-letters/{id}");
     endpoints.add("POST", "/v1/channels/{channel}/dead-letters/{id}/replay");
+    endpoints.add("GET", "/v1/channels/{channel}/subscriptions/{subscription}/audit");
     endpoints.add("GET", "/v1/cluster");
     return pathPrefix("v1", () -> concat(path("cluster", () -> get(() -> admin(() -> answer(
         () -> cluster.view().thenApply(v -> json(StatusCodes.OK, v)))))), pathPrefix("channels", () -> concat(
@@ -64,6 +65,9 @@ public final class AdminRoutes extends RouteSupport {
                 () -> get(() -> admin(() -> answer(() -> channels.list().thenApply(l -> json(StatusCodes.OK, l)))))),
             pathPrefix(PathMatchers.segment(), channel -> concat(
                 pathEnd(() -> get(() -> admin(() -> answer(channel, () -> channelStats(channel))))),
+                pathPrefix("subscriptions", () -> pathPrefix(PathMatchers.segment(), subscription -> path("audit",
+                    () -> get(() -> admin(() -> parameterOptional("limit", limit -> answer(channel,
+                        () -> audit(channel, subscription, limit)))))))),
                 pathPrefix("dead-letters", () -> concat(
                     pathEnd(() -> concat(
                         get(() -> admin(() -> parameterOptional("after",
@@ -132,6 +136,26 @@ public final class AdminRoutes extends RouteSupport {
     }
     if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
     return deadLetters.page(channel, after, limit).thenApply(p -> json(StatusCodes.OK, p));
+  }
+
+  private CompletionStage<HttpResponse> audit(String channel, String subscription, Optional<String> limitText) {
+    List<FieldError> errors = new ArrayList<>();
+    FieldError bad = Validation.checkName("subscription", subscription);
+    if (bad != null) errors.add(bad);
+    int limit = DEFAULT_PAGE;
+    if (limitText.isPresent()) {
+      try {
+        limit = Integer.parseInt(limitText.get().trim());
+      } catch (NumberFormatException e) {
+        limit = -1;
+      }
+      if (limit < 1 || limit > MAX_PAGE) {
+        errors.add(new FieldError("limit", "invalid-limit", "limit '" + shorten(limitText.get())
+            + "' is invalid: use 1-" + MAX_PAGE + " producers (default " + DEFAULT_PAGE + ")"));
+      }
+    }
+    if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
+    return done(json(StatusCodes.OK, channels.audit(channel, subscription, limit)));
   }
 
   private CompletionStage<HttpResponse> replayOne(String channel, String id, ReplayBody body,

@@ -10,6 +10,8 @@ import io.redisrouter.router.LatencyHistogram;
 import io.redisrouter.router.RouterMetrics;
 import io.redisrouter.router.RouterRuntime;
 import io.redisrouter.router.admin.ClusterAdmin;
+import io.redisrouter.router.audit.DeliveryAudits;
+import io.redisrouter.router.audit.SequenceAudit;
 import io.redisrouter.router.redis.RedisHandle;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -23,8 +25,10 @@ import java.io.UncheckedIOException;
 
 /**
  * {@code GET /metrics}: the router's counters and gauges in the Prometheus text format (version 0.0.4). No auth, like
- * the health endpoints: scrapers call it, and it holds no channel names, payloads or secrets (bind the HTTP endpoint to
- * a private interface, or filter /metrics at the proxy, where that is still too much).
+ * the health endpoints: scrapers call it, and it holds no payloads or secrets, and no channel names except in the
+ * loss audit's {@code redis_router_audit_*} series (labels {@code channel} and {@code subscription}, only for the
+ * subscriptions that settled messages with a producer id on this node; never a producer id): bind the HTTP endpoint
+ * to a private interface, or filter /metrics at the proxy, where that is too much.
  *
  * <p>Every metric is read at scrape time from {@link RouterMetrics} and the {@link RouterRuntime}; the registry is
  * this endpoint's own (never the global default one), so that several routers in one JVM do not mix.
@@ -145,6 +149,25 @@ public final class MetricsRoutes extends RouteSupport {
         .labelNames("instance", "what")
         .callback(cb -> m.stateRestored().forEach((k, v) -> cb.call(v.sum(), k.instance(), k.what())))
         .register(registry);
+    audit("redis_router_audit_received", "Loss audit: messages with a producer id acknowledged by the"
+        + " subscription's subscribers on this node (repeats included)", true, SequenceAudit.Report::received);
+    audit("redis_router_audit_dead_lettered", "Loss audit: messages with a producer id the subscription"
+        + " dead-lettered on this node (accounted for, not gaps)", true, SequenceAudit.Report::deadLettered);
+    audit("redis_router_audit_gaps", "Loss audit: sequence numbers between a producer's lowest and highest settled"
+        + " ones not settled (yet) by the subscription, within the audit window (late arrivals lower it)", false,
+        SequenceAudit.Report::gaps);
+    audit("redis_router_audit_missing", "Loss audit: gaps that left the audit window unsettled (given up on)", true,
+        SequenceAudit.Report::missing);
+    audit("redis_router_audit_duplicates", "Loss audit: sequence numbers settled again by a first delivery attempt"
+        + " (the producer sent the number twice)", true, SequenceAudit.Report::duplicates);
+    audit("redis_router_audit_redeliveries", "Loss audit: sequence numbers settled again by a later delivery attempt"
+        + " (the router delivered the same entry again)", true, SequenceAudit.Report::redeliveries);
+    audit("redis_router_audit_late", "Loss audit: sequence numbers settled below the audit window (too old to tell"
+        + " a late fill from a repeat)", true, SequenceAudit.Report::late);
+    audit("redis_router_audit_producers", "Loss audit: producers the subscription tracks on this node", false,
+        SequenceAudit.Report::producers);
+    audit("redis_router_audit_producers_evicted", "Loss audit: producers dropped (with their open gaps) to stay"
+        + " within audit.max-producers", true, SequenceAudit.Report::producersEvicted);
     LatencyHistogram publishToAck = m.publishToAck();
     registry.register(() -> HistogramSnapshot.builder().name("redis_router_publish_to_ack_seconds")
         .help("Time from the publish (accepted by a router) to the subscriber's ack, in seconds")
@@ -158,6 +181,23 @@ public final class MetricsRoutes extends RouteSupport {
   private void counter(String name, String help, java.util.function.ToLongFunction<RouterMetrics.Snapshot> value) {
     CounterWithCallback.builder().name(name).help(help).callback(cb -> cb.call(value.applyAsLong(metrics.snapshot())))
         .register(registry);
+  }
+
+  /** A loss-audit series per subscription that has an audit on this node. */
+  private void audit(String name, String help, boolean counter,
+      java.util.function.ToLongFunction<SequenceAudit.Report> value) {
+    DeliveryAudits audits = metrics.audits();
+    if (counter) {
+      CounterWithCallback.builder().name(name).help(help).labelNames("channel", "subscription")
+          .callback(cb -> audits.all().forEach((k, a) -> cb.call(value.applyAsLong(a.totals()), k.channel(),
+              k.subscription())))
+          .register(registry);
+    } else {
+      GaugeWithCallback.builder().name(name).help(help).labelNames("channel", "subscription")
+          .callback(cb -> audits.all().forEach((k, a) -> cb.call(value.applyAsLong(a.totals()), k.channel(),
+              k.subscription())))
+          .register(registry);
+    }
   }
 
   public Route route() {

@@ -19,10 +19,11 @@ import java.util.Map;
  * One message of {@code POST /v1/channels/{channel}/messages} (or of a batch): {@code payload} (a JSON value: a
  * string is sent as its UTF-8 bytes, anything else as JSON) or {@code payloadBase64}; optional {@code contentType},
  * {@code headers} (string map), {@code partitionKey}, {@code ttl} ("30s", "500ms", ISO-8601 "PT30S") or
- * {@code deadline} (ISO-8601 instant), {@code idempotencyKey}.
+ * {@code deadline} (ISO-8601 instant), {@code idempotencyKey}, and for the loss audit {@code producerId} with
+ * {@code sequence} (a JSON integer, or a string of digits for numbers beyond what JSON parsers hold exactly).
  */
 public record PublishBody(JsonNode payload, String payloadBase64, String contentType, Map<String, String> headers,
-    String partitionKey, String ttl, String deadline, String idempotencyKey) {
+    String partitionKey, String ttl, String deadline, String idempotencyKey, String producerId, JsonNode sequence) {
 
   static final String EXAMPLE = "an object like {\"payload\": ...}";
 
@@ -112,9 +113,18 @@ public record PublishBody(JsonNode payload, String payloadBase64, String content
         errors.add(invalidDeadline(prefix + "deadline", "'" + deadline + "'"));
       }
     }
+    Long seq = null;
+    if (sequence != null && !sequence.isNull()) {
+      seq = parseSequence(sequence);
+      if (seq == null) {
+        errors.add(new FieldError(prefix + "sequence", "invalid-sequence", prefix + "sequence " + shorten(sequence)
+            + " is invalid: give an integer from 0 to " + Long.MAX_VALUE + " (a JSON number or a string of digits)"));
+      }
+    }
     String key = idempotencyKey != null ? idempotencyKey : headerKey;
     PublishRequest r = new PublishRequest(channel, key, partitionKey, bytes, type,
-        headers == null ? Map.of() : headers, timeToLive, at);
+        headers == null ? Map.of() : headers, timeToLive, at, producerId,
+        seq != null ? seq : sequence != null && !sequence.isNull() ? Long.valueOf(0) : null);
     boolean channelReported = errors.stream().anyMatch(e -> e.field().equals("channel"));
     if (bytes == null) {
       FieldError ch = Validation.checkName("channel", channel);
@@ -137,6 +147,29 @@ public record PublishBody(JsonNode payload, String payloadBase64, String content
     }
     errors.addAll(protocol);
     return errors.size() == before ? r : null;
+  }
+
+  /** A sequence number: a JSON integer or a string of decimal digits within a long, 0 or more; null otherwise. */
+  static Long parseSequence(JsonNode n) {
+    if (n.isIntegralNumber()) return n.canConvertToLong() && n.asLong() >= 0 ? n.asLong() : null;
+    if (n.isTextual()) return parseSequence(n.asText());
+    return null;
+  }
+
+  /** A sequence number written as decimal digits within a long; null otherwise. */
+  static Long parseSequence(String text) {
+    String t = text.trim();
+    if (t.isEmpty() || t.length() > 19 || !t.chars().allMatch(c -> c >= '0' && c <= '9')) return null;
+    try {
+      return Long.parseLong(t);
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  private static String shorten(JsonNode n) {
+    String s = n.toString();
+    return s.length() > 40 ? s.substring(0, 40) + "..." : s;
   }
 
   private static FieldError invalidTtl(String field, String value) {

@@ -21,7 +21,7 @@ import java.util.Map;
  * payload as it is (no JSON, no base64), the request's {@code Content-Type} is the message's content type, and the
  * metadata comes in headers: {@code Idempotency-Key}, {@code X-Router-Partition-Key}, {@code X-Router-TTL} ("30s",
  * "500ms", ISO-8601 "PT30S"), {@code X-Router-Deadline} (ISO-8601 instant), and one {@code X-Router-Header-<name>}
- * per message header. A JSON body ({@code application/json}), a form ({@code application/x-www-form-urlencoded}, what
+ * per message header; for the loss audit {@code X-Router-Producer-Id} with {@code X-Router-Sequence}. A JSON body ({@code application/json}), a form ({@code application/x-www-form-urlencoded}, what
  * {@code curl -d} sends unless told otherwise) and a body without a content type ({@code application/octet-stream})
  * are read as {@link PublishBody}.
  */
@@ -30,6 +30,8 @@ final class RawPublish {
   static final String TTL = "X-Router-TTL";
   static final String DEADLINE = "X-Router-Deadline";
   static final String HEADER_PREFIX = "X-Router-Header-";
+  static final String PRODUCER_ID = "X-Router-Producer-Id";
+  static final String SEQUENCE = "X-Router-Sequence";
 
   private RawPublish() {}
 
@@ -55,6 +57,8 @@ final class RawPublish {
     Duration ttl = null;
     Instant deadline = null;
     String key = null;
+    String producerId = null;
+    Long sequence = null;
     Map<String, String> headers = new LinkedHashMap<>();
     for (HttpHeader h : http.getHeaders()) {
       String lower = h.lowercaseName();
@@ -75,6 +79,16 @@ final class RawPublish {
           errors.add(new FieldError(DEADLINE, "invalid-deadline", DEADLINE + " '" + h.value() + "' is invalid: use"
               + " an ISO-8601 instant like 2030-01-01T00:00:00Z"));
         }
+      } else if (lower.equals(PRODUCER_ID.toLowerCase(Locale.ROOT))) {
+        producerId = h.value();
+      } else if (lower.equals(SEQUENCE.toLowerCase(Locale.ROOT))) {
+        sequence = PublishBody.parseSequence(h.value());
+        if (sequence == null) {
+          String shown = h.value().length() > 40 ? h.value().substring(0, 40) + "..." : h.value();
+          errors.add(new FieldError(SEQUENCE, "invalid-sequence", SEQUENCE + " '" + shown + "' is invalid: give"
+              + " an integer from 0 to " + Long.MAX_VALUE));
+          sequence = 0L; // reported; do not report it missing as well
+        }
       } else if (lower.startsWith(HEADER_PREFIX.toLowerCase(Locale.ROOT))) {
         String name = h.name().substring(HEADER_PREFIX.length());
         if (headers.put(name, h.value()) != null) {
@@ -83,10 +97,12 @@ final class RawPublish {
         }
       } else if (lower.startsWith("x-router-")) {
         errors.add(new FieldError(h.name(), "unknown-header", "unknown header " + h.name() + ": use "
-            + PARTITION_KEY + ", " + TTL + ", " + DEADLINE + " or " + HEADER_PREFIX + "<name>"));
+            + PARTITION_KEY + ", " + TTL + ", " + DEADLINE + ", " + PRODUCER_ID + ", " + SEQUENCE + " or "
+            + HEADER_PREFIX + "<name>"));
       }
     }
-    PublishRequest r = new PublishRequest(channel, key, partitionKey, body, contentType, headers, ttl, deadline);
+    PublishRequest r = new PublishRequest(channel, key, partitionKey, body, contentType, headers, ttl, deadline,
+        producerId, sequence);
     boolean channelReported = errors.stream().anyMatch(e -> e.field().equals("channel"));
     for (FieldError e : Validation.checkPublish(r, settings.limits(), Instant.now())) {
       if (e.field().equals("channel")) {
@@ -108,6 +124,8 @@ final class RawPublish {
       case "timeToLive" -> TTL;
       case "deadline" -> DEADLINE;
       case "payload" -> "body";
+      case "producerId" -> PRODUCER_ID;
+      case "sequence" -> SEQUENCE;
       case "contentType" -> "Content-Type";
       case "headers" -> HEADER_PREFIX + "*";
       default -> protocolField.startsWith("headers.")
