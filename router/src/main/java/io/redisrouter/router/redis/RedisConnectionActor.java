@@ -161,6 +161,9 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
         .autoReconnect(false)
         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
         .requestQueueSize(settings.requestQueueSize())
+        // no CLIENT MAINT_NOTIFICATIONS after the handshake (Redis Enterprise's maintenance events): plain Redis does
+        // not know it, and where the ACL user lacks +client Redis 6.2 and 7.2+ log a denial per connect
+        .maintNotificationsConfig(io.lettuce.core.MaintNotificationsConfig.disabled())
         .timeoutOptions(TimeoutOptions.enabled(settings.commandTimeout()))
         .socketOptions(SocketOptions.builder()
             .connectTimeout(settings.connectTimeout())

@@ -10,7 +10,7 @@ import io.redisrouter.config.RedisInstanceSettings;
 
 /**
  * How an instance's settings become what Lettuce connects with: the URI (credentials, TLS and its peer check,
- * timeout, client name) and the TLS options (trusted CA certificates, handshake timeout). Pure; tested in
+ * timeout, client name, no library name) and the TLS options (trusted CA certificates, handshake timeout). Pure; tested in
  * RedisUriTest.
  */
 final class RedisUris {
@@ -48,6 +48,11 @@ final class RedisUris {
     }
     uri.setTimeout(settings.commandTimeout());
     uri.setClientName(clientName);
+    // no CLIENT SETINFO lib-name / lib-ver after the handshake: it would need a right of its own (+client|setinfo,
+    // which Redis before 7.2 refuses to grant: 6.2 and 7.2+ log a denial per connect), and the client name says who
+    // the connection is
+    uri.setLibraryName("");
+    uri.setLibraryVersion("");
     return uri;
   }
 

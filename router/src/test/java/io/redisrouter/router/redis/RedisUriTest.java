@@ -42,6 +42,9 @@ class RedisUriTest {
     assertFalse(uri.isSsl());
     assertNull(uri.getCredentialsProvider().resolveCredentials().block().getPassword());
     assertEquals("rr:n1:pub", uri.getClientName());
+    // Lettuce sends CLIENT SETINFO only for a non-empty library name and version: it needs no ACL right then
+    assertEquals("", uri.getLibraryName());
+    assertEquals("", uri.getLibraryVersion());
     assertEquals(Duration.ofSeconds(3), uri.getTimeout());
   }
 

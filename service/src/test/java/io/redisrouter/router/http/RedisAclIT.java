@@ -303,9 +303,10 @@ class RedisAclIT {
         notUsed.removeAll(used.keySet());
         notUsed.remove("info"); // the harness's own INFO calls are left out of callsBetween
         Set<String> beyond = new TreeSet<>(used.keySet());
-        beyond.removeAll(granted);
+        // Redis 6.2 counts subcommands under their command (xinfo, not xinfo|groups)
+        beyond.removeIf(c -> granted.contains(c) || granted.stream().anyMatch(g -> g.startsWith(c + "|")));
         // the harness's own calls (ACL, CLIENT, HEXISTS), and HELLO and AUTH, which every user may send
-        beyond.removeIf(c -> c.startsWith("acl|") || c.startsWith("client|") || c.equals("hexists")
+        beyond.removeIf(c -> c.startsWith("acl") || c.startsWith("client") || c.equals("hexists")
             || c.equals("hello") || c.equals("auth"));
         assertTrue(beyond.isEmpty(), "commands ran beyond the README line (ACL LOG should have shown them): " + beyond);
 
@@ -364,11 +365,12 @@ class RedisAclIT {
         redis.server().call("ACL", "SETUSER", "router", "+info");
 
         // a right needed at connect: without +script|load the connect fails with NOPERM, and the log says what to do
-        redis.server().call("ACL", "SETUSER", "router", "-script|load");
+        // (-script: Redis 6.2 cannot take a subcommand away)
+        redis.server().call("ACL", "SETUSER", "router", "-script");
         redis.server().call("CLIENT", "KILL", "USER", "router");
         awaitTrue("the connect failure names the missing right", () -> logs.lines().stream()
             .anyMatch(l -> l.contains("connect failed") && l.contains("NOPERM")
-                && l.contains("lacks a right the router needs")));
+                && l.contains("lacks a right the router needs") && l.contains("script")));
         HttpResponse<String> notReady = HttpTestSupport.get(service, "/health/ready");
         assertEquals(503, notReady.statusCode(), notReady.body());
         assertTrue(notReady.body().contains("NOPERM"), notReady.body());
