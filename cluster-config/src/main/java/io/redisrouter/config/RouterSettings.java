@@ -10,8 +10,15 @@ import com.typesafe.config.ConfigUtil;
 import io.redisrouter.protocol.ChannelMode;
 import io.redisrouter.protocol.Limits;
 import io.redisrouter.protocol.Validation;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
@@ -41,7 +48,8 @@ public final class RouterSettings {
   private static final String DEFAULT_INSTANCE = "default";
   private static final List<String> INSTANCE_KEYS = List.of(
       "uri", "password", "tls", "connect-timeout", "command-timeout", "request-queue-size",
-      "health-check-interval", "health-check-max-missed", "connections-per-instance", "single-connection-required");
+      "health-check-interval", "health-check-max-missed", "connections-per-instance", "single-connection-required",
+      "username", "tls-ca-file", "tls-verify-peer");
   private static final List<String> POLICY_KEYS = List.of(
       "mode", "redis-instance", "time-to-live", "ack-timeout", "max-attempts", "backoff",
       "max-in-flight", "retention", "broadcast-delivery", "broadcast-window", "durability", "durability-timeout");
@@ -225,9 +233,10 @@ public final class RouterSettings {
       throw new ConfigError(instancesBlock.path(),
           instancesBlock.path() + " is empty: configure at least one instance, e.g. default { uri = ... }");
     }
-    // Keys an added instance leaves out come from reference.conf's default instance, except uri and password.
+    // Keys an added instance leaves out come from reference.conf's default instance, except uri and the
+    // credentials and CA file (which belong to one server)
     Config template = reference.getConfig(ROOT + ".redis.instances." + DEFAULT_INSTANCE)
-        .withoutPath("uri").withoutPath("password");
+        .withoutPath("uri").withoutPath("password").withoutPath("username").withoutPath("tls-ca-file");
     Map<String, RedisInstanceSettings> result = new TreeMap<>();
     for (String name : instances.keySet()) {
       BlockReader entry = instancesBlock.entry(instances, name, "an object { uri = \"redis://host:6379\" }");
@@ -238,6 +247,11 @@ public final class RouterSettings {
       String password = r.config().hasPath("password")
           ? r.secret("password", "a string; \"\" for none")
           : "";
+      String username = username(r, uri, !password.isEmpty());
+      boolean tls = r.bool("tls") || uri.startsWith(RedisInstanceSettings.TLS_SCHEME);
+      Path caFile = tlsCaFile(r, tls);
+      RedisInstanceSettings.TlsVerify verify = r.oneOf("tls-verify-peer", RedisInstanceSettings.TlsVerify.values(),
+          RedisInstanceSettings.TlsVerify::configName);
       result.put(name, new RedisInstanceSettings(
           name,
           uri,
@@ -249,9 +263,80 @@ public final class RouterSettings {
           r.positiveDuration("health-check-interval"),
           r.intBetween("health-check-max-missed", 1, 1000),
           connectionsPerInstance(r),
-          r.bool("single-connection-required")));
+          r.bool("single-connection-required"),
+          username,
+          caFile,
+          verify));
     }
     return Collections.unmodifiableMap(result);
+  }
+
+  private static final String USERNAME_ALLOWED = "a Redis ACL user name (no spaces or control characters, at most"
+      + " 128 characters); \"\" for the uri's user, else default";
+
+  /**
+   * The {@code username} key, or null for none: printable, and with a password to go with it (Redis's AUTH and HELLO
+   * take a user only together with a password; without one the connection would silently be the default user's).
+   */
+  private static String username(BlockReader r, String uri, boolean passwordKeySet) {
+    String username = r.config().hasPath("username") ? r.string("username", USERNAME_ALLOWED).strip() : "";
+    if (username.isEmpty()) return null;
+    if (username.length() > 128 || username.chars().anyMatch(c -> Character.isWhitespace(c)
+        || Character.isISOControl(c))) {
+      throw r.invalid("username", USERNAME_ALLOWED);
+    }
+    String inUri = RedisInstanceSettings.uriUsername(uri);
+    if (inUri != null && !inUri.equals(username)) {
+      throw new ConfigError(r.key("username"), r.key("username") + " = " + username + " differs from the user in "
+          + r.key("uri") + " (" + inUri + "): name the user in one place only");
+    }
+    if (!passwordKeySet && !RedisInstanceSettings.uriHasPassword(uri)) {
+      throw new ConfigError(r.key("username"), r.key("username") + " = " + username + " needs a password: set "
+          + r.key("password") + " (or ROUTER_REDIS_PASSWORD for the default instance); for a user with nopass,"
+          + " any password will do");
+    }
+    return username;
+  }
+
+  private static final String CA_FILE_ALLOWED = "the path of a readable PEM file of CA certificates; \"\" for the"
+      + " JVM's trust store";
+
+  /**
+   * The {@code tls-ca-file} key, or null for none: a readable file that holds at least one X.509 certificate in PEM
+   * (read here, so that a wrong file fails at start-up rather than at every connect), and TLS on.
+   */
+  private static Path tlsCaFile(BlockReader r, boolean tls) {
+    String path = r.config().hasPath("tls-ca-file") ? r.string("tls-ca-file", CA_FILE_ALLOWED).strip() : "";
+    if (path.isEmpty()) return null;
+    String key = r.key("tls-ca-file");
+    if (!tls) {
+      throw new ConfigError(key, key + " is set but TLS is off for this instance: use a rediss:// uri (or tls = true),"
+          + " or remove " + key);
+    }
+    Path file;
+    try {
+      file = Path.of(path);
+    } catch (InvalidPathException e) {
+      throw new ConfigError(key, key + " = " + path + " is invalid (" + e.getReason() + "): use " + CA_FILE_ALLOWED, e);
+    }
+    if (!Files.isRegularFile(file)) {
+      throw new ConfigError(key, key + " = " + path + " is invalid: no such file (use " + CA_FILE_ALLOWED + ")");
+    }
+    if (!Files.isReadable(file)) {
+      throw new ConfigError(key, key + " = " + path + " is invalid: the file is not readable by this process (use "
+          + CA_FILE_ALLOWED + ")");
+    }
+    try (InputStream in = Files.newInputStream(file)) {
+      var certificates = CertificateFactory.getInstance("X.509").generateCertificates(in);
+      if (certificates.isEmpty()) {
+        throw new ConfigError(key, key + " = " + path + " is invalid: it holds no certificate (use "
+            + CA_FILE_ALLOWED + ")");
+      }
+    } catch (IOException | CertificateException e) {
+      throw new ConfigError(key, key + " = " + path + " is invalid: not PEM certificates (" + e.getMessage()
+          + "); use " + CA_FILE_ALLOWED, e);
+    }
+    return file;
   }
 
   private static int connectionsPerInstance(BlockReader r) {

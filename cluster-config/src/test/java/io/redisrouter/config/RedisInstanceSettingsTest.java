@@ -51,4 +51,31 @@ class RedisInstanceSettingsTest {
     assertFalse(instance("redis://db:6379", null, false).tls());
     assertTrue(instance("redis://db:6379", null, true).tls());
   }
+
+  @ParameterizedTest
+  @CsvSource(nullValues = "null", value = {
+      "redis://router:pw@host:6379,   router, true",
+      "rediss://router:p@ss@host/1,   router, true",
+      "redis://router:@host,          router, false",
+      "redis://:pw@host,              null,   true",
+      "redis://onlypassword@host,     null,   true",
+      "redis://host:6379,             null,   false",
+      "redis://host/x@y,              null,   false",
+  })
+  void userAndPasswordOfTheUri(String uri, String user, boolean hasPassword) {
+    assertEquals(user, RedisInstanceSettings.uriUsername(uri));
+    assertEquals(hasPassword, RedisInstanceSettings.uriHasPassword(uri));
+  }
+
+  @Test
+  void toStringShowsTheUserAndHowTlsIsCheckedButNeverThePassword() {
+    RedisInstanceSettings s = instance("rediss://db:6380", "correct-horse", false)
+        .withAuthAndTls("router", java.nio.file.Path.of("/etc/ca.pem"), RedisInstanceSettings.TlsVerify.CA);
+    String shown = s.toString();
+    assertTrue(shown.contains("username=router"), shown);
+    assertTrue(shown.contains("tlsCaFile=/etc/ca.pem, tlsVerifyPeer=ca"), shown);
+    assertFalse(shown.contains("correct-horse"), shown);
+    String plain = instance("redis://db:6379", null, false).toString();
+    assertTrue(plain.contains("username=<none>") && !plain.contains("tlsVerifyPeer"), plain);
+  }
 }

@@ -107,7 +107,22 @@ class RouterSettingsValidationTest {
         Arguments.of("redis-router.redis.instances.default.passwd = x",
             "redis-router.redis.instances.default.passwd", "allowed keys are uri, password, tls"),
         Arguments.of("redis-router.redis.instances.cache { tls = true }",
-            "redis-router.redis.instances.cache.uri", "is missing: use a URI such as redis://"));
+            "redis-router.redis.instances.cache.uri", "is missing: use a URI such as redis://"),
+        Arguments.of("redis-router.redis.instances.default { username = \"ro uter\", password = pw }",
+            "redis-router.redis.instances.default.username", "is invalid: use a Redis ACL user name"),
+        Arguments.of("redis-router.redis.instances.default.username = router",
+            "redis-router.redis.instances.default.username", "= router needs a password: set"
+                + " redis-router.redis.instances.default.password (or ROUTER_REDIS_PASSWORD"),
+        Arguments.of("redis-router.redis.instances.default { username = router, uri = \"redis://app:pw@db\" }",
+            "redis-router.redis.instances.default.username", "differs from the user in"
+                + " redis-router.redis.instances.default.uri (app): name the user in one place only"),
+        Arguments.of("redis-router.redis.instances.default.tls-ca-file = /etc/ca.pem",
+            "redis-router.redis.instances.default.tls-ca-file", "is set but TLS is off for this instance: use a"
+                + " rediss:// uri (or tls = true)"),
+        Arguments.of("redis-router.redis.instances.default { tls = true, tls-ca-file = \"/no/such/ca.pem\" }",
+            "redis-router.redis.instances.default.tls-ca-file", "= /no/such/ca.pem is invalid: no such file"),
+        Arguments.of("redis-router.redis.instances.default.tls-verify-peer = strict",
+            "redis-router.redis.instances.default.tls-verify-peer", "use one of full, ca, none"));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -204,6 +219,62 @@ class RouterSettingsValidationTest {
     ConfigError badPassword = fail("redis-router.redis.instances.default.password = [hunter2]");
     assertEquals("redis-router.redis.instances.default.password", badPassword.key());
     assertFalse(badPassword.getMessage().contains("hunter2"), badPassword.getMessage());
+  }
+
+  /** A CA certificate (its key was thrown away): only parsed here. */
+  static final String CA_PEM = """
+      -----BEGIN CERTIFICATE-----
+      MIIBjjCCATOgAwIBAgIUPg5sogn03RHvUOZJmbfVc9o9Bj4wCgYIKoZIzj0EAwIw
+      HDEaMBgGA1UEAwwRcnItY29uZmlnLXRlc3QtY2EwHhcNMjYxMjA3MTY0MDEzWhcN
+      MzYxMjA0MTY0MDEzWjAcMRowGAYDVQQDDBFyci1jb25maWctdGVzdC1jYTBZMBMG
+      ByqGSM49AgEGCCqGSM49AwEHA0IABFhaMDZF1eKWoBuHfeb6bw7tHi5sjVlJnK0B
+      JinhfVR2vgg0cDJk/Wb6qHDtt9+nIdIzsUIjQOjj+X3Dj9a9O0GjUzBRMB0GA1Ud
+      DgQWBBT9g2En0+cW7Itq1pvvCA0ScW5CHDAfBgNVHSMEGDAWgBT9g2En0+cW7Itq
+      1pvvCA0ScW5CHDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0kAMEYCIQDh
+      1X8VyzWtGr5cEMKf2zRLim3OKieGVY8J+bX18nCeJQIhAK3JBLNMVBiPXGJNd5Y6
+      4wLpAN8Nxfm+cZKmgQ2ssZfR
+      -----END CERTIFICATE-----
+      """;
+
+  @Test
+  void usernameTlsCaFileAndVerifyModeAreRead(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path ca = java.nio.file.Files.writeString(dir.resolve("ca.pem"), CA_PEM);
+    RouterSettings s = RouterSettings.load(ConfigFactory.parseString("redis-router.redis.instances.default {"
+        + " uri = \"rediss://db:6380\", username = router, password = pw, tls-ca-file = \"" + ca + "\","
+        + " tls-verify-peer = ca }\n"
+        + "redis-router.redis.instances.cache { uri = \"redis://cache:6379\" }"));
+    RedisInstanceSettings d = s.redisInstance("default");
+    assertEquals("router", d.username());
+    assertEquals(ca, d.tlsCaFile());
+    assertEquals(RedisInstanceSettings.TlsVerify.CA, d.tlsVerifyPeer());
+    // an added instance takes the defaults of reference.conf, never the user or CA file of another instance
+    RedisInstanceSettings cache = s.redisInstance("cache");
+    assertEquals(null, cache.username());
+    assertEquals(null, cache.tlsCaFile());
+    assertEquals(RedisInstanceSettings.TlsVerify.FULL, cache.tlsVerifyPeer());
+    // the defaults: no user, the JVM's trust store, full verification
+    RedisInstanceSettings plain = RouterSettings.load(ConfigFactory.empty()).redisInstance("default");
+    assertEquals(null, plain.username());
+    assertEquals(null, plain.tlsCaFile());
+    assertEquals(RedisInstanceSettings.TlsVerify.FULL, plain.tlsVerifyPeer());
+    // the user of the uri, repeated in username, is fine; so is a password only in the uri
+    assertEquals("router", RouterSettings.load(ConfigFactory.parseString("redis-router.redis.instances.default {"
+        + " uri = \"redis://router:pw@db\", username = router }")).redisInstance("default").username());
+  }
+
+  @Test
+  void aCaFileThatHoldsNoCertificateIsRefusedNamingTheKey(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path notPem = java.nio.file.Files.writeString(dir.resolve("key.pem"), "not a certificate\n");
+    ConfigError e = fail("redis-router.redis.instances.default { uri = \"rediss://db:6380\", tls-ca-file = \""
+        + notPem + "\" }");
+    assertEquals("redis-router.redis.instances.default.tls-ca-file", e.key());
+    assertTrue(e.getMessage().contains(notPem + " is invalid:"), e.getMessage());
+    assertTrue(e.getMessage().contains("use the path of a readable PEM file of CA certificates"), e.getMessage());
+    ConfigError dirGiven = fail("redis-router.redis.instances.default { uri = \"rediss://db:6380\", tls-ca-file = \""
+        + dir + "\" }");
+    assertTrue(dirGiven.getMessage().contains("no such file"), dirGiven.getMessage());
   }
 
   @Test

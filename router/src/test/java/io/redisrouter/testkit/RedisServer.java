@@ -46,7 +46,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #call(String...)} talks RESP2 over a plain blocking socket owned by the harness (lazily opened,
  * named {@value #HARNESS_CLIENT_NAME}, reopened after a kill or restart); {@link #clientCount(String)} and
- * {@link #clientCountExcludingSelf()} never count harness connections.
+ * {@link #clientCountExcludingSelf()} never count harness connections. With {@link Builder#tls(TestCertificates)}
+ * the server has no plain port at all ({@code --port 0}), only a TLS port, and the harness speaks TLS to it
+ * (trusting the test CA alone); with {@link Builder#harnessUser(String, String)} the harness authenticates as that
+ * ACL user (for a server whose {@code default} user is off).
  */
 public final class RedisServer implements AutoCloseable {
 
@@ -85,6 +88,8 @@ public final class RedisServer implements AutoCloseable {
   private final Object connLock = new Object();
   private volatile Conn conn; // the harness connection; calls are serialized by connLock
   private final String requirePass; // from arg("--requirepass", pw): the harness connections AUTH with it
+  private final String harnessUser; // with requirePass: AUTH harnessUser password (an ACL user)
+  private final TestCertificates tls; // null: plain TCP
 
   private RedisServer(Builder b) throws IOException {
     if (b.embedded != null) {
@@ -95,7 +100,11 @@ public final class RedisServer implements AutoCloseable {
     this.binary = embedded ? embeddedBinary() : explicitOrPathBinary();
     this.serverArgs = List.copyOf(b.configArgs());
     int rp = serverArgs.indexOf("--requirepass");
-    this.requirePass = rp >= 0 && rp + 1 < serverArgs.size() ? serverArgs.get(rp + 1) : null;
+    this.requirePass = b.harnessPassword != null
+        ? b.harnessPassword
+        : rp >= 0 && rp + 1 < serverArgs.size() ? serverArgs.get(rp + 1) : null;
+    this.harnessUser = b.harnessUser;
+    this.tls = b.tls;
     this.startupTimeout = b.startupTimeout;
     this.dir = Files.createTempDirectory("redis-testkit-");
     this.logFile = dir.resolve("redis.log");
@@ -119,8 +128,32 @@ public final class RedisServer implements AutoCloseable {
     private Boolean embedded;
     private Duration startupTimeout = STARTUP_TIMEOUT;
     private final List<String> extra = new ArrayList<>();
+    private String harnessUser;
+    private String harnessPassword;
+    private TestCertificates tls;
 
     private Builder() {}
+
+    /**
+     * TLS only: no plain port ({@code --port 0}), the free port is the {@code --tls-port}, with the server
+     * certificate and key of {@code certs}, its CA as {@code --tls-ca-cert-file} and {@code --tls-auth-clients no}
+     * (clients need no certificate of their own). {@link #uri()} is then {@code rediss://127.0.0.1:PORT}.
+     */
+    public Builder tls(TestCertificates certs) {
+      this.tls = Objects.requireNonNull(certs, "certs");
+      return this;
+    }
+
+    /**
+     * The harness's connections authenticate as the ACL user {@code user} ({@code AUTH user password}), e.g. an
+     * admin user made with {@code arg("--user", user, "on", ">" + password, "~*", "&*", "+@all")}, so that the
+     * test may turn the {@code default} user off.
+     */
+    public Builder harnessUser(String user, String password) {
+      this.harnessUser = Objects.requireNonNull(user, "user");
+      this.harnessPassword = Objects.requireNonNull(password, "password");
+      return this;
+    }
 
     /** Enables AOF ({@code appendonly yes}) with {@code appendfsync} = always | everysec | no. */
     public Builder appendOnly(String fsync) {
@@ -212,9 +245,14 @@ public final class RedisServer implements AutoCloseable {
     return "127.0.0.1";
   }
 
-  /** {@code redis://127.0.0.1:PORT} */
+  /** {@code redis://127.0.0.1:PORT}, or {@code rediss://127.0.0.1:PORT} with {@link Builder#tls}. */
   public String uri() {
-    return "redis://127.0.0.1:" + port;
+    return (tls == null ? "redis://" : "rediss://") + "127.0.0.1:" + port;
+  }
+
+  /** Whether the server speaks TLS only ({@link Builder#tls}). */
+  public boolean isTls() {
+    return tls != null;
   }
 
   public Path dir() {
@@ -370,8 +408,16 @@ public final class RedisServer implements AutoCloseable {
   private synchronized void launch() {
     List<String> cmd = new ArrayList<>();
     cmd.add(binary.toString());
+    if (tls == null) {
+      cmd.addAll(List.of("--port", Integer.toString(port)));
+    } else {
+      cmd.addAll(List.of("--port", "0", "--tls-port", Integer.toString(port),
+          "--tls-cert-file", tls.serverCert().toString(),
+          "--tls-key-file", tls.serverKey().toString(),
+          "--tls-ca-cert-file", tls.caCert().toString(),
+          "--tls-auth-clients", "no"));
+    }
     cmd.addAll(List.of(
-        "--port", Integer.toString(port),
         "--bind", "127.0.0.1",
         "--protected-mode", "no",
         "--save", "",
@@ -599,7 +645,7 @@ public final class RedisServer implements AutoCloseable {
    * {@link SocketTimeoutException} when the server does not answer in time, e.g. while paused).
    */
   public Object callOnce(Duration timeout, String... args) throws IOException {
-    try (Conn c = new Conn(port, timeout, requirePass)) {
+    try (Conn c = new Conn(port, timeout, harnessUser, requirePass, tls)) {
       return unwrap(c.call(args));
     }
   }
@@ -659,7 +705,7 @@ public final class RedisServer implements AutoCloseable {
   }
 
   private Conn openHarnessConn(Duration timeout) throws IOException {
-    Conn c = new Conn(port, timeout, requirePass);
+    Conn c = new Conn(port, timeout, harnessUser, requirePass, tls);
     try {
       c.call("CLIENT", "SETNAME", HARNESS_CLIENT_NAME);
       return c;
@@ -715,22 +761,34 @@ public final class RedisServer implements AutoCloseable {
     private final InputStream in;
     private final OutputStream out;
 
-    Conn(int port, Duration timeout, String password) throws IOException {
-      socket = new Socket();
+    Conn(int port, Duration timeout, String user, String password, TestCertificates tls) throws IOException {
+      Socket plain = new Socket();
+      Socket s = plain;
       try {
-        socket.setTcpNoDelay(true);
-        socket.connect(new InetSocketAddress("127.0.0.1", port), (int) Math.min(timeout.toMillis(), 5000));
-        socket.setSoTimeout((int) timeout.toMillis());
+        plain.setTcpNoDelay(true);
+        plain.connect(new InetSocketAddress("127.0.0.1", port), (int) Math.min(timeout.toMillis(), 5000));
+        plain.setSoTimeout((int) timeout.toMillis());
+        if (tls != null) {
+          javax.net.ssl.SSLSocket ssl = (javax.net.ssl.SSLSocket) tls.clientContext().getSocketFactory()
+              .createSocket(plain, "127.0.0.1", port, true);
+          javax.net.ssl.SSLParameters params = ssl.getSSLParameters();
+          params.setEndpointIdentificationAlgorithm("HTTPS");
+          ssl.setSSLParameters(params);
+          s = ssl;
+          ssl.startHandshake();
+        }
+        socket = s;
         in = new BufferedInputStream(socket.getInputStream());
         out = new BufferedOutputStream(socket.getOutputStream());
         if (password != null) {
-          Object r = call("AUTH", password);
+          Object r = user == null ? call("AUTH", password) : call("AUTH", user, password);
           if (!"OK".equals(r)) {
             throw new IOException("AUTH failed: " + r);
           }
         }
       } catch (IOException e) {
-        socket.close();
+        s.close();
+        plain.close();
         throw e;
       }
     }

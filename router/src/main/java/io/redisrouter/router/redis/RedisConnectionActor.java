@@ -44,9 +44,10 @@ import java.util.concurrent.CompletionStage;
  * restarts it (at once, or with backoff), which opens fresh connections. Until then every user gets a
  * {@link RedisUnavailableException} at once.
  *
- * <p>Size (about 430 lines, above the ~400 of the layout rule): the connection lifecycle (connect, RESP3 or the
+ * <p>Size (about 450 lines, above the ~400 of the layout rule): the connection lifecycle (connect, RESP3 or the
  * three-connection fallback, scripts, version, health ticks, loss and restart) is one state machine over the same
- * connections; its pure parts (URI building, tested in RedisUriTest; version and RESP3-refusal parsing) are static.
+ * connections; its pure parts are static (version and RESP3-refusal parsing, failure descriptions) or in
+ * {@link RedisUris} (URI, credentials and TLS options, tested in RedisUriTest).
  */
 public final class RedisConnectionActor extends AbstractBehavior<RedisConnectionActor.Command> {
 
@@ -154,13 +155,18 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
     this.pingOutstanding = new boolean[roles.length];
     this.missed = new int[roles.length];
     this.client = RedisClient.create(resources);
-    client.setOptions(ClientOptions.builder()
+    ClientOptions.Builder options = ClientOptions.builder();
+    if (settings.tls()) options.sslOptions(RedisUris.sslOptions(settings));
+    client.setOptions(options
         // one connection: RESP3 or nothing (HELLO 3 refused fails the connect, see onConnectFailed); split: RESP3
         // when the server has it, else RESP2
         .protocolVersion(single ? io.lettuce.core.protocol.ProtocolVersion.RESP3 : null)
         .autoReconnect(false)
         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
         .requestQueueSize(settings.requestQueueSize())
+        // no CLIENT MAINT_NOTIFICATIONS after the handshake (Redis Enterprise's maintenance events): plain Redis does
+        // not know it, and where the ACL user lacks +client Redis 6.2 and 7.2+ log a denial per connect
+        .maintNotificationsConfig(io.lettuce.core.MaintNotificationsConfig.disabled())
         .timeoutOptions(TimeoutOptions.enabled(settings.commandTimeout()))
         .socketOptions(SocketOptions.builder()
             .connectTimeout(settings.connectTimeout())
@@ -237,24 +243,7 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   }
 
   private RedisURI uri(String nodeId, String role) {
-    return redisUri(settings, "rr:" + nodeId + ":" + role);
-  }
-
-  /**
-   * The Lettuce URI of an instance: its {@code uri}, the {@code password} (when set) for AUTH, TLS when
-   * {@code tls} is on or the URI is {@code rediss://}, the command timeout and the client name.
-   */
-  static RedisURI redisUri(RedisInstanceSettings settings, String clientName) {
-    RedisURI uri = RedisURI.create(settings.uri());
-    if (settings.password() != null && !settings.password().isEmpty()) {
-      uri.setAuthentication(settings.password().toCharArray());
-    }
-    if (settings.tls()) {
-      uri.setSsl(true);
-    }
-    uri.setTimeout(settings.commandTimeout());
-    uri.setClientName(clientName);
-    return uri;
+    return RedisUris.redisUri(settings, "rr:" + nodeId + ":" + role);
   }
 
   @Override
@@ -280,10 +269,16 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   private Behavior<Command> onConnected(Connected c) {
     this.live = c.live();
     handle.up(live);
-    getContext().getLog().info("redis instance '{}' connected at {} ({})", settings.name(), settings.redactedUri(),
-        single
+    getContext().getLog().info("redis instance '{}' connected at {} ({}; {})", settings.name(),
+        settings.redactedUri(), single
             ? "1 connection, RESP3: commands, publishes and pub/sub"
-            : "3 connections: commands, publish, pub/sub");
+            : "3 connections: commands, publish, pub/sub",
+        RedisUris.access(settings));
+    if (settings.tls() && settings.tlsVerifyPeer() == RedisInstanceSettings.TlsVerify.NONE) {
+      getContext().getLog().warn("redis instance '{}': redis-router.redis.instances.{}.tls-verify-peer = none: the"
+          + " connection is encrypted but the server's certificate is not checked, so anyone between the router and"
+          + " Redis can pose as the server. Use full (or ca) with tls-ca-file", settings.name(), settings.name());
+    }
     getContext().pipeToSelf(live.commands().async().info("server"),
         (info, err) -> new ServerVersion(err == null ? versionOf(info) : null, err));
     // INFO memory, not CONFIG GET: it needs no CONFIG rights (an ACL user of the router usually has none)
@@ -339,6 +334,12 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
   }
 
   private Behavior<Command> onServerVersion(ServerVersion v) {
+    if (v.error() != null && String.valueOf(describeCause(v.error())).contains("NOPERM")) {
+      getContext().getLog().info("redis instance '{}': server version unknown: the ACL user may not run INFO ({})."
+          + " Nothing else needs it: grant +info only to see the version here", settings.name(),
+          describeCause(v.error()));
+      return this;
+    }
     if (v.error() != null || v.version() == null) {
       getContext().getLog().info("redis instance '{}': server version unknown (INFO server: {})", settings.name(),
           v.error() == null ? "no redis_version field" : describe(v.error()));
@@ -467,6 +468,24 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
     return this;
   }
 
+  /** The failure's own message, without a hint: the innermost exception that is not a future's wrapper. */
+  static String describeCause(Throwable t) {
+    Throwable c = t;
+    while ((c instanceof java.util.concurrent.CompletionException
+        || c instanceof java.util.concurrent.ExecutionException) && c.getCause() != null) {
+      c = c.getCause();
+    }
+    return c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
+  }
+
+  /** Whether {@code t} or one of its causes is a TLS failure (a handshake refused, a certificate not trusted). */
+  static boolean isTls(Throwable t) {
+    for (int i = 0; t != null && i < 10; i++, t = t.getCause()) {
+      if (t instanceof javax.net.ssl.SSLException || t instanceof java.security.cert.CertificateException) return true;
+    }
+    return false;
+  }
+
   /** Whether a connect failure is the server refusing {@code HELLO 3} (older than 6, or a proxy without RESP3). */
   static boolean refusesResp3(String reason) {
     String r = reason.toUpperCase(java.util.Locale.ROOT);
@@ -496,7 +515,15 @@ public final class RedisConnectionActor extends AbstractBehavior<RedisConnection
     String text = b.toString();
     if (text.contains("WRONGPASS") || text.contains("NOAUTH") || text.contains("invalid password")
         || text.contains("AUTH failed")) {
-      b.append(" (authentication failed: check the instance's password, ROUTER_REDIS_PASSWORD or the uri's user-info)");
+      b.append(" (authentication failed: check the instance's username and password, ROUTER_REDIS_USERNAME and"
+          + " ROUTER_REDIS_PASSWORD or the uri's user-info, and that the ACL user is on)");
+    } else if (text.contains("NOPERM")) {
+      b.append(" (the Redis ACL user lacks a right the router needs: grant the rights of the ACL line in README,"
+          + " \"Redis security\", explained in docs/operations.md)");
+    } else if (isTls(c)) {
+      b.append(" (TLS failed: check that the server speaks TLS on this port, that its certificate is signed by a CA"
+          + " in the instance's tls-ca-file (or the JVM's trust store) and, with tls-verify-peer = full, names the"
+          + " uri's host)");
     }
     return b.toString();
   }
