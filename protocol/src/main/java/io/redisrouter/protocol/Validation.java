@@ -19,6 +19,8 @@ public final class Validation {
   public static final Pattern HEADER_NAME_PATTERN = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   /** Producer ids (of the loss audit): 1-64 of [A-Za-z0-9._:-]. */
   public static final Pattern PRODUCER_ID_PATTERN = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
+  /** Content types: 1-255 printable ASCII characters (spaces allowed: "text/plain; charset=utf-8"). */
+  public static final Pattern CONTENT_TYPE_PATTERN = Pattern.compile("[\\x20-\\x7E]{1,255}");
   /** Partition keys: 1-256 characters. */
   public static final int MAX_PARTITION_KEY_LENGTH = 256;
   /**
@@ -75,6 +77,12 @@ public final class Validation {
       errors.add(new FieldError("partitionKey", "invalid-partition-key",
           "partitionKey must be 1-" + MAX_PARTITION_KEY_LENGTH + " characters long, or left out"));
     }
+    if (r.contentType() != null
+        && (r.contentType().isBlank() || !CONTENT_TYPE_PATTERN.matcher(r.contentType()).matches())) {
+      errors.add(new FieldError("contentType", "invalid-content-type",
+          "contentType is invalid: use a media type of 1-255 printable ASCII characters like application/json,"
+              + " or leave it out"));
+    }
     if (r.payload() == null) {
       errors.add(new FieldError("payload", "required", "payload is missing: send the message bytes (may be empty)"));
     } else if (r.payload().length > limits.maxPayloadBytes()) {
@@ -93,7 +101,8 @@ public final class Validation {
       String name = h.getKey();
       if (name == null || !HEADER_NAME_PATTERN.matcher(name).matches()) {
         errors.add(new FieldError("headers", "invalid-header-name",
-            "header name '" + name + "' is invalid: use 1-64 of [A-Za-z0-9._-]"));
+            "header name '" + (name != null && name.length() > 40 ? name.substring(0, 40) + "..." : name)
+                + "' is invalid: use 1-64 of [A-Za-z0-9._-]"));
         continue;
       }
       if (h.getValue() == null) {

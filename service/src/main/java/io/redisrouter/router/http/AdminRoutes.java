@@ -70,9 +70,9 @@ public final class AdminRoutes extends RouteSupport {
                         () -> audit(channel, subscription, limit)))))))),
                 pathPrefix("dead-letters", () -> concat(
                     pathEnd(() -> concat(
-                        get(() -> admin(() -> parameterOptional("after",
+                        get(() -> admin(() -> parameterList(params -> parameterOptional("after",
                             after -> parameterOptional("limit",
-                                limit -> answer(channel, () -> page(channel, after, limit)))))),
+                                limit -> answer(channel, () -> page(channel, after, limit, params))))))),
                         delete(() -> admin(() -> answer(channel,
                             () -> deadLetters.purge(channel)
                                 .thenApply(n -> json(StatusCodes.OK, new Purged(channel, n)))))))),
@@ -116,16 +116,23 @@ public final class AdminRoutes extends RouteSupport {
             + " redis instance '" + channels.instanceOf(channel) + "': nothing was published to it yet")));
   }
 
-  private CompletionStage<HttpResponse> page(String channel, Optional<String> after, Optional<String> limitText) {
+  private CompletionStage<HttpResponse> page(String channel, Optional<String> after, Optional<String> limitText,
+      List<java.util.Map.Entry<String, String>> params) {
     List<FieldError> errors = new ArrayList<>();
-    if (after.isPresent() && !AFTER_ID.matcher(after.get()).matches()) {
+    for (String name : List.of("after", "limit")) {
+      if (params.stream().filter(p -> p.getKey().equals(name)).count() > 1) {
+        errors.add(new FieldError(name, "repeated", name + " is given more than once: give it once"));
+      }
+    }
+    if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
+    if (after.isPresent() && !validAfter(after.get())) {
       errors.add(new FieldError("after", "invalid-id", "after '" + shorten(after.get()) + "' is invalid: give the"
           + " nextAfter of the previous page (a dead-letter id like 1712345678901-0), or leave it out"));
     }
     int limit = DEFAULT_PAGE;
     if (limitText.isPresent()) {
       try {
-        limit = Integer.parseInt(limitText.get().trim());
+        limit = Integer.parseInt(limitText.get());
       } catch (NumberFormatException e) {
         limit = -1;
       }
@@ -156,6 +163,19 @@ public final class AdminRoutes extends RouteSupport {
     }
     if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
     return done(json(StatusCodes.OK, channels.audit(channel, subscription, limit)));
+  }
+
+  /** A stream id Redis takes: one or two unsigned 64-bit numbers. */
+  private static boolean validAfter(String id) {
+    if (!AFTER_ID.matcher(id).matches()) return false;
+    for (String part : id.split("-")) {
+      try {
+        Long.parseUnsignedLong(part);
+      } catch (NumberFormatException e) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private CompletionStage<HttpResponse> replayOne(String channel, String id, ReplayBody body,
@@ -212,7 +232,7 @@ public final class AdminRoutes extends RouteSupport {
 
   /** {@link #answer(String, Supplier)} for a valid dead-letter id (else 400). */
   private Route answer(String channel, String id, Supplier<CompletionStage<HttpResponse>> call) {
-    if (ENTRY_ID.matcher(id).matches()) return answer(channel, call);
+    if (validAfter(id) && ENTRY_ID.matcher(id).matches()) return answer(channel, call);
     return complete(JsonBodies.invalid(List.of(new FieldError("id", "invalid-id", "dead-letter id '" + shorten(id)
         + "' is invalid: use an id from the dead-letter list, like 1712345678901-0"))));
   }

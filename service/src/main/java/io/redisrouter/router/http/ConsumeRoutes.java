@@ -69,7 +69,7 @@ public final class ConsumeRoutes extends RouteSupport {
                     .thenApply(all -> json(StatusCodes.OK,
                         Map.of("subscriptions", all.stream().map(HttpSubscription::publicView)
                             .toList())))))))),
-        pathPrefix(PathMatchers.segment(), name -> concat(
+        pathPrefix(PathMatchers.segment(), name -> validName(name, () -> concat(
             pathEnd(() -> concat(
                 get(() -> authorized(consume, () -> answer(subscriptions.show(name).thenApply(v -> v
                     .map(s -> json(StatusCodes.OK, s)).orElseGet(() -> notFound(name)))))),
@@ -92,7 +92,7 @@ public final class ConsumeRoutes extends RouteSupport {
                         (body, unknown) -> answer(settle(name, body.deliveryIds(), false, body.error(),
                             Boolean.TRUE.equals(body.doNotRetry()), unknown)))))),
             path("events", () -> get(() -> authorized(consume,
-                () -> optionalHeaderValueByName("Last-Event-ID", last -> events(name, last))))))))));
+                () -> optionalHeaderValueByName("Last-Event-ID", last -> events(name, last)))))))))));
   }
 
   /** The answer to an ack or nack. */
@@ -107,13 +107,18 @@ public final class ConsumeRoutes extends RouteSupport {
     return subscriptions.create(s).thenApply(r -> switch (r.result()) {
       case CREATED -> json(StatusCodes.CREATED, r.subscription().publicView());
       case ALREADY_EXISTS -> json(StatusCodes.OK, r.subscription().publicView());
-      case CONFLICT -> error(StatusCodes.CONFLICT, "conflict", "subscription '" + s.name() + "' already exists"
+      case CONFLICT -> conflict("conflict", "subscription '" + s.name() + "' already exists"
           + " with another definition (channel '" + r.subscription().channel() + "'): delete it first or pick"
           + " another name");
-      case GROUP_EXISTS -> error(StatusCodes.CONFLICT, "group-exists", "channel '" + s.channel() + "' already has"
+      case GROUP_EXISTS -> conflict("group-exists", "channel '" + s.channel() + "' already has"
           + " a consumer group named '" + s.name() + "' that is not an HTTP subscription (an embedded subscriber's,"
           + " or one left behind): pick another name, or remove that group (XGROUP DESTROY) if nothing uses it");
     });
+  }
+
+  /** A 409 naming the field that clashes: the subscription's name. */
+  private static HttpResponse conflict(String code, String message) {
+    return json(StatusCodes.CONFLICT, new ApiError(code, message, List.of(new FieldError("name", code, message))));
   }
 
   private CompletionStage<HttpResponse> pull(String name, PullBody body, List<FieldError> unknown) {
@@ -162,6 +167,15 @@ public final class ConsumeRoutes extends RouteSupport {
               StandardCharsets.UTF_8), "message", Long.toString(h.seq())))
           .keepAlive(settings.sseHeartbeat(), ServerSentEvent::heartbeat), EventStreamMarshalling.toEventStream());
     });
+  }
+
+  /**
+   * Runs {@code inner} for a subscription name that could exist; another name is a 400 naming the field (a name
+   * with a glob, a CR/LF or 10,000 characters is not looked up).
+   */
+  private Route validName(String name, java.util.function.Supplier<Route> inner) {
+    FieldError bad = io.redisrouter.protocol.Validation.checkName("name", name);
+    return bad == null ? inner.get() : complete(JsonBodies.invalid(List.of(bad)));
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------------

@@ -106,7 +106,8 @@ public final class HttpServer extends AllDirectives {
   public CompletionStage<ServerBinding> bind(ActorSystem<?> system, String host, int port) {
     // should Pekko answer a request at terminate itself, the same JSON body instead of its empty 503
     return Http.get(system).newServerAt(host, port)
-        .adaptSettings(s -> s.withTerminationDeadlineExceededResponse(SHUTTING_DOWN))
+        .adaptSettings(s -> s.withTerminationDeadlineExceededResponse(SHUTTING_DOWN)
+            .withParsingErrorHandler(ParsingErrors.class.getName()))
         .bind(route).thenApply(binding -> {
           CoordinatedShutdown cs = CoordinatedShutdown.get(system);
           cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-stop-accepting", () -> {
@@ -190,9 +191,7 @@ public final class HttpServer extends AllDirectives {
 
   private ExceptionHandler exceptions() {
     return ExceptionHandler.newBuilder()
-        .match(EntityStreamSizeException.class, e -> complete(RouteSupport.error(StatusCodes.PAYLOAD_TOO_LARGE,
-            "payload-too-large", "the request body is over the limit of " + e.limit()
-                + " bytes (pekko.http.server.parsing.max-content-length): send less")))
+        .match(EntityStreamSizeException.class, e -> complete(tooLarge(e)))
         .match(Throwable.class, e -> {
           log.warn("HTTP request failed: {}", e.toString());
           return complete(RouteSupport.error(StatusCodes.INTERNAL_SERVER_ERROR, "internal-error",
@@ -201,8 +200,21 @@ public final class HttpServer extends AllDirectives {
         .build();
   }
 
+  /** 413 for a body over pekko.http.server.parsing.max-content-length, naming the body. */
+  static HttpResponse tooLarge(EntityStreamSizeException e) {
+    String message = "the request body is over the limit of " + e.limit()
+        + " bytes (pekko.http.server.parsing.max-content-length): send less";
+    return RouteSupport.json(StatusCodes.PAYLOAD_TOO_LARGE, new ApiError("payload-too-large", message,
+        List.of(new io.redisrouter.protocol.FieldError("body", "payload-too-large", message))));
+  }
+
   private RejectionHandler rejections() {
     return RejectionHandler.newBuilder()
+        .handle(org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection.class,
+            r -> r.getCause() instanceof EntityStreamSizeException e
+                ? complete(tooLarge(e))
+                : complete(JsonBodies.invalid(List.of(new io.redisrouter.protocol.FieldError("body", "invalid",
+                    "the body could not be read (" + r.message() + ")")))))
         .handleAll(MethodRejection.class, rs -> complete(RouteSupport.error(StatusCodes.METHOD_NOT_ALLOWED,
             "method-not-allowed", "use " + rs.stream().map(r -> r.supported().name()).distinct().toList()
                 + " on this path")))
@@ -216,7 +228,9 @@ public final class HttpServer extends AllDirectives {
           String text = resp.entity() instanceof org.apache.pekko.http.javadsl.model.HttpEntity.Strict s
               ? s.getData().utf8String()
               : resp.status().reason();
-          return RouteSupport.error(resp.status(), "bad-request", text).withHeaders(resp.getHeaders());
+          return RouteSupport.json(resp.status(), new ApiError("bad-request", text,
+              List.of(new io.redisrouter.protocol.FieldError("request", "bad-request", text))))
+              .withHeaders(resp.getHeaders());
         });
   }
 

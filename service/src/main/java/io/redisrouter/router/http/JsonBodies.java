@@ -3,6 +3,8 @@ package io.redisrouter.router.http;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.exc.InputCoercionException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonDeserializer;
@@ -36,6 +38,8 @@ import java.util.function.Supplier;
  * {@link Spec} gives for that path. The record's own checks (ranges, names) then add theirs.
  */
 public final class JsonBodies {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(JsonBodies.class);
+
   private JsonBodies() {}
 
   private static final String PROBLEMS = "problems";
@@ -88,25 +92,60 @@ public final class JsonBodies {
         value = null;
       } else {
         List<FieldError> errors = new ArrayList<>(unknown);
-        errors.add(spec.wrongType().apply(path(e)));
+        errors.add(wrongType(spec, path(e)));
         return new Parsed.Invalid<>(invalid(errors));
       }
     } catch (JsonMappingException e) {
+      // the parser failed under a field (Jackson wraps it with the path): the JSON there is broken or too big
+      if (e.getCause() instanceof InputCoercionException) {
+        return new Parsed.Invalid<>(invalid(List.of(wrongType(spec, path(e)))));
+      }
+      // a value over a limit is named by its field; broken syntax (a truncated body) is the body's
+      if (e.getCause() instanceof StreamConstraintsException cause) return notJson(spec, cause, path(e));
+      if (e.getCause() instanceof JsonProcessingException cause) return notJson(spec, cause, "");
       // a record constructor that refused its arguments: the record's checks are in validate, so this is a bug
-      throw new IllegalStateException("cannot bind " + spec.type().getSimpleName() + ": " + e.getOriginalMessage(), e);
+      log.warn("cannot bind {}: {}", spec.type().getSimpleName(), e.getOriginalMessage());
+      return new Parsed.Invalid<>(invalid(List.of(wrongType(spec, path(e)))));
+    } catch (InputCoercionException e) {
+      // a number too big for its field's type (an int, a long)
+      return new Parsed.Invalid<>(invalid(List.of(wrongType(spec, parserPath(e)))));
     } catch (IOException e) {
-      String line = firstLine(e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage());
-      return new Parsed.Invalid<>(RouteSupport.json(StatusCodes.BAD_REQUEST, new ApiError("invalid-json",
-          "the body is not valid JSON (" + line + "): send " + spec.example(),
-          List.of(new FieldError("body", "invalid-json", "the body is not valid JSON: send " + spec.example())))));
+      return notJson(spec, e, e instanceof StreamConstraintsException c ? parserPath(c) : "");
     }
     if (value == null) {
       if (spec.empty() == null) {
-        return new Parsed.Invalid<>(invalid(List.of(spec.wrongType().apply(""))));
+        return new Parsed.Invalid<>(invalid(List.of(wrongType(spec, ""))));
       }
       value = spec.empty().get();
     }
     return new Parsed.Ok<>(value, List.copyOf(unknown));
+  }
+
+  /**
+   * The 400 invalid-json: the body's syntax is broken ({@code body}), or a value is over one of Jackson's limits
+   * (nesting depth 1000, number length 1000, ...) at {@code path} (the field it is under).
+   */
+  private static <T> Parsed<T> notJson(Spec<T> spec, IOException e, String path) {
+    String line = firstLine(e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage());
+    String field = path.isEmpty() || path.length() > 200 ? "body" : path;
+    String where = field.equals("body") ? "the body is" : field + " is";
+    return new Parsed.Invalid<>(RouteSupport.json(StatusCodes.BAD_REQUEST, new ApiError("invalid-json",
+        where + " not valid JSON (" + line + "): send " + spec.example(),
+        List.of(new FieldError(field, "invalid-json", where + " not valid JSON: send " + spec.example())))));
+  }
+
+  /** The spec's field error for {@code path}; the body itself ({@code ""}) is always named "body". */
+  private static FieldError wrongType(Spec<?> spec, String path) {
+    FieldError e = spec.wrongType().apply(path);
+    if (!path.isEmpty()) return e;
+    return new FieldError("body", e.code().equals("required") ? "invalid" : e.code(), e.message());
+  }
+
+  /** The field a parser was in when it failed: its path without the array indexes it went down into. */
+  private static String parserPath(JsonProcessingException e) {
+    Object p = e.getProcessor();
+    if (!(p instanceof JsonParser parser)) return "";
+    return pathOf(parser.getParsingContext()).replaceAll("(\\[\\d+])+$", "");
   }
 
   private static ObjectReader reader(Class<?> type, List<FieldError> unknown) {
@@ -125,7 +164,7 @@ public final class JsonBodies {
   }
 
   /** "webhook.timeoutMs", "deliveryIds[0]", "" for the body itself. */
-  static String path(MismatchedInputException e) {
+  static String path(JsonMappingException e) {
     StringBuilder b = new StringBuilder();
     for (JsonMappingException.Reference r : e.getPath()) {
       if (r.getFieldName() != null) {

@@ -82,6 +82,8 @@ public record PublishBody(JsonNode payload, String payloadBase64, String content
     String type = contentType;
     if (payload != null && payloadBase64 != null) {
       errors.add(new FieldError(prefix + "payload", "ambiguous-payload", "give payload or payloadBase64, not both"));
+      errors.add(new FieldError(prefix + "payloadBase64", "ambiguous-payload",
+          "give payload or payloadBase64, not both"));
     } else if (payloadBase64 != null) {
       try {
         bytes = Base64.getDecoder().decode(payloadBase64);

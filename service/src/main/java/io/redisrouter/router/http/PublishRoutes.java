@@ -44,20 +44,42 @@ public final class PublishRoutes extends RouteSupport {
             () -> pathPrefix(PathMatchers.segment(), channel -> pathPrefix("messages", () -> concat(
                 pathEnd(
                     () -> post(() -> authorized(HttpSettings.Scope.PUBLISH,
-                        () -> extractRequest(request -> RawPublish.isRaw(request)
-                            ? entity(Unmarshaller.entityToByteString(),
-                                bytes -> onSuccess(publishRaw(channel, request, bytes), this::complete))
-                            : optionalHeaderValueByName("Idempotency-Key", key -> jsonBody(PublishBody.SPEC,
-                                (body, unknown) -> onSuccess(publishOne(channel, body, unknown, key),
-                                    this::complete))))))),
+                        () -> extractRequest(request -> malformedType(request) != null
+                            ? complete(malformedType(request))
+                            : RawPublish.isRaw(request)
+                                ? entity(Unmarshaller.entityToByteString(),
+                                    bytes -> onSuccess(publishRaw(channel, request, bytes), this::complete))
+                                : optionalHeaderValueByName("Idempotency-Key", key -> jsonBody(PublishBody.SPEC,
+                                    (body, unknown) -> onSuccess(publishOne(channel, body, unknown, key, request),
+                                        this::complete))))))),
                 path("batch",
                     () -> post(() -> authorized(HttpSettings.Scope.PUBLISH, () -> jsonBody(PublishBody.Batch.SPEC,
                         (batch, unknown) -> onSuccess(publishBatch(channel, batch, unknown), this::complete))))))))));
   }
 
+  /** The 400 for a Content-Type header Pekko could not parse, or null. */
+  private static HttpResponse malformedType(HttpRequest request) {
+    for (var h : request.getHeaders()) {
+      if (h.is("content-type")) return badContentType(request);
+    }
+    return null;
+  }
+
   private CompletionStage<HttpResponse> publishOne(String channel, PublishBody body, List<FieldError> unknown,
-      Optional<String> key) {
+      Optional<String> key, HttpRequest http) {
     List<FieldError> errors = new ArrayList<>(unknown);
+    // the raw-body headers are not read on a JSON publish: refused, not dropped without a word
+    for (var h : http.getHeaders()) {
+      if (h.lowercaseName().startsWith("x-router-")) {
+        errors.add(new FieldError(h.name(), "header-not-read", h.name() + " is read only on a raw-body publish"
+            + " (a Content-Type other than JSON): in a JSON body give ttl, deadline, partitionKey or headers"));
+      }
+    }
+    if (key.isPresent() && !io.redisrouter.protocol.Validation.MESSAGE_ID_PATTERN.matcher(key.get()).matches()) {
+      errors.add(new FieldError("Idempotency-Key", "invalid-message-id", "the Idempotency-Key header is invalid:"
+          + " use 1-128 printable ASCII characters without spaces, or leave it out"));
+      key = Optional.empty();
+    }
     PublishRequest request = body.toRequest(channel, key.orElse(null), runtime.settings(), "", errors);
     if (!errors.isEmpty()) return done(invalid(errors));
     return runtime.publish(request).thenApply(PublishRoutes::toResponse);

@@ -58,18 +58,56 @@ public abstract class RouteSupport extends AllDirectives {
 
   /** Runs {@code inner} only for a request whose bearer token has {@code scope}; else 401 or 403 with a JSON body. */
   protected Route authorized(HttpSettings.Scope scope, Supplier<Route> inner) {
-    return optionalHeaderValueByName("Authorization", h -> switch (auth.check(h, scope)) {
-      case ALLOWED -> inner.get();
-      case MISSING -> complete(error(StatusCodes.UNAUTHORIZED, "unauthorized",
-          "this endpoint needs a bearer token with scope '" + scope.configName()
-              + "': send the header Authorization: Bearer <token>")
-          .addHeader(RawHeader.create("WWW-Authenticate", "Bearer")));
-      case INVALID -> complete(error(StatusCodes.UNAUTHORIZED, "unauthorized",
-          "the bearer token is not valid: check the token configured for this router")
-          .addHeader(RawHeader.create("WWW-Authenticate", "Bearer error=\"invalid_token\"")));
-      case FORBIDDEN -> complete(error(StatusCodes.FORBIDDEN, "forbidden",
-          "the token does not have scope '" + scope.configName() + "'"));
+    return extractRequest(request -> {
+      long given = java.util.stream.StreamSupport.stream(request.getHeaders().spliterator(), false)
+          .filter(h -> h.is("authorization")).count();
+      // two tokens are ambiguous: refused, whichever of them is valid
+      Auth.Result result = given > 1 && auth.enabled()
+          ? Auth.Result.INVALID
+          : auth.check(request.getHeader("Authorization").map(HttpHeader::value), scope);
+      return switch (result) {
+        case ALLOWED -> inner.get();
+        case MISSING -> complete(authError(StatusCodes.UNAUTHORIZED, "unauthorized", "missing",
+            "this endpoint needs a bearer token with scope '" + scope.configName()
+                + "': send the header Authorization: Bearer <token>")
+            .addHeader(RawHeader.create("WWW-Authenticate", "Bearer")));
+        case INVALID -> complete(authError(StatusCodes.UNAUTHORIZED, "unauthorized", "invalid-token",
+            given > 1
+                ? "the request has " + given + " Authorization headers: send one, Authorization: Bearer <token>"
+                : "the bearer token is not valid: check the token configured for this router")
+            .addHeader(RawHeader.create("WWW-Authenticate", "Bearer error=\"invalid_token\"")));
+        case FORBIDDEN -> complete(authError(StatusCodes.FORBIDDEN, "forbidden", "missing-scope",
+            "the token does not have scope '" + scope.configName() + "'"));
+      };
     });
+  }
+
+  /** A 401 or 403 whose field error names the Authorization header (never its value). */
+  private static HttpResponse authError(StatusCode status, String code, String fieldCode, String message) {
+    return json(status, new ApiError(code, message, List.of(new FieldError("Authorization", fieldCode, message))));
+  }
+
+  /**
+   * The 415 or 400 for a body that is not declared as JSON: JSON, a form (what {@code curl -d} sends) and no type
+   * ({@code application/octet-stream}) are read as JSON, any other type is refused, and so is a Content-Type header
+   * Pekko could not parse (it is then left among the headers as a raw one); null when the type is fine.
+   */
+  protected static HttpResponse badContentType(org.apache.pekko.http.javadsl.model.HttpRequest request) {
+    for (HttpHeader h : request.getHeaders()) {
+      if (h.is("content-type")) {
+        String message = "the Content-Type header '" + shorten(h.value()) + "' is malformed: send"
+            + " Content-Type: application/json";
+        return json(StatusCodes.BAD_REQUEST, new ApiError("invalid", message,
+            List.of(new FieldError("Content-Type", "invalid-content-type", message))));
+      }
+    }
+    if (RawPublish.isRaw(request)) {
+      String message = "the body is " + request.entity().getContentType().mediaType() + ": this endpoint reads"
+          + " JSON, send Content-Type: application/json";
+      return json(StatusCodes.UNSUPPORTED_MEDIA_TYPE, new ApiError("unsupported-media-type", message,
+          List.of(new FieldError("Content-Type", "unsupported-media-type", message))));
+    }
+    return null;
   }
 
   /**
@@ -77,6 +115,13 @@ public abstract class RouteSupport extends AllDirectives {
    * unknown fields found (field errors the route adds to its own); a body that cannot be read is answered 400 here.
    */
   protected <T> Route jsonBody(JsonBodies.Spec<T> spec, BiFunction<T, List<FieldError>, Route> inner) {
+    return extractRequest(request -> {
+      HttpResponse bad = badContentType(request);
+      return bad != null ? complete(bad) : readJson(spec, inner);
+    });
+  }
+
+  private <T> Route readJson(JsonBodies.Spec<T> spec, BiFunction<T, List<FieldError>, Route> inner) {
     return entity(Unmarshaller.entityToByteString(), bytes -> {
       JsonBodies.Parsed<T> parsed = JsonBodies.read(bytes, spec);
       if (parsed instanceof JsonBodies.Parsed.Ok<T> ok) return inner.apply(ok.value(), ok.unknownFields());
