@@ -66,8 +66,8 @@ public final class AdminRoutes extends RouteSupport {
             pathPrefix(PathMatchers.segment(), channel -> concat(
                 pathEnd(() -> get(() -> admin(() -> answer(channel, () -> channelStats(channel))))),
                 pathPrefix("subscriptions", () -> pathPrefix(PathMatchers.segment(), subscription -> path("audit",
-                    () -> get(() -> admin(() -> parameterOptional("limit", limit -> answer(channel,
-                        () -> audit(channel, subscription, limit)))))))),
+                    () -> get(() -> admin(() -> parameterList(params -> parameterOptional("limit",
+                        limit -> answer(channel, () -> audit(channel, subscription, limit, params))))))))),
                 pathPrefix("dead-letters", () -> concat(
                     pathEnd(() -> concat(
                         get(() -> admin(() -> parameterList(params -> parameterOptional("after",
@@ -145,14 +145,19 @@ public final class AdminRoutes extends RouteSupport {
     return deadLetters.page(channel, after, limit).thenApply(p -> json(StatusCodes.OK, p));
   }
 
-  private CompletionStage<HttpResponse> audit(String channel, String subscription, Optional<String> limitText) {
+  private CompletionStage<HttpResponse> audit(String channel, String subscription, Optional<String> limitText,
+      List<java.util.Map.Entry<String, String>> params) {
     List<FieldError> errors = new ArrayList<>();
+    if (params.stream().filter(p -> p.getKey().equals("limit")).count() > 1) {
+      errors.add(new FieldError("limit", "repeated", "limit is given more than once: give it once"));
+      return done(JsonBodies.invalid(errors));
+    }
     FieldError bad = Validation.checkName("subscription", subscription);
     if (bad != null) errors.add(bad);
     int limit = DEFAULT_PAGE;
     if (limitText.isPresent()) {
       try {
-        limit = Integer.parseInt(limitText.get().trim());
+        limit = Integer.parseInt(limitText.get());
       } catch (NumberFormatException e) {
         limit = -1;
       }

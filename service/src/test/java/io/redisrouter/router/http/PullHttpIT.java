@@ -413,7 +413,7 @@ class PullHttpIT {
         new Bad("pull", "{\"waitMs\": " + (MAX_PULL_WAIT_MS + 1) + "}", "waitMs", "out-of-range"),
         new Bad("pull", "{\"waitMs\": -1}", "waitMs", "out-of-range"),
         new Bad("pull", "{\"max\": 5}", "max", "unknown-field"),
-        new Bad("pull", "[5]", "", "invalid"),
+        new Bad("pull", "[5]", "body", "invalid"), // not an object: the body is named
         new Bad("ack", "{}", "deliveryIds", "required"),
         new Bad("ack", "{\"deliveryIds\": []}", "deliveryIds", "required"),
         new Bad("ack", "{\"deliveryIds\": \"1-0#1\"}", "deliveryIds", "required"),
