@@ -46,7 +46,7 @@ class JsonBodiesTest {
         .contains("\"field\":\"doNotRetry\""));
     assertTrue(invalid("{\"payload\": 1, \"headers\": {\"h\": 5}}", PublishBody.SPEC)
         .contains("\"invalid-header-value\""));
-    assertTrue(invalid("[1, 2]", SubscriptionBody.SPEC).contains("\"field\":\"\""));
+    assertTrue(invalid("[1, 2]", SubscriptionBody.SPEC).contains("\"field\":\"body\""));
     assertTrue(invalid("{\"messages\": [{\"payload\": 1}, {\"payload\": 2, \"ttl\": 30}]}", PublishBody.Batch.SPEC)
         .contains("\"field\":\"messages[1].ttl\""));
   }
