@@ -138,7 +138,7 @@ public final class JsonBodies {
   private static FieldError wrongType(Spec<?> spec, String path) {
     FieldError e = spec.wrongType().apply(path);
     if (!path.isEmpty()) return e;
-    return new FieldError("body", e.code().equals("required") ? "invalid" : e.code(), e.message());
+    return new FieldError("body", e.code(), e.message());
   }
 
   /** The field a parser was in when it failed: its path without the array indexes it went down into. */
