@@ -101,6 +101,10 @@ public abstract class RouteSupport extends AllDirectives {
             List.of(new FieldError("Content-Type", "invalid-content-type", message))));
       }
     }
+    if (request.entity().isKnownEmpty()
+        || request.entity().getContentType().equals(org.apache.pekko.http.javadsl.model.ContentTypes.NO_CONTENT_TYPE)) {
+      return null; // no body, or a body without a type: read as JSON (an empty one is the operation's default)
+    }
     if (RawPublish.isRaw(request)) {
       String message = "the body is " + request.entity().getContentType().mediaType() + ": this endpoint reads"
           + " JSON, send Content-Type: application/json";

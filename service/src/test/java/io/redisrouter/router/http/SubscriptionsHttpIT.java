@@ -205,7 +205,7 @@ class SubscriptionsHttpIT {
             + " \"timeoutMs\": 300001}}", "webhook.timeoutMs", "out-of-range"),
         new Bad("{\"name\": \"subs-bad-11\", \"channel\": \"subs-c\", \"webhook\": {\"url\": \"http://h/x\","
             + " \"parallelism\": 0}}", "webhook.parallelism", "out-of-range"),
-        new Bad("[1, 2]", "", "invalid"));
+        new Bad("[1, 2]", "body", "invalid")); // not an object: the body is named
     for (Bad c : cases) {
       HttpResponse<String> r = create(node.service(), c.body());
       assertEquals(400, r.statusCode(), c.body() + " -> " + r.body());
