@@ -129,18 +129,7 @@ public final class AdminRoutes extends RouteSupport {
       errors.add(new FieldError("after", "invalid-id", "after '" + shorten(after.get()) + "' is invalid: give the"
           + " nextAfter of the previous page (a dead-letter id like 1712345678901-0), or leave it out"));
     }
-    int limit = DEFAULT_PAGE;
-    if (limitText.isPresent()) {
-      try {
-        limit = Integer.parseInt(limitText.get());
-      } catch (NumberFormatException e) {
-        limit = -1;
-      }
-      if (limit < 1 || limit > MAX_PAGE) {
-        errors.add(new FieldError("limit", "invalid-limit", "limit '" + shorten(limitText.get())
-            + "' is invalid: use 1-" + MAX_PAGE + " (default " + DEFAULT_PAGE + ")"));
-      }
-    }
+    int limit = limit(limitText, "", errors);
     if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
     return deadLetters.page(channel, after, limit).thenApply(p -> json(StatusCodes.OK, p));
   }
@@ -154,20 +143,28 @@ public final class AdminRoutes extends RouteSupport {
     }
     FieldError bad = Validation.checkName("subscription", subscription);
     if (bad != null) errors.add(bad);
-    int limit = DEFAULT_PAGE;
-    if (limitText.isPresent()) {
-      try {
-        limit = Integer.parseInt(limitText.get());
-      } catch (NumberFormatException e) {
-        limit = -1;
-      }
-      if (limit < 1 || limit > MAX_PAGE) {
-        errors.add(new FieldError("limit", "invalid-limit", "limit '" + shorten(limitText.get())
-            + "' is invalid: use 1-" + MAX_PAGE + " producers (default " + DEFAULT_PAGE + ")"));
-      }
-    }
+    int limit = limit(limitText, " producers", errors);
     if (!errors.isEmpty()) return done(JsonBodies.invalid(errors));
     return done(json(StatusCodes.OK, channels.audit(channel, subscription, limit)));
+  }
+
+  /**
+   * The {@code limit} query parameter (1-{@value #MAX_PAGE}, {@value #DEFAULT_PAGE} when absent): a value that is not
+   * exactly a number in range adds a field error naming {@code limit} ({@code unit} says what it counts).
+   */
+  private static int limit(Optional<String> limitText, String unit, List<FieldError> errors) {
+    if (limitText.isEmpty()) return DEFAULT_PAGE;
+    int limit;
+    try {
+      limit = Integer.parseInt(limitText.get());
+    } catch (NumberFormatException e) {
+      limit = -1;
+    }
+    if (limit < 1 || limit > MAX_PAGE) {
+      errors.add(new FieldError("limit", "invalid-limit", "limit '" + shorten(limitText.get()) + "' is invalid: use 1-"
+          + MAX_PAGE + unit + " (default " + DEFAULT_PAGE + ")"));
+    }
+    return limit;
   }
 
   /** A stream id Redis takes: one or two unsigned 64-bit numbers. */
